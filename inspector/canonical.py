@@ -1,0 +1,40 @@
+"""Canonical tensor names: the names of the model `build` makes, and the common tongue every
+checkpoint layout translates into. One table gives each name its role."""
+
+from __future__ import annotations
+
+import re
+
+from inspector.roles import Role
+
+# Canonical module -> role. `{i}` is the layer number. Each module has a `.weight` and maybe a `.bias`.
+MODULES: dict[str, Role] = {
+    "embed": Role.EMBEDDING,
+    "pos": Role.POSITION,
+    "token_type": Role.TOKEN_TYPE,
+    "embed_norm": Role.NORM,
+    "layers.{i}.attn_norm": Role.NORM,
+    "layers.{i}.attn.query": Role.QUERY,
+    "layers.{i}.attn.key": Role.KEY,
+    "layers.{i}.attn.value": Role.VALUE,
+    "layers.{i}.attn.output": Role.OUTPUT,
+    "layers.{i}.mlp_norm": Role.NORM,
+    "layers.{i}.mlp.up": Role.UP,
+    "layers.{i}.mlp.gate": Role.GATE,
+    "layers.{i}.mlp.down": Role.DOWN,
+    "final_norm": Role.NORM,
+    "pooler": Role.POOLER,
+    "unembed": Role.UNEMBEDDING,
+}
+
+_PATTERN = re.compile(r"^(?:layers\.(\d+)\.)?(.+)\.(weight|bias)$")
+
+
+def parse(name: str) -> tuple[Role, int | None, str]:
+    """`layers.3.attn.query.bias` -> (Role.QUERY, 3, "bias")."""
+    m = _PATTERN.match(name)
+    if not m:
+        raise KeyError(name)
+    layer, module, kind = m.groups()
+    key = f"layers.{{i}}.{module}" if layer is not None else module
+    return MODULES[key], (int(layer) if layer is not None else None), kind

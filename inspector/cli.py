@@ -1,0 +1,254 @@
+"""The `inspector` command: parse, call, render, exit code. Nothing else lives here.
+
+Exit status: 0 done (check: every role matches), 1 check or diff found a difference,
+2 bad input or usage, always as one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from inspector.errors import InspectorError
+from inspector.report import FORMATS, render, summary
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                      show_default=True, help="How to print the answer.")
+SPEC_HELP = "A shipped spec name (see `inspector specs`), a spec YAML file or a config.json."
+
+
+def say(text: str) -> None:
+    click.echo(text)
+
+
+def warn(text: str) -> None:
+    click.echo(f"inspector: warning: {text}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="inspector")
+def cli() -> None:
+    """Define transformer architectures and inspect their weights, exactly."""
+
+
+@cli.command()
+@FORMAT
+def specs(fmt: str) -> None:
+    """The shipped specs with family and parameter count."""
+    from inspector.analytic import spec_rows
+    from inspector.spec import shipped_specs
+    from inspector.tables import total
+
+    rows = [{"spec": s.name, "family": s.family, "parameters": total(spec_rows(s)),
+             "layers": s.n_layers, "d_model": s.d_model, "heads": s.n_heads, "source": s.source}
+            for s in shipped_specs()]
+    rows.sort(key=lambda r: (r["family"], r["parameters"]))
+    say(render(rows, fmt))
+
+
+@cli.command()
+@click.argument("spec_name", metavar="SPEC")
+@click.option("--by", type=click.Choice(["role", "layer", "tensor"]), default="role",
+              show_default=True)
+@click.option("--count-tied", is_flag=True, help="Count a tied unembedding again (as the GPT-3"
+                                                 " paper's style of table does).")
+@click.option("--weights-only", is_flag=True, help="Matrices only: no biases, norms or position"
+                                                   " table.")
+@FORMAT
+def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, fmt: str) -> None:
+    """Exact parameter counts of SPEC by role, layer or tensor.
+
+    SPEC is a shipped spec name (see `inspector specs`), a spec YAML file or a config.json.
+    """
+    from inspector.analytic import spec_rows
+    from inspector.spec import load_spec
+    from inspector.tables import layer_table, role_table, select, tensor_table, total
+
+    spec = load_spec(spec_name)
+    for w in spec.warnings():
+        warn(w)
+    rows = spec_rows(spec)
+    roles = role_table(rows, count_tied, weights_only)
+    document = {"spec": spec.name, "total": total(rows, count_tied, weights_only), "roles": roles}
+    shown = roles
+    if by == "layer":
+        shown = document["layers"] = layer_table(rows, count_tied, weights_only)
+    elif by == "tensor":
+        shown = document["tensors"] = [
+            {k: t[k] for k in ("tensor", "role", "layer", "kind", "shape", "numel", "tied_to")}
+            for t in tensor_table(select(rows, count_tied, weights_only))]
+    if fmt in ("table", "markdown"):
+        say(summary([("spec", spec.name), ("source", spec.source),
+                     ("total", document["total"])], fmt))
+    say(render(shown, fmt, document=document))
+    if fmt in ("table", "markdown"):
+        say(_count_footnote(roles, count_tied, weights_only))
+
+
+def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> str:
+    notes = []
+    for r in roles:
+        if r["tied_to"]:
+            how = "counted again" if count_tied else "shown, not added to the total"
+            notes.append(f"{r['role']} is tied to {r['tied_to']} (one storage): {how}.")
+    if weights_only:
+        notes.append("--weights-only: matrices only; biases, norms and the position table left"
+                     " out.")
+    return "\n" + "\n".join(notes) if notes else ""
+
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
+              show_default=True)
+@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
+                                          + SPEC_HELP)
+@FORMAT
+def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
+    """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor."""
+    from inspector.tables import (buffers, head_table, layer_table, role_table, tensor_table,
+                                  total, unmapped)
+
+    inspection = _inspect(source, spec_name)
+    rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
+    dtypes: dict[str, int] = {}
+    for t in checkpoint.tensors:
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
+    document = {
+        "source": source,
+        "format": checkpoint.format,
+        "layout": inspection.decoupled.layout.name,
+        "shape": inspection.shape.as_dict(),
+        "tensors": len(checkpoint.tensors),
+        "parameters": total(rows),
+        "buffers": buffers(rows),
+        "bytes": checkpoint.nbytes,
+        "dtypes": dtypes,
+        "tied": inspection.decoupled.tied,
+        "roles": role_table(rows),
+    }
+    shown = document["roles"]
+    if by == "layer":
+        shown = document["layers"] = layer_table(rows)
+    elif by == "head":
+        shown = document["heads"] = head_table(rows, inspection.shape.n_heads,
+                                               inspection.shape.n_kv_heads)
+    elif by == "tensor":
+        shown = document["tensor_rows"] = tensor_table(rows)
+    for name in unmapped(rows):
+        warn(f"{source}: tensor '{name}' matches no rule of the {document['layout']} layout;"
+             " counted as 'unmapped'")
+    if fmt in ("table", "markdown"):
+        say(summary(_inspect_summary(document), fmt))
+    say(render(shown, fmt, document=document))
+
+
+def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
+    shape = doc["shape"]
+    described = ", ".join(f"{k} {v:,}" for k, v in shape.items()
+                          if isinstance(v, int) and v is not None)
+    buffer_numel = sum(b["numel"] for b in doc["buffers"])
+    return [
+        ("source", doc["source"]),
+        ("format", f"{doc['format']} ({doc['layout']} layout)"),
+        ("model", f"{shape['family']}: {described} (from {shape['basis']})"),
+        ("tensors", doc["tensors"]),
+        ("parameters", doc["parameters"]),
+        ("buffers", f"{len(doc['buffers'])} tensors, {buffer_numel:,} values (not parameters)"),
+        ("bytes", doc["bytes"]),
+        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
+        ("tied", "unembedding is the embedding's storage (counted once)" if doc["tied"]
+         else "no"),
+    ]
+
+
+def _inspect(source: str, spec_name: str | None):
+    from inspector.inspection import inspect_source
+    from inspector.spec import load_spec
+
+    return inspect_source(source, load_spec(spec_name) if spec_name else None)
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--spec", "spec_name", required=True, help=SPEC_HELP)
+@FORMAT
+def check(source: str, spec_name: str, fmt: str) -> int:
+    """Does SOURCE match SPEC? Exit 0 when every role matches, 1 when one does not."""
+    from inspector.check import check as run_check
+    from inspector.spec import load_spec
+
+    spec = load_spec(spec_name)
+    verdict = run_check(spec, _inspect(source, spec_name).decoupled)
+    if fmt in ("table", "markdown"):
+        t = verdict["total"]
+        say(summary([("spec", spec.name), ("source", source),
+                     ("verdict", "match" if verdict["ok"] else "MISMATCH"),
+                     ("total", f"expected {t['expected']:,}, found {t['actual']:,}")], fmt))
+    say(render(verdict["roles"], fmt, document=verdict))
+    if fmt in ("table", "markdown"):
+        if verdict["buffers"]:
+            numel = sum(b["numel"] for b in verdict["buffers"])
+            say(f"\nbuffers (not parameters): {len(verdict['buffers'])} tensors, {numel:,}"
+                " values")
+        for problem in verdict["problems"][:20]:
+            say(f"problem: {problem}")
+        if len(verdict["problems"]) > 20:
+            say(f"... and {len(verdict['problems']) - 20} more problems (--format json lists"
+                " all)")
+    return 0 if verdict["ok"] else 1
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write roles, layers, heads and tensors tables into.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
+                                          + SPEC_HELP)
+def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
+    """Write SOURCE's tables (roles, layers, heads, tensors) into a folder, whole or not at all."""
+    from inspector.export import write_tables
+    from inspector.tables import head_table, layer_table, role_table, tensor_table
+
+    inspection = _inspect(source, spec_name)
+    rows = inspection.rows
+    tables = {
+        "roles": role_table(rows),
+        "layers": layer_table(rows),
+        "heads": head_table(rows, inspection.shape.n_heads, inspection.shape.n_kv_heads),
+        "tensors": tensor_table(rows),
+    }
+    for path in write_tables(tables, out_dir, fmt):
+        say(str(path))
+
+
+def main() -> None:
+    """Entry point: every expected failure becomes one line on stderr and exit status 2."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as e:  # usage errors: click's own message, exit 2
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Abort:
+        click.echo("inspector: interrupted", err=True)
+        code = 130
+    except InspectorError as e:
+        click.echo(f"inspector: error: {e}", err=True)
+        code = 2
+    except KeyboardInterrupt:
+        click.echo("inspector: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0  # the reader went away (e.g. `| head`): nothing left to say
+    except Exception as e:  # a bug: still one line, with a way to see the traceback
+        if os.environ.get("INSPECTOR_DEBUG"):
+            raise
+        click.echo(f"inspector: internal error: {type(e).__name__}: {e} (set INSPECTOR_DEBUG=1"
+                   " for the traceback, and please report it)", err=True)
+        code = 2
+    sys.exit(code or 0)

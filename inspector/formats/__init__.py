@@ -1,0 +1,82 @@
+"""Open any checkpoint by what the user names: a file, a folder, or a hub id."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from inspector.errors import CheckpointError
+from inspector.formats.base import Checkpoint, TensorInfo
+from inspector.formats.index import read_index
+from inspector.formats.safetensors import read_header
+
+# Folder contents in order of preference: the first present is read.
+FOLDER_WEIGHTS = (
+    "model.safetensors.index.json",
+    "model.safetensors",
+    "pytorch_model.bin.index.json",
+    "pytorch_model.bin",
+)
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def open_checkpoint(source: str) -> Checkpoint:
+    path = Path(source)
+    if path.is_dir():
+        return _open_folder(path, source)
+    if path.is_file():
+        return _open_file(path, source)
+    if HUB_ID.match(source) and not path.exists():
+        from inspector.formats.hub import resolve
+
+        return _open_folder(resolve(source), source)
+    raise CheckpointError(source, "no such file or folder (nor a hub id of the form owner/name)")
+
+
+def _open_file(path: Path, source: str, config: dict | None = None) -> Checkpoint:
+    name = path.name
+    if name.endswith(".safetensors.index.json"):
+        tensors, files = read_index(path, _safetensors_tensors)
+        return Checkpoint(source, "safetensors-sharded", tensors, files, config)
+    if name.endswith(".safetensors"):
+        tensors, metadata = read_header(path)
+        return Checkpoint(source, "safetensors", tensors, [str(path)], config, metadata)
+    if name.endswith(".json"):
+        raise CheckpointError(path, "a JSON file that is not a *.safetensors.index.json;"
+                                    " to count a config.json use `inspector count`")
+    # An unknown suffix: judge by the first bytes rather than refuse.
+    tensors, metadata = read_header(path)
+    return Checkpoint(source, "safetensors", tensors, [str(path)], config, metadata)
+
+
+def _safetensors_tensors(path: Path) -> list[TensorInfo]:
+    return read_header(path)[0]
+
+
+def _open_folder(folder: Path, source: str) -> Checkpoint:
+    config = read_config(folder)
+    for name in FOLDER_WEIGHTS:
+        if (folder / name).is_file():
+            return _open_file(folder / name, source, config)
+    others = sorted(folder.glob("*.safetensors"))
+    if len(others) == 1:
+        return _open_file(others[0], source, config)
+    what = "config.json but no weights" if config is not None else "no weights"
+    listed = ", ".join(FOLDER_WEIGHTS)
+    extra = f" ({len(others)} *.safetensors files and no index to join them)" if others else ""
+    raise CheckpointError(folder, f"folder has {what}{extra}; looked for {listed}")
+
+
+def read_config(folder: Path) -> dict | None:
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(path, f"not a readable JSON file: {e}") from e
+    if not isinstance(config, dict):
+        raise CheckpointError(path, "config.json does not hold a JSON object")
+    return config

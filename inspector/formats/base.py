@@ -1,0 +1,36 @@
+"""What every reader returns: tensor headers (name, dtype, shape, where the bytes are) and the
+checkpoint they came from. No tensor data is read to build these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str  # safetensors' names (F32, F16, BF16, I64, ...) or GGUF's (Q4_1, Q8_0, ...)
+    shape: tuple[int, ...]  # PyTorch order (GGUF's reversed dims are turned around by its reader)
+    nbytes: int
+    file: str
+    offset: int = -1  # absolute offset of the first byte in `file`; -1 when not addressable
+    storage: object = None  # equal for tensors that share one storage (a tied .bin)
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass
+class Checkpoint:
+    source: str  # what the user named: a file, a folder or a hub id
+    format: str  # safetensors | safetensors-sharded | pytorch | gguf
+    tensors: list[TensorInfo]
+    files: list[str] = field(default_factory=list)
+    config: dict | None = None  # the config.json beside the weights, when there is one
+    metadata: dict = field(default_factory=dict)  # format metadata (GGUF key-values, __metadata__)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)

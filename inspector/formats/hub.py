@@ -1,0 +1,57 @@
+"""Hub ids (`openai-community/gpt2`) resolved to a folder through huggingface_hub's cache.
+
+Offline (HF_HUB_OFFLINE=1) only the cache is read; online, the weights and config.json are
+downloaded into the same cache by huggingface_hub and read from there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inspector.errors import CheckpointError
+from inspector.formats import FOLDER_WEIGHTS
+
+
+def resolve(repo_id: str, revision: str | None = None) -> Path:
+    """The snapshot folder holding the repo's weights (and config.json when it has one)."""
+    import huggingface_hub
+
+    if huggingface_hub.is_offline_mode():
+        return _from_cache(repo_id, revision)
+    return _download(repo_id, revision)
+
+
+def _from_cache(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    for name in FOLDER_WEIGHTS:
+        found = try_to_load_from_cache(repo_id, name, revision=revision)
+        if isinstance(found, str):
+            return Path(found).parent
+    raise CheckpointError(
+        repo_id,
+        f"no weights in the Hugging Face cache ({constants.HF_HUB_CACHE}) for revision"
+        f" {revision or 'main'}: looked for {', '.join(FOLDER_WEIGHTS)}; offline mode is on"
+        " (HF_HUB_OFFLINE=1), so nothing was downloaded",
+    )
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import hf_hub_download, list_repo_files
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        files = set(list_repo_files(repo_id, revision=revision))
+        weights = next((name for name in FOLDER_WEIGHTS if name in files), None)
+        if weights is None:
+            raise CheckpointError(repo_id, f"the repo has none of {', '.join(FOLDER_WEIGHTS)}")
+        wanted = [weights] + (["config.json"] if "config.json" in files else [])
+        if weights.endswith(".index.json"):
+            index = hf_hub_download(repo_id, weights, revision=revision)
+            shards = json.loads(Path(index).read_text()).get("weight_map", {}).values()
+            wanted += sorted(set(shards))
+        paths = [hf_hub_download(repo_id, name, revision=revision) for name in wanted]
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
+        raise CheckpointError(repo_id, f"cannot fetch from the Hugging Face hub: {e}") from e
+    return Path(paths[0]).parent

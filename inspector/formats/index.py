@@ -1,0 +1,38 @@
+"""Sharded checkpoints: `*.index.json` maps each tensor to the shard file that holds it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from inspector.errors import CheckpointError
+from inspector.formats.base import TensorInfo
+
+
+def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tuple[list[TensorInfo], list[str]]:
+    """Tensors of every shard the index names, checked against its weight_map."""
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(path, f"not a readable index file: {e}") from e
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(path, "has no weight_map object of tensor name -> shard file")
+    tensors: list[TensorInfo] = []
+    shards = sorted(set(weight_map.values()))
+    for shard in shards:
+        shard_path = path.parent / shard
+        if Path(shard).name != shard or not shard_path.is_file():
+            raise CheckpointError(path, f"shard '{shard}' named in its weight_map is missing")
+        found = read_shard(shard_path)
+        names = {t.name for t in found}
+        promised = {name for name, file in weight_map.items() if file == shard}
+        if names != promised:
+            extra, missing = sorted(names - promised), sorted(promised - names)
+            detail = (f"holds {extra[0]!r} which the weight_map does not give it" if extra
+                      else f"lacks {missing[0]!r} which the weight_map says it holds")
+            raise CheckpointError(shard_path, f"disagrees with {path.name}: {detail}"
+                                              f" ({len(extra)} extra, {len(missing)} missing)")
+        tensors.extend(found)
+    return tensors, [str(path.parent / s) for s in shards]

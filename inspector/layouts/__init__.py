@@ -1,0 +1,32 @@
+"""Every known layout, and the choice of one for a checkpoint."""
+
+from __future__ import annotations
+
+from inspector.canonical import MODULES
+from inspector.layouts.base import Layout, Rule
+from inspector.layouts.bert import BERT
+from inspector.layouts.gpt2 import GPT2
+from inspector.layouts.llama import GGUF_LLAMA, LLAMA
+
+# The model `build` makes, saved with torch: canonical names as they are.
+CANONICAL = Layout(
+    name="canonical",
+    rules=tuple(
+        Rule(f"{module}.{kind}", (f"{module}.{kind}",))
+        for module in MODULES
+        for kind in ("weight", "bias")
+    ),
+)
+
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (GPT2, LLAMA, GGUF_LLAMA, BERT, CANONICAL)}
+
+# config.json model_type -> layout, when the config says it.
+MODEL_TYPES = {"gpt2": "gpt2", "llama": "llama", "mistral": "llama", "bert": "bert"}
+
+
+def choose_layout(names: list[str], config: dict | None = None) -> Layout:
+    """The layout a config names, else the one that recognises most tensor names."""
+    model_type = (config or {}).get("model_type")
+    if model_type in MODEL_TYPES:
+        return LAYOUTS[MODEL_TYPES[model_type]]
+    return max(LAYOUTS.values(), key=lambda layout: sum(layout.match(n) is not None for n in names))

@@ -1,0 +1,97 @@
+"""Rows of dicts -> text: an aligned table, Markdown, CSV or JSON. Never prints.
+
+One renderer for every command (the way simonw/llm and the hf CLI do it): a command builds its
+rows once and the user's --format picks the text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def cell(value: object, for_humans: bool = True) -> str:
+    if value is None:
+        return "-" if for_humans else ""
+    if isinstance(value, bool):
+        return ("yes" if value else "NO") if for_humans else str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}" if for_humans else str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value) if value else "scalar"
+    return str(value)
+
+
+def _columns(rows: list[dict], columns: list[str] | None) -> list[str]:
+    if columns:
+        return columns
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def _numeric(rows: list[dict], column: str) -> bool:
+    values = [r.get(column) for r in rows if r.get(column) is not None]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                for v in values)
+
+
+def table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """Aligned columns for a terminal: numbers right-aligned with thousands separators."""
+    columns = _columns(rows, columns)
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
+    right = [_numeric(rows, c) for c in columns]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w)
+                         for v, w, r in zip(values, widths, right)).rstrip()
+
+    out = [line(columns), line(["-" * w for w in widths])]
+    out += [line(values) for values in cells]
+    return "\n".join(out)
+
+
+def markdown(rows: list[dict], columns: list[str] | None = None) -> str:
+    columns = _columns(rows, columns)
+    out = ["| " + " | ".join(columns) + " |",
+           "|" + "|".join("---:" if _numeric(rows, c) else "---" for c in columns) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(cell(r.get(c)) for c in columns) + " |")
+    return "\n".join(out)
+
+
+def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
+    columns = _columns(rows, columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([cell(r.get(c), for_humans=False) for c in columns])
+    return buffer.getvalue().rstrip("\n")
+
+
+def json_text(document: object) -> str:
+    return json.dumps(document, indent=2)
+
+
+def render(rows: list[dict], fmt: str, columns: list[str] | None = None,
+           document: object = None) -> str:
+    """`document` is what JSON shows (the full answer); the other formats show `rows`."""
+    if fmt == "json":
+        return json_text(rows if document is None else document)
+    return {"table": table, "markdown": markdown, "csv": csv_text}[fmt](rows, columns)
+
+
+def summary(pairs: list[tuple[str, object]], fmt: str) -> str:
+    """Key-value lines that head a table (table and markdown formats only)."""
+    if fmt == "markdown":
+        return "\n".join(f"- **{k}**: {cell(v)}" for k, v in pairs) + "\n"
+    width = max(len(k) for k, _ in pairs)
+    return "\n".join(f"{k.ljust(width)}  {cell(v)}" for k, v in pairs) + "\n"

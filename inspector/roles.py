@@ -1,0 +1,33 @@
+"""The role vocabulary: where a tensor's values come from. Every number is a sum over roles."""
+
+from enum import Enum
+
+
+class Role(str, Enum):
+    EMBEDDING = "embedding"
+    POSITION = "position"
+    TOKEN_TYPE = "token_type"
+    QUERY = "query"
+    KEY = "key"
+    VALUE = "value"
+    OUTPUT = "output"
+    UP = "up"
+    GATE = "gate"
+    DOWN = "down"
+    UNEMBEDDING = "unembedding"
+    NORM = "norm"
+    POOLER = "pooler"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Display order: the order a token meets them.
+ROLE_ORDER = {role: i for i, role in enumerate(Role)}
+
+# Roles whose matrices are cut into attention heads.
+HEAD_ROLES = (Role.QUERY, Role.KEY, Role.VALUE, Role.OUTPUT)
+
+# `--weights-only` keeps the matrices that transform activations: no biases, no norms, and no
+# position table (the seed note's GPT-3 175B table counts exactly these).
+NOT_WEIGHTS = (Role.POSITION, Role.NORM)

@@ -1,0 +1,40 @@
+"""The row: one tensor (or one part of a fused tensor) with its role, layer and size.
+
+Analytic counts and decoupled checkpoints both produce rows, so every table, total and check
+is computed one way, in `inspector.tables`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from inspector.roles import Role
+
+WEIGHT, BIAS, BUFFER, UNMAPPED = "weight", "bias", "buffer", "unmapped"
+
+
+@dataclass(frozen=True)
+class Row:
+    tensor: str  # the stored name (checkpoint) or the canonical name (spec)
+    role: Role | None  # None for buffers and for tensors no layout recognises
+    layer: int | None
+    kind: str  # weight | bias | buffer | unmapped
+    shape: tuple[int, ...]  # PyTorch (out, in) orientation for parameters
+    canonical: str = ""  # the canonical name this row fills (see inspector.canonical)
+    dtype: str = ""
+    nbytes: int = 0
+    tied_to: Role | None = None  # this row is another role's storage seen again: not in totals
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.kind in (WEIGHT, BIAS, UNMAPPED)
+
+    @property
+    def counted(self) -> bool:
+        """Counted in the parameter total: a parameter stored here, not a tied repeat."""
+        return self.is_parameter and self.tied_to is None

@@ -1,0 +1,285 @@
+"""Spec: a frozen description of one transformer, loaded from YAML and validated.
+
+The schema is a table (FIELDS) so that validation, defaults and the error for an unknown key all
+read from one place. A spec describes the architecture only; the layout of a checkpoint on disk is
+the business of `inspector.layouts`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inspector.errors import SpecError
+
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
+
+REQUIRED = object()
+
+# Which layers carry an additive bias. Missing keys mean "no bias".
+BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler")
+
+# name: (type, default, allowed values or None). Types are checked exactly (bool is not an int).
+FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
+    "name": (str, REQUIRED, None),
+    "family": (str, REQUIRED, ("gpt2", "gpt3", "llama", "bert")),
+    "source": (str, REQUIRED, None),
+    "architecture": (str, "decoder", ("decoder", "encoder")),
+    "vocab_size": (int, REQUIRED, None),
+    "n_ctx": (int, REQUIRED, None),  # longest sequence: rows of a learned position table
+    "d_model": (int, REQUIRED, None),
+    "n_layers": (int, REQUIRED, None),
+    "n_heads": (int, REQUIRED, None),
+    "d_head": (int, None, None),  # default d_model / n_heads; may differ (GPT-3 13B's reading)
+    "n_kv_heads": (int, None, None),  # default n_heads; fewer means grouped-query attention
+    "d_ff": (int, REQUIRED, None),
+    "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
+    "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
+    "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
+    "norm_placement": (str, "pre", ("pre", "post")),
+    "norm_eps": ((int, float), 1e-5, None),
+    "final_norm": (bool, True, None),  # a norm after the last block (GPT-2 ln_f, Llama model.norm)
+    "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
+    "position": (str, "learned", ("learned", "sinusoidal", "rotary", "none")),
+    "rope_theta": ((int, float), 10000.0, None),
+    "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
+    "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
+    "biases": ((bool, dict), False, None),
+    "tied_embeddings": (bool, False, None),
+    "attention_pattern": (list, ["dense"], None),  # cycled over layers: dense | local
+    "local_window": (int, None, None),  # tokens a "local" layer looks back over
+    # What the source itself printed (its table row, its parameter count `n_params`), kept beside
+    # the reading this spec takes so that `count` can say where the two part.
+    "published": (dict, None, None),
+    "notes": (str, "", None),
+}
+
+POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
+            "d_ff", "local_window")
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    family: str
+    source: str
+    vocab_size: int
+    n_ctx: int
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_ff: int
+    architecture: str = "decoder"
+    d_head: int = 0
+    n_kv_heads: int = 0
+    activation: str = "gelu_tanh"
+    gated_mlp: bool = False
+    norm: str = "layernorm"
+    norm_placement: str = "pre"
+    norm_eps: float = 1e-5
+    final_norm: bool = True
+    embedding_norm: bool = False
+    position: str = "learned"
+    rope_theta: float = 10000.0
+    type_vocab_size: int = 0
+    pooler: bool = False
+    biases: frozenset = field(default_factory=frozenset)
+    tied_embeddings: bool = False
+    attention_pattern: tuple = ("dense",)
+    local_window: int | None = None
+    published: dict = field(default_factory=dict)
+    notes: str = ""
+    path: str = ""  # where it was loaded from, for messages
+
+    def has_bias(self, kind: str) -> bool:
+        return kind in self.biases
+
+    @property
+    def attn_width(self) -> int:
+        """Width of the concatenated query heads: n_heads x d_head."""
+        return self.n_heads * self.d_head
+
+    @property
+    def kv_width(self) -> int:
+        return self.n_kv_heads * self.d_head
+
+    def layer_attention(self, layer: int) -> str:
+        return self.attention_pattern[layer % len(self.attention_pattern)]
+
+    def warnings(self) -> list[str]:
+        """Things that are legal but surprising, said aloud rather than hidden."""
+        out = []
+        for key, said in self.published.items():
+            if key != "n_params" and getattr(self, key) != said:
+                out.append(f"{self.name}: the source gives {key} {said}, this spec takes"
+                           f" {getattr(self, key)} (see the spec's notes: {self.notes.strip()})")
+        if self.attn_width != self.d_model:
+            out.append(
+                f"{self.name}: n_heads x d_head = {self.n_heads} x {self.d_head} = {self.attn_width:,}"
+                f" differs from d_model {self.d_model:,}; attention projects {self.d_model:,} ->"
+                f" {self.attn_width:,} -> {self.d_model:,}"
+            )
+        return out
+
+
+def _where(origin: str) -> str:
+    return origin or "spec"
+
+
+def _check_type(key: str, value: object, expected) -> str | None:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool) and bool not in types:
+        return f"'{key}' must be {_type_names(types)}, got {value!r}"
+    if not isinstance(value, types):
+        return f"'{key}' must be {_type_names(types)}, got {type(value).__name__} {value!r}"
+    return None
+
+
+def _type_names(types: tuple) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             dict: "a mapping", list: "a list"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _biases(value: object, problems: list[str]) -> frozenset:
+    if isinstance(value, bool):
+        return frozenset(BIAS_KINDS) if value else frozenset()
+    kinds = set()
+    for kind, on in value.items():
+        if kind not in BIAS_KINDS:
+            problems.append(f"unknown key 'biases.{kind}'{_suggest(kind, BIAS_KINDS)}")
+        elif not isinstance(on, bool):
+            problems.append(f"'biases.{kind}' must be true or false, got {on!r}")
+        elif on:
+            kinds.add(kind)
+    return frozenset(kinds)
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def spec_from_dict(data: object, origin: str = "") -> Spec:
+    """Validate a mapping and build a Spec. All problems are gathered into one SpecError line."""
+    where = _where(origin)
+    if not isinstance(data, dict):
+        raise SpecError(where, f"a spec must be a mapping of keys to values, got {type(data).__name__}")
+    problems: list[str] = []
+    values: dict[str, object] = {}
+    for key in data:
+        if key not in FIELDS:
+            problems.append(f"unknown key '{key}'{_suggest(key, FIELDS)}")
+    for key, (expected, default, choices) in FIELDS.items():
+        if key not in data or data[key] is None:
+            if default is REQUIRED:
+                problems.append(f"missing key '{key}'")
+            values[key] = default
+            continue
+        value = data[key]
+        problem = _check_type(key, value, expected)
+        if problem:
+            problems.append(problem)
+            values[key] = default if default is not REQUIRED else None
+            continue
+        if choices and value not in choices:
+            problems.append(f"'{key}' must be one of {', '.join(choices)}; got {value!r}")
+        values[key] = value
+    for key in POSITIVE:
+        value = values.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            problems.append(f"'{key}' must be positive, got {value}")
+    if isinstance(values.get("type_vocab_size"), int) and values["type_vocab_size"] < 0:
+        problems.append(f"'type_vocab_size' must be 0 or more, got {values['type_vocab_size']}")
+    biases = _biases(values["biases"], problems) if values["biases"] is not None else frozenset()
+    pattern = values["attention_pattern"] or ["dense"]
+    if not all(kind in ("dense", "local") for kind in pattern):
+        problems.append(f"'attention_pattern' entries must be dense or local, got {pattern!r}")
+    elif "local" in pattern and not values.get("local_window"):
+        problems.append("'attention_pattern' has local layers but 'local_window' is not given")
+    _check_heads(values, problems)
+    for key in values.get("published") or {}:
+        if key != "n_params" and key not in FIELDS:
+            problems.append(f"unknown key 'published.{key}'{_suggest(key, FIELDS)}")
+    if values.get("norm") == "rmsnorm" and "norm" in biases:
+        problems.append("'biases.norm' cannot be true with norm: rmsnorm (RMSNorm has no bias)")
+    if problems:
+        raise SpecError(where, "; ".join(problems))
+    d_head = values["d_head"] or values["d_model"] // values["n_heads"]
+    return Spec(
+        **{k: v for k, v in values.items() if k not in ("d_head", "n_kv_heads", "biases",
+                                                       "attention_pattern", "published")},
+        d_head=d_head,
+        n_kv_heads=values["n_kv_heads"] or values["n_heads"],
+        biases=biases,
+        attention_pattern=tuple(pattern),
+        published=dict(values["published"] or {}),
+        path=origin,
+    )
+
+
+def _check_heads(values: dict, problems: list[str]) -> None:
+    d_model, n_heads = values.get("d_model"), values.get("n_heads")
+    if not all(isinstance(v, int) and v > 0 for v in (d_model, n_heads)):
+        return
+    if not values.get("d_head") and d_model % n_heads:
+        problems.append(
+            f"n_heads {n_heads} does not divide d_model {d_model}; give d_head explicitly"
+        )
+    n_kv = values.get("n_kv_heads")
+    if isinstance(n_kv, int) and n_kv > 0 and n_heads % n_kv:
+        problems.append(f"n_kv_heads {n_kv} does not divide n_heads {n_heads}")
+
+
+def load_spec(name_or_path: str) -> Spec:
+    """A shipped spec by name (`gpt2-124m`), a YAML spec file, or a hub config.json."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        shipped = SPEC_DIR / f"{name_or_path}.yaml"
+        if shipped.is_file():
+            path = shipped
+        elif path.suffix in (".yaml", ".yml", ".json") or "/" in name_or_path:
+            raise SpecError(name_or_path, "no such spec file")
+        else:
+            raise SpecError(
+                name_or_path,
+                f"not a shipped spec{_suggest(name_or_path, shipped_names())};"
+                f" shipped: {', '.join(shipped_names())}",
+            )
+    if path.suffix == ".json":
+        from inspector.hf_config import spec_from_config
+
+        return spec_from_config(_read_json(path), origin=str(path))
+    return spec_from_dict(_read_yaml(path), origin=str(path))
+
+
+def _read_yaml(path: Path) -> object:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        return yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(path, f"cannot read: {e}") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(path, f"not valid YAML{at}: {getattr(e, 'problem', e)}") from e
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SpecError(path, f"not a readable JSON file: {e}") from e
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+
+
+def shipped_specs() -> list[Spec]:
+    return [load_spec(name) for name in shipped_names()]
+

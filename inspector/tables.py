@@ -1,0 +1,111 @@
+"""Rows -> tables (lists of dicts): by role, layer, head and tensor, plus totals.
+
+Every number the tool prints is one of these sums, so the rules live here once:
+a tied repeat is shown but not added (unless `count_tied`), buffers are never parameters,
+`weights_only` keeps the matrices (no biases, norms or position table).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from inspector.errors import UsageError
+from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, ROLE_ORDER, Role
+from inspector.rows import BIAS, BUFFER, UNMAPPED, Row
+
+UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
+
+
+def select(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[Row]:
+    """The parameter rows that a total adds up."""
+    out = []
+    for row in rows:
+        if not row.is_parameter or (row.tied_to is not None and not count_tied):
+            continue
+        if weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS):
+            continue
+        out.append(row)
+    return out
+
+
+def total(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> int:
+    return sum(r.numel for r in select(rows, count_tied, weights_only))
+
+
+def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
+    """One row per role: weights, biases, parameters, and tied_to for a role that is a repeat.
+
+    A tied role is listed with its size even when it is not counted, so that the reader sees it.
+    """
+    sums: dict[str, dict] = {}
+    for row in rows:
+        if not row.is_parameter:
+            continue
+        if weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS):
+            continue
+        name = row.role.value if row.role is not None else UNMAPPED_ROLE
+        entry = sums.setdefault(name, {"role": name, "weights": 0, "biases": 0, "parameters": 0,
+                                       "tied_to": None})
+        entry["biases" if row.kind == BIAS else "weights"] += row.numel
+        entry["parameters"] += row.numel
+        if row.tied_to is not None:
+            entry["tied_to"] = row.tied_to.value
+    order = {role.value: i for role, i in ROLE_ORDER.items()}
+    return sorted(sums.values(), key=lambda e: order.get(e["role"], len(order)))
+
+
+def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
+    """One row per layer (None: outside the blocks), with each role's parameters as a column."""
+    by_layer: dict[int | None, dict] = defaultdict(lambda: defaultdict(int))
+    for row in select(rows, count_tied, weights_only):
+        cell = by_layer[row.layer]
+        cell["weights" if row.kind != BIAS else "biases"] += row.numel
+        cell["parameters"] += row.numel
+    out = []
+    for layer in sorted(by_layer, key=lambda x: (x is not None, x if x is not None else 0)):
+        cell = by_layer[layer]
+        out.append({"layer": layer, "weights": cell["weights"], "biases": cell["biases"],
+                    "parameters": cell["parameters"]})
+    return out
+
+
+def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> list[dict]:
+    """Query, key, value and output cut per head: one row per (layer, head, role).
+
+    Query rows are n_heads x d_head; key and value rows n_kv_heads x d_head (grouped-query
+    attention); the output projection's columns are cut by query head. The output bias belongs
+    to no head (it is added after the heads are summed), so it is left out here.
+    """
+    if not n_heads:
+        raise UsageError("heads", "the number of attention heads is not known for this checkpoint"
+                                  " (no config.json or metadata says it); pass --spec SPEC")
+    kv = n_kv_heads or n_heads
+    out = []
+    for row in select(rows):
+        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS):
+            continue
+        heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
+        # query/key/value: rows are heads; output: columns are heads. Either way numel splits evenly.
+        for head in range(heads):
+            out.append({"layer": row.layer, "head": head, "role": row.role.value,
+                        "tensor": row.tensor, "kind": row.kind, "parameters": row.numel // heads})
+    return out
+
+
+def tensor_table(rows: list[Row]) -> list[dict]:
+    return [
+        {"tensor": r.tensor, "role": r.role.value if r.role else (UNMAPPED_ROLE if r.kind == UNMAPPED
+                                                                  else ""),
+         "layer": r.layer, "kind": r.kind, "shape": list(r.shape), "dtype": r.dtype,
+         "numel": r.numel, "bytes": r.nbytes,
+         "tied_to": r.tied_to.value if r.tied_to else None}
+        for r in rows
+    ]
+
+
+def buffers(rows: list[Row]) -> list[dict]:
+    return [{"name": r.tensor, "numel": r.numel} for r in rows if r.kind == BUFFER]
+
+
+def unmapped(rows: list[Row]) -> list[str]:
+    return [r.tensor for r in rows if r.kind == UNMAPPED]
