@@ -7,8 +7,8 @@ shapes are PyTorch's (out_features, in_features).
 from __future__ import annotations
 
 from inspector.canonical import parse
-from inspector.rows import Row
 from inspector.roles import Role
+from inspector.rows import Row
 from inspector.spec import Spec
 
 

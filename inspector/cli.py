@@ -109,8 +109,15 @@ def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> 
 @FORMAT
 def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
     """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor."""
-    from inspector.tables import (buffers, head_table, layer_table, role_table, tensor_table,
-                                  total, unmapped)
+    from inspector.tables import (
+        buffers,
+        head_table,
+        layer_table,
+        role_table,
+        tensor_table,
+        total,
+        unmapped,
+    )
 
     inspection = _inspect(source, spec_name)
     rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint

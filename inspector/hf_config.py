@@ -44,16 +44,17 @@ KEYS = {
 
 # What the family fixes, and the defaults transformers applies when the key is absent.
 FIXED = {
-    "gpt2": dict(family="gpt2", activation="gelu_tanh", norm="layernorm", norm_placement="pre",
-                 position="learned", tied_embeddings=True,
-                 biases={"qkv": True, "attn_output": True, "mlp": True, "norm": True}),
-    "llama": dict(family="llama", activation="silu", gated_mlp=True, norm="rmsnorm",
-                  norm_placement="pre", position="rotary", tied_embeddings=False, biases=False),
-    "bert": dict(family="bert", architecture="encoder", activation="gelu", norm="layernorm",
-                 norm_placement="post", embedding_norm=True, final_norm=False, position="learned",
-                 pooler=True, type_vocab_size=2,
-                 biases={"qkv": True, "attn_output": True, "mlp": True, "norm": True,
-                         "pooler": True}),
+    "gpt2": {"family": "gpt2", "activation": "gelu_tanh", "norm": "layernorm",
+             "norm_placement": "pre", "position": "learned", "tied_embeddings": True,
+             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}},
+    "llama": {"family": "llama", "activation": "silu", "gated_mlp": True, "norm": "rmsnorm",
+              "norm_placement": "pre", "position": "rotary", "tied_embeddings": False,
+              "biases": False},
+    "bert": {"family": "bert", "architecture": "encoder", "activation": "gelu",
+             "norm": "layernorm", "norm_placement": "post", "embedding_norm": True,
+             "final_norm": False, "position": "learned", "pooler": True, "type_vocab_size": 2,
+             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True,
+                        "pooler": True}},
 }
 
 ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
