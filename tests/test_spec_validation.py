@@ -1,0 +1,65 @@
+"""Spec validation: one clear message per problem, all problems on one line."""
+
+import pytest
+
+from inspector.errors import SpecError
+from inspector.spec import load_spec, spec_from_dict
+
+BASE = {"name": "t", "family": "gpt2", "source": "test", "vocab_size": 10, "n_ctx": 8,
+        "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": 32}
+
+
+def problem(**changes):
+    data = {**BASE, **changes}
+    for key in [k for k, v in changes.items() if v is None]:
+        data.pop(key)
+    with pytest.raises(SpecError) as e:
+        spec_from_dict(data, origin="bad.yaml")
+    return str(e.value)
+
+
+def test_a_valid_spec_derives_d_head_and_kv_heads():
+    spec = spec_from_dict(dict(BASE))
+    assert (spec.d_head, spec.n_kv_heads) == (4, 2)
+
+
+def test_unknown_key_names_the_closest():
+    msg = problem(n_layer=12)
+    assert msg.startswith("bad.yaml: ")
+    assert "unknown key 'n_layer' (did you mean 'n_layers'?)" in msg
+
+
+def test_missing_key():
+    assert "missing key 'd_ff'" in problem(d_ff=None)
+
+
+@pytest.mark.parametrize("key", ["vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_ff"])
+def test_non_positive_size(key):
+    assert f"'{key}' must be positive, got 0" in problem(**{key: 0})
+
+
+def test_heads_must_divide_d_model_without_d_head():
+    assert "n_heads 3 does not divide d_model 8; give d_head explicitly" in problem(n_heads=3)
+    spec = spec_from_dict({**BASE, "n_heads": 3, "d_head": 4})
+    assert spec.attn_width == 12 and spec.warnings()
+
+
+def test_kv_heads_must_divide_heads():
+    assert "n_kv_heads 3 does not divide n_heads 2" in problem(n_kv_heads=3)
+
+
+def test_wrong_types_and_choices():
+    assert "'d_model' must be an integer, got str '8'" in problem(d_model="8")
+    assert "'n_layers' must be an integer, got True" in problem(n_layers=True)
+    assert "'norm' must be one of layernorm, rmsnorm; got 'batchnorm'" in problem(norm="batchnorm")
+    assert "unknown key 'biases.ffn'" in problem(biases={"ffn": True})
+
+
+def test_every_problem_is_reported_at_once():
+    msg = problem(n_layer=1, d_model=0, norm="x")
+    assert msg.count(";") >= 2 and "\n" not in msg
+
+
+def test_unknown_shipped_name_suggests():
+    with pytest.raises(SpecError, match="did you mean 'gpt2-124m'"):
+        load_spec("gpt2-124")
