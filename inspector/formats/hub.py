@@ -39,8 +39,9 @@ def _from_cache(repo_id: str, revision: str | None) -> Path:
 
 def _download(repo_id: str, revision: str | None) -> Path:
     from huggingface_hub import hf_hub_download, list_repo_files
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.utils import logging as hub_logging
 
+    hub_logging.set_verbosity_error()  # its retry warnings would break our one-line contract
     try:
         files = set(list_repo_files(repo_id, revision=revision))
         weights = next((name for name in FOLDER_WEIGHTS if name in files), None)
@@ -52,6 +53,14 @@ def _download(repo_id: str, revision: str | None) -> Path:
             shards = json.loads(Path(index).read_text()).get("weight_map", {}).values()
             wanted += sorted(set(shards))
         paths = [hf_hub_download(repo_id, name, revision=revision) for name in wanted]
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
-        raise CheckpointError(repo_id, f"cannot fetch from the Hugging Face hub: {e}") from e
+    except CheckpointError:
+        raise
+    except Exception as e:  # the HTTP layer's error types change with huggingface_hub's version
+        try:  # unreachable hub: what the cache already holds still answers, as transformers does
+            return _from_cache(repo_id, revision)
+        except CheckpointError:
+            pass
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(repo_id, f"cannot fetch from the Hugging Face hub ({reason}) and the"
+                                       " cache has no weights for it") from e
     return Path(paths[0]).parent
