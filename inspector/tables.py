@@ -96,7 +96,8 @@ def tensor_table(rows: list[Row]) -> list[dict]:
     return [
         {"tensor": r.tensor, "role": r.role.value if r.role else (UNMAPPED_ROLE if r.kind == UNMAPPED
                                                                   else ""),
-         "layer": r.layer, "kind": r.kind, "shape": list(r.shape), "dtype": r.dtype,
+         "canonical": r.canonical, "layer": r.layer, "kind": r.kind, "shape": list(r.shape),
+         "dtype": r.dtype,
          "numel": r.numel, "bytes": r.nbytes,
          "tied_to": r.tied_to.value if r.tied_to else None}
         for r in rows
