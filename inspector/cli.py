@@ -7,6 +7,7 @@ Exit status: 0 done (check: every role matches), 1 check or diff found a differe
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import click
@@ -245,17 +246,38 @@ def main() -> None:
         click.echo("inspector: interrupted", err=True)
         code = 130
     except InspectorError as e:
-        click.echo(f"inspector: error: {e}", err=True)
+        _fail(f"inspector: error: {e}")
         code = 2
     except KeyboardInterrupt:
         click.echo("inspector: interrupted", err=True)
         code = 130
     except BrokenPipeError:
         code = 0  # the reader went away (e.g. `| head`): nothing left to say
+    except OSError as e:  # a file the readers did not wrap: still name it and say why
+        if os.environ.get("INSPECTOR_DEBUG"):
+            raise
+        where = e.filename if e.filename is not None else "input"
+        _fail(f"inspector: error: {where}: {e.strerror or e}")
+        code = 2
+    except UnicodeError as e:  # text that is not UTF-8 (a spec or config in another encoding)
+        if os.environ.get("INSPECTOR_DEBUG"):
+            raise
+        _fail(f"inspector: error: input is not UTF-8 text: {e}")
+        code = 2
     except Exception as e:  # a bug: still one line, with a way to see the traceback
         if os.environ.get("INSPECTOR_DEBUG"):
             raise
-        click.echo(f"inspector: internal error: {type(e).__name__}: {e} (set INSPECTOR_DEBUG=1"
-                   " for the traceback, and please report it)", err=True)
+        _fail(f"inspector: internal error: {type(e).__name__}: {e} (set INSPECTOR_DEBUG=1"
+              " for the traceback, and please report it)")
         code = 2
     sys.exit(code or 0)
+
+
+# Characters that would break the message over several lines (str.splitlines splits on all of
+# these): a tensor name or path from a hostile file may hold any of them.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, whatever the message holds: control characters shown escaped."""
+    click.echo(_LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], message), err=True)

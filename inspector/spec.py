@@ -267,6 +267,10 @@ def _read_yaml(path: Path) -> object:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(path, f"not valid YAML{at}: {getattr(e, 'problem', e)}") from e
+    except ValueError as e:  # a scalar YAML cannot convert, e.g. an integer of 5,000 digits
+        raise SpecError(path, f"not a usable YAML value: {e}") from e
+    except RecursionError as e:
+        raise SpecError(path, "not a spec: YAML nested too deeply") from e
 
 
 def _read_json(path: Path) -> object:
@@ -274,6 +278,8 @@ def _read_json(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise SpecError(path, f"not a readable JSON file: {e}") from e
+    except RecursionError as e:
+        raise SpecError(path, "not a readable JSON file: nested too deeply") from e
 
 
 def shipped_names() -> list[str]:

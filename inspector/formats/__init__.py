@@ -77,6 +77,8 @@ def read_config(folder: Path) -> dict | None:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(path, f"not a readable JSON file: {e}") from e
+    except RecursionError as e:
+        raise CheckpointError(path, "not a readable JSON file: nested too deeply") from e
     if not isinstance(config, dict):
         raise CheckpointError(path, "config.json does not hold a JSON object")
     return config

@@ -16,6 +16,8 @@ def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tu
         index = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(path, f"not a readable index file: {e}") from e
+    except RecursionError as e:
+        raise CheckpointError(path, "not a readable index file: JSON nested too deeply") from e
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CheckpointError(path, "has no weight_map object of tensor name -> shard file")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import struct
 from math import prod
 from pathlib import Path
@@ -52,6 +53,8 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(path, f"header is not JSON ({e})") from e
+    except RecursionError as e:  # `[[[[...` nested deeper than the parser's stack
+        raise CheckpointError(path, "header is not safetensors JSON: nested too deeply") from e
     if not isinstance(header, dict):
         raise CheckpointError(path, f"header is JSON {type(header).__name__}, not an object")
     metadata = header.pop("__metadata__", None) or {}
@@ -64,25 +67,44 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
 
 
 def _tensor(path: str, name: str, entry: object, data_start: int) -> TensorInfo:
+    if not _is_text(name):
+        raise CheckpointError(path, f"tensor name {name!r} is not valid Unicode (a lone"
+                                    " surrogate escape)")
     if not isinstance(entry, dict):
         raise CheckpointError(path, f"tensor '{name}': entry is not an object")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in DTYPE_BYTES:
-        raise CheckpointError(path, f"tensor '{name}': unknown dtype {dtype!r}")
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise CheckpointError(path, f"tensor '{name}': unknown dtype {reprlib.repr(dtype)}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
-        raise CheckpointError(path, f"tensor '{name}': shape {shape!r} is not a list of"
+        raise CheckpointError(path, f"tensor '{name}': shape {reprlib.repr(shape)} is not a list of"
                                     " non-negative integers")
     if (not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_is_count, offsets))
             or offsets[0] > offsets[1]):
-        raise CheckpointError(path, f"tensor '{name}': data_offsets {offsets!r} is not"
+        raise CheckpointError(path, f"tensor '{name}': data_offsets {reprlib.repr(offsets)} is not"
                                     " [begin, end] with 0 <= begin <= end")
     begin, end = offsets
     expected = prod(shape) * DTYPE_BYTES[dtype]
     if end - begin != expected:
-        raise CheckpointError(path, f"tensor '{name}': {dtype} {shape} needs {expected:,} bytes"
-                                    f" but data_offsets span {end - begin:,}")
+        raise CheckpointError(path, f"tensor '{name}': {dtype} {reprlib.repr(shape)} needs"
+                                    f" {_count(expected)} bytes but data_offsets span"
+                                    f" {_count(end - begin)}")
     return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), nbytes=end - begin, file=path,
                       offset=data_start + begin)
+
+
+def _is_text(s: str) -> bool:
+    """JSON's \\uXXXX escapes can spell lone surrogates, which no UTF-8 output can print (the
+    safetensors library's parser refuses them too)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _count(n: int) -> str:
+    """A byte count for a message; a corrupt shape's product can outgrow int -> str itself."""
+    return f"{n:,}" if n < 10**30 else "over 10^30"
 
 
 def _is_count(x: object) -> bool:
@@ -97,9 +119,9 @@ def _check_offsets(path: str, tensors: list[TensorInfo], data_len: int, data_sta
             raise CheckpointError(path, f"tensor '{t.name}': data_offsets overlap the tensor"
                                         " before it")
         if begin > position:
-            raise CheckpointError(path, f"tensor '{t.name}': a gap of {begin - position:,} bytes"
+            raise CheckpointError(path, f"tensor '{t.name}': a gap of {_count(begin - position)} bytes"
                                         " before its data_offsets")
         position = begin + t.nbytes
     if position > data_len:
         raise CheckpointError(path, f"data is {data_len:,} bytes but the header promises"
-                                    f" {position:,}: the file is truncated")
+                                    f" {_count(position)}: the file is truncated")

@@ -1,0 +1,393 @@
+"""Every bad input, through the CLI as a user meets it: exit 2, one line on stderr naming the file
+and the cause, never a traceback, never the catch-all "internal error"."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, tiny_spec_yaml, write_hole_safetensors
+from malformed_files import assert_refused, f32, raw_safetensors, tiny_gpt2_tensors, write_tiny_gpt2
+
+# --- safetensors files: each maker writes one file into `tmp` and returns its path ------------
+
+F32_1 = {"a": f32([1])}  # one 4-byte tensor
+
+
+def _truncated_download(tmp):
+    """A valid file cut short, as an interrupted download leaves it."""
+    path = write_tiny_gpt2(tmp / "truncated.safetensors")
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 100)
+    return path
+
+
+SAFETENSORS_CASES = {
+    # name: (maker, fragments the message must hold)
+    "empty": (lambda p: p.write_bytes(b""), ["file is 0 bytes", "8-byte header length"]),
+    "shorter-than-prefix": (lambda p: p.write_bytes(b"\x10\x00\x00"),
+                            ["file is 3 bytes", "8-byte header length"]),
+    "length-past-end": (lambda p: raw_safetensors(p, b"{}", length=1000),
+                        ["header length 1,000 bytes runs past the end of the file (10 bytes)"]),
+    "length-absurd": (lambda p: raw_safetensors(p, b"{}", length=2**63),
+                      ["header length 9,223,372,036,854,775,808 bytes",
+                       "over the 100,000,000-byte limit"]),
+    "length-over-cap": (lambda p: raw_safetensors(p, b"{}", length=100_000_001),
+                        ["over the 100,000,000-byte limit"]),
+    "header-not-json": (lambda p: raw_safetensors(p, b"this is not json"), ["header is not JSON"]),
+    "header-not-utf8": (lambda p: raw_safetensors(p, b'{"\xff\xfe": 1}'), ["header is not JSON"]),
+    "header-nested-deep": (lambda p: raw_safetensors(p, b"[" * 100_000 + b"]" * 100_000),
+                           ["nested too deeply"]),
+    "header-a-list": (lambda p: raw_safetensors(p, [1, 2, 3]),
+                      ["header is JSON list, not an object"]),
+    "header-a-string": (lambda p: raw_safetensors(p, "model"), ["header is JSON str"]),
+    "entry-not-object": (lambda p: raw_safetensors(p, {"a": [1, 2]}),
+                         ["tensor 'a': entry is not an object"]),
+    "metadata-not-object": (lambda p: raw_safetensors(p, {"__metadata__": ["x"], **F32_1},
+                                                      bytes(4)),
+                            ["__metadata__ is not an object"]),
+    "shape-not-list": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "shape": "1"}}, bytes(4)),
+                       ["tensor 'a': shape '1' is not a list of non-negative integers"]),
+    "shape-negative": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "shape": [-1]}}, bytes(4)),
+                       ["shape [-1] is not a list of non-negative integers"]),
+    "shape-float": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "shape": [1.0]}}, bytes(4)),
+                    ["shape [1.0] is not a list"]),
+    "shape-bool": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "shape": [True]}}, bytes(4)),
+                   ["shape [True] is not a list"]),
+    "shape-missing": (lambda p: raw_safetensors(p, {"a": {"dtype": "F32", "data_offsets": [0, 4]}},
+                                                bytes(4)),
+                      ["shape None is not a list"]),
+    "offsets-reversed": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "data_offsets": [4, 0]}},
+                                                   bytes(4)),
+                         ["data_offsets [4, 0] is not [begin, end] with 0 <= begin <= end"]),
+    "offsets-one-number": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "data_offsets": [4]}},
+                                                     bytes(4)),
+                           ["data_offsets [4] is not [begin, end]"]),
+    "offsets-negative": (lambda p: raw_safetensors(p, {"a": {**f32([1]),
+                                                             "data_offsets": [-4, 0]}}, bytes(4)),
+                         ["data_offsets [-4, 0] is not [begin, end]"]),
+    "offsets-strings": (lambda p: raw_safetensors(p, {"a": {**f32([1]),
+                                                            "data_offsets": ["0", "4"]}}, bytes(4)),
+                        ["data_offsets ['0', '4'] is not [begin, end]"]),
+    "dtype-unknown": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "dtype": "F31"}}, bytes(4)),
+                      ["tensor 'a': unknown dtype 'F31'"]),
+    "dtype-lowercase": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "dtype": "f32"}}, bytes(4)),
+                        ["unknown dtype 'f32'"]),
+    "dtype-not-a-string": (lambda p: raw_safetensors(p, {"a": {**f32([1]), "dtype": [4]}},
+                                                     bytes(4)),
+                           ["tensor 'a': unknown dtype [4]"]),
+    "size-disagrees-with-offsets": (
+        lambda p: raw_safetensors(p, {"a": {**f32([2, 3]), "data_offsets": [0, 16]}}, bytes(16)),
+        ["tensor 'a': F32 [2, 3] needs 24 bytes but data_offsets span 16"]),
+    "size-astronomical": (
+        lambda p: raw_safetensors(p, {"a": {**f32([1]), "shape": [10**9] * 40}}, bytes(4)),
+        ["needs over 10^30 bytes but data_offsets span 4"]),
+    "offsets-overlap": (lambda p: raw_safetensors(p, {"a": f32([2]), "b": f32([1], begin=4)},
+                                                  bytes(8)),
+                        ["tensor 'b': data_offsets overlap the tensor before it"]),
+    "offsets-gap": (lambda p: raw_safetensors(p, {"a": f32([1], begin=8)}, bytes(12)),
+                    ["tensor 'a': a gap of 8 bytes before its data_offsets"]),
+    "offsets-out-of-range": (
+        lambda p: raw_safetensors(p, {"a": f32([1]), "b": {"dtype": "U8", "shape": [2**40],
+                                                            "data_offsets": [4, 4 + 2**40]}},
+                                  bytes(4)),
+        ["data is 4 bytes but the header promises 1,099,511,627,780: the file is truncated"]),
+    "truncated-download": (lambda p: _truncated_download(p.parent),
+                           # 29,184 F32 values (tiny GPT-2) x 4 = 116,736 bytes, 100 cut off
+                           ["data is 116,636 bytes but the header promises 116,736"]),
+    "tensor-name-lone-surrogate": (
+        lambda p: raw_safetensors(p, b'{"\\ud800": {"dtype": "F32", "shape": [1],'
+                                     b' "data_offsets": [0, 4]}}', bytes(4)),
+        ["tensor name '\\ud800' is not valid Unicode"]),
+    "tensor-name-with-newline": (
+        lambda p: raw_safetensors(p, {"line one\nline two": {**f32([1]), "dtype": "X"}}, bytes(4)),
+        ["tensor 'line one\\nline two': unknown dtype 'X'"]),
+    "random-bytes": (lambda p: p.write_bytes(random.Random(5).randbytes(4096)),
+                     ["bytes is over the 100,000,000-byte limit"]),
+    "random-bytes-small-length": (
+        lambda p: p.write_bytes(struct.pack("<Q", 64) + random.Random(6).randbytes(200)),
+        ["header is not JSON"]),
+}
+
+
+@pytest.mark.parametrize("case", SAFETENSORS_CASES)
+def test_malformed_safetensors_is_refused(tmp_path, case):
+    make, causes = SAFETENSORS_CASES[case]
+    path = tmp_path / f"{case}.safetensors"
+    made = make(path)
+    path = made if isinstance(made, Path) else path
+    assert_refused(run_cli("inspect", path), path.name, *causes)
+
+
+@pytest.mark.parametrize("command", ["inspect", "check", "export", "inspect-by-tensor"])
+def test_every_command_refuses_the_same_way(tmp_path, command):
+    """Not only `inspect`: check and export open the file through the same readers."""
+    path = raw_safetensors(tmp_path / "bad.safetensors", {"a": {**f32([1]), "dtype": "F31"}},
+                           bytes(4))
+    spec = tiny_spec_yaml(tmp_path / "tiny.yaml")
+    args = {"inspect": ["inspect", path], "inspect-by-tensor": ["inspect", path, "--by", "tensor"],
+            "check": ["check", path, "--spec", spec],
+            "export": ["export", path, "--out", tmp_path / "out"]}[command]
+    assert_refused(run_cli(*args), "bad.safetensors", "unknown dtype 'F31'")
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_unknown_suffix_is_judged_by_its_bytes(tmp_path):
+    path = tmp_path / "weights.dat"
+    path.write_bytes(b"PK\x03\x04 not a safetensors file at all")
+    assert_refused(run_cli("inspect", path), "weights.dat", "over the 100,000,000-byte limit")
+
+
+def test_missing_path(tmp_path):
+    assert_refused(run_cli("inspect", tmp_path / "nowhere.safetensors"), "nowhere.safetensors",
+                   "no such file or folder")
+
+
+def test_json_that_is_not_an_index(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{}")
+    assert_refused(run_cli("inspect", path), "config.json",
+                   "a JSON file that is not a *.safetensors.index.json")
+
+
+# --- sharded checkpoints -----------------------------------------------------------------------
+
+SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+
+
+def _sharded(folder, weight_map_changes=None, drop_shard=None):
+    """The tiny GPT-2 cut in two shards with its index; the index's weight_map may be edited."""
+    tensors = tiny_gpt2_tensors()
+    names = list(tensors)
+    halves = {SHARDS[0]: names[: len(names) // 2], SHARDS[1]: names[len(names) // 2:]}
+    weight_map = {}
+    for shard, part in halves.items():
+        if shard != drop_shard:
+            write_hole_safetensors(folder / shard, {n: tensors[n] for n in part})
+        weight_map.update(dict.fromkeys(part, shard))
+    weight_map.update(weight_map_changes or {})
+    index = folder / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return index
+
+
+def test_sharded_index_with_a_missing_shard(tmp_path):
+    index = _sharded(tmp_path, drop_shard=SHARDS[1])
+    for source in (index, tmp_path):
+        assert_refused(run_cli("inspect", source), "model.safetensors.index.json",
+                       f"shard '{SHARDS[1]}' named in its weight_map is missing")
+
+
+def test_index_weight_map_disagrees_with_a_shard(tmp_path):
+    """The index sends ln_f.bias to shard 1, but shard 2's header holds it."""
+    _sharded(tmp_path, {"ln_f.bias": SHARDS[0]})
+    line = assert_refused(run_cli("inspect", tmp_path), SHARDS[0],
+                          "disagrees with model.safetensors.index.json",
+                          "lacks 'ln_f.bias' which the weight_map says it holds")
+    assert "(0 extra, 1 missing)" in line
+
+
+def test_index_naming_a_tensor_no_shard_holds(tmp_path):
+    _sharded(tmp_path, {"lm_head.weight": SHARDS[1]})
+    assert_refused(run_cli("inspect", tmp_path), SHARDS[1],
+                   "lacks 'lm_head.weight' which the weight_map says it holds")
+
+
+def test_index_shard_outside_the_folder(tmp_path):
+    """A weight_map may not send the reader to another folder (`../x`)."""
+    (tmp_path / "outside.safetensors").write_bytes(b"")
+    inner = tmp_path / "model"
+    inner.mkdir()
+    _sharded(inner, {"ln_f.bias": "../outside.safetensors"})
+    assert_refused(run_cli("inspect", inner), "model.safetensors.index.json",
+                   "shard '../outside.safetensors' named in its weight_map is missing")
+
+
+@pytest.mark.parametrize("text,cause", [
+    ("{not json", "not a readable index file"),
+    ('{"weight_map": [1, 2]}', "has no weight_map object"),
+    ('{"weight_map": {"a": 3}}', "has no weight_map object"),
+    ('["weight_map"]', "has no weight_map object"),
+    ("[" * 100_000, "not a readable index file"),
+])
+def test_index_of_the_wrong_shape(tmp_path, text, cause):
+    path = tmp_path / "model.safetensors.index.json"
+    path.write_text(text)
+    assert_refused(run_cli("inspect", path), "model.safetensors.index.json", cause)
+
+
+def test_a_malformed_shard_is_named(tmp_path):
+    _sharded(tmp_path)
+    (tmp_path / SHARDS[1]).write_bytes(b"\x00" * 4)
+    assert_refused(run_cli("inspect", tmp_path), SHARDS[1], "file is 4 bytes")
+
+
+# --- folders -----------------------------------------------------------------------------------
+
+def test_folder_with_a_config_but_no_weights(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    assert_refused(run_cli("inspect", tmp_path), tmp_path.name,
+                   "folder has config.json but no weights", "looked for model.safetensors")
+
+
+def test_empty_folder(tmp_path):
+    assert_refused(run_cli("inspect", tmp_path), tmp_path.name, "folder has no weights")
+
+
+def test_folder_with_two_safetensors_and_no_index(tmp_path):
+    for name in ("a.safetensors", "b.safetensors"):
+        write_hole_safetensors(tmp_path / name, {"x": ("F32", [1])})
+    assert_refused(run_cli("inspect", tmp_path), tmp_path.name,
+                   "2 *.safetensors files and no index to join them")
+
+
+@pytest.mark.parametrize("text,cause", [
+    (b"{oops", "not a readable JSON file"),
+    (b"[1, 2]", "config.json does not hold a JSON object"),
+    (b'{"model_type": "\xff"}', "not a readable JSON file"),
+    (b"[" * 100_000, "not a readable JSON file"),
+])
+def test_folder_with_a_broken_config(tmp_path, text, cause):
+    write_tiny_gpt2(tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_bytes(text)
+    assert_refused(run_cli("inspect", tmp_path), "config.json", cause)
+
+
+# --- hub ids, offline --------------------------------------------------------------------------
+
+def test_hub_id_not_in_the_cache_while_offline(tmp_path):
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "HF_HUB_CACHE": str(tmp_path / "hub")}
+    result = run_cli("inspect", "openai-community/gpt2", env=env)
+    assert_refused(result, "openai-community/gpt2", "model.safetensors", "pytorch_model.bin",
+                   "offline mode is on (HF_HUB_OFFLINE=1)", str(tmp_path / "hub"))
+
+
+# --- spec files --------------------------------------------------------------------------------
+
+def _spec(tmp_path, **changes):
+    path = tiny_spec_yaml(tmp_path / "spec.yaml", **changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        path.write_text("\n".join(line for line in path.read_text().splitlines()
+                                  if not line.startswith(f"{key}:")))
+    return path
+
+
+SPEC_CASES = {
+    "wrong-type-int": ({"d_model": "32"}, ["'d_model' must be an integer, got str '32'"]),
+    "wrong-type-bool": ({"n_layers": True}, ["'n_layers' must be an integer, got True"]),
+    "wrong-type-float": ({"vocab_size": 100.5}, ["'vocab_size' must be an integer"]),
+    "wrong-type-list": ({"n_heads": [4]}, ["'n_heads' must be an integer, got list [4]"]),
+    "wrong-type-biases": ({"biases": "yes"}, ["'biases' must be true or false or a mapping"]),
+    "wrong-choice": ({"norm": "batchnorm"}, ["'norm' must be one of layernorm, rmsnorm"]),
+    "unknown-key": ({"n_layer": 2}, ["unknown key 'n_layer' (did you mean 'n_layers'?)"]),
+    "unknown-key-typo": ({"vocab_sise": 2}, ["unknown key 'vocab_sise' (did you mean 'vocab_size'?)"]),
+    "unknown-bias-key": ({"biases": {"qvk": True}},
+                         ["unknown key 'biases.qvk' (did you mean 'qkv'?)"]),
+    "missing-key": ({"d_ff": None}, ["missing key 'd_ff'"]),
+    "zero-layers": ({"n_layers": 0}, ["'n_layers' must be positive, got 0"]),
+    "negative-d-model": ({"d_model": -32}, ["'d_model' must be positive, got -32"]),
+    "zero-vocab": ({"vocab_size": 0}, ["'vocab_size' must be positive, got 0"]),
+    "heads-not-dividing": ({"n_heads": 5}, ["n_heads 5 does not divide d_model 32"]),
+    "kv-heads-not-dividing": ({"n_kv_heads": 3}, ["n_kv_heads 3 does not divide n_heads 4"]),
+    "kv-heads-zero": ({"n_kv_heads": 0}, ["'n_kv_heads' must be positive, got 0"]),
+}
+
+
+@pytest.mark.parametrize("case", SPEC_CASES)
+def test_bad_spec_is_refused_by_count(tmp_path, case):
+    changes, causes = SPEC_CASES[case]
+    path = _spec(tmp_path, **changes)
+    assert_refused(run_cli("count", path), "spec.yaml", *causes)
+
+
+RAW_SPEC_CASES = {
+    "invalid-yaml": (b"name: [unclosed\n", ["not valid YAML at line 2"]),
+    "yaml-tab-indent": (b"name: x\n\tfamily: gpt2\n", ["not valid YAML"]),
+    "yaml-a-list": (b"- 1\n- 2\n", ["a spec must be a mapping of keys to values, got list"]),
+    "yaml-a-scalar": (b"gpt2\n", ["a spec must be a mapping of keys to values, got str"]),
+    "yaml-empty": (b"", ["a spec must be a mapping of keys to values, got NoneType"]),
+    "yaml-nested-deep": (b"a: " + b"[" * 20_000 + b"]" * 20_000 + b"\n", ["nested too deeply"]),
+    "yaml-huge-int": (b"vocab_size: " + b"9" * 5000 + b"\n", ["not a usable YAML value"]),
+    "yaml-unhashable-key": (b"? [a, b]\n: 1\n", ["not valid YAML", "unhashable key"]),
+    "not-utf8": (b"name: \xff\xfe\n", ["cannot read", "utf-8"]),
+    "python-tag": (b"name: !!python/object/apply:os.getcwd []\n",
+                   ["not valid YAML", "could not determine a constructor"]),
+}
+
+
+@pytest.mark.parametrize("case", RAW_SPEC_CASES)
+def test_unreadable_spec_is_refused(tmp_path, case):
+    text, causes = RAW_SPEC_CASES[case]
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(text)
+    assert_refused(run_cli("count", path), "spec.yaml", *causes)
+
+
+def test_yaml_tags_never_run_code(tmp_path):
+    """safe_load only: a python/object tag is refused and its command never runs."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "spec.yaml"
+    path.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n')
+    assert_refused(run_cli("count", path), "spec.yaml", "could not determine a constructor")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text,cause", [
+    ("{bad", "not a readable JSON file"),
+    ("[1]", "config.json"),
+])
+def test_bad_config_json_as_spec(tmp_path, text, cause):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    assert_refused(run_cli("count", path), "config.json", cause)
+
+
+@pytest.mark.parametrize("name,cause", [
+    ("gpt2-124mm", "not a shipped spec (did you mean 'gpt2-124m'?)"),
+    ("nowhere/spec.yaml", "no such spec file"),
+])
+def test_spec_that_does_not_exist(name, cause):
+    assert_refused(run_cli("count", name), name, cause)
+
+
+def test_check_with_a_bad_spec(tmp_path):
+    """check names the spec and its problem, exit 2 (not 1: nothing was compared)."""
+    source = write_tiny_gpt2(tmp_path / "model.safetensors")
+    spec = _spec(tmp_path, n_heads=5, n_layer=3)
+    result = run_cli("check", source, "--spec", spec)
+    assert_refused(result, "spec.yaml", "unknown key 'n_layer' (did you mean 'n_layers'?)",
+                   "n_heads 5 does not divide d_model 32")
+    assert result.stdout == ""
+
+
+def test_check_with_a_good_spec_passes(tmp_path):
+    """The control for the cases above: the same file and spec, unbroken, match (exit 0)."""
+    source = write_tiny_gpt2(tmp_path / "model.safetensors")
+    result = run_cli("check", source, "--spec", _spec(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["frobnicate"],
+    ["count"],
+    ["inspect"],
+    ["inspect", "x.safetensors", "--by", "nothing"],
+    ["inspect", "x.safetensors", "--format", "xml"],
+    ["check", "x.safetensors"],
+    ["export", "x.safetensors"],
+    ["export", "x.safetensors", "--out", "o", "--format", "table"],
+    ["count", "gpt2-124m", "--no-such-flag"],
+])
+def test_usage_errors_exit_2(args):
+    """click's usage message (a usage line, a hint, and one `Error:` line), exit 2."""
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 or (not args and "Usage:" in result.stdout + result.stderr), \
+        result.stderr
