@@ -57,8 +57,12 @@ def specs(fmt: str) -> None:
                                                  " paper's style of table does).")
 @click.option("--weights-only", is_flag=True, help="Matrices only: no biases, norms or position"
                                                    " table.")
+@click.option("--costs", "with_costs", is_flag=True,
+              help="Also weight bytes per dtype, KV-cache bytes, FLOPs per token (JSON key"
+                   " \"costs\"; with --format csv only the costs table).")
 @FORMAT
-def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, fmt: str) -> None:
+def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_costs: bool,
+          fmt: str) -> None:
     """Exact parameter counts of SPEC by role, layer or tensor.
 
     SPEC is a shipped spec name (see `inspector specs`), a spec YAML file or a config.json.
@@ -80,12 +84,22 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, fmt: st
         shown = document["tensors"] = [
             {k: t[k] for k in ("tensor", "role", "layer", "kind", "shape", "numel", "tied_to")}
             for t in tensor_table(select(rows, count_tied, weights_only))]
+    if with_costs:
+        from inspector.costs import cost_rows, costs
+
+        document["costs"] = costs(spec)
+        if fmt == "csv":
+            say(render(cost_rows(spec, document["costs"]), fmt))
+            return
     if fmt in ("table", "markdown"):
         say(summary([("spec", spec.name), ("source", spec.source),
                      ("total", document["total"])], fmt))
     say(render(shown, fmt, document=document))
     if fmt in ("table", "markdown"):
         say(_count_footnote(roles, count_tied, weights_only))
+        if with_costs:
+            say("\ncosts (from the spec; every stored parameter once):\n")
+            say(render(cost_rows(spec, document["costs"]), fmt))
 
 
 def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> str:
@@ -233,6 +247,21 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
     }
     for path in write_tables(tables, out_dir, fmt):
         say(str(path))
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--spec", "spec_name", help="Check against it too (exit 1 on a mismatch). "
+                                          + SPEC_HELP)
+def report(source: str, spec_name: str | None) -> int:
+    """Markdown for a pull request or a CI step summary: roles, buffers, tied weights, the
+    verdict (with --spec), costs and notes. Exit 0, or like `check` when --spec is given."""
+    from inspector.markdown_report import build_report
+    from inspector.spec import load_spec
+
+    text, verdict = build_report(source, load_spec(spec_name) if spec_name else None)
+    say(text)
+    return 0 if verdict is None or verdict["ok"] else 1
 
 
 def main() -> None:
