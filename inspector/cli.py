@@ -264,6 +264,29 @@ def report(source: str, spec_name: str | None) -> int:
     return 0 if verdict is None or verdict["ok"] else 1
 
 
+@cli.command()
+@click.argument("source")
+@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
+              show_default=True)
+@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
+                                          + SPEC_HELP)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads reading blocks [default: one per core].")
+@FORMAT
+def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt: str) -> None:
+    """Weight statistics of SOURCE, streamed from memory maps: mean, std, min, max, absmax, L2,
+    zeros (fraction), NaN and Inf, per role, layer, head or tensor (fused parts apart)."""
+    from inspector.stats import COLUMNS, summary_pairs, weight_stats
+
+    inspection = _inspect(source, spec_name)
+    heads = (inspection.shape.n_heads, inspection.shape.n_kv_heads or inspection.shape.n_heads)
+    document = weight_stats(inspection.decoupled, by, heads, threads)
+    key = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}[by]
+    if fmt in ("table", "markdown"):
+        say(summary(summary_pairs(document), fmt))
+    say(render(document[key], fmt, COLUMNS[by] if fmt != "csv" else None, document=document))
+
+
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
     try:

@@ -3,15 +3,15 @@ real checkpoints from the package index, and header-only "hole" safetensors file
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import subprocess
 import sys
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+
+from inspector.testing_files import write_hole_safetensors  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,31 +27,6 @@ def run_cli(*args: str, env: dict | None = None, cwd: str | Path | None = None,
     if check_traceback:
         assert "Traceback" not in result.stderr, result.stderr
     return result
-
-
-def write_hole_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]],
-                           metadata: dict | None = None) -> Path:
-    """A valid safetensors file whose data region is a hole: any size, no disk, no time.
-
-    `tensors` maps name -> (dtype, shape); offsets are laid out in order.
-    """
-    from inspector.formats.safetensors import DTYPE_BYTES
-
-    header: dict = {"__metadata__": metadata or {"format": "pt"}}
-    offset = 0
-    for name, (dtype, shape) in tensors.items():
-        size = DTYPE_BYTES[dtype]
-        for d in shape:
-            size *= d
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)  # safetensors pads the header to 8 bytes
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        f.truncate(8 + len(raw) + offset)
-    return path
 
 
 def package_dir(name: str) -> Path | None:

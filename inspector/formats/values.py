@@ -1,0 +1,210 @@
+"""A stored tensor's values as numpy, block by block, from a memory map: never the whole file,
+never torch.
+
+A tensor is seen as a matrix (rows, cols): cols is its last dim (a 1-D tensor is one row), so a
+fused part or an attention head is a rectangle of it. `blocks` cuts it into pieces of at most
+about `max_values` values: whole rows when a row fits, else pieces of one row. `read` maps only
+the bytes of one piece (mmap from the page below it) and views or converts them as float; the
+mapping goes when the array does, so memory stays at a few blocks whatever the size of the
+checkpoint, and threads can read pieces side by side (numpy releases the GIL in its loops).
+
+Conversions are exact: F16 and BF16 widen to float32 without rounding (BF16 is the top half of a
+float32: numpy has no bfloat16, so its bits are shifted up), FP8 goes through a 256-entry table,
+integers and F64 become float64. GGUF's quantized blocks (Q4_1, Q8_0, ...) are dequantized by the
+`gguf` package, row by row, exactly as llama.cpp defines them.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from inspector.errors import CheckpointError
+from inspector.formats.base import TensorInfo
+
+# Stored dtype -> numpy dtype of the raw bytes (what the memory map is viewed as).
+RAW = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
+    "F8_E4M3": np.uint8, "F8_E5M2": np.uint8,
+    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
+}
+FLOAT32_OUT = ("F32", "F16", "BF16", "F8_E4M3", "F8_E5M2")  # the rest widen to float64
+
+PAGE = mmap.ALLOCATIONGRANULARITY
+
+
+@dataclass(frozen=True)
+class Block:
+    """Values [start, stop) in flat (row-major) order: whole rows, or one piece of one row."""
+    start: int
+    stop: int
+    cols: int  # the matrix's row length, to see a whole-row block as 2-D
+
+    @property
+    def row(self) -> int:
+        return self.start // self.cols
+
+    @property
+    def whole_rows(self) -> bool:
+        return self.start % self.cols == 0 and (self.stop - self.start) % self.cols == 0
+
+
+def matrix(info: TensorInfo) -> tuple[int, int]:
+    """(rows, cols) of the tensor seen as a matrix: cols is the last dim."""
+    if not info.shape:
+        return 1, 1
+    cols = info.shape[-1]
+    return (info.numel // cols if cols else 0), cols
+
+
+def check_readable(info: TensorInfo) -> None:
+    """Refuse, in one line, a tensor whose values this module cannot read."""
+    if info.offset < 0:
+        raise CheckpointError(info.file, f"tensor '{info.name}': its bytes are not addressable"
+                                         " in the file (a pickled .bin); values are read from"
+                                         " safetensors or GGUF files only")
+    if info.dtype not in RAW:
+        _quant(info)  # raises for a dtype that is neither plain nor a GGUF quantization
+
+
+def blocks(info: TensorInfo, max_values: int) -> list[Block]:
+    rows, cols = matrix(info)
+    if rows == 0 or cols == 0:
+        return []
+    unit = _quant(info)[0] if info.dtype not in RAW else 1  # quantized: cut at whole blocks
+    if cols <= max_values:
+        step = max_values // cols * cols
+        return [Block(s, min(s + step, rows * cols), cols) for s in range(0, rows * cols, step)]
+    piece = max(unit, max_values // unit * unit)
+    return [Block(r * cols + s, r * cols + min(s + piece, cols), cols)
+            for r in range(rows) for s in range(0, cols, piece)]
+
+
+def read(info: TensorInfo, fd: int, block: Block) -> np.ndarray:
+    """The block's values as float (float32; float64 for F64 and integers): 2-D (rows, cols) for
+    a whole-row block, 1-D for a piece of a row. F32 and F64 come as read-only views of the
+    memory map, which lives as long as they do; other dtypes as converted copies."""
+    if info.dtype not in RAW:
+        return _shaped(_dequantize(info, fd, block), block)
+    raw_dtype = np.dtype(RAW[info.dtype])
+    begin = info.offset + block.start * raw_dtype.itemsize
+    count = block.stop - block.start
+    buffer, skip = _mapped(fd, begin, count * raw_dtype.itemsize, info.file)
+    return _shaped(to_float(np.frombuffer(buffer, raw_dtype, count, skip), info.dtype), block)
+
+
+def _shaped(flat: np.ndarray, block: Block) -> np.ndarray:
+    return flat.reshape(-1, block.cols) if block.whole_rows else flat
+
+
+def to_float(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored values -> float32 (float64 for F64 and integer dtypes); F32 and F64 as they are."""
+    if dtype in ("F32", "F64"):
+        return raw
+    if dtype == "BF16":
+        wide = raw.astype(np.uint32)
+        wide <<= 16  # bfloat16 is the high half of a float32: exact
+        return wide.view(np.float32)
+    if dtype == "F16":
+        return raw.astype(np.float32)
+    if dtype in ("F8_E4M3", "F8_E5M2"):
+        return fp8_table(dtype)[raw]
+    return raw.astype(np.float64)
+
+
+@cache
+def fp8_table(dtype: str) -> np.ndarray:
+    """The 256 values of an FP8 byte (OCP FP8: E4M3 'fn' has no infinities and one NaN per sign;
+    E5M2 is IEEE-like)."""
+    exp_bits, bias = (4, 7) if dtype == "F8_E4M3" else (5, 15)
+    man_bits = 7 - exp_bits
+    out = np.empty(256, np.float32)
+    for byte in range(256):
+        sign = -1.0 if byte & 0x80 else 1.0
+        e, m = (byte >> man_bits) & ((1 << exp_bits) - 1), byte & ((1 << man_bits) - 1)
+        top = (1 << exp_bits) - 1
+        if dtype == "F8_E4M3" and e == top and m == (1 << man_bits) - 1:
+            out[byte] = np.nan
+        elif dtype == "F8_E5M2" and e == top:
+            out[byte] = sign * np.inf if m == 0 else np.nan
+        elif e == 0:
+            out[byte] = sign * m * 2.0 ** (1 - bias - man_bits)
+        else:
+            out[byte] = sign * (1 + m / (1 << man_bits)) * 2.0 ** (e - bias)
+    return out
+
+
+def _mapped(fd: int, begin: int, length: int, where: str) -> tuple[object, int]:
+    """A read-only mapping of bytes [begin, begin + length) of a file, as (buffer, skip): the
+    mapping starts at the page below `begin`. It is unmapped when the last array viewing it goes
+    (reference counting: as soon as the block is done)."""
+    if length == 0:
+        return b"", 0
+    aligned = begin - begin % PAGE
+    try:
+        mapping = mmap.mmap(fd, begin - aligned + length, access=mmap.ACCESS_READ,
+                            offset=aligned)
+    except (OSError, ValueError) as e:  # e.g. the file shrank since its header was read
+        raise CheckpointError(where, f"cannot map bytes {begin:,}..{begin + length:,}:"
+                                     f" {e}") from e
+    return mapping, begin - aligned
+
+
+def _quant(info: TensorInfo) -> tuple[int, int, object]:
+    """(values per block, bytes per block, GGMLQuantizationType) of a GGUF quantized dtype."""
+    try:
+        from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+        qtype = GGMLQuantizationType[info.dtype]
+        block, size = GGML_QUANT_SIZES[qtype]
+    except (ImportError, KeyError) as e:
+        raise CheckpointError(info.file, f"tensor '{info.name}': cannot read values of dtype"
+                                         f" {info.dtype}") from e
+    return block, size, qtype
+
+
+def _dequantize(info: TensorInfo, fd: int, block: Block) -> np.ndarray:
+    from gguf.quants import dequantize
+
+    per_block, size, qtype = _quant(info)
+    if block.start % per_block or (block.stop - block.start) % per_block:
+        raise CheckpointError(info.file, f"tensor '{info.name}': row length {block.cols} is not"
+                                         f" a whole number of {info.dtype} blocks")
+    begin = info.offset + block.start // per_block * size
+    length = (block.stop - block.start) // per_block * size
+    buffer, skip = _mapped(fd, begin, length, info.file)
+    # gguf dequantizes rows of whole blocks; one row per matrix row (or the piece of one row).
+    row_bytes = (block.cols if block.whole_rows else block.stop - block.start) // per_block * size
+    raw = np.frombuffer(buffer, np.uint8, length, skip).reshape(-1, row_bytes)
+    try:
+        values = dequantize(raw, qtype)
+    except NotImplementedError as e:
+        raise CheckpointError(info.file, f"tensor '{info.name}': the gguf package cannot"
+                              f" dequantize {info.dtype}") from e
+    return np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+
+
+class Files:
+    """Open file descriptors for the files a run reads, closed together."""
+
+    def __init__(self) -> None:
+        self.fds: dict[str, int] = {}
+
+    def fd(self, path: str) -> int:
+        if path not in self.fds:
+            try:
+                self.fds[path] = os.open(path, os.O_RDONLY)
+            except OSError as e:
+                raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
+        return self.fds[path]
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
