@@ -86,6 +86,10 @@ def spec_from_config(config: object, origin: str = "config.json", name: str | No
     if act is not None:
         data["activation"] = ACTIVATIONS.get(act, act)
     if kind == "llama":
+        # transformers >= 5 writes rope_theta inside rope_parameters (older files: at top level).
+        rope = config.get("rope_parameters")
+        if "rope_theta" not in data and isinstance(rope, dict) and rope.get("rope_theta"):
+            data["rope_theta"] = rope["rope_theta"]
         biases = {"qkv": bool(config.get("attention_bias")), "mlp": bool(config.get("mlp_bias"))}
         biases["attn_output"] = biases["qkv"]
         data["biases"] = biases

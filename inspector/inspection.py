@@ -1,5 +1,8 @@
 """A source, opened and decoupled, with what it is: family and shape, from config.json when
-there is one, else from the tensor shapes (heads only when something says how many)."""
+there is one, from its metadata for a GGUF, else from the tensor shapes. The head count is given
+only when something says it: a config, GGUF metadata, a --spec, or the rotary frequencies that
+older Llama checkpoints stored per layer (d_head / 2 of them, so n_heads = query rows / d_head).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from dataclasses import dataclass
 from inspector.decouple import Decoupled, decouple
 from inspector.errors import SpecError
 from inspector.formats import open_checkpoint
+from inspector.formats.base import Checkpoint
+from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
 
 
@@ -22,6 +27,7 @@ class Shape:
     n_ctx: int | None = None
     n_heads: int | None = None
     n_kv_heads: int | None = None
+    d_head: int | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -31,7 +37,7 @@ class Shape:
 class Inspection:
     decoupled: Decoupled
     shape: Shape
-    config_spec: Spec | None  # config.json read as a spec, when it could be
+    config_spec: Spec | None  # config.json (or a GGUF's metadata) read as a spec, when it could be
 
     @property
     def rows(self):
@@ -41,42 +47,91 @@ class Inspection:
 def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     """Open and decouple a source. `spec`, when given, supplies what the files do not (heads)."""
     checkpoint = open_checkpoint(source)
-    config_spec = _config_spec(checkpoint.config, source)
+    config, basis = described_config(checkpoint)
+    config_spec = _config_spec(config, f"{source} ({basis})")
     known = spec or config_spec
     tied_default = known.tied_embeddings if known is not None else True
     decoupled = decouple(checkpoint, tied_default=tied_default)
-    return Inspection(decoupled, infer_shape(decoupled, known, from_spec=spec is not None),
-                      config_spec)
+    shape = infer_shape(decoupled, known, basis="--spec" if spec is not None else basis)
+    return Inspection(decoupled, shape, config_spec)
 
 
-def _config_spec(config: dict | None, source: str) -> Spec | None:
+def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:
+    """What the checkpoint says of itself, as a config.json dict, and where that came from."""
+    if checkpoint.config is not None:
+        return checkpoint.config, "config.json"
+    if checkpoint.format == "gguf":
+        from inspector.formats.gguf import hf_config
+
+        names = [t.name for t in checkpoint.tensors]
+        return hf_config(checkpoint.metadata, names), "GGUF metadata"
+    return None, "tensor shapes"
+
+
+def _config_spec(config: dict | None, origin: str) -> Spec | None:
     if config is None:
         return None
     from inspector.hf_config import spec_from_config
 
     try:
-        return spec_from_config(config, origin=f"{source}/config.json")
+        return spec_from_config(config, origin=origin)
     except SpecError:
         return None  # a config we cannot read as a spec still leaves the tensors to inspect
 
 
-def infer_shape(decoupled: Decoupled, known: Spec | None, from_spec: bool = False) -> Shape:
+# Layout -> the family it stores.
+LAYOUT_FAMILIES = {"gguf-llama": "llama"}
+
+
+def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor shapes") -> Shape:
     if known is not None:
-        return Shape(family=known.family, basis="--spec" if from_spec else "config.json",
-                     n_layers=known.n_layers, d_model=known.d_model, vocab_size=known.vocab_size,
-                     d_ff=known.d_ff, n_ctx=known.n_ctx, n_heads=known.n_heads,
-                     n_kv_heads=known.n_kv_heads)
+        return Shape(family=known.family, basis=basis, n_layers=known.n_layers,
+                     d_model=known.d_model, vocab_size=known.vocab_size, d_ff=known.d_ff,
+                     n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
+                     d_head=known.d_head)
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
     layers = [r.layer for r in decoupled.rows if r.layer is not None and r.role is not None]
     embed, pos = by_canonical.get("embed.weight"), by_canonical.get("pos.weight")
     up = by_canonical.get("layers.0.mlp.up.weight")
+    query, key = by_canonical.get("layers.0.attn.query.weight"), by_canonical.get(
+        "layers.0.attn.key.weight")
+    d_head = _rotary_d_head(decoupled)
+    n_heads = _heads(query, d_head)
+    n_kv_heads = _heads(key, d_head) if n_heads else None
+    layout = decoupled.layout.name
     return Shape(
-        family=decoupled.layout.name,
+        family=LAYOUT_FAMILIES.get(layout, layout),
         basis="tensor shapes",
         n_layers=max(layers) + 1 if layers else 0,
-        d_model=embed.shape[1] if embed else None,
-        vocab_size=embed.shape[0] if embed else None,
-        d_ff=up.shape[0] if up else None,
-        n_ctx=pos.shape[0] if pos else None,
+        d_model=_dim(embed, 1),
+        vocab_size=_dim(embed, 0),
+        d_ff=_dim(up, 0),
+        n_ctx=_dim(pos, 0),
+        n_heads=n_heads,
+        n_kv_heads=n_kv_heads,
+        d_head=d_head if n_heads else None,
     )
 
+
+def _rotary_d_head(decoupled: Decoupled) -> int | None:
+    """d_head from a stored rotary `inv_freq` buffer: one frequency per pair of head dims.
+
+    Only where the rotary covers the whole head, as in every Llama-layout model."""
+    if decoupled.layout.name != "llama":
+        return None
+    sizes = {r.shape[0] for r in decoupled.rows
+             if r.kind == BUFFER and r.tensor.endswith("rotary_emb.inv_freq") and len(r.shape) == 1}
+    return 2 * sizes.pop() if len(sizes) == 1 else None
+
+
+def _heads(row: Row | None, d_head: int | None) -> int | None:
+    rows = _dim(row, 0)
+    if rows is None or not d_head or rows % d_head:
+        return None
+    return rows // d_head
+
+
+def _dim(row: Row | None, axis: int) -> int | None:
+    """A size read off a tensor, or None when there is no such tensor or it has too few dims
+    (a malformed file's 1-D embedding is inspected as it is, not guessed at)."""
+    return row.shape[axis] if row is not None and len(row.shape) > axis else None

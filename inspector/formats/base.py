@@ -33,4 +33,13 @@ class Checkpoint:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors)
+        """Bytes of tensor data, a storage named twice (a tied .bin) counted once."""
+        seen: set = set()
+        total = 0
+        for t in self.tensors:
+            if t.storage is not None:
+                if t.storage in seen:
+                    continue
+                seen.add(t.storage)
+            total += t.nbytes
+        return total

@@ -8,35 +8,45 @@ from inspector.layouts.base import Layout, Rule
 L = "layers.{i}"
 B = "encoder.layer.{i}"
 
+RULES = (
+    Rule("embeddings.word_embeddings.weight", ("embed.weight",)),
+    Rule("embeddings.position_embeddings.weight", ("pos.weight",)),
+    Rule("embeddings.token_type_embeddings.weight", ("token_type.weight",)),
+    Rule("embeddings.LayerNorm.weight", ("embed_norm.weight",)),
+    Rule("embeddings.LayerNorm.bias", ("embed_norm.bias",)),
+    Rule("embeddings.position_ids"),  # arange(n_ctx) buffer, I64
+    Rule("embeddings.token_type_ids"),  # zeros buffer some versions saved
+    Rule(f"{B}.attention.self.query.weight", (f"{L}.attn.query.weight",)),
+    Rule(f"{B}.attention.self.query.bias", (f"{L}.attn.query.bias",)),
+    Rule(f"{B}.attention.self.key.weight", (f"{L}.attn.key.weight",)),
+    Rule(f"{B}.attention.self.key.bias", (f"{L}.attn.key.bias",)),
+    Rule(f"{B}.attention.self.value.weight", (f"{L}.attn.value.weight",)),
+    Rule(f"{B}.attention.self.value.bias", (f"{L}.attn.value.bias",)),
+    Rule(f"{B}.attention.output.dense.weight", (f"{L}.attn.output.weight",)),
+    Rule(f"{B}.attention.output.dense.bias", (f"{L}.attn.output.bias",)),
+    Rule(f"{B}.attention.output.LayerNorm.weight", (f"{L}.attn_norm.weight",)),
+    Rule(f"{B}.attention.output.LayerNorm.bias", (f"{L}.attn_norm.bias",)),
+    Rule(f"{B}.intermediate.dense.weight", (f"{L}.mlp.up.weight",)),
+    Rule(f"{B}.intermediate.dense.bias", (f"{L}.mlp.up.bias",)),
+    Rule(f"{B}.output.dense.weight", (f"{L}.mlp.down.weight",)),
+    Rule(f"{B}.output.dense.bias", (f"{L}.mlp.down.bias",)),
+    Rule(f"{B}.output.LayerNorm.weight", (f"{L}.mlp_norm.weight",)),
+    Rule(f"{B}.output.LayerNorm.bias", (f"{L}.mlp_norm.bias",)),
+    Rule("pooler.dense.weight", ("pooler.weight",)),
+    Rule("pooler.dense.bias", ("pooler.bias",)),
+)
+
+# Checkpoints converted from Google's TensorFlow BERT (the original bert-base-uncased
+# pytorch_model.bin) call the LayerNorm parameters gamma and beta; transformers renames them on load.
+LEGACY_NORM_NAMES = tuple(
+    Rule(rule.pattern.replace("LayerNorm.weight", "LayerNorm.gamma")
+         .replace("LayerNorm.bias", "LayerNorm.beta"), rule.targets)
+    for rule in RULES if ".LayerNorm." in rule.pattern
+)
+
 BERT = Layout(
     name="bert",
     prefixes=("", "bert."),
     has_lm_head=False,
-    rules=(
-        Rule("embeddings.word_embeddings.weight", ("embed.weight",)),
-        Rule("embeddings.position_embeddings.weight", ("pos.weight",)),
-        Rule("embeddings.token_type_embeddings.weight", ("token_type.weight",)),
-        Rule("embeddings.LayerNorm.weight", ("embed_norm.weight",)),
-        Rule("embeddings.LayerNorm.bias", ("embed_norm.bias",)),
-        Rule("embeddings.position_ids"),  # arange(n_ctx) buffer, I64
-        Rule("embeddings.token_type_ids"),  # zeros buffer some versions saved
-        Rule(f"{B}.attention.self.query.weight", (f"{L}.attn.query.weight",)),
-        Rule(f"{B}.attention.self.query.bias", (f"{L}.attn.query.bias",)),
-        Rule(f"{B}.attention.self.key.weight", (f"{L}.attn.key.weight",)),
-        Rule(f"{B}.attention.self.key.bias", (f"{L}.attn.key.bias",)),
-        Rule(f"{B}.attention.self.value.weight", (f"{L}.attn.value.weight",)),
-        Rule(f"{B}.attention.self.value.bias", (f"{L}.attn.value.bias",)),
-        Rule(f"{B}.attention.output.dense.weight", (f"{L}.attn.output.weight",)),
-        Rule(f"{B}.attention.output.dense.bias", (f"{L}.attn.output.bias",)),
-        Rule(f"{B}.attention.output.LayerNorm.weight", (f"{L}.attn_norm.weight",)),
-        Rule(f"{B}.attention.output.LayerNorm.bias", (f"{L}.attn_norm.bias",)),
-        Rule(f"{B}.intermediate.dense.weight", (f"{L}.mlp.up.weight",)),
-        Rule(f"{B}.intermediate.dense.bias", (f"{L}.mlp.up.bias",)),
-        Rule(f"{B}.output.dense.weight", (f"{L}.mlp.down.weight",)),
-        Rule(f"{B}.output.dense.bias", (f"{L}.mlp.down.bias",)),
-        Rule(f"{B}.output.LayerNorm.weight", (f"{L}.mlp_norm.weight",)),
-        Rule(f"{B}.output.LayerNorm.bias", (f"{L}.mlp_norm.bias",)),
-        Rule("pooler.dense.weight", ("pooler.weight",)),
-        Rule("pooler.dense.bias", ("pooler.bias",)),
-    ),
+    rules=RULES + LEGACY_NORM_NAMES,
 )

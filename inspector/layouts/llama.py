@@ -26,8 +26,11 @@ LLAMA = Layout(
         Rule("model.rotary_emb.inv_freq"),
         Rule("model.layers.{i}.post_attention_layernorm.weight", (f"{L}.mlp_norm.weight",)),
         Rule("model.layers.{i}.mlp.gate_proj.weight", (f"{L}.mlp.gate.weight",)),
+        Rule("model.layers.{i}.mlp.gate_proj.bias", (f"{L}.mlp.gate.bias",)),  # mlp_bias: true
         Rule("model.layers.{i}.mlp.up_proj.weight", (f"{L}.mlp.up.weight",)),
+        Rule("model.layers.{i}.mlp.up_proj.bias", (f"{L}.mlp.up.bias",)),
         Rule("model.layers.{i}.mlp.down_proj.weight", (f"{L}.mlp.down.weight",)),
+        Rule("model.layers.{i}.mlp.down_proj.bias", (f"{L}.mlp.down.bias",)),
         Rule("model.norm.weight", ("final_norm.weight",)),
         Rule("lm_head.weight", ("unembed.weight",)),
     ),

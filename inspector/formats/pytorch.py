@@ -1,0 +1,122 @@
+"""PyTorch checkpoints (`.bin`, `.pt`, `.pth`), read only through `torch.load(weights_only=True)`.
+
+A pickle can run any code it names; the weights-only unpickler refuses every global that is not a
+plain tensor, container or number, and a refusal is reported (file and global), never retried with
+`weights_only=False`. Zip checkpoints (torch >= 1.6) are memory-mapped, so headers cost no reads of
+tensor bytes; the legacy pickle format cannot be mapped and is read whole.
+
+Two names that view the same bytes with the same shape (a tied `lm_head.weight` saved beside
+`transformer.wte.weight`) get the same `storage` key, which is how `decouple` finds the tie.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from inspector.errors import CheckpointError
+from inspector.formats.base import TensorInfo
+
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save since 1.6: a zip of data.pkl + one record per storage
+PICKLE_MAGIC = b"\x80"  # the legacy format: pickles (protocol 2+) one after another
+# What torch.save itself writes first: the zip magic, or (legacy) pickle protocol 2 whose first
+# object is the LONG1 magic number 0x1950a86a20f9469cfc6c. Exact, so that a file with an unknown
+# suffix is taken for PyTorch only when it is one (a safetensors header length never passes).
+SAVED_MAGICS = (ZIP_MAGIC, b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
+
+# torch dtype name -> the safetensors names the rest of the tool speaks.
+DTYPES = {
+    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
+    "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2", "float8_e8m0fnu": "F8_E8M0",
+    "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8",
+    "uint64": "U64", "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL",
+}
+
+# Training checkpoints wrap the state dict: {"state_dict": ...} (Lightning), {"model": ...}, ...
+WRAPPERS = ("state_dict", "model", "module", "model_state_dict")
+
+# torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose module x is
+# blocked", depending on whether the module is blocked outright.
+_REFUSED = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
+# torch's preamble to every refusal advises weights_only=False: never repeated to the user.
+_BOILERPLATE = ("weights only load failed", "check the documentation", "re-running")
+
+
+def read_pytorch(path: str | Path) -> list[TensorInfo]:
+    """Tensor headers of one PyTorch checkpoint file (a state dict, or one wrapped in a dict)."""
+    path = Path(path)
+    magic = _magic(path)
+    if magic[:4] != ZIP_MAGIC and magic[:1] != PICKLE_MAGIC:
+        raise CheckpointError(path, f"not a PyTorch checkpoint: it starts with {magic!r}, neither"
+                                    " a zip archive (PK) nor a pickle")
+    import pickle
+
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True,
+                            mmap=magic[:4] == ZIP_MAGIC)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(path, _refusal(str(e))) from e
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError) as e:
+        raise CheckpointError(path, f"torch.load cannot read it ({_first_sentence(e)}):"
+                                    " truncated or not a PyTorch checkpoint") from e
+    state = _state_dict(loaded, path)
+    return [_info(name, tensor, path) for name, tensor in state.items()]
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
+
+
+def _first_sentence(e: Exception) -> str:
+    """torch's messages run on with advice; the first sentence says what failed."""
+    text = str(e).strip()
+    return text.splitlines()[0].split(". ")[0] if text else type(e).__name__
+
+
+def _refusal(message: str) -> str:
+    found = _REFUSED.search(message)
+    if found:
+        return (f"refused by torch.load(weights_only=True): the pickle needs the global"
+                f" {found.group(1)}, which is not a tensor or plain container; inspector never"
+                " runs code from a checkpoint (re-save it as a plain state dict or safetensors)")
+    lines = [line.strip() for line in message.splitlines() if line.strip()
+             and not line.strip().lower().startswith(_BOILERPLATE)]
+    detail = next((line for line in lines if "error" in line.lower()),
+                  lines[0] if lines else "the pickle is not a plain state dict")
+    return f"refused by torch.load(weights_only=True): {detail}"
+
+
+def _state_dict(loaded: object, path: Path) -> dict:
+    import torch
+
+    if isinstance(loaded, dict):
+        tensors = {k: v for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+        if tensors:
+            bad = [k for k in tensors if not isinstance(k, str)]
+            if bad:
+                raise CheckpointError(path, f"tensor key {bad[0]!r} is not a string")
+            return tensors
+        for key in WRAPPERS:
+            if isinstance(loaded.get(key), dict):
+                return _state_dict(loaded[key], path)
+    what = "a dict without tensors" if isinstance(loaded, dict) else f"a {type(loaded).__name__}"
+    raise CheckpointError(path, f"holds {what}, not a state dict of names to tensors (nor one"
+                                f" under {', '.join(WRAPPERS)})")
+
+
+def _info(name: str, tensor, path: Path) -> TensorInfo:
+    dtype = str(tensor.dtype).removeprefix("torch.")
+    nbytes = tensor.numel() * tensor.element_size()
+    storage = None
+    if nbytes:
+        # The same bytes seen with the same shape: one parameter stored once, named twice.
+        storage = (str(path), tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
+                   tuple(tensor.shape), tensor.stride())
+    return TensorInfo(name=name, dtype=DTYPES.get(dtype, dtype.upper()), shape=tuple(tensor.shape),
+                      nbytes=nbytes, file=str(path), storage=storage)

@@ -1,0 +1,162 @@
+"""The Llama and BERT layout tables against files transformers itself writes (tiny configs), and
+what `inspect` can say of a checkpoint's shape: from config.json, else from the tensor shapes, and
+the head count only when something says it. (GPT-2's two forms: test_gpt2_checkpoints.)"""
+
+import json
+
+import pytest
+from conftest import run_cli, write_hole_safetensors
+from gguf_files import TINY, tiny_llama_spec_yaml
+
+# Tiny Llama (TINY in gguf_files): V=96, d=32, L=2, 4 heads / 2 kv heads of 8, F=64.
+# Per layer q 32x32 + k, v 16x32 each + o 32x32 + gate, up, down 64x32 each + 2 norms of 32
+# = 1,024 + 1,024 + 1,024 + 6,144 + 64 = 9,280; embedding 96 x 32 = 3,072; final norm 32.
+TINY_LLAMA_TIED = 3_072 + 2 * 9_280 + 32  # 21,664
+TINY_LLAMA_UNTIED = TINY_LLAMA_TIED + 3_072  # 24,736
+
+
+def save_llama(folder, **overrides):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = {"vocab_size": TINY["vocab"], "hidden_size": TINY["d_model"],
+                  "intermediate_size": TINY["d_ff"], "num_hidden_layers": TINY["n_layers"],
+                  "num_attention_heads": TINY["n_heads"], "num_key_value_heads": TINY["n_kv_heads"],
+                  "max_position_embeddings": TINY["n_ctx"], "tie_word_embeddings": False}
+    config.update(overrides)
+    model = LlamaForCausalLM(LlamaConfig(**config))
+    model.save_pretrained(folder)
+    return model
+
+
+def inspect_json(source, *args) -> dict:
+    result = run_cli("inspect", str(source), "--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    assert "unmapped" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def check_ok(source, spec) -> dict:
+    result = run_cli("check", str(source), "--spec", str(spec), "--format", "json")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_llama_as_transformers_saves_it(tmp_path, tied):
+    """q/k/v/o_proj, gate/up/down_proj, input_layernorm, post_attention_layernorm, embed_tokens,
+    model.norm, and lm_head unless tied (then absent: the config's tie_word_embeddings says so).
+    Untied 24,736 parameters, tied 21,664, equal to transformers' num_parameters()."""
+    model = save_llama(tmp_path, tie_word_embeddings=tied)
+    found = inspect_json(tmp_path)
+    assert found["layout"] == "llama" and found["tied"] is tied
+    assert found["parameters"] == model.num_parameters() == \
+        (TINY_LLAMA_TIED if tied else TINY_LLAMA_UNTIED)
+    assert found["shape"]["basis"] == "config.json"
+    assert (found["shape"]["n_heads"], found["shape"]["n_kv_heads"]) == (4, 2)
+    check_ok(tmp_path, tiny_llama_spec_yaml(tmp_path / "spec.yaml", tied=tied))
+    check_ok(tmp_path, tmp_path / "config.json")  # the config itself as the spec
+
+
+def test_llama_with_attention_and_mlp_biases(tmp_path):
+    """attention_bias and mlp_bias put a bias on every projection: q 32 + k 16 + v 16 + o 32 +
+    gate 64 + up 64 + down 32 = 256 a layer, 512 in all; 24,736 + 512 = 25,248. The config.json
+    read as a spec expects exactly those biases."""
+    model = save_llama(tmp_path, attention_bias=True, mlp_bias=True)
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == model.num_parameters() == 25_248
+    biases = {r["role"]: r["biases"] for r in found["roles"]}
+    assert biases == {"embedding": 0, "query": 64, "key": 32, "value": 32, "output": 64,
+                      "up": 128, "gate": 128, "down": 64, "unembedding": 0, "norm": 0}
+    check_ok(tmp_path, tmp_path / "config.json")
+
+
+def tiny_bert_config():
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                      intermediate_size=64, max_position_embeddings=64)
+
+
+def bert_spec(path):
+    import yaml
+
+    path.write_text(yaml.safe_dump({
+        "name": "tiny-bert", "family": "bert", "source": "test", "architecture": "encoder",
+        "vocab_size": 100,
+        "n_ctx": 64, "d_model": 32, "n_layers": 2, "n_heads": 4, "d_ff": 64, "activation": "gelu",
+        "norm_placement": "post", "norm_eps": 1e-12, "embedding_norm": True, "final_norm": False,
+        "type_vocab_size": 2, "pooler": True, "biases": True}))
+    return path
+
+
+def test_bert_as_transformers_saves_it(tmp_path):
+    """BertModel: embeddings.*, encoder.layer.N.attention.self.query ..., pooler.dense.
+    d=32, F=64, L=2: 100x32 + 64x32 + 2x32 + 64 (embedding LayerNorm) + 2 x (4 x (32x32 + 32) +
+    (32x64 + 64) + (64x32 + 32) + 4 x 32) + 32x32 + 32 = 3,200 + 2,048 + 64 + 64 + 2 x 8,544 +
+    1,056 = 23,520."""
+    from transformers import BertModel
+
+    model = BertModel(tiny_bert_config())
+    model.save_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert found["layout"] == "bert"
+    assert found["parameters"] == model.num_parameters() == 23_520
+    check_ok(tmp_path, bert_spec(tmp_path / "spec.yaml"))
+
+
+def test_bert_in_a_task_model_and_legacy_norm_names(tmp_path):
+    """Inside BertForSequenceClassification the encoder is prefixed `bert.`; its classifier head
+    is not part of the BERT spec and is reported as unmapped (a mismatch, exit 1), never dropped
+    silently. The original bert-base-uncased file names LayerNorm parameters gamma and beta
+    (transformers issue #11809): those read as the same norms."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    model = BertForSequenceClassification(tiny_bert_config())
+    state = model.state_dict()
+    renamed = {k.replace("LayerNorm.weight", "LayerNorm.gamma")
+               .replace("LayerNorm.bias", "LayerNorm.beta"): v
+               for k, v in state.items() if k.startswith("bert.")}
+    torch.save(renamed, tmp_path / "pytorch_model.bin")
+    found = inspect_json(tmp_path / "pytorch_model.bin")
+    assert found["layout"] == "bert" and found["parameters"] == 23_520
+    assert {r["role"]: r["parameters"] for r in found["roles"]}["norm"] == 2 * 32 * 5
+    check_ok(tmp_path / "pytorch_model.bin", bert_spec(tmp_path / "spec.yaml"))
+
+    torch.save(state, tmp_path / "with_head.bin")
+    result = run_cli("check", str(tmp_path / "with_head.bin"), "--spec",
+                     str(tmp_path / "spec.yaml"))
+    assert result.returncode == 1
+    assert "'classifier.weight': no layout rule recognises this tensor" in result.stdout
+
+
+def test_shape_from_tensor_shapes_without_heads(tmp_path):
+    """GPT-2 as published, no config.json: layers, width, vocabulary, MLP width and context come
+    from the shapes (wte [100, 32], wpe [16, 32], c_fc [32, 128]); the heads cannot, and are not
+    guessed."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", form="published", with_config=False, vocab_size=100,
+                        n_positions=16, n_embd=32, n_layer=2, n_head=4)
+    shape = inspect_json(folder)["shape"]
+    assert shape == {"family": "gpt2", "basis": "tensor shapes", "n_layers": 2, "d_model": 32,
+                     "vocab_size": 100, "d_ff": 128, "n_ctx": 16, "n_heads": None,
+                     "n_kv_heads": None, "d_head": None}
+
+
+def test_heads_from_a_global_rotary_buffer(tmp_path):
+    """`model.rotary_emb.inv_freq` [4]: d_head 8, so 32 query rows are 4 heads and 16 key rows
+    2 key/value heads, with nothing else to say it."""
+    tensors = {"model.embed_tokens.weight": ("F32", [96, 32]),
+               "model.rotary_emb.inv_freq": ("F32", [4]),
+               "model.layers.0.self_attn.q_proj.weight": ("F32", [32, 32]),
+               "model.layers.0.self_attn.k_proj.weight": ("F32", [16, 32]),
+               "model.layers.0.self_attn.v_proj.weight": ("F32", [16, 32]),
+               "model.layers.0.self_attn.o_proj.weight": ("F32", [32, 32]),
+               "model.norm.weight": ("F32", [32])}
+    write_hole_safetensors(tmp_path / "model.safetensors", tensors)
+    shape = inspect_json(tmp_path / "model.safetensors")["shape"]
+    assert (shape["family"], shape["n_heads"], shape["n_kv_heads"], shape["d_head"]) == \
+        ("llama", 4, 2, 8)

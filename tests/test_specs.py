@@ -1,0 +1,257 @@
+"""The shipped specs beyond GPT-2: GPT-3 (Brown et al. 2020, Table 2.1), Llama 2, all-MiniLM-L6-v2
+and SmolLM2-135M. Exact totals with the arithmetic written out; transformers' own models (built on
+the meta device) as the reference wherever it can build the architecture; `count`'s warnings where
+a spec departs from its source; hub config.json files as specs."""
+
+import json
+
+import pytest
+from conftest import MINILM_DIR, needs_minilm, run_cli
+
+from inspector.analytic import spec_rows
+from inspector.spec import load_spec, shipped_names
+from inspector.tables import role_table, total
+
+# GPT-3: vocab V = 50257, n_ctx 2048, d_ff F = 4d, attention width A = n_heads x d_head, GPT-2
+# biases. Per layer: q, k, v 3dA + 3A; output Ad + d; up dF + F; down Fd + d; two LayerNorms 4d
+# = 4dA + 3A + 8d^2 + 10d. Total = Vd + 2048d + L x per layer + 2d (ln_f); the tied unembedding
+# is not added.
+GPT3 = [
+    # spec, total, the paper's n_params
+    # d=768,   A=768,   L=12: 38,597,376 + 1,572,864 + 12 x 7,087,872 + 1,536
+    ("gpt3-125m", 125_226_240, 125e6),
+    # d=1024,  A=1024,  L=24: 51,463,168 + 2,097,152 + 24 x 12,596,224 + 2,048
+    ("gpt3-350m", 355_871_744, 350e6),
+    # d=1536,  A=1536,  L=24: 77,194,752 + 3,145,728 + 24 x 28,331,520 + 3,072
+    ("gpt3-760m", 760_300_032, 760e6),
+    # d=2048,  A=16x128=2048, L=24: 102,926,336 + 4,194,304 + 24 x 50,358,272 + 4,096
+    ("gpt3-1.3b", 1_315_723_264, 1.3e9),
+    # d=2560,  A=2560,  L=32: 128,657,920 + 5,242,880 + 32 x 78,676,480 + 5,120
+    ("gpt3-2.7b", 2_651_553_280, 2.7e9),
+    # d=4096,  A=4096,  L=32: 205,852,672 + 8,388,608 + 32 x 201,379,840 + 8,192
+    ("gpt3-6.7b", 6_658_404_352, 6.7e9),
+    # d=5140,  A=40x128=5120, L=40: 258,320,980 + 10,526,720 + 40 x 316,690,760 + 10,280
+    ("gpt3-13b", 12_936_488_380, 13.0e9),
+    # d=12288, A=12288, L=96: 617,558,016 + 25,165,824 + 96 x 1,812,099,072 + 24,576
+    ("gpt3-175b", 174_604_259_328, 175.0e9),
+]
+
+OTHERS = [
+    # Llama 2, untied, no biases, RMSNorm (d each), SwiGLU (3 x d x F), vocab 32000:
+    # 2 x 32000d + L x (4d^2 + 3dF + 2d) + d
+    # d=4096, F=11008, L=32: 262,144,000 + 32 x 202,383,360 + 4,096
+    ("llama2-7b", 6_738_415_616),
+    # d=5120, F=13824, L=40: 327,680,000 + 40 x 317,204,480 + 5,120
+    ("llama2-13b", 13_015_864_320),
+    # d=8192, F=28672, L=80, 8 kv heads of 128 (k, v 1024 x 8192 each):
+    # 524,288,000 + 80 x (2 x 67,108,864 + 2 x 8,388,608 + 704,643,072 + 16,384) + 8,192
+    # = 524,288,000 + 80 x 855,654,400 + 8,192
+    ("llama2-70b", 68_976_648_192),
+    # tied, d=576, F=1536, L=30, 9 heads / 3 kv heads of 64 (k, v 192 x 576):
+    # 49152 x 576 + 30 x (2 x 331,776 + 2 x 110,592 + 2,654,208 + 1,152) + 576
+    # = 28,311,552 + 30 x 3,540,096 + 576
+    ("smollm2-135m", 134_515_008),
+    # BERT encoder, d=384, F=1536, L=6, all biases, post-norm, pooler:
+    # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
+    # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
+    ("all-minilm-l6-v2", 22_713_216),
+    # GPT-2, as in test_analytic: 50257d + 1024d + L(12d^2 + 13d) + 2d
+    ("gpt2-124m", 124_439_808),
+    ("gpt2-355m", 354_823_168),
+    ("gpt2-774m", 774_030_080),
+    ("gpt2-1558m", 1_557_611_200),
+]
+
+
+@pytest.mark.parametrize("name, expected, paper", GPT3)
+def test_gpt3_totals_within_two_percent_of_the_paper(name, expected, paper):
+    """Each total exact (arithmetic beside GPT3 above), and within 2% of Table 2.1's n_params,
+    which the spec keeps under `published`."""
+    spec = load_spec(name)
+    assert total(spec_rows(spec)) == expected
+    assert spec.published["n_params"] == paper
+    assert abs(expected - paper) / paper < 0.02
+
+
+@pytest.mark.parametrize("name, expected", OTHERS)
+def test_other_totals(name, expected):
+    assert total(spec_rows(load_spec(name))) == expected
+
+
+def test_every_shipped_spec_is_counted_here():
+    assert sorted(shipped_names()) == sorted([n for n, *_ in GPT3] + [n for n, _ in OTHERS])
+
+
+def test_gpt3_175b_weights_only_reproduces_the_seed_table():
+    """The seed note counts matrices only and the unembedding again (d = 12288, L = 96, V = 50257):
+    embedding = unembedding = 50257 x 12288 = 617,558,016
+    query = key = value = output = 128 x 12288 x 96 heads x 96 layers = 14,495,514,624
+    up = down = 4 x 12288 x 12288 x 96 = 57,982,058,496
+    total 2 x 617,558,016 + 4 x 14,495,514,624 + 2 x 57,982,058,496 = 175,181,291,520."""
+    result = run_cli("count", "gpt3-175b", "--weights-only", "--count-tied", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["total"] == 175_181_291_520
+    assert {r["role"]: r["parameters"] for r in document["roles"]} == {
+        "embedding": 617_558_016,
+        "query": 14_495_514_624, "key": 14_495_514_624,
+        "value": 14_495_514_624, "output": 14_495_514_624,
+        "up": 57_982_058_496, "down": 57_982_058_496,
+        "unembedding": 617_558_016,
+    }
+    assert result.stderr == ""
+
+
+def test_count_warns_where_a_gpt3_spec_departs_from_its_source():
+    """1.3b takes 16 heads where the paper prints 24 (24 x 128 = 3072 != 2048); 13b keeps d_model
+    5140 with 40 x 128 = 5120 attention: both said on stderr. 125m agrees with its row: silent."""
+    xl = run_cli("count", "gpt3-1.3b")
+    assert xl.returncode == 0
+    assert "warning: gpt3-1.3b: the source gives n_heads 24, this spec takes 16" in xl.stderr
+    assert "warning" not in xl.stdout
+    big = run_cli("count", "gpt3-13b")
+    assert big.returncode == 0
+    assert "warning: gpt3-13b: n_heads x d_head = 40 x 128 = 5,120 differs from d_model 5,140" \
+        in big.stderr
+    small = run_cli("count", "gpt3-125m")
+    assert small.returncode == 0 and small.stderr == ""
+
+
+def test_gpt3_readings_taken():
+    """The two self-contradicting rows: literal 1.3b would be 1,517,123,584 (24 x 128 = 3072 wide
+    attention: 102,926,336 + 4,194,304 + 24 x (4 x 2048 x 3072 + 3 x 3072 + 8 x 2048^2 + 20,480)
+    + 4,096), 16.7% over 1.3B, so the spec takes 16 heads; 13b keeps the printed d_model 5140."""
+    xl, big = load_spec("gpt3-1.3b"), load_spec("gpt3-13b")
+    assert (xl.n_heads, xl.d_head, xl.d_model) == (16, 128, 2048)
+    literal = 102_926_336 + 4_194_304 + 24 * (4 * 2048 * 3072 + 3 * 3072 + 8 * 2048**2 + 20_480) \
+        + 4_096
+    assert literal == 1_517_123_584 and literal / 1.3e9 - 1 > 0.16
+    assert (big.n_heads, big.d_head, big.d_model, big.d_ff) == (40, 128, 5140, 20560)
+    for spec in (xl, big):
+        assert spec.attention_pattern == ("dense", "local") and spec.local_window == 256
+        assert [spec.layer_attention(i) for i in range(4)] == ["dense", "local"] * 2
+
+
+@pytest.mark.parametrize("name, config", [
+    ("gpt3-125m", {"n_embd": 768, "n_layer": 12, "n_head": 12}),
+    ("gpt3-1.3b", {"n_embd": 2048, "n_layer": 24, "n_head": 16}),
+    ("gpt3-175b", {"n_embd": 12288, "n_layer": 96, "n_head": 96}),
+])
+def test_gpt3_equals_transformers_gpt2(name, config):
+    """GPT-3 is GPT-2's block at n_ctx 2048: transformers' GPT2LMHeadModel (meta device) counts
+    the same parameters, tied lm_head once.
+    (13b cannot be built there: its d_head is not d_model / n_heads.)"""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    with torch.device("meta"):
+        model = GPT2LMHeadModel(GPT2Config(n_positions=2048, **config))
+    assert model.num_parameters() == total(spec_rows(load_spec(name)))
+
+
+@pytest.mark.parametrize("name, config", [
+    ("llama2-7b", {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+                       "num_attention_heads": 32}),
+    ("llama2-70b", {"hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
+                        "num_attention_heads": 64, "num_key_value_heads": 8}),
+    ("smollm2-135m", {"vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536,
+                          "num_hidden_layers": 30, "num_attention_heads": 9,
+                          "num_key_value_heads": 3,
+                          "tie_word_embeddings": True}),
+])
+def test_llama_specs_equal_transformers(name, config):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    with torch.device("meta"):
+        model = LlamaForCausalLM(LlamaConfig(**config))
+    assert model.num_parameters() == total(spec_rows(load_spec(name)))
+
+
+def _count_json(spec: str) -> dict:
+    result = run_cli("count", spec, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _same_counts(a: dict, b: dict) -> None:
+    assert a["total"] == b["total"]
+    assert a["roles"] == b["roles"]
+
+
+def test_config_json_as_a_spec_gpt2(tmp_path):
+    """transformers' default GPT2Config is GPT-2 small: counted from its config.json it is the
+    gpt2-124m spec, role by role (124,439,808)."""
+    from transformers import GPT2Config
+
+    GPT2Config().save_pretrained(tmp_path)
+    from_config = _count_json(str(tmp_path / "config.json"))
+    assert from_config["total"] == 124_439_808
+    _same_counts(from_config, _count_json("gpt2-124m"))
+
+
+def test_config_json_as_a_spec_llama(tmp_path):
+    """Llama-2-7b-hf's config.json, as the hub has it (transformers 4.x keys, rope_theta absent),
+    and the same config as transformers 5 writes it (rope_parameters): both are llama2-7b."""
+    hub = {"architectures": ["LlamaForCausalLM"], "bos_token_id": 1, "eos_token_id": 2,
+           "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02,
+           "intermediate_size": 11008, "max_position_embeddings": 4096, "model_type": "llama",
+           "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+           "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": None,
+           "tie_word_embeddings": False, "torch_dtype": "float16",
+           "transformers_version": "4.31.0.dev0", "use_cache": True, "vocab_size": 32000}
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "hub" / "config.json").write_text(json.dumps(hub))
+    expected = _count_json("llama2-7b")
+    _same_counts(_count_json(str(tmp_path / "hub" / "config.json")), expected)
+
+    from transformers import LlamaConfig
+
+    LlamaConfig(max_position_embeddings=4096, rope_theta=10000.0).save_pretrained(tmp_path / "v5")
+    written = json.loads((tmp_path / "v5" / "config.json").read_text())
+    assert "rope_theta" not in written and written["rope_parameters"]["rope_theta"] == 10000.0
+    _same_counts(_count_json(str(tmp_path / "v5" / "config.json")), expected)
+
+
+def test_config_json_rope_theta_from_rope_parameters(tmp_path):
+    """transformers 5 keeps rope_theta inside rope_parameters: SmolLM2's 100000 is read there."""
+    from transformers import LlamaConfig
+
+    from inspector.hf_config import spec_from_config
+
+    LlamaConfig(rope_theta=100000.0).save_pretrained(tmp_path)
+    spec = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
+    assert spec.rope_theta == 100000.0
+
+
+@needs_minilm
+def test_config_json_as_a_spec_bert():
+    """The real all-MiniLM-L6-v2 config.json counts as the all-minilm-l6-v2 spec (22,713,216)."""
+    from_config = _count_json(str(MINILM_DIR / "config.json"))
+    assert from_config["total"] == 22_713_216
+    _same_counts(from_config, _count_json("all-minilm-l6-v2"))
+
+
+def test_minilm_spec_equals_transformers_bert():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6,
+                        num_attention_heads=12, intermediate_size=1536, max_position_embeddings=512)
+    with torch.device("meta"):
+        model = BertModel(config)
+    assert model.num_parameters() == total(spec_rows(load_spec("all-minilm-l6-v2")))
+
+
+def test_llama2_70b_grouped_query_roles():
+    """64 query heads and 8 key/value heads of 128: query and output 8192 x 8192 x 80 =
+    5,368,709,120; key and value 1024 x 8192 x 80 = 671,088,640; gate, up, down 28672 x 8192 x 80
+    = 18,790,481,920 each; embedding and the untied unembedding 32000 x 8192 = 262,144,000."""
+    roles = {r["role"]: r for r in role_table(spec_rows(load_spec("llama2-70b")))}
+    assert roles["query"]["parameters"] == roles["output"]["parameters"] == 5_368_709_120
+    assert roles["key"]["parameters"] == roles["value"]["parameters"] == 671_088_640
+    for role in ("gate", "up", "down"):
+        assert roles[role]["parameters"] == 18_790_481_920
+    assert roles["embedding"]["parameters"] == roles["unembedding"]["parameters"] == 262_144_000
+    assert roles["unembedding"]["tied_to"] is None
+    assert all(r["biases"] == 0 for r in roles.values())
