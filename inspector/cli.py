@@ -287,6 +287,61 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt:
     say(render(document[key], fmt, COLUMNS[by] if fmt != "csv" else None, document=document))
 
 
+@cli.command()
+@click.argument("spec_name", metavar="SPEC")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write config.json and model.safetensors into.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
+              show_default=True)
+def build(spec_name: str, out_dir: str, seed: int, dtype: str) -> None:
+    """Write SPEC as a hub-layout checkpoint (config.json + model.safetensors) of seeded random
+    weights, in its family's tensor names, that transformers' from_pretrained loads."""
+    from inspector.spec import load_spec
+    from inspector.writer import write_checkpoint
+
+    written = write_checkpoint(load_spec(spec_name), out_dir, seed=seed, dtype=dtype)
+    for note in written.notes:
+        warn(note)
+    for path in written.files:
+        say(str(path))
+
+
+DEMO_SPEC = "gpt2-124m"
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Keep the checkpoint and the tables here. Default: a new temporary folder, from"
+                   " which the checkpoint is removed at the end and the tables are kept.")
+@click.pass_context
+def demo(ctx: click.Context, out_dir: str | None) -> int:
+    """The main job on an embedded default, offline: build gpt2-124m from its spec, then run
+    inspect, check and export on it, exactly as those commands run."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    root = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="inspector-demo-"))
+    checkpoint, tables = root / DEMO_SPEC, root / "tables"
+    try:
+        say(f"== inspector build {DEMO_SPEC} --out {checkpoint}")
+        ctx.invoke(build, spec_name=DEMO_SPEC, out_dir=str(checkpoint), seed=0, dtype="float32")
+        say(f"\n== inspector inspect {checkpoint}")
+        ctx.invoke(inspect, source=str(checkpoint), by="role", spec_name=None, fmt="table")
+        say(f"\n== inspector check {checkpoint} --spec {DEMO_SPEC}")
+        code = ctx.invoke(check, source=str(checkpoint), spec_name=DEMO_SPEC, fmt="table")
+        say(f"\n== inspector export {checkpoint} --out {tables}")
+        ctx.invoke(export, source=str(checkpoint), out_dir=str(tables), fmt="csv",
+                   spec_name=None)
+    finally:
+        if not out_dir:
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    kept = "" if out_dir else " (the checkpoint itself was removed; --out DIR keeps it)"
+    say(f"\ntables written to {tables}{kept}")
+    return code
+
+
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
     try:

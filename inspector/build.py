@@ -1,0 +1,302 @@
+"""Spec -> a real PyTorch model whose parameter names ARE the canonical names (inspector.canonical).
+
+One model for every family: the spec's fields switch each feature on or off (position kind, norm
+kind and placement, activation, gated MLP, grouped-query attention, d_head apart from d_model,
+causal or bidirectional, local attention layers, token types, pooler, tied unembedding), so that
+`inspector.analytic.spec_rows(spec)` and `build_model(spec).named_parameters()` agree name by name.
+
+Masks are non-persistent buffers (never parameters, never saved). Rotary and sinusoidal tables are
+computed in fp32 per call, so a half-precision model keeps exact frequencies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inspector.canonical import parse
+from inspector.errors import UsageError
+from inspector.roles import Role
+from inspector.spec import Spec
+
+ACTIVATIONS = {
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),  # GPT-2's "gelu_new"
+    "gelu": F.gelu,  # the exact erf form (BERT)
+    "relu": F.relu,
+    "silu": F.silu,  # SwiGLU's gate (Llama)
+}
+
+# Modules whose output is added to the residual stream: GPT-2 scales their initial weights by
+# 1/sqrt(2 n_layers) (Radford et al. 2019, section 2.3) so the stream's variance does not grow.
+RESIDUAL_PROJECTIONS = ("attn.output.weight", "mlp.down.weight")
+INIT_STD = 0.02
+
+
+class Linear(nn.Linear):
+    """nn.Linear without torch's default initialisation: values come from init_weights or from a
+    checkpoint, and on the meta device the default init is pure cost."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
+class Embedding(nn.Embedding):
+    """nn.Embedding without its default init: normal_() on a meta tensor imports torch._dynamo
+    (about 2 s), which would make `build_model(gpt3-175b)` on the meta device slow."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
+class Norm(nn.Module):
+    """LayerNorm or RMSNorm; `weight` always, `bias` when the spec gives norms a bias."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        self.kind, self.eps = spec.norm, float(spec.norm_eps)
+        self.weight = nn.Parameter(torch.ones(spec.d_model))
+        self.bias = nn.Parameter(torch.zeros(spec.d_model)) if spec.has_bias("norm") else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "layernorm":
+            return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        # RMSNorm as Llama computes it: in fp32, scaled back in the input's dtype.
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+class Attention(nn.Module):
+    """query/key/value/output. Queries have n_heads x d_head rows, keys and values n_kv_heads x
+    d_head (grouped-query when fewer); the output maps n_heads x d_head back to d_model."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.d_head = spec.n_heads, spec.n_kv_heads, spec.d_head
+        qkv_bias = spec.has_bias("qkv")
+        self.query = Linear(spec.d_model, spec.attn_width, bias=qkv_bias)
+        self.key = Linear(spec.d_model, spec.kv_width, bias=qkv_bias)
+        self.value = Linear(spec.d_model, spec.kv_width, bias=qkv_bias)
+        self.output = Linear(spec.attn_width, spec.d_model, bias=spec.has_bias("attn_output"))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        b, t, _ = x.shape
+        # "b t (h d) -> b h t d": heads are consecutive blocks of d_head rows of each projection.
+        q = self.query(x).view(b, t, self.n_heads, self.d_head).transpose(1, 2)
+        k = self.key(x).view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        v = self.value(x).view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        if rotary is not None:
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           enable_gqa=self.n_kv_heads != self.n_heads)
+        return self.output(y.transpose(1, 2).reshape(b, t, self.n_heads * self.d_head))
+
+
+class MLP(nn.Module):
+    """down(act(up x)), or gated (SwiGLU): down(act(gate x) * up x)."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        bias = spec.has_bias("mlp")
+        if spec.gated_mlp:
+            self.gate = Linear(spec.d_model, spec.d_ff, bias=bias)
+        self.up = Linear(spec.d_model, spec.d_ff, bias=bias)
+        self.down = Linear(spec.d_ff, spec.d_model, bias=bias)
+        self.act = ACTIVATIONS[spec.activation]
+        self.gated = spec.gated_mlp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.gate(x)) * self.up(x) if self.gated else self.act(self.up(x))
+        return self.down(h)
+
+
+class Block(nn.Module):
+    """Pre-norm: x + f(norm(x)) (GPT-2, Llama). Post-norm: norm(x + f(x)) (BERT)."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        self.attn_norm = Norm(spec)
+        self.attn = Attention(spec)
+        self.mlp_norm = Norm(spec)
+        self.mlp = MLP(spec)
+        self.post_norm = spec.norm_placement == "post"
+
+    def forward(self, x, mask, rotary):
+        if self.post_norm:
+            x = self.attn_norm(x + self.attn(x, mask, rotary))
+            return self.mlp_norm(x + self.mlp(x))
+        x = x + self.attn(self.attn_norm(x), mask, rotary)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class Transformer(nn.Module):
+    """The whole model. Decoders return logits [b, t, vocab]; encoders return
+    (last_hidden_state [b, t, d_model], pooled [b, d_model] or None)."""
+
+    def __init__(self, spec: Spec):
+        super().__init__()
+        self.spec = spec
+        d = spec.d_model
+        self.embed = Embedding(spec.vocab_size, d)
+        if spec.position == "learned":
+            self.pos = Embedding(spec.n_ctx, d)
+        if spec.type_vocab_size:
+            self.token_type = Embedding(spec.type_vocab_size, d)
+        if spec.embedding_norm:
+            self.embed_norm = Norm(spec)
+        self.layers = nn.ModuleList(Block(spec) for _ in range(spec.n_layers))
+        if spec.final_norm:
+            self.final_norm = Norm(spec)
+        if spec.pooler:
+            self.pooler = Linear(d, d, bias=spec.has_bias("pooler"))
+        if spec.architecture == "decoder":
+            self.unembed = Linear(d, spec.vocab_size, bias=spec.has_bias("unembedding"))
+        self.tie()
+        # [n_ctx, n_ctx] bool, True where a query may look: one per attention kind, shared by
+        # every layer of that kind. Only shaped here (the model is built on the meta device, where
+        # even arange costs an import of torch._dynamo); fill_buffers() computes them once the
+        # model has real storage.
+        if spec.architecture == "decoder":
+            shape = (spec.n_ctx, spec.n_ctx)
+            self.register_buffer("causal_mask", torch.empty(shape, dtype=torch.bool),
+                                 persistent=False)
+            if "local" in spec.attention_pattern:
+                self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
+                                     persistent=False)
+
+    def tie(self) -> None:
+        """One Parameter for embedding and unembedding, so named_parameters shows it once."""
+        if self.spec.tied_embeddings and hasattr(self, "unembed"):
+            self.unembed.weight = self.embed.weight
+
+    def _mask(self, kind: str, device=None) -> torch.Tensor:
+        n = self.spec.n_ctx
+        i = torch.arange(n, device=device)
+        allowed = i[None, :] <= i[:, None]  # key position <= query position
+        if kind == "local":  # GPT-3's banded layers: only the last local_window tokens
+            allowed &= i[:, None] - i[None, :] < self.spec.local_window
+        return allowed
+
+    def fill_buffers(self) -> None:
+        for kind, name in (("dense", "causal_mask"), ("local", "local_mask")):
+            if name in self._buffers:
+                self._buffers[name] = self._mask(kind, self._buffers[name].device)
+
+    def attention_mask(self, layer: int, t: int,
+                       padding: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The bool mask layer `layer` uses for t tokens (None: every token sees every token)."""
+        mask = None
+        if self.spec.architecture == "decoder":
+            kind = self.spec.layer_attention(layer)
+            mask = (self.local_mask if kind == "local" else self.causal_mask)[:t, :t]
+        if padding is not None:  # [b, t], 1 for a real token, 0 for padding
+            keys = padding.bool()[:, None, None, :]
+            mask = keys if mask is None else mask & keys
+        return mask
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None):
+        spec = self.spec
+        t = input_ids.shape[1]
+        if t > spec.n_ctx:
+            raise UsageError(spec.name, f"{t} tokens given, the model takes at most n_ctx"
+                                        f" {spec.n_ctx}")
+        positions = torch.arange(t, device=input_ids.device)
+        x = self.embed(input_ids)
+        if spec.type_vocab_size:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            x = x + self.token_type(token_type_ids)
+        if spec.position == "learned":
+            x = x + self.pos(positions)
+        elif spec.position == "sinusoidal":
+            x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
+        if spec.embedding_norm:
+            x = self.embed_norm(x)
+        rotary = None
+        if spec.position == "rotary":
+            rotary = rotary_tables(positions, spec.d_head, spec.rope_theta, x.dtype)
+        masks = {kind: self.attention_mask(i, t, attention_mask)
+                 for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
+        for i, layer in enumerate(self.layers):
+            x = layer(x, masks[spec.layer_attention(i)], rotary)
+        if spec.final_norm:
+            x = self.final_norm(x)
+        if spec.architecture == "decoder":
+            return self.unembed(x)
+        pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
+        return x, pooled
+
+
+def rotary_tables(positions: torch.Tensor, d_head: int, theta: float,
+                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [t, d_head] for the "rotate half" convention (the first half of each head
+    pairs with the second half), as transformers' Llama computes them, in fp32."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d_head, 2, dtype=torch.int64,
+                                             device=positions.device).float() / d_head))
+    angles = positions.float()[:, None] * inv_freq[None, :]
+    angles = torch.cat((angles, angles), dim=-1)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+def sinusoid_table(positions: torch.Tensor, d_model: int) -> torch.Tensor:
+    """Vaswani et al. 2017, section 3.5: sin on even dimensions, cos on odd, wavelengths from
+    2 pi to 10000 x 2 pi."""
+    rates = torch.exp(torch.arange(0, d_model, 2, device=positions.device).float()
+                      * (-math.log(10000.0) / d_model))
+    angles = positions.float()[:, None] * rates[None, :]
+    table = torch.zeros(len(positions), d_model, device=positions.device)
+    table[:, 0::2] = angles.sin()
+    table[:, 1::2] = angles.cos()[:, : d_model // 2]
+    return table
+
+
+def build_model(spec: Spec, device: str | torch.device = "meta",
+                dtype: torch.dtype = torch.float32, seed: int = 0) -> Transformer:
+    """The model of `spec`. On "meta" no memory is allocated and nothing initialised (a 175B
+    model is built in well under a second); on a real device the weights are GPT-2-style random
+    values drawn from `seed` (see init_weights), ready to be overwritten by weights.load_into."""
+    with torch.device("meta"):
+        model = Transformer(spec)
+    model.to(dtype=dtype)
+    if torch.device(device).type != "meta":
+        materialize(model, device)
+        init_weights(model, seed)
+    return model
+
+
+def materialize(model: Transformer, device: str | torch.device = "cpu") -> Transformer:
+    """Give a meta model real (uninitialised) storage on `device`, keeping the tie and masks."""
+    model.to_empty(device=device)
+    model.tie()  # to_empty makes a new Parameter per module holding the tied one
+    model.fill_buffers()
+    return model
+
+
+@torch.no_grad()
+def init_weights(model: Transformer, seed: int = 0) -> None:
+    """GPT-2's initialisation: matrices and embeddings normal(0, 0.02), residual projections
+    normal(0, 0.02 / sqrt(2 n_layers)), biases 0, norm gains 1. Deterministic in `seed`."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    residual_std = INIT_STD / math.sqrt(2 * model.spec.n_layers)
+    for name, p in model.named_parameters():
+        role, _, kind = parse(name)
+        if kind == "bias":
+            p.zero_()
+        elif role == Role.NORM:
+            p.fill_(1.0)
+        else:
+            std = residual_std if name.endswith(RESIDUAL_PROJECTIONS) else INIT_STD
+            values = torch.empty(p.shape, dtype=torch.float32).normal_(0.0, std,
+                                                                        generator=generator)
+            p.copy_(values)

@@ -1,0 +1,200 @@
+"""A checkpoint's VALUES in canonical names, and canonical values back in a family's names.
+
+The layout rules (inspector.layouts) are read in both directions, so one table says how a family
+stores its tensors: `from_stored` splits a fused tensor (GPT-2's c_attn) on `split_axis`,
+transposes Conv1D's (in, out) weights and undoes llama.cpp's rotary row order; `to_stored` does
+the same three steps backwards. Headers are checked against the spec (inspector.check) before a
+single value is read, so a wrong checkpoint fails fast and names what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from inspector.canonical import parse
+from inspector.errors import CheckpointError, UsageError
+from inspector.formats.base import Checkpoint
+from inspector.layouts import Layout, choose_layout
+from inspector.layouts.base import Rule
+from inspector.roles import Role
+from inspector.spec import Spec
+
+MAX_PROBLEMS_SHOWN = 5
+
+
+def targets(rule: Rule, layer: int | None) -> list[str]:
+    return [t.replace("{i}", str(layer)) for t in rule.targets]
+
+
+def from_stored(value: torch.Tensor, rule: Rule, layer: int | None,
+                spec: Spec) -> list[tuple[str, torch.Tensor]]:
+    """One stored tensor -> its canonical tensors, each (out, in)."""
+    names = targets(rule, layer)
+    parts = [value] if rule.split_axis is None else list(value.chunk(len(names), rule.split_axis))
+    out = []
+    for name, part in zip(names, parts, strict=True):
+        if rule.transposed:
+            part = part.t()
+        if rule.rotary_permuted:
+            part = unpermute_rotary(part, _rotary_heads(name, spec))
+        out.append((name, part))
+    return out
+
+
+def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
+              spec: Spec) -> torch.Tensor:
+    """Canonical tensors (in the rule's target order) -> the one tensor the layout stores."""
+    parts = []
+    for name, part in zip(targets(rule, layer), values, strict=True):
+        if rule.rotary_permuted:
+            part = permute_rotary(part, _rotary_heads(name, spec))
+        if rule.transposed:
+            part = part.t()
+        parts.append(part)
+    stored = parts[0] if rule.split_axis is None else torch.cat(parts, dim=rule.split_axis)
+    return stored.contiguous()
+
+
+def permute_rotary(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """llama.cpp's reordering (convert_hf_to_gguf.py, LlamaModel.permute): within each head the
+    rows go from "first half, second half" (rotate-half rotary) to interleaved pairs:
+    "(h two half) ... -> (h half two) ..."."""
+    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).transpose(1, 2) \
+        .reshape(w.shape)
+
+
+def unpermute_rotary(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """The inverse: "(h half two) ... -> (h two half) ..."."""
+    return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2) \
+        .reshape(w.shape)
+
+
+def _rotary_heads(name: str, spec: Spec) -> int:
+    role = parse(name)[0]
+    if role == Role.QUERY:
+        return spec.n_heads
+    if role == Role.KEY:
+        return spec.n_kv_heads
+    raise UsageError(name, "only query and key rows are reordered for rotary")
+
+
+# ---- reading values -------------------------------------------------------------------------
+
+def stored_values(checkpoint: Checkpoint) -> Iterator[tuple[str, torch.Tensor]]:
+    """(stored name, value) for every tensor of every file, one file open at a time. GGUF values
+    are dequantized to fp32 and turned to PyTorch's dim order."""
+    for file in checkpoint.files:
+        path = Path(file)
+        try:
+            if checkpoint.format == "gguf" or path.suffix == ".gguf":
+                yield from _gguf_values(path)
+            elif checkpoint.format.startswith("safetensors"):
+                yield from _safetensors_values(path)
+            else:
+                yield from _pytorch_values(path)
+        except (OSError, RuntimeError, ValueError, NotImplementedError) as e:
+            raise CheckpointError(path, f"cannot read tensor values: {e}") from e
+
+
+def _safetensors_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+            yield name, f.get_tensor(name)
+
+
+def _pytorch_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    # The header reader has already loaded this file with weights_only=True (and refused anything
+    # else); its state dict, unwrapped the same way, gives the values.
+    from inspector.formats.pytorch import ZIP_MAGIC, _magic, _state_dict
+
+    loaded = torch.load(path, map_location="cpu", weights_only=True,
+                        mmap=_magic(path)[:4] == ZIP_MAGIC)
+    yield from _state_dict(loaded, path).items()
+
+
+def _gguf_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    import numpy as np
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    for t in GGUFReader(str(path)).tensors:
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # ggml lists dims inner first
+        values = dequantize(t.data, t.tensor_type).reshape(shape)
+        yield t.name, torch.from_numpy(np.array(values, dtype=np.float32))
+
+
+# ---- loading into a model -------------------------------------------------------------------
+
+def open_source(source: str | Path | Checkpoint) -> Checkpoint:
+    if isinstance(source, Checkpoint):
+        return source
+    from inspector.formats import open_checkpoint
+
+    return open_checkpoint(str(source))
+
+
+def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = None) -> Checkpoint:
+    """Fill a model from `build_model` with a checkpoint's values (converted to the model's dtype).
+
+    The checkpoint must hold exactly the spec's parameters (as `inspector check` decides, from the
+    headers, before any value is read); a tied unembedding is filled through the embedding. A
+    model on the meta device is given CPU storage first.
+    """
+    from inspector.build import materialize
+    from inspector.check import check
+    from inspector.decouple import decouple
+
+    spec: Spec = model.spec
+    checkpoint = open_source(source)
+    layout = layout or choose_layout([t.name for t in checkpoint.tensors], checkpoint.config)
+    verdict = check(spec, decouple(checkpoint, layout, tied_default=spec.tied_embeddings))
+    if not verdict["ok"]:
+        problems = verdict["problems"] or [
+            f"{r['role']}: expected {r['expected']:,} parameters, found {r['actual']:,}"
+            for r in verdict["roles"] if not r["ok"]]
+        _fail(checkpoint, spec, problems)
+    if any(p.is_meta for p in model.parameters()):
+        materialize(model, "cpu")
+    params = dict(model.named_parameters(remove_duplicate=False))
+    filled: set[int] = set()  # ids of Parameters given values: a tied one is filled once for both
+    with torch.no_grad():
+        for stored, value in stored_values(checkpoint):
+            found = layout.match(stored)
+            if found is None or found[0].is_buffer:
+                continue
+            rule, layer = found
+            for name, part in from_stored(value, rule, layer, spec):
+                param = params[name]
+                if tuple(part.shape) != tuple(param.shape):  # the header check makes this rare
+                    _fail(checkpoint, spec, [(f"'{stored}' gives {name} the shape"
+                                              f" {list(part.shape)}, the model has"
+                                              f" {list(param.shape)}")])
+                param.copy_(part)
+                filled.add(id(param))
+    missing = [f"{name}: no value in the checkpoint" for name, p in params.items()
+               if id(p) not in filled]
+    if missing:
+        _fail(checkpoint, spec, missing)
+    return checkpoint
+
+
+def _fail(checkpoint: Checkpoint, spec: Spec, problems: list[str]) -> None:
+    shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    if more > 0:
+        shown += f"; ... and {more} more (`inspector check` lists them all)"
+    raise CheckpointError(checkpoint.source, f"cannot load into a {spec.name} model: {shown}")
+
+
+def load_model(source: str | Path, spec: Spec, dtype: torch.dtype = torch.float32):
+    """Build `spec` and fill it from `source`, in eval mode."""
+    from inspector.build import build_model
+
+    model = build_model(spec, device="meta", dtype=dtype)
+    load_into(model, source)
+    return model.eval()

@@ -1,0 +1,248 @@
+"""`inspector build`: a spec -> a hub-layout checkpoint (config.json + model.safetensors) of
+seeded random weights, in the names of the spec's family, that transformers' from_pretrained loads.
+
+The tensor names come from inverting the family's layout table (weights.to_stored), and the
+config.json from inverting hf_config's key table, then reading it back as a spec: whatever the
+config cannot say (a head width apart from d_model in GPT-2, a norm GPT-2 does not have) is an
+error, not a silently different model. GPT-3's local attention layers are the one exception: they
+change no tensor, so the checkpoint is written and the gap is said aloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inspector.analytic import parameter_shapes
+from inspector.errors import InspectorError, SpecError, UsageError
+from inspector.hf_config import ACTIVATIONS, KEYS, spec_from_config
+from inspector.layouts import LAYOUTS
+from inspector.spec import FIELDS, Spec
+
+DTYPES = ("float32", "float16", "bfloat16")
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+@dataclass(frozen=True)
+class HubFamily:
+    layout: str  # a name in inspector.layouts.LAYOUTS
+    model_type: str  # config.json model_type (a key of hf_config.KEYS)
+    architecture: str  # the transformers class whose state dict the layout names
+    activation_key: str  # the config key naming the activation
+    bias_keys: dict = field(default_factory=dict)  # config key -> the spec bias kinds it switches
+
+
+HUB_FAMILIES = {
+    "gpt2": HubFamily("gpt2", "gpt2", "GPT2LMHeadModel", "activation_function"),
+    "gpt3": HubFamily("gpt2", "gpt2", "GPT2LMHeadModel", "activation_function"),
+    "llama": HubFamily("llama", "llama", "LlamaForCausalLM", "hidden_act",
+                       {"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",)}),
+    "bert": HubFamily("bert", "bert", "BertModel", "hidden_act"),
+}
+
+# Our activation name -> the first config name that hf_config reads as it.
+HF_ACTIVATIONS = {ours: theirs for theirs, ours in reversed(ACTIVATIONS.items())}
+
+# Spec fields that describe no tensor and no arithmetic of the forward pass.
+DESCRIPTIVE = ("name", "family", "source", "notes", "published")
+# Fields the config.json cannot carry but that change no tensor: written with a note.
+FORWARD_ONLY = ("attention_pattern", "local_window")
+
+
+@dataclass
+class Written:
+    files: list[Path]
+    notes: list[str]
+
+
+def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
+    """The transformers config.json of `spec`, and notes on what it cannot say (forward only)."""
+    family = HUB_FAMILIES.get(spec.family)
+    if family is None:
+        raise UsageError(spec.name, f"family {spec.family!r} has no hub layout to write;"
+                                    f" known: {', '.join(HUB_FAMILIES)}")
+    config: dict = {"model_type": family.model_type, "architectures": [family.architecture]}
+    for key, config_keys in KEYS[family.model_type].items():
+        config[config_keys[0] if isinstance(config_keys, tuple) else config_keys] = \
+            getattr(spec, key)
+    config[family.activation_key] = HF_ACTIVATIONS[spec.activation]
+    for config_key, kinds in family.bias_keys.items():
+        config[config_key] = all(spec.has_bias(kind) for kind in kinds)
+    config = _validated(config, dtype)
+    try:
+        back = spec_from_config(config, origin=f"{spec.name} as config.json")
+    except SpecError as e:
+        raise UsageError(spec.name, f"a {family.model_type} config.json cannot express this spec:"
+                                    f" read back, {e.cause}") from e
+    lost = [f"{key} {getattr(spec, key)!r} (it reads back as {getattr(back, key)!r})"
+            for key in FIELDS if key not in DESCRIPTIVE + FORWARD_ONLY + ("biases",)
+            and getattr(spec, key) != getattr(back, key)]
+    # Biases are judged by the tensors they make: `biases: true` on an encoder names an
+    # unembedding bias that no tensor carries.
+    ours, theirs = dict(parameter_shapes(spec)), dict(parameter_shapes(back))
+    for name in sorted(set(ours) ^ set(theirs)):
+        lost.append(f"{name} ({'the spec has it' if name in ours else 'the spec has none'})")
+    if lost:
+        raise UsageError(spec.name, f"a {family.model_type} config.json cannot express "
+                                    + "; ".join(lost) + f": {family.architecture} would be a"
+                                    " different model")
+    notes = []
+    if spec.attention_pattern != ("dense",):
+        notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
+                     f" {spec.local_window}) has no {family.model_type} config key; the tensors are"
+                     f" the same, but transformers' {family.architecture} attends densely in every"
+                     " layer (inspector's own model keeps the local layers)")
+    return config, notes
+
+
+# Special tokens a config class names by default (GPT-2's <|endoftext|> is 50256).
+TOKEN_ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def _validated(config: dict, dtype: str) -> dict:
+    """Through transformers' own config class: its defaults filled in, every key explicit. A
+    default special-token id beyond this vocabulary (50256 in a 100-token model) is dropped: the
+    spec names no tokens, and transformers warns about such an id."""
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config_class = CONFIG_MAPPING[config["model_type"]]
+    for key in TOKEN_ID_KEYS:
+        default = getattr(config_class, key, None)
+        if isinstance(default, int) and default >= config["vocab_size"]:
+            config[key] = None
+    try:
+        made = AutoConfig.for_model(**config, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise UsageError(config["model_type"], f"transformers refuses the config: {e}") from e
+    return json.loads(made.to_json_string(use_diff=False))
+
+
+def hub_tensors(model, spec: Spec) -> dict:
+    """The model's parameters under the family's names, in its stored orientation. A tied
+    unembedding is not written (transformers ties it from the config)."""
+    from inspector.weights import targets, to_stored
+
+    layout = LAYOUTS[HUB_FAMILIES[spec.family].layout]
+    canonical = {name: p.detach() for name, p in model.named_parameters()}
+    out, written = {}, set()
+    for rule in layout.rules:
+        if rule.is_buffer:
+            continue
+        for layer in range(spec.n_layers) if "{i}" in rule.pattern else [None]:
+            names = targets(rule, layer)
+            present = [n in canonical and n not in written for n in names]
+            if not any(present):
+                continue  # a bias this spec does not have, or a name an earlier rule wrote
+            if not all(present):
+                raise UsageError(spec.name, f"the {layout.name} layout stores"
+                                            f" {', '.join(names)} together, the model lacks"
+                                            f" {', '.join(n for n, p in zip(names, present) if not p)}")
+            stored = rule.pattern.replace("{i}", str(layer))
+            out[stored] = to_stored([canonical[n] for n in names], rule, layer, spec)
+            written.update(names)
+    left = sorted(set(canonical) - written)
+    if left:
+        raise UsageError(spec.name, f"the {layout.name} layout has no name for "
+                                    f"{', '.join(left[:5])}" + (" ..." if len(left) > 5 else ""))
+    return out
+
+
+def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
+                     dtype: str = "float32") -> Written:
+    """Build `spec` with seeded random weights (build.init_weights) and write it (write_model)."""
+    if dtype not in DTYPES:
+        raise UsageError(dtype, f"not a dtype to write; choose one of {', '.join(DTYPES)}")
+    hub_config(spec, dtype)  # refuse an inexpressible spec before any work
+    _prepare(Path(out_dir), spec, dtype, copies=2)  # the model, then its stored copy
+
+    import torch
+
+    from inspector.build import build_model
+
+    model = build_model(spec, device="cpu", dtype=getattr(torch, dtype), seed=seed)
+    return write_model(model, out_dir, dtype, {"inspector_seed": str(seed)})
+
+
+def write_model(model, out_dir: str | Path, dtype: str = "float32",
+                metadata: dict | None = None) -> Written:
+    """A built model's values as config.json + model.safetensors in its family's hub layout, both
+    or neither (temporary files, renamed into place once both are complete)."""
+    import torch
+    from safetensors.torch import save_file
+
+    spec: Spec = model.spec
+    config, notes = hub_config(spec, dtype)
+    out_dir = Path(out_dir)
+    _prepare(out_dir, spec, dtype, copies=1)
+    tensors = {name: t.to(getattr(torch, dtype)) for name, t in hub_tensors(model, spec).items()}
+    metadata = {"format": "pt", "inspector_spec": spec.name, **(metadata or {})}
+    staged: list[tuple[str, Path]] = []
+    try:
+        config_tmp = _temp(out_dir, "config.json")
+        staged.append((config_tmp, out_dir / "config.json"))
+        Path(config_tmp).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        weights_tmp = _temp(out_dir, "model.safetensors")
+        staged.append((weights_tmp, out_dir / "model.safetensors"))
+        save_file(tensors, weights_tmp, metadata=metadata)
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as e:
+        raise InspectorError(out_dir, f"cannot write the checkpoint: {e.strerror or e}") from e
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return Written([final for _, final in staged], notes)
+
+
+def _temp(out_dir: Path, name: str) -> str:
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".partial")
+    os.close(fd)
+    return tmp
+
+
+def _prepare(out_dir: Path, spec: Spec, dtype: str, copies: int) -> None:
+    """The folder exists, nothing in it would be read before our model.safetensors, and there
+    is room: refuse now rather than fail after minutes of work."""
+    from inspector.analytic import spec_rows
+    from inspector.formats import FOLDER_WEIGHTS
+    from inspector.tables import total
+
+    nbytes = total(spec_rows(spec)) * DTYPE_BYTES[dtype]
+    memory = _available_memory()
+    if memory is not None and copies * nbytes > memory:
+        raise UsageError(spec.name, f"writing it in {dtype} needs about"
+                                    f" {copies * nbytes / 1e9:,.1f}"
+                                    f" GB of memory, {memory / 1e9:,.1f} GB is available; count"
+                                    " it instead (`inspector count`)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InspectorError(out_dir, f"cannot create the output folder: {e.strerror or e}") from e
+    shadowing = [n for n in FOLDER_WEIGHTS[:FOLDER_WEIGHTS.index("model.safetensors")]
+                 if (out_dir / n).exists()]
+    if shadowing:
+        raise UsageError(out_dir, f"already holds {', '.join(shadowing)}, which would be read"
+                                  " instead of the model.safetensors written here; use an"
+                                  " empty folder")
+    free = shutil.disk_usage(out_dir).free
+    if nbytes > free:
+        raise UsageError(out_dir, f"{spec.name} in {dtype} needs {nbytes / 1e9:,.1f} GB, the"
+                                  f" disk has {free / 1e9:,.1f} GB free")
+
+
+def _available_memory() -> int | None:
+    """Linux's estimate of memory available without swapping; None where it is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

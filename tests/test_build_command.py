@@ -1,0 +1,126 @@
+"""`inspector build` and `inspector demo` as a user runs them: what they write, what they refuse
+(one line, exit 2, nothing left behind), and that `check` accepts what `build` wrote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli, tiny_spec_yaml
+
+
+def test_build_writes_a_checkpoint_that_check_accepts(tmp_path):
+    """The tiny spec: embedding 100 x 32 = 3,200; position 16 x 32 = 512; per layer: norms
+    2 x 64 = 128, query/key/value 3 x (32 x 32 + 32) = 3,168, output 1,056, up 32 x 128 + 128 =
+    4,224, down 128 x 32 + 32 = 4,128, together 12,704, x 2 = 25,408; ln_f 64; tied unembedding 0.
+    3,200 + 512 + 25,408 + 64 = 29,184."""
+    spec = tiny_spec_yaml(tmp_path / "tiny.yaml")
+    out = tmp_path / "out"
+    result = run_cli("build", spec, "--out", out, "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(out / "config.json"), str(out / "model.safetensors")]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model_type"], config["n_embd"], config["n_layer"], config["n_head"],
+            config["n_positions"], config["activation_function"]) == \
+        ("gpt2", 32, 2, 4, 16, "gelu_new")
+    checked = run_cli("check", out, "--spec", spec, "--format", "json")
+    assert checked.returncode == 0, checked.stdout
+    assert json.loads(checked.stdout)["total"] == {"expected": 29_184, "actual": 29_184}
+
+
+def test_build_is_seeded_and_writes_the_dtype_asked(tmp_path):
+    """write_checkpoint is what `build` runs (the CLI only prints its result)."""
+    from safetensors import safe_open
+
+    from inspector.spec import load_spec
+    from inspector.writer import write_checkpoint
+
+    spec = load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml")))
+    for name, seed, dtype in (("a", 1, "bfloat16"), ("b", 1, "bfloat16"), ("c", 2, "float16")):
+        write_checkpoint(spec, tmp_path / name, seed=seed, dtype=dtype)
+
+    def values(name):
+        with safe_open(str(tmp_path / name / "model.safetensors"), "pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+
+    a, b, c = values("a"), values("b"), values("c")
+    assert all(a[k].equal(b[k]) for k in a)
+    assert not a["wte.weight"].float().equal(c["wte.weight"].float())
+    assert {str(t.dtype) for t in a.values()} == {"torch.bfloat16"}
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["dtype"] == "float16"
+
+
+def test_local_attention_is_written_with_a_note(tmp_path):
+    """GPT-3's local layers change no tensor: the checkpoint is written, and stderr says that
+    GPT2Config cannot carry them."""
+    spec = tiny_spec_yaml(tmp_path / "g3.yaml", name="tiny-gpt3", family="gpt3",
+                          attention_pattern=["dense", "local"], local_window=4)
+    result = run_cli("build", spec, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "attention_pattern ['dense', 'local']" in result.stderr
+    assert "attends densely" in result.stderr
+    assert run_cli("check", tmp_path / "out", "--spec", spec).returncode == 0
+
+
+def test_build_refuses_in_one_line_and_leaves_nothing(tmp_path):
+    """n_heads x d_head = 4 x 12 = 48 != d_model 32: GPT2Config has no head width of its own."""
+    spec = tiny_spec_yaml(tmp_path / "wide.yaml", d_head=12)
+    out = tmp_path / "out"
+    result = run_cli("build", spec, "--out", out)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        ("inspector: error: tiny-gpt2: a gpt2 config.json cannot express d_head 12 (it reads"
+         " back as 8): GPT2LMHeadModel would be a different model")]
+    assert not out.exists()
+
+
+def _refusal(spec, out) -> str:
+    from inspector.errors import UsageError
+    from inspector.writer import write_checkpoint
+
+    with pytest.raises(UsageError) as caught:
+        write_checkpoint(spec, out)
+    return str(caught.value)
+
+
+def test_build_refuses_a_model_larger_than_memory(tmp_path):
+    """gpt3-175b in fp32: 174,604,259,328 x 4 bytes, twice (the model, then its stored copy)."""
+    from inspector.spec import load_spec
+
+    message = _refusal(load_spec("gpt3-175b"), tmp_path / "out")
+    assert "1,396.8 GB of memory" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_refuses_a_folder_whose_index_would_shadow_it(tmp_path):
+    from inspector.spec import load_spec
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.safetensors.index.json").write_text("{}")
+    message = _refusal(load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml"))), out)
+    assert "already holds model.safetensors.index.json" in message
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors.index.json"]
+
+
+def test_build_refuses_a_spec_the_family_config_cannot_say(tmp_path):
+    """GPT-2 has no RMSNorm: written as GPT2Config it would read back as LayerNorm."""
+    from inspector.spec import load_spec
+
+    spec = load_spec(str(tiny_spec_yaml(tmp_path / "rms.yaml", norm="rmsnorm",
+                                        biases={"qkv": True, "attn_output": True, "mlp": True})))
+    assert "norm 'rmsnorm' (it reads back as 'layernorm')" in _refusal(spec, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_demo_builds_inspects_checks_and_exports(tmp_path):
+    """The README's main job: gpt2-124m from its spec, inspected, checked (exit 0), exported."""
+    result = run_cli("demo", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "124,439,808" in result.stdout
+    assert "verdict  match" in result.stdout
+    assert f"tables written to {tmp_path / 'tables'}" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == \
+        ["heads.csv", "layers.csv", "roles.csv", "tensors.csv"]
+    assert (tmp_path / "gpt2-124m" / "model.safetensors").stat().st_size > 497_000_000

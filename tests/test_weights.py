@@ -1,0 +1,80 @@
+"""Loading values: a checkpoint that does not fit the spec fails before any value is read, with one
+InspectorError naming the source and each problem; one that fits fills every parameter."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import tiny_gpt2_config, tiny_spec_yaml
+from reference_models import save_state
+
+from inspector.build import build_model
+from inspector.errors import CheckpointError
+from inspector.spec import load_spec
+from inspector.weights import load_into, stored_values
+
+
+def tiny(tmp_path, **overrides):
+    return load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml", **overrides)))
+
+
+def test_load_fills_a_meta_model_and_keeps_the_tie(tiny_gpt2_dir, tmp_path):
+    from transformers import GPT2LMHeadModel
+
+    model = build_model(tiny(tmp_path))
+    load_into(model, tiny_gpt2_dir)
+    reference = GPT2LMHeadModel.from_pretrained(tiny_gpt2_dir)
+    assert not any(p.is_meta for p in model.parameters())
+    assert model.unembed.weight is model.embed.weight
+    assert torch.equal(model.embed.weight, reference.transformer.wte.weight)
+    # Conv1D (in, out) -> Linear (out, in), query rows first in the fused c_attn.
+    c_attn = reference.transformer.h[1].attn.c_attn.weight
+    assert torch.equal(model.layers[1].attn.query.weight, c_attn[:, :32].t())
+    assert torch.equal(model.layers[1].attn.value.weight, c_attn[:, 64:].t())
+    assert torch.equal(model.causal_mask[:3, :3], torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]],
+                                                               dtype=torch.bool))
+
+
+def test_wrong_mlp_width_fails_naming_the_source_and_tensors(tiny_gpt2_dir, tmp_path):
+    with pytest.raises(CheckpointError) as caught:
+        load_into(build_model(tiny(tmp_path, d_ff=3000)), tiny_gpt2_dir)
+    message = str(caught.value)
+    assert message.startswith(f"{tiny_gpt2_dir}: cannot load into a tiny-gpt2 model: ")
+    assert "layers.0.mlp.up.weight (up): expected [3000, 32], found [128, 32]" in message
+    assert "more (`inspector check` lists them all)" in message
+
+
+def test_missing_tensor_fails(tmp_path):
+    from transformers import GPT2LMHeadModel
+
+    state = GPT2LMHeadModel(tiny_gpt2_config()).state_dict()
+    state = {k: v.clone() for k, v in state.items() if k not in ("transformer.ln_f.weight",
+                                                                  "lm_head.weight")}
+    path = save_state(state, tmp_path / "no-ln-f.safetensors")
+    with pytest.raises(CheckpointError, match=r"final_norm\.weight \(norm\): missing"):
+        load_into(build_model(tiny(tmp_path)), path)
+
+
+def test_untied_spec_refuses_a_tied_checkpoint(tiny_gpt2_dir, tmp_path):
+    missing = r"unembed\.weight \(unembedding\): missing, expected \[100, 32\]"
+    with pytest.raises(CheckpointError, match=missing):
+        load_into(build_model(tiny(tmp_path, tied_embeddings=False)), tiny_gpt2_dir)
+
+
+def test_gguf_values_come_in_pytorch_order(tmp_path):
+    """A GGUF written with the gguf package: dims reversed on disk, PyTorch order when read."""
+    import gguf
+    import numpy as np
+
+    from inspector.weights import open_source
+
+    path = tmp_path / "t.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)  # (out 3, in 4), numpy row-major
+    writer.add_tensor("blk.0.attn_v.weight", w)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    values = dict(stored_values(open_source(path)))
+    assert torch.equal(values["blk.0.attn_v.weight"], torch.from_numpy(w))
