@@ -342,6 +342,72 @@ def demo(ctx: click.Context, out_dir: str | None) -> int:
     return code
 
 
+@cli.command("diff")
+@click.argument("source_a", metavar="A")
+@click.argument("source_b", metavar="B")
+@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
+              show_default=True)
+@click.option("--tolerance", type=float, default=0.0, show_default=True,
+              help="Values within this absolute difference compare equal (0: bit-identical).")
+@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
+                                          + SPEC_HELP)
+@click.option("--threads", type=click.IntRange(min=1), help="Threads reading blocks (default:"
+                                                            " every core).")
+@FORMAT
+def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
+                 spec_name: str | None, threads: int | None, fmt: str) -> int:
+    """How B's values differ from A's, by role, layer, head or tensor: relative L2 change,
+    largest absolute change, cosine; tensors on one side only; dtype and shape changes.
+    Exit 0 when identical within --tolerance, 1 when they differ."""
+    from inspector.diff import COLUMNS, diff, structural_lines
+    from inspector.diff import summary_pairs as diff_summary
+    from inspector.spec import load_spec
+
+    doc = diff(source_a, source_b, by, tolerance, load_spec(spec_name) if spec_name else None,
+               threads)
+    key = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}[by]
+    if fmt in ("table", "markdown"):
+        say(summary(diff_summary(doc), fmt))
+    say(render(doc[key], fmt, COLUMNS[by] if fmt != "csv" else None, document=doc))
+    if fmt in ("table", "markdown"):
+        lines = structural_lines(doc)
+        if lines:
+            say("")
+            say("\n".join(f"- {line}" if fmt == "markdown" else line for line in lines))
+    return 0 if doc["identical"] else 1
+
+
+@cli.group()
+def plot() -> None:
+    """Pictures as PNG files (matplotlib, headless): `plot shares`, `plot norms`."""
+
+
+@plot.command("shares")
+@click.argument("spec_names", metavar="[SPEC]...", nargs=-1)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+def plot_shares(spec_names: tuple[str, ...], out: str) -> None:
+    """Parameter share by role across specs, as 100% stacked bars (default: GPT-2 124M and 1.5B,
+    GPT-3 175B, Llama-2 7B and 70B, those shipped)."""
+    from inspector.plots import default_share_specs
+    from inspector.plots import plot_shares as draw
+    from inspector.spec import load_spec
+
+    say(str(draw([load_spec(n) for n in spec_names or default_share_specs()], out)))
+
+
+@plot.command("norms")
+@click.argument("source")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@click.option("--spec", "spec_name", help="Supplies what the files do not say. " + SPEC_HELP)
+@click.option("--title", help="Name shown in the title (default: the file or folder name).")
+def plot_norms(source: str, out: str, spec_name: str | None, title: str | None) -> None:
+    """Per-layer L2 norms by role of SOURCE's weights (streamed, as `inspector stats`)."""
+    from inspector.plots import plot_norms as draw
+    from inspector.spec import load_spec
+
+    say(str(draw(source, out, load_spec(spec_name) if spec_name else None, title)))
+
+
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
     try:

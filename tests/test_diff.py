@@ -1,0 +1,225 @@
+"""`inspector diff A B`: value changes by role, layer, head and tensor, streamed block by block.
+
+The checkpoints are tiny GPT-2s (transformers' names and shapes) whose values are k / 256 for
+integers |k| <= 1000: every such value is exact in float32 and float16, 1.5 x it is exact in
+float32, and sums of their squares are exact in float64. So a tensor scaled by 1.5 changes by
+exactly 0.5 of its norm, and a float16 re-save holds exactly the same values.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import MINILM_DIR, needs_minilm, run_cli
+from gpt2_files import transformers_shapes
+
+from inspector.diff import diff
+
+CONFIG = {"vocab_size": 100, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4}
+SCALED = "transformer.h.1.mlp.c_fc.weight"  # [32, 128] Conv1D: layer 1's up projection
+
+
+def grid_values(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: (rng.integers(-1000, 1001, size=shape) / 256).astype(np.float32)
+            for name, shape in transformers_shapes(**CONFIG).items()}
+
+
+def save(folder, tensors: dict[str, np.ndarray]):
+    from safetensors.numpy import save_file
+    from transformers import GPT2Config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(GPT2Config(**CONFIG).to_dict()))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return save(tmp_path_factory.mktemp("a") / "a", grid_values())
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory):
+    tensors = grid_values()
+    tensors[SCALED] = tensors[SCALED] * np.float32(1.5)
+    return save(tmp_path_factory.mktemp("b") / "b", tensors)
+
+
+def by_tensor(doc):
+    return {(r["tensor"], r["role"]): r for r in doc["tensors"]}
+
+
+def test_a_checkpoint_against_itself_is_zero_everywhere(base):
+    result = run_cli("diff", base, base, "--by", "tensor", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["identical"] is True
+    assert all(r["status"] == "same" and r["changed"] == 0 and r["rel_l2"] == 0.0
+               and r["max_abs"] == 0.0 and r["cosine"] == 1.0 for r in doc["tensors"]
+               if r["status"] != "tied")
+    assert doc["total"]["values"] == 29_184  # the tiny GPT-2's parameters (test_analytic)
+    assert doc["only_in_a"] == doc["only_in_b"] == doc["dtype_changes"] == []
+
+
+def test_one_tensor_scaled_names_exactly_that_row(base, scaled):
+    """b = 1.5 a in one tensor: ||b - a|| / ||a|| = ||0.5 a|| / ||a|| = 0.5 exactly; b is
+    parallel to a, so the cosine is 1 (to rounding of the two square roots); the largest change
+    is 0.5 max|a|. Every other row is unchanged, and the exit status is 1."""
+    result = run_cli("diff", base, scaled, "--by", "tensor", "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    changed = [r for r in doc["tensors"] if r["status"] not in ("same", "tied")]
+    assert [(r["tensor"], r["role"], r["layer"]) for r in changed] == [(SCALED, "up", 1)]
+    row = changed[0]
+    a = grid_values()[SCALED]
+    assert row["rel_l2"] == 0.5
+    assert row["cosine"] == pytest.approx(1.0, abs=1e-15)
+    assert row["max_abs"] == 0.5 * float(np.abs(a).max())
+    assert row["changed"] == int(np.count_nonzero(a))
+    assert row["values"] == 32 * 128
+
+
+def test_roll_ups_are_exact_sums(base, scaled):
+    """By role, `up` holds both layers' c_fc weights and biases; only layer 1's weight changed:
+    rel = sqrt(0.25 S1) / sqrt(S_up), S1 the weight's sum of squares, S_up the role's. By layer,
+    the same with layer 1's sum. Both from numpy here, independently of the streaming."""
+    values = grid_values()
+    s1 = float(np.sum(values[SCALED].astype(np.float64) ** 2))
+    up = [f"transformer.h.{i}.mlp.c_fc.{k}" for i in (0, 1) for k in ("weight", "bias")]
+    s_up = sum(float(np.sum(values[n].astype(np.float64) ** 2)) for n in up)
+    s_layer1 = sum(float(np.sum(v.astype(np.float64) ** 2)) for n, v in values.items()
+                   if n.startswith("transformer.h.1."))
+    roles = {r["role"]: r for r in diff(str(base), str(scaled), "role", progress=False)["roles"]}
+    assert roles["up"]["rel_l2"] == pytest.approx(math.sqrt(0.25 * s1 / s_up), rel=1e-12)
+    assert roles["up"]["status"] == "changed"
+    assert {name: r["status"] for name, r in roles.items() if r["status"] != "same"} == {
+        "up": "changed", "unembedding": "tied to embedding"}
+    layers = {r["layer"]: r for r in diff(str(base), str(scaled), "layer",
+                                          progress=False)["layers"]}
+    assert layers[1]["rel_l2"] == pytest.approx(math.sqrt(0.25 * s1 / s_layer1), rel=1e-12)
+    assert layers[0]["status"] == layers[None]["status"] == "same"
+
+
+def test_small_blocks_give_the_same_answer(base, scaled):
+    """Blocks of 100 values cut every 128-wide row in pieces: the sums are exact here, so the
+    streamed answer is equal, not merely close."""
+    whole = diff(str(base), str(scaled), "tensor", progress=False)
+    pieces = diff(str(base), str(scaled), "tensor", block_values=100, workers=2,
+                  progress=False)
+    assert pieces == whole
+
+
+def test_a_fused_tensor_scaled_changes_its_three_rows(base, tmp_path):
+    """c_attn holds query, key and value: scaling it changes those three rows of layer 0, each
+    by exactly 0.5."""
+    tensors = grid_values()
+    tensors["transformer.h.0.attn.c_attn.weight"] *= np.float32(1.5)
+    doc = diff(str(base), str(save(tmp_path / "fused", tensors)), "tensor", progress=False)
+    changed = {(r["role"], r["layer"]): r["rel_l2"] for r in doc["tensors"]
+               if r["status"] == "changed"}
+    assert changed == {("query", 0): 0.5, ("key", 0): 0.5, ("value", 0): 0.5}
+
+
+def test_one_head_scaled(base, tmp_path):
+    """Query head 2 of layer 0 is columns 16..24 of the Conv1D c_attn [32, 96] (d_head 8):
+    scaled by 1.5, --by head names that head's query rows (weight and bias) and nothing else."""
+    tensors = grid_values()
+    tensors["transformer.h.0.attn.c_attn.weight"][:, 16:24] *= np.float32(1.5)
+    tensors["transformer.h.0.attn.c_attn.bias"][16:24] *= np.float32(1.5)
+    doc = diff(str(base), str(save(tmp_path / "head", tensors)), "head", progress=False)
+    changed = {(r["layer"], r["head"], r["role"], r["kind"], r["rel_l2"]) for r in doc["heads"]
+               if r["status"] != "same"}
+    assert changed == {(0, 2, "query", "weight", 0.5), (0, 2, "query", "bias", 0.5)}
+    assert len(doc["heads"]) == 2 * 4 * 7  # 2 layers x 4 heads x (q, k, v w+b, output w)
+
+
+def test_float16_resave_reports_the_dtype_change(base, tmp_path):
+    """Every value k / 256 is exact in float16: the values compare equal, the dtype did not."""
+    half = {name: v.astype(np.float16) for name, v in grid_values().items()}
+    result = run_cli("diff", base, save(tmp_path / "half", half), "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["total"]["changed"] == 0 and doc["total"]["rel_l2"] == 0.0
+    assert {c["tensor"]: (c["a"], c["b"]) for c in doc["dtype_changes"]} == {
+        name: ("F32", "F16") for name in grid_values()}
+    assert {r["role"]: (r["dtype"], r["status"]) for r in doc["roles"]}["up"] == (
+        "F32 -> F16", "dtype")
+    table = run_cli("diff", base, save(tmp_path / "half", half)).stdout
+    assert "dtype: F32 -> F16 in 28 stored tensors (" in table
+
+
+def test_tensor_missing_from_one_side(base, tmp_path):
+    tensors = grid_values()
+    del tensors["transformer.ln_f.weight"]
+    result = run_cli("diff", base, save(tmp_path / "no-ln-f", tensors), "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert [t["tensor"] for t in doc["only_in_a"]] == ["transformer.ln_f.weight"]
+    assert doc["only_in_b"] == []
+    swapped = json.loads(run_cli("diff", tmp_path / "no-ln-f", base, "--format", "json").stdout)
+    assert [t["tensor"] for t in swapped["only_in_b"]] == ["transformer.ln_f.weight"]
+    text = run_cli("diff", base, tmp_path / "no-ln-f").stdout
+    assert "only in A: transformer.ln_f.weight F32 [32]" in text
+
+
+def test_tolerance(base, tmp_path):
+    """One tensor moved by 1/512 everywhere: different bit for bit, equal within 0.01."""
+    tensors = grid_values()
+    tensors[SCALED] = tensors[SCALED] + np.float32(1 / 512)
+    moved = save(tmp_path / "moved", tensors)
+    assert run_cli("diff", base, moved).returncode == 1
+    assert run_cli("diff", base, moved, "--tolerance", "0.01").returncode == 0
+    doc = diff(str(base), str(moved), "tensor", tolerance=0.001, progress=False)
+    row = next(r for r in doc["tensors"] if r["tensor"] == SCALED)
+    assert row["max_abs"] == 1 / 512 and row["changed"] == 32 * 128
+
+
+def test_shape_change_and_bad_input(base, tmp_path):
+    """A 48-wide MLP on one side: its up and down rows cannot be paired; listed as shape
+    changes. Unreadable input and a negative tolerance exit 2 with one line."""
+    other = dict(CONFIG, n_inner=48)
+    from safetensors.numpy import save_file
+    from transformers import GPT2Config
+
+    folder = tmp_path / "narrow"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    save_file({n: rng.standard_normal(s).astype(np.float32)
+               for n, s in transformers_shapes(**other).items()}, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps(GPT2Config(**other).to_dict()))
+    result = run_cli("diff", base, folder, "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert {c["tensor"]: (c["a"], c["b"]) for c in doc["shape_changes"]} == {
+        f"transformer.h.{i}.mlp.{name}": shapes for i in (0, 1) for name, shapes in (
+            ("c_fc.weight", ([128, 32], [48, 32])), ("c_fc.bias", ([128], [48])),
+            ("c_proj.weight", ([32, 128], [32, 48])))}
+    missing = run_cli("diff", base, tmp_path / "nothing")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    negative = run_cli("diff", base, base, "--tolerance", "-1")
+    assert negative.returncode == 2 and "--tolerance" in negative.stderr
+
+
+@needs_minilm
+def test_real_checkpoint_against_itself_and_a_float16_copy(tmp_path):
+    """all-MiniLM-L6-v2 against itself: identical (exit 0). Against its float16 re-save: every
+    parameter tensor is F32 -> F16 (103 of them; the I64 position_ids buffer stays), and the
+    values move by float16 rounding only: relative L2 under 2^-11, cosine above 1 - 1e-6."""
+    from safetensors.numpy import load_file, save_file
+
+    assert run_cli("diff", MINILM_DIR, MINILM_DIR).returncode == 0
+    tensors = load_file(str(MINILM_DIR / "model.safetensors"))
+    half = {n: (v.astype(np.float16) if v.dtype == np.float32 else v) for n, v in tensors.items()}
+    folder = tmp_path / "half"
+    folder.mkdir()
+    save_file(half, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text((MINILM_DIR / "config.json").read_text())
+    result = run_cli("diff", MINILM_DIR, folder, "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert len(doc["dtype_changes"]) == 103
+    assert doc["total"]["rel_l2"] < 2 ** -11
+    assert doc["total"]["cosine"] > 1 - 1e-6
