@@ -34,7 +34,8 @@ from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
 
 BY = ("role", "layer", "head", "tensor")
-METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine")
+METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite")
+SHOWN_METRICS = METRICS[:-1]  # the tables leave out the NaN/Inf count; JSON keeps it
 SHOWN = 20  # structural changes listed in the table and markdown formats
 
 
@@ -74,7 +75,8 @@ class Change:
             denominator = math.sqrt(product) if math.isfinite(product) else norm_a * norm_b
             cosine = max(-1.0, min(1.0, self.ab / denominator))  # rounding can pass 1
         return {"values": self.count, "changed": self.changed, "rel_l2": rel,
-                "max_abs": self.max_abs if self.nonfinite == 0 else math.inf, "cosine": cosine,
+                # None, not Infinity (which is not JSON), when a NaN or Inf is on one side only
+                "max_abs": self.max_abs if self.nonfinite == 0 else None, "cosine": cosine,
                 "nonfinite": self.nonfinite}
 
 
@@ -84,7 +86,8 @@ def compare(a: np.ndarray, b: np.ndarray, tolerance: float) -> Change:
         return Change()
     # float64: a difference of two float32 (or float16, bfloat16) values is exact there.
     a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    d = b64 - a64
+    with np.errstate(invalid="ignore"):  # Inf - Inf is NaN, dealt with below: no warning
+        d = b64 - a64
     dd = _dot(d, d)
     nonfinite = 0
     if not math.isfinite(dd):  # a NaN or an Inf on some side (squares of floats never overflow)
@@ -408,10 +411,10 @@ def document(source_a: str, source_b: str, by: str, tolerance: float, entries: l
 
 
 COLUMNS = {
-    "role": ["role", *METRICS, "dtype", "status"],
-    "layer": ["layer", *METRICS, "dtype", "status"],
-    "head": ["layer", "head", "role", "kind", *METRICS, "status"],
-    "tensor": ["tensor", "role", "layer", "kind", "shape", "dtype", *METRICS, "status"],
+    "role": ["role", *SHOWN_METRICS, "dtype", "status"],
+    "layer": ["layer", *SHOWN_METRICS, "dtype", "status"],
+    "head": ["layer", "head", "role", "kind", *SHOWN_METRICS, "status"],
+    "tensor": ["tensor", "role", "layer", "kind", "shape", "dtype", *SHOWN_METRICS, "status"],
 }
 
 
@@ -430,6 +433,9 @@ def summary_pairs(doc: dict) -> list[tuple[str, object]]:
         pairs.append(("change", (f"{t['changed']:,} values changed; relative L2"
                                  f" {_g(t['rel_l2'])}, largest {_g(t['max_abs'])}, cosine"
                                  f" {_g(t['cosine'])}")))
+    if t["nonfinite"]:
+        pairs.append(("NaN/Inf", (f"{t['nonfinite']:,} values are NaN or Inf on one side"
+                                  " only (left out of the sums)")))
     return pairs
 
 

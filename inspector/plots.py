@@ -81,7 +81,10 @@ def human_count(n: int) -> str:
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise UsageError("plot", "matplotlib is not installed: pip install matplotlib") from e
 
     matplotlib.use("Agg")  # headless: no display needed, same pixels everywhere
     import matplotlib.pyplot as plt

@@ -223,3 +223,18 @@ def test_real_checkpoint_against_itself_and_a_float16_copy(tmp_path):
     assert len(doc["dtype_changes"]) == 103
     assert doc["total"]["rel_l2"] < 2 ** -11
     assert doc["total"]["cosine"] > 1 - 1e-6
+
+
+def test_nan_and_inf():
+    """NaN against NaN at one place, and equal Infs, compare equal; a NaN on one side only is a
+    change, counted apart and left out of the sums (max_abs None: Infinity is not JSON)."""
+    from inspector.diff import compare
+
+    a = np.array([1.0, np.nan, np.inf, 2.0], np.float32)
+    same = compare(a, a.copy(), 0.0).as_dict()
+    assert same["changed"] == 0 and same["nonfinite"] == 0 and same["max_abs"] == 0.0
+    assert same["rel_l2"] == 0.0 and same["cosine"] == 1.0
+    b = np.array([1.0, np.nan, np.inf, np.nan], np.float32)
+    one_sided = compare(a, b, 0.0).as_dict()
+    assert one_sided["changed"] == 1 and one_sided["nonfinite"] == 1
+    assert one_sided["max_abs"] is None and one_sided["rel_l2"] == 0.0
