@@ -7,12 +7,11 @@ Exit status: 0 done (check: every role matches), 1 check or diff found a differe
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 import click
 
-from inspector.errors import InspectorError
+from inspector.errors import InspectorError, one_line
 from inspector.report import FORMATS, render, summary
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -446,11 +445,6 @@ def main() -> None:
     sys.exit(code or 0)
 
 
-# Characters that would break the message over several lines (str.splitlines splits on all of
-# these): a tensor name or path from a hostile file may hold any of them.
-_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def _fail(message: str) -> None:
-    """One line on stderr, whatever the message holds: control characters shown escaped."""
-    click.echo(_LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], message), err=True)
+    """One line on stderr, whatever the message holds (an OSError's path, a bug's text)."""
+    click.echo(one_line(message), err=True)

@@ -68,7 +68,7 @@ def spec_from_config(config: object, origin: str = "config.json", name: str | No
     if not isinstance(config, dict):
         raise SpecError(origin, "config.json must hold a JSON object")
     model_type = config.get("model_type")
-    kind = ALIASES.get(model_type, model_type)
+    kind = ALIASES.get(model_type, model_type) if isinstance(model_type, str) else None
     if kind not in KEYS:
         raise SpecError(
             origin,
@@ -84,7 +84,7 @@ def spec_from_config(config: object, origin: str = "config.json", name: str | No
         data["d_ff"] = 4 * data["d_model"]  # GPT-2's n_inner: null means 4 x n_embd
     act = config.get("activation_function") or config.get("hidden_act")
     if act is not None:
-        data["activation"] = ACTIVATIONS.get(act, act)
+        data["activation"] = ACTIVATIONS.get(act, act) if isinstance(act, str) else act
     if kind == "llama":
         # transformers >= 5 writes rope_theta inside rope_parameters (older files: at top level).
         rope = config.get("rope_parameters")

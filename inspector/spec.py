@@ -260,14 +260,18 @@ def _read_yaml(path: Path) -> object:
 
     try:
         text = path.read_text(encoding="utf-8")
-        return yaml.safe_load(text)
+        # libyaml when present: the same safe loading, ~8x faster (`inspector specs` reads them all)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(path, f"cannot read: {e}") from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(path, f"not valid YAML{at}: {getattr(e, 'problem', e)}") from e
-    except ValueError as e:  # a scalar YAML cannot convert, e.g. an integer of 5,000 digits
+        # A ReaderError (a control character) has a reason, not a problem; str() spans lines.
+        why = getattr(e, "problem", None) or getattr(e, "reason", None) or e
+        raise SpecError(path, f"not valid YAML{at}: {why}") from e
+    except (ValueError, OverflowError) as e:  # PyYAML converts a scalar it cannot hold:
+        # an integer of 5,000 digits, an escape "\U80010000" past the last code point
         raise SpecError(path, f"not a usable YAML value: {e}") from e
     except RecursionError as e:
         raise SpecError(path, "not a spec: YAML nested too deeply") from e

@@ -66,3 +66,40 @@ def assert_refused(result, name: str, *causes: str) -> str:
     for cause in causes:
         assert cause in line, (cause, line)
     return line
+
+
+def write_tiny_gguf(path: Path) -> Path:
+    """A GGUF as llama.cpp's gguf-py writes it: Llama metadata, a token array with its scores, a
+    nested array, and two tensors (F32 [4, 8], F16 [8, 8]); 832 bytes or so."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_context_length(16)
+    writer.add_embedding_length(8)
+    writer.add_head_count(2)
+    writer.add_token_list(["a", "b", "c", "d"])
+    writer.add_token_scores([0.0, 1.0, 2.0, 3.0])
+    writer.add_array("fuzz.nested", [[1, 2], [3]])
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), np.float32))
+    writer.add_tensor("blk.0.attn_q.weight", np.zeros((8, 8), np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def gguf_value_at(data: bytes, key: str) -> int:
+    """Offset of the value type (u32) that follows metadata key `key` (after its u64 length)."""
+    raw = key.encode()
+    at = data.index(struct.pack("<Q", len(raw)) + raw)
+    return at + 8 + len(raw)
+
+
+def patched(data: bytes, at: int, fmt: str, value: int) -> bytes:
+    """`data` with a little-endian `fmt` value written at `at`."""
+    out = bytearray(data)
+    struct.pack_into("<" + fmt, out, at, value)
+    return bytes(out)

@@ -9,8 +9,17 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, tiny_spec_yaml, write_hole_safetensors
-from malformed_files import assert_refused, f32, raw_safetensors, tiny_gpt2_tensors, write_tiny_gpt2
+from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli, tiny_spec_yaml, write_hole_safetensors
+from malformed_files import (
+    assert_refused,
+    f32,
+    gguf_value_at,
+    patched,
+    raw_safetensors,
+    tiny_gpt2_tensors,
+    write_tiny_gguf,
+    write_tiny_gpt2,
+)
 
 # --- safetensors files: each maker writes one file into `tmp` and returns its path ------------
 
@@ -135,10 +144,14 @@ def test_every_command_refuses_the_same_way(tmp_path, command):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
-def test_unknown_suffix_is_judged_by_its_bytes(tmp_path):
+@pytest.mark.parametrize("start,cause", [
+    (b"hello, this is a text file", "over the 100,000,000-byte limit"),  # read as safetensors
+    (b"PK\x03\x04 not a zip at all", "torch.load cannot read it"),  # sniffed as torch's zip
+])
+def test_unknown_suffix_is_judged_by_its_bytes(tmp_path, start, cause):
     path = tmp_path / "weights.dat"
-    path.write_bytes(b"PK\x03\x04 not a safetensors file at all")
-    assert_refused(run_cli("inspect", path), "weights.dat", "over the 100,000,000-byte limit")
+    path.write_bytes(start)
+    assert_refused(run_cli("inspect", path), "weights.dat", cause)
 
 
 def test_missing_path(tmp_path):
@@ -151,6 +164,80 @@ def test_json_that_is_not_an_index(tmp_path):
     path.write_text("{}")
     assert_refused(run_cli("inspect", path), "config.json",
                    "a JSON file that is not a *.safetensors.index.json")
+
+
+# --- GGUF --------------------------------------------------------------------------------------
+
+def _gguf_case(tmp, change):
+    original = write_tiny_gguf(tmp / "original.gguf").read_bytes()
+    path = tmp / "broken.gguf"
+    path.write_bytes(change(original))
+    return path
+
+
+def _scores(data: bytes) -> int:
+    """Offset of the scores array's item type: type u32 (ARRAY), item type u32, count u64."""
+    return gguf_value_at(data, "tokenizer.ggml.scores") + 4
+
+
+GGUF_CASES = {
+    "wrong-magic": (lambda d: b"GGUX" + d[4:], ["not a GGUF file: it starts with b'GGUX'"]),
+    "only-the-magic": (lambda d: d[:4], ["truncated or corrupt GGUF header",
+                                         "version at byte 4 runs past the end"]),
+    "truncated-in-metadata": (lambda d: d[:300], ["truncated or corrupt GGUF header",
+                                                  "runs past the end (file is 300 bytes)"]),
+    "truncated-in-tensor-data": (lambda d: d[:-40], ["truncated or corrupt"]),
+    "version-unknown": (lambda d: patched(d, 4, "I", 7), ["version 7 (this reader reads"]),
+    "tensor-count-absurd": (lambda d: patched(d, 8, "Q", 2**62),
+                            ["4,611,686,018,427,387,904 tensors cannot fit"]),
+    "metadata-count-absurd": (lambda d: patched(d, 16, "Q", 2**40),
+                              ["1,099,511,627,776 metadata entries"]),
+    # one-byte items and a count of 2**62: the gguf package alone loops on this forever
+    "array-count-absurd": (lambda d: patched(patched(d, _scores(d), "I", 0),
+                                             _scores(d) + 4, "Q", 2**62),
+                           ["array 'tokenizer.ggml.scores' claims 4,611,686,018,427,387,904",
+                            "(at most 16,777,216 are read)"]),
+    "array-count-past-end": (lambda d: patched(d, _scores(d) + 4, "Q", 1000),
+                             ["array 'tokenizer.ggml.scores' of 1,000 items"]),
+    "string-length-absurd": (lambda d: patched(d, 24, "Q", 2**63),
+                             ["key of metadata entry 0", "runs past the end"]),
+    "value-type-unknown": (lambda d: patched(d, gguf_value_at(d, "llama.block_count"), "I", 99),
+                           ["'llama.block_count' has value type 99"]),
+}
+
+
+@pytest.mark.parametrize("case", GGUF_CASES)
+def test_malformed_gguf_is_refused(tmp_path, case):
+    pytest.importorskip("gguf")
+    change, causes = GGUF_CASES[case]
+    path = _gguf_case(tmp_path, change)
+    assert_refused(run_cli("inspect", path), "broken.gguf", *causes)
+
+
+def test_gguf_control_reads(tmp_path):
+    """The unbroken file the cases above start from is read (exit 0)."""
+    pytest.importorskip("gguf")
+    result = run_cli("inspect", write_tiny_gguf(tmp_path / "tiny.gguf"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tensors"] == 2
+
+
+def test_gguf_magic_under_another_suffix(tmp_path):
+    """A file named .dat that starts with GGUF is judged by its bytes and refused as a GGUF."""
+    pytest.importorskip("gguf")
+    path = tmp_path / "weights.dat"
+    path.write_bytes(write_tiny_gguf(tmp_path / "t.gguf").read_bytes()[:100])
+    assert_refused(run_cli("inspect", path), "weights.dat", "truncated or corrupt GGUF header")
+
+
+@needs_smollm2
+def test_real_gguf_cut_short(tmp_path):
+    """SmolLM2's Q4_1 GGUF, downloaded only in part: its first megabyte."""
+    path = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    with open(SMOLLM2_GGUF, "rb") as f:
+        path.write_bytes(f.read(1 << 20))
+    assert_refused(run_cli("inspect", path), path.name, "truncated or corrupt GGUF header",
+                   "(file is 1,048,576 bytes)")
 
 
 # --- sharded checkpoints -----------------------------------------------------------------------
@@ -311,6 +398,7 @@ RAW_SPEC_CASES = {
     "yaml-empty": (b"", ["a spec must be a mapping of keys to values, got NoneType"]),
     "yaml-nested-deep": (b"a: " + b"[" * 20_000 + b"]" * 20_000 + b"\n", ["nested too deeply"]),
     "yaml-huge-int": (b"vocab_size: " + b"9" * 5000 + b"\n", ["not a usable YAML value"]),
+    "yaml-escape-past-unicode": (b'name: "\\U80010000"\n', ["not a usable YAML value"]),
     "yaml-unhashable-key": (b"? [a, b]\n: 1\n", ["not valid YAML", "unhashable key"]),
     "not-utf8": (b"name: \xff\xfe\n", ["cannot read", "utf-8"]),
     "python-tag": (b"name: !!python/object/apply:os.getcwd []\n",

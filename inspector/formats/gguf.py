@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.formats.gguf_bounds import check_bounds
 
 MAGIC = b"GGUF"
 LONGEST_KEPT_ARRAY = 64  # arrays up to this length are kept whole in the metadata
@@ -52,6 +53,7 @@ def read_gguf(path: str | Path) -> tuple[list[TensorInfo], dict]:
         raise CheckpointError(path, f"not a GGUF file: it starts with {magic!r}, not {MAGIC!r}")
     from gguf import GGUFReader
 
+    check_bounds(path)  # GGUFReader trusts its counts: a corrupt one would make it loop forever
     try:
         reader = GGUFReader(path)
     except (ValueError, IndexError, KeyError, OverflowError, OSError) as e:

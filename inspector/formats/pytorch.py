@@ -12,6 +12,7 @@ Two names that view the same bytes with the same shape (a tied `lm_head.weight` 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 from inspector.errors import CheckpointError
@@ -39,7 +40,8 @@ WRAPPERS = ("state_dict", "model", "module", "model_state_dict")
 # blocked", depending on whether the module is blocked outright.
 _REFUSED = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
 # torch's preamble to every refusal advises weights_only=False: never repeated to the user.
-_BOILERPLATE = ("weights only load failed", "check the documentation", "re-running")
+_BOILERPLATE = ("weights only load failed", "check the documentation", "re-running",
+                "(1) in pytorch 2.6", "(2) alternatively", "please file an issue")
 
 
 def read_pytorch(path: str | Path) -> list[TensorInfo]:
@@ -54,8 +56,10 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
     import torch
 
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True,
-                            mmap=magic[:4] == ZIP_MAGIC)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": stderr is ours
+            warnings.simplefilter("ignore")
+            loaded = torch.load(path, map_location="cpu", weights_only=True,
+                                mmap=magic[:4] == ZIP_MAGIC)
     except pickle.UnpicklingError as e:
         raise CheckpointError(path, _refusal(str(e))) from e
     except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError) as e:
@@ -87,9 +91,9 @@ def _refusal(message: str) -> str:
                 " runs code from a checkpoint (re-save it as a plain state dict or safetensors)")
     lines = [line.strip() for line in message.splitlines() if line.strip()
              and not line.strip().lower().startswith(_BOILERPLATE)]
-    detail = next((line for line in lines if "error" in line.lower()),
-                  lines[0] if lines else "the pickle is not a plain state dict")
-    return f"refused by torch.load(weights_only=True): {detail}"
+    detail = lines[0] if lines else "the pickle is not a plain state dict"
+    return (f"refused by torch.load(weights_only=True): {detail} (only plain state dicts of"
+            " tensors are read; inspector never runs code from a checkpoint)")
 
 
 def _state_dict(loaded: object, path: Path) -> dict:

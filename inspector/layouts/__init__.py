@@ -27,6 +27,6 @@ MODEL_TYPES = {"gpt2": "gpt2", "llama": "llama", "mistral": "llama", "bert": "be
 def choose_layout(names: list[str], config: dict | None = None) -> Layout:
     """The layout a config names, else the one that recognises most tensor names."""
     model_type = (config or {}).get("model_type")
-    if model_type in MODEL_TYPES:
+    if isinstance(model_type, str) and model_type in MODEL_TYPES:  # JSON may hold any value
         return LAYOUTS[MODEL_TYPES[model_type]]
     return max(LAYOUTS.values(), key=lambda layout: sum(layout.match(n) is not None for n in names))
