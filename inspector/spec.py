@@ -260,8 +260,7 @@ def _read_yaml(path: Path) -> object:
 
     try:
         text = path.read_text(encoding="utf-8")
-        # libyaml when present: the same safe loading, ~8x faster (`inspector specs` reads them all)
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(path, f"cannot read: {e}") from e
     except yaml.YAMLError as e:
