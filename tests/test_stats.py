@@ -189,7 +189,7 @@ def test_integer_and_fp8_tensors(tmp_path):
 
     for dtype, name in ((torch.float8_e4m3fn, "F8_E4M3"), (torch.float8_e5m2, "F8_E5M2")):
         every_byte = torch.arange(256, dtype=torch.uint8).view(dtype).to(torch.float32).numpy()
-        np.testing.assert_array_equal(V.fp8_table(name), every_byte)
+        np.testing.assert_array_equal(V.float_table(name), every_byte)
     tensors = {"ids": torch.arange(512, dtype=torch.int64).reshape(1, 512),
                "fp8": (torch.randn(64, 64)).to(torch.float8_e4m3fn)}
     path = tmp_path / "mixed.safetensors"

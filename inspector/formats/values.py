@@ -8,9 +8,9 @@ the bytes of one piece (mmap from the page below it) and views or converts them 
 mapping goes when the array does, so memory stays at a few blocks whatever the size of the
 checkpoint, and threads can read pieces side by side (numpy releases the GIL in its loops).
 
-Conversions are exact: F16 and BF16 widen to float32 without rounding (BF16 is the top half of a
-float32: numpy has no bfloat16, so its bits are shifted up), FP8 goes through a 256-entry table,
-integers and F64 become float64. GGUF's quantized blocks (Q4_1, Q8_0, ...) are dequantized by the
+Conversions are exact: BF16 is the top half of a float32 (numpy has no bfloat16, so its bits are
+shifted up), F16 and FP8 go through a table of every bit pattern, integers and F64 become
+float64. GGUF's quantized blocks (Q4_1, Q8_0, ...) are dequantized by the
 `gguf` package, row by row, exactly as llama.cpp defines them.
 """
 
@@ -85,42 +85,50 @@ def blocks(info: TensorInfo, max_values: int) -> list[Block]:
             for r in range(rows) for s in range(0, cols, piece)]
 
 
-def read(info: TensorInfo, fd: int, block: Block) -> np.ndarray:
+def read(info: TensorInfo, fd: int, block: Block, scratch: np.ndarray | None = None
+         ) -> np.ndarray:
     """The block's values as float (float32; float64 for F64 and integers): 2-D (rows, cols) for
     a whole-row block, 1-D for a piece of a row. F32 and F64 come as read-only views of the
-    memory map, which lives as long as they do; other dtypes as converted copies."""
+    memory map, which lives as long as they do. Other dtypes are converted into `scratch` when it
+    is given (a float32 array of at least the block's size, reused by the caller: fresh memory
+    costs a page fault per page) or else into a new array."""
     if info.dtype not in RAW:
         return _shaped(_dequantize(info, fd, block), block)
     raw_dtype = np.dtype(RAW[info.dtype])
     begin = info.offset + block.start * raw_dtype.itemsize
     count = block.stop - block.start
     buffer, skip = _mapped(fd, begin, count * raw_dtype.itemsize, info.file)
-    return _shaped(to_float(np.frombuffer(buffer, raw_dtype, count, skip), info.dtype), block)
+    raw = np.frombuffer(buffer, raw_dtype, count, skip)
+    out = scratch[:count] if scratch is not None and info.dtype in FLOAT32_OUT else None
+    return _shaped(to_float(raw, info.dtype, out), block)
 
 
 def _shaped(flat: np.ndarray, block: Block) -> np.ndarray:
     return flat.reshape(-1, block.cols) if block.whole_rows else flat
 
 
-def to_float(raw: np.ndarray, dtype: str) -> np.ndarray:
-    """Stored values -> float32 (float64 for F64 and integer dtypes); F32 and F64 as they are."""
+def to_float(raw: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.ndarray:
+    """Stored values -> float32 (float64 for F64 and integer dtypes); F32 and F64 as they are.
+    `out`, a float32 array of raw's size, receives the float32 conversions."""
     if dtype in ("F32", "F64"):
         return raw
-    if dtype == "BF16":
-        wide = raw.astype(np.uint32)
-        wide <<= 16  # bfloat16 is the high half of a float32: exact
+    if dtype == "BF16":  # bfloat16 is the high half of a float32: shift, exact
+        wide = out.view(np.uint32) if out is not None else np.empty(raw.size, np.uint32)
+        np.left_shift(raw, 16, out=wide, dtype=np.uint32)
         return wide.view(np.float32)
-    if dtype == "F16":
-        return raw.astype(np.float32)
-    if dtype in ("F8_E4M3", "F8_E5M2"):
-        return fp8_table(dtype)[raw]
+    if dtype in ("F16", "F8_E4M3", "F8_E5M2"):  # a table of every bit pattern: exact, and
+        bits = raw.view(np.uint16 if dtype == "F16" else np.uint8)  # 2x numpy's float16 cast
+        return np.take(float_table(dtype), bits, out=out)
     return raw.astype(np.float64)
 
 
 @cache
-def fp8_table(dtype: str) -> np.ndarray:
-    """The 256 values of an FP8 byte (OCP FP8: E4M3 'fn' has no infinities and one NaN per sign;
-    E5M2 is IEEE-like)."""
+def float_table(dtype: str) -> np.ndarray:
+    """float32 value of every bit pattern of a 16- or 8-bit float: F16 from numpy's own
+    conversion; FP8 as OCP defines it (E4M3 'fn' has no infinities and one NaN per sign; E5M2 is
+    IEEE-like)."""
+    if dtype == "F16":
+        return np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
     exp_bits, bias = (4, 7) if dtype == "F8_E4M3" else (5, 15)
     man_bits = 7 - exp_bits
     out = np.empty(256, np.float32)
