@@ -88,12 +88,12 @@ class Acc:
         }
 
 
-def measure(x: np.ndarray, scratch: Scratch | None = None) -> Acc:
+def measure(x: np.ndarray, scratch: V.Scratch | None = None) -> Acc:
     """Statistics of a float array (1-D, or 2-D with contiguous rows). `scratch` holds the
     temporaries, reused from block to block."""
     if x.size == 0:
         return Acc()
-    scratch = scratch or Scratch()
+    scratch = scratch or V.Scratch(0)
     lo, hi = float(np.minimum.reduce(x, axis=None)), float(np.maximum.reduce(x, axis=None))
     if not (math.isfinite(lo) and math.isfinite(hi)):  # min and max carry any NaN through
         return _measure_nonfinite(x)
@@ -111,27 +111,12 @@ def measure(x: np.ndarray, scratch: Scratch | None = None) -> Acc:
         c = x.dtype.type(mean)
         m2 = 0.0
         for p in pieces:
-            d = np.subtract(p, c, out=scratch.get("deviations", p.dtype, p.shape))
+            d = np.subtract(p, c, out=scratch.get("deviations", p.dtype, p.size).reshape(p.shape))
             m2 += float(np.vecdot(d, d).sum(dtype=np.float64))
         m2 -= n * (mean - float(c)) ** 2
-    zeros = int(np.count_nonzero(np.equal(x, 0, out=scratch.get("flags", np.bool_, x.shape))))
+    flags = scratch.get("flags", np.bool_, x.size).reshape(x.shape)
+    zeros = int(np.count_nonzero(np.equal(x, 0, out=flags)))
     return Acc(count=n, n=n, mean=mean, m2=max(m2, 0.0), lo=lo + 0.0, hi=hi + 0.0, zeros=zeros)
-
-
-class Scratch:
-    """Arrays reused from block to block by one thread: in a VM especially, every page of fresh
-    memory costs a fault, which at 4 MB a block would cost more than the arithmetic."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[tuple[str, np.dtype], np.ndarray] = {}
-
-    def get(self, name: str, dtype, shape) -> np.ndarray:
-        size = math.prod(shape) if isinstance(shape, tuple) else shape
-        key = (name, np.dtype(dtype))
-        array = self.arrays.get(key)
-        if array is None or array.size < size:
-            array = self.arrays[key] = np.empty(max(size, BLOCK_VALUES), dtype)
-        return array[:size].reshape(shape)
 
 
 def _measure_nonfinite(x: np.ndarray) -> Acc:
@@ -329,21 +314,19 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
 _local = threading.local()
 
 
-def _scratch() -> Scratch:
+def _scratch() -> V.Scratch:
     if not hasattr(_local, "scratch"):
-        _local.scratch = Scratch()
+        _local.scratch = V.Scratch()
     return _local.scratch
 
 
 def _read_block(job: Job, fd: int, block: V.Block) -> list[tuple[int, Acc]]:
     scratch = _scratch()
-    size = block.stop - block.start
-    x = V.read(job.info, fd, block, scratch.get("values", np.float32, size))
-    return _measure_cells(x, job.cells, block, scratch)
+    return _measure_cells(V.read(job.info, fd, block, scratch), job.cells, block, scratch)
 
 
 def _measure_cells(x: np.ndarray, cells: list[Cell], block: V.Block,
-                   scratch: Scratch | None = None) -> list[tuple[int, Acc]]:
+                   scratch: V.Scratch | None = None) -> list[tuple[int, Acc]]:
     out = []
     for cell in cells:
         piece = _clip(x, block, cell)
