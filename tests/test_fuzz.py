@@ -2,15 +2,18 @@
 toolkit's own InspectorError; nothing else escapes, and nothing runs long.
 
 Volume: the default profile runs FUZZ_EXAMPLES examples per property (quick enough for CI); set
-INSPECTOR_FUZZ=thorough for 20x as many. Every example also runs under a hard wall-clock alarm, so
-a hang fails the test instead of stalling the suite.
+INSPECTOR_FUZZ=thorough for 20x as many, or INSPECTOR_FUZZ=<number> for that many per property.
+Every example also runs under a hard wall-clock alarm, so a hang fails the test instead of
+stalling the suite.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
+import shutil
 import signal
 import struct
 import tempfile
@@ -34,10 +37,14 @@ settings.register_profile("ci", max_examples=FUZZ_EXAMPLES, deadline=timedelta(s
 settings.register_profile("thorough", parent=settings.get_profile("ci"),
                           max_examples=FUZZ_EXAMPLES * 20)
 PROFILE = os.environ.get("INSPECTOR_FUZZ", "ci")
+if PROFILE.isdigit():
+    settings.register_profile(PROFILE, parent=settings.get_profile("ci"),
+                              max_examples=int(PROFILE))
 FUZZ = settings(settings.get_profile(PROFILE))
 HARD_LIMIT_S = 20  # one example taking this long is a hang, whatever the deadline said
 
 WORK = Path(tempfile.mkdtemp(prefix="inspector-fuzz-"))
+atexit.register(shutil.rmtree, WORK, True)
 
 
 @contextmanager
@@ -333,8 +340,6 @@ def odd_checkpoints(draw):
 @FUZZ
 @given(odd_checkpoints(), st.sampled_from(["role", "layer", "head", "tensor", "check"]))
 def test_whole_pipeline_on_well_formed_odd_files(checkpoint, view):
-    import shutil
-
     from conftest import write_hole_safetensors
 
     from inspector.check import check
@@ -364,3 +369,34 @@ def test_whole_pipeline_on_well_formed_odd_files(checkpoint, view):
                 check(spec_from_dict(BASE_SPEC), inspection.decoupled)
         except InspectorError:
             pass
+
+
+# --- PyTorch pickles ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def torch_files():
+    """A tiny state dict in torch.save's zip format and in its legacy (pre-1.6) format."""
+    import io
+
+    torch = pytest.importorskip("torch")
+    state = {"wte.weight": torch.arange(8.0).reshape(4, 2), "ln_f.bias": torch.zeros(2)}
+    out = {}
+    for form, zipped in (("zip", True), ("legacy", False)):
+        buffer = io.BytesIO()
+        torch.save(state, buffer, _use_new_zipfile_serialization=zipped)
+        out[form] = buffer.getvalue()
+    return out
+
+
+@FUZZ
+@given(form=st.sampled_from(["zip", "legacy"]), data=st.data())
+def test_pytorch_bytes_mutated(torch_files, form, data):
+    from inspector.formats.pytorch import read_pytorch
+
+    path = write("fuzz.bin", data.draw(mutated(torch_files[form])))
+    with no_hang():
+        try:
+            tensors = read_pytorch(path)
+        except InspectorError:
+            return
+    assert all(t.nbytes >= 0 and all(d >= 0 for d in t.shape) for t in tensors)

@@ -62,7 +62,8 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
                                 mmap=magic[:4] == ZIP_MAGIC)
     except pickle.UnpicklingError as e:
         raise CheckpointError(path, _refusal(str(e))) from e
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError) as e:
+    except Exception as e:  # on corrupt bytes torch.load raises whatever its parser trips on
+        # (RuntimeError, EOFError, IndexError, AssertionError, struct.error ...): all mean this
         raise CheckpointError(path, f"torch.load cannot read it ({_first_sentence(e)}):"
                                     " truncated or not a PyTorch checkpoint") from e
     state = _state_dict(loaded, path)
