@@ -273,7 +273,7 @@ def report(source: str, spec_name: str | None) -> int:
               help="Threads reading blocks [default: one per idle core].")
 @FORMAT
 def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt: str) -> None:
-    """Weight statistics of SOURCE, streamed from memory maps: mean, std, min, max, absmax, L2,
+    """Weight statistics of SOURCE, streamed block by block: mean, std, min, max, absmax, L2,
     zeros (fraction), NaN and Inf, per role, layer, head or tensor (fused parts apart)."""
     from inspector.stats import COLUMNS, summary_pairs, weight_stats
 

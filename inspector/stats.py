@@ -1,9 +1,11 @@
-"""Weight statistics of a checkpoint, streamed block by block from memory maps: per stored tensor
-(a fused c_attn's query, key and value parts apart), and rolled up by role, layer and head.
+"""Weight statistics of a checkpoint, streamed block by block: per stored tensor (a fused
+c_attn's query, key and value parts apart), and rolled up by role, layer and head.
 
-Never builds the model, never imports torch. Each stored tensor is cut into blocks
-(inspector.formats.values); a pool of threads reads and reduces blocks side by side (numpy
-releases the GIL inside its loops), and the main thread merges the partial results in order.
+Never builds the model, never imports torch. Each stored tensor is cut into blocks of about a
+million values (inspector.formats.values); a pool of threads, one per idle core, reads and
+reduces blocks side by side (pread and numpy's loops release the GIL), at most two blocks per
+thread in flight, and the main thread merges the partial results in order. Memory stays at a few
+blocks per thread, whatever the size of the checkpoint.
 
 Exactness. A block yields, for each rectangle of the tensor it touches (a part, or a head of a
 part), its count, min, max, zeros, NaN and Inf counts, mean and M2 = sum((x - mean)^2) over its
