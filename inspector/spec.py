@@ -59,6 +59,10 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
             "d_ff", "local_window")
 
+# Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
+# for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
+MAX_LAYERS = 10_000
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -191,6 +195,10 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         value = values.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
             problems.append(f"'{key}' must be positive, got {value}")
+    n_layers = values.get("n_layers")
+    if isinstance(n_layers, int) and n_layers > MAX_LAYERS:
+        shown = f"{n_layers:,}" if n_layers < 10**30 else "over 10^30"
+        problems.append(f"'n_layers' is {shown}, more than the {MAX_LAYERS:,} this tool counts")
     if isinstance(values.get("type_vocab_size"), int) and values["type_vocab_size"] < 0:
         problems.append(f"'type_vocab_size' must be 0 or more, got {values['type_vocab_size']}")
     biases = _biases(values["biases"], problems) if values["biases"] is not None else frozenset()

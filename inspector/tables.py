@@ -86,6 +86,14 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> 
             continue
         heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
         # query/key/value: rows are heads; output: columns are heads. Either way numel splits evenly.
+        axis = 1 if row.role == Role.OUTPUT else 0
+        size = row.shape[axis] if len(row.shape) > axis else 0
+        if size < heads or size % heads:  # a head count that is not this checkpoint's (and
+            # a hostile config.json's 2**30 heads would otherwise be 2**30 rows per tensor)
+            raise UsageError(row.tensor, f"cannot be cut into {heads:,} heads: its"
+                                         f" {row.role.value} {'columns' if axis else 'rows'}"
+                                         f" number {size:,}; the head count does not fit this"
+                                         " checkpoint")
         for head in range(heads):
             out.append({"layer": row.layer, "head": head, "role": row.role.value,
                         "tensor": row.tensor, "kind": row.kind, "parameters": row.numel // heads})

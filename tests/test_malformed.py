@@ -343,6 +343,38 @@ def test_folder_with_a_broken_config(tmp_path, text, cause):
     assert_refused(run_cli("inspect", tmp_path), "config.json", cause)
 
 
+# --- a hostile config.json beside good weights ---------------------------------------------------
+
+def _folder_with_config(tmp_path, **config):
+    write_tiny_gpt2(tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"model_type": "gpt2", "vocab_size": 100, "n_positions": 16, "n_embd": 32, "n_layer": 2,
+         "n_head": 4, **config}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["inspect-by-head", "export"])
+def test_config_with_a_head_count_the_tensors_cannot_have(tmp_path, command):
+    """2**30 heads of width 1 is a valid config on its own; cut per head, the tiny model's
+    32-row query would have been 2**30 table rows per tensor. Refused instead."""
+    folder = _folder_with_config(tmp_path, n_embd=2**30, n_head=2**30)
+    args = {"inspect-by-head": ["inspect", folder, "--by", "head"],
+            "export": ["export", folder, "--out", tmp_path / "tables"]}[command]
+    assert_refused(run_cli(*args), "h.0.attn.c_attn.weight",
+                   "cannot be cut into 1,073,741,824 heads: its query rows number 32")
+    assert not (tmp_path / "tables").exists()
+
+
+@pytest.mark.parametrize("command", ["inspect", "report"])
+def test_config_with_absurd_layers_is_set_aside(tmp_path, command):
+    """n_layer 10**9 makes the config unusable as a spec (it would be 10**9 rows of costs): the
+    tensors are inspected on their own, as when there is no config."""
+    folder = _folder_with_config(tmp_path, n_layer=10**9)
+    result = run_cli(command, folder)
+    assert result.returncode == 0, result.stderr
+    assert "29,184" in result.stdout  # the tiny GPT-2's parameters, counted from the tensors
+
+
 # --- hub ids, offline --------------------------------------------------------------------------
 
 def test_hub_id_not_in_the_cache_while_offline(tmp_path):
@@ -380,6 +412,8 @@ SPEC_CASES = {
     "heads-not-dividing": ({"n_heads": 5}, ["n_heads 5 does not divide d_model 32"]),
     "kv-heads-not-dividing": ({"n_kv_heads": 3}, ["n_kv_heads 3 does not divide n_heads 4"]),
     "kv-heads-zero": ({"n_kv_heads": 0}, ["'n_kv_heads' must be positive, got 0"]),
+    "layers-absurd": ({"n_layers": 10**9},
+                      ["'n_layers' is 1,000,000,000, more than the 10,000 this tool counts"]),
 }
 
 
