@@ -97,13 +97,14 @@ def hf_stats(folder: str) -> dict:
 
 def our_stats(source: str, threads: str = "0") -> dict:
     from inspector.inspection import inspect_source
-    from inspector.stats import weight_stats
+    from inspector.stats import default_workers, weight_stats
 
     decoupled = inspect_source(source).decoupled
+    workers = int(threads) or default_workers()
     start = time.perf_counter()
-    document = weight_stats(decoupled, "tensor", workers=int(threads) or None, progress=False)
+    document = weight_stats(decoupled, "tensor", workers=workers, progress=False)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "bytes": document["bytes_read"]}
+    return {"seconds": seconds, "bytes": document["bytes_read"], "threads": workers}
 
 
 def meta_build(spec_name: str, out: str) -> dict:

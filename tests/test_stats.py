@@ -285,3 +285,36 @@ def test_progress_shows_only_on_a_terminal_after_a_while():
     bar.advance(100)
     bar.close()
     assert slow.getvalue() == ""
+
+
+def test_grouped_query_heads_and_shards(tmp_path):
+    """A tiny Llama (4 query heads, 2 key-value heads of d_head 8) saved by transformers in
+    shards: key head h is k_proj.weight rows 8h..8h+8 (stored (out, in)); output head h is
+    o_proj.weight columns 8h..8h+8. Sharded or not, the statistics are the same."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(tmp_path / "one")
+    model.save_pretrained(tmp_path / "shards", max_shard_size="20KB")
+    assert (tmp_path / "shards" / "model.safetensors.index.json").is_file()
+    arrays = {k: v.numpy() for k, v in load_file(tmp_path / "one" / "model.safetensors").items()}
+    heads = stats_json(tmp_path / "shards", "--by", "head")["heads"]
+    # 2 layers x (4 query + 2 key + 2 value + 4 output heads), no biases = 24
+    assert len(heads) == 24
+    for row in heads:
+        prefix, h = f"model.layers.{row['layer']}.self_attn.", row["head"]
+        name = {"query": "q_proj", "key": "k_proj", "value": "v_proj", "output": "o_proj"}
+        weight = arrays[prefix + name[row["role"]] + ".weight"]
+        want = weight[:, 8 * h:8 * h + 8] if row["role"] == "output" else weight[8 * h:8 * h + 8]
+        assert_close(row, reference(want), f"{row['role']} head {h}")
+    one = stats_json(tmp_path / "one", "--by", "tensor")
+    shards = stats_json(tmp_path / "shards", "--by", "tensor")
+    assert shards["format"] == "safetensors-sharded"
+    key = lambda r: (r["tensor"], r["role"])
+    assert sorted(one["tensors"], key=key) == sorted(shards["tensors"], key=key)
+    assert_close(shards["total"], one["total"], "total (merged in another order)")
