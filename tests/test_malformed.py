@@ -299,7 +299,7 @@ def test_index_shard_outside_the_folder(tmp_path):
     ('{"weight_map": {"a": 3}}', "has no weight_map object"),
     ('["weight_map"]', "has no weight_map object"),
     ("[" * 100_000, "not a readable index file"),
-])
+], ids=["not-json", "weight-map-a-list", "weight-map-values-not-strings", "a-list", "nested-deep"])
 def test_index_of_the_wrong_shape(tmp_path, text, cause):
     path = tmp_path / "model.safetensors.index.json"
     path.write_text(text)
@@ -336,7 +336,7 @@ def test_folder_with_two_safetensors_and_no_index(tmp_path):
     (b"[1, 2]", "config.json does not hold a JSON object"),
     (b'{"model_type": "\xff"}', "not a readable JSON file"),
     (b"[" * 100_000, "not a readable JSON file"),
-])
+], ids=["not-json", "a-list", "not-utf8", "nested-deep"])
 def test_folder_with_a_broken_config(tmp_path, text, cause):
     write_tiny_gpt2(tmp_path / "model.safetensors")
     (tmp_path / "config.json").write_bytes(text)
@@ -508,7 +508,7 @@ def test_check_with_a_good_spec_passes(tmp_path):
     ["export", "x.safetensors"],
     ["export", "x.safetensors", "--out", "o", "--format", "table"],
     ["count", "gpt2-124m", "--no-such-flag"],
-])
+], ids=lambda args: " ".join(args) or "no-arguments")
 def test_usage_errors_exit_2(args):
     """click's usage message (a usage line, a hint, and one `Error:` line), exit 2."""
     result = run_cli(*args)
