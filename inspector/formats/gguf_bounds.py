@@ -17,7 +17,11 @@ from inspector.errors import CheckpointError
 
 SUPPORTED_VERSIONS = (2, 3)  # what gguf's GGUFReader reads (v1 had 32-bit counts)
 MAX_DIMS = 4  # GGML_MAX_DIMS: llama.cpp refuses a tensor with more
-MAX_ARRAY_ITEMS = 1 << 24  # far above any vocabulary (262,144 for Gemma); GGUFReader loops per item
+# GGUFReader builds numpy views item by item (~10 us and ~700 bytes each), so items cost time and
+# memory even when the file is small: a 2 MB array of 2**21 bytes took 22 s and 1.5 GB. Real files
+# hold far fewer: tokens, merges, scores and types of a 262,144 vocabulary are about a million.
+MAX_ARRAY_ITEMS = 1 << 21  # in all the metadata arrays of a file together
+MAX_TENSORS = 1 << 16  # ~300 in SmolLM2, ~1,100 in a 405B Llama; read one by one as well
 MAX_NESTING = 8  # arrays of arrays: GGUF allows them, no writer goes deep
 
 # GGUFValueType -> bytes of one item; STRING (8) and ARRAY (9) are walked.
@@ -29,6 +33,7 @@ class _Walk:
     def __init__(self, path: Path, data: mmap.mmap | bytes):
         self.path, self.data, self.pos = path, data, 0
         self.order = "<"
+        self.items = 0  # array items so far, against MAX_ARRAY_ITEMS
 
     def fail(self, what: str) -> CheckpointError:
         return CheckpointError(self.path, f"truncated or corrupt GGUF header: {what} (file is"
@@ -61,9 +66,10 @@ class _Walk:
         elif kind == ARRAY:
             item = self.take("I", f"item type of '{key}'")
             count = self.take("Q", f"length of '{key}'")
-            if count > MAX_ARRAY_ITEMS:
-                raise self.fail(f"array '{key}' claims {count:,} items (at most"
-                                f" {MAX_ARRAY_ITEMS:,} are read)")
+            self.items += count
+            if self.items > MAX_ARRAY_ITEMS:
+                raise self.fail(f"array '{key}' claims {count:,} items, more than the"
+                                f" {MAX_ARRAY_ITEMS:,} array items in all that are read")
             if item in SCALAR_BYTES:
                 self.skip(count * SCALAR_BYTES[item], f"array '{key}' of {count:,} items")
             elif item in (STRING, ARRAY) and depth < MAX_NESTING:
@@ -102,6 +108,8 @@ def _walk(w: _Walk) -> None:
     left = len(w.data) - w.pos
     # The least each entry can take: a key (8-byte length) + a type (4) + a one-byte value; a
     # tensor: a name length (8) + n_dims (4) + type (4) + offset (8).
+    if n_tensors > MAX_TENSORS:
+        raise w.fail(f"{n_tensors:,} tensors, more than the {MAX_TENSORS:,} that are read")
     if n_kv * 13 > left or n_tensors * 24 > left:
         raise w.fail(f"{n_kv:,} metadata entries and {n_tensors:,} tensors cannot fit in the"
                      f" {left:,} bytes after the counts")
