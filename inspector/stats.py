@@ -39,7 +39,6 @@ from inspector.rows import BIAS, BUFFER, Row
 from inspector.tables import UNMAPPED_ROLE, select
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
-BY = ("role", "layer", "head", "tensor")
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
 ROW = 4096  # float32 partial sums run along rows this long, then add up in float64
 # Above this mean^2 / mean(x^2), M2 is summed from deviations, not from sum(x^2) - n mean^2.
@@ -465,6 +464,8 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
                  workers: int | None = None, block_values: int = BLOCK_VALUES,
                  progress: bool = True) -> dict:
     """The statistics document: totals, and the rows of the roll-up `by` names."""
+    if by not in ROLLUPS:
+        raise UsageError("--by", f"must be one of {', '.join(ROLLUPS)}")
     if by == "head" and not (heads and heads[0]):
         raise UsageError("heads", "the number of attention heads is not known for this"
                                   " checkpoint (no config.json or metadata says it);"
