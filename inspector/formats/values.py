@@ -31,7 +31,7 @@ import numpy as np
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
 
-# Stored dtype -> numpy dtype of the raw bytes (what the memory map is viewed as).
+# Stored dtype -> numpy dtype the raw bytes are viewed as.
 RAW = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
     "F8_E4M3": np.uint8, "F8_E5M2": np.uint8,
