@@ -180,6 +180,11 @@ def _scores(data: bytes) -> int:
     return gguf_value_at(data, "tokenizer.ggml.scores") + 4
 
 
+def _tensor_offset(data: bytes, name: str) -> int:
+    """Offset of a 2-D tensor's data offset: after its name, n_dims (u32), 2 dims, type (u32)."""
+    return gguf_value_at(data, name) + 4 + 2 * 8 + 4
+
+
 GGUF_CASES = {
     "wrong-magic": (lambda d: b"GGUX" + d[4:], ["not a GGUF file: it starts with b'GGUX'"]),
     "only-the-magic": (lambda d: d[:4], ["truncated or corrupt GGUF header",
@@ -203,6 +208,10 @@ GGUF_CASES = {
                              ["array 'tokenizer.ggml.scores' of 1,000 items"]),
     "string-length-absurd": (lambda d: patched(d, 24, "Q", 2**63),
                              ["key of metadata entry 0", "runs past the end"]),
+    "tensor-offset-wraps": (lambda d: patched(d, _tensor_offset(d, "blk.0.attn_q.weight"), "Q",
+                                              2**64 - 200),
+                            [("tensor 'blk.0.attn_q.weight' has data offset"
+                             " 18,446,744,073,709,551,416, past the end")]),
     "value-type-unknown": (lambda d: patched(d, gguf_value_at(d, "llama.block_count"), "I", 99),
                            ["'llama.block_count' has value type 99"]),
 }

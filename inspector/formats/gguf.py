@@ -13,6 +13,7 @@ scores) are summarised as {"array": TYPE, "length": n} rather than copied.
 from __future__ import annotations
 
 import os
+import warnings
 from math import prod
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def read_gguf(path: str | Path) -> tuple[list[TensorInfo], dict]:
 
     check_bounds(path)  # GGUFReader trusts its counts: a corrupt one would make it loop forever
     try:
-        reader = GGUFReader(path)
+        with warnings.catch_warnings():  # numpy's overflow warnings: stderr carries one line
+            warnings.simplefilter("ignore")
+            reader = GGUFReader(path)
     except (ValueError, IndexError, KeyError, OverflowError, OSError) as e:
         # The reader slices and reshapes a memory map: a short file fails there.
         raise CheckpointError(path, f"GGUF header or tensor table cannot be read ({e}): the file"

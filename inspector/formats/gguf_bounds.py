@@ -121,4 +121,8 @@ def _walk(w: _Walk) -> None:
         n_dims = w.take("I", f"dims count of tensor '{name}'")
         if n_dims > MAX_DIMS:
             raise w.fail(f"tensor '{name}' has {n_dims:,} dims (GGML allows at most {MAX_DIMS})")
-        w.skip(8 * n_dims + 4 + 8, f"dims, type and offset of tensor '{name}'")
+        w.skip(8 * n_dims + 4, f"dims and type of tensor '{name}'")
+        offset = w.take("Q", f"data offset of tensor '{name}'")
+        if offset >= len(w.data):  # GGUFReader adds it to the data start in uint64: 2**64 - 200
+            # would wrap around to a small offset and point the tensor into the header
+            raise w.fail(f"tensor '{name}' has data offset {offset:,}, past the end of the file")
