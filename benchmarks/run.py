@@ -30,6 +30,9 @@ sys.path.insert(0, str(HERE.parent))  # run from a clean clone without installin
 from benchmarks import inputs
 
 PY = sys.executable
+# This checkout's inspector, whatever is installed and wherever the suite is run from.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)}
 MB = 1024 * 1024
 
 
@@ -96,7 +99,7 @@ def _timed(cmd: list[str]) -> tuple[float, int, str]:
     """Wall time, peak RSS (bytes) and stdout of one process."""
     with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage:
         proc = subprocess.run([PY, "-S", "-c", LAUNCH, usage.name, *cmd], capture_output=True,
-                              check=False)
+                              check=False, env=ENV)
         wall, rss, code = usage.read().split()
     if int(code) not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd)} exited {code}: {proc.stderr.decode()[-2000:]}")
