@@ -70,7 +70,8 @@ def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = 
 
 
 def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> list[dict]:
-    """Query, key, value and output cut per head: one row per (layer, head, role).
+    """Query, key, value and output cut per head: one row per (layer, head, role), with the
+    head's weights and biases.
 
     Query rows are n_heads x d_head; key and value rows n_kv_heads x d_head (grouped-query
     attention); the output projection's columns are cut by query head. The output bias belongs
@@ -80,7 +81,7 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> 
         raise UsageError("heads", "the number of attention heads is not known for this checkpoint"
                                   " (no config.json or metadata says it); pass --spec SPEC")
     kv = n_kv_heads or n_heads
-    out = []
+    cells: dict[tuple, list[int]] = {}  # (layer, role) -> [weights, biases] of one head
     for row in select(rows):
         if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS):
             continue
@@ -94,9 +95,13 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> 
                                          f" {row.role.value} {'columns' if axis else 'rows'}"
                                          f" number {size:,}; the head count does not fit this"
                                          " checkpoint")
-        for head in range(heads):
-            out.append({"layer": row.layer, "head": head, "role": row.role.value,
-                        "tensor": row.tensor, "kind": row.kind, "parameters": row.numel // heads})
+        cell = cells.setdefault((row.layer, row.role, heads), [0, 0])
+        cell[row.kind == BIAS] += row.numel // heads
+    out = []
+    for (layer, role, heads), (weights, biases) in cells.items():
+        name = role.value
+        out.extend({"layer": layer, "head": head, "role": name, "weights": weights,
+                    "biases": biases, "parameters": weights + biases} for head in range(heads))
     return out
 
 

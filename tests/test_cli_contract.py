@@ -75,8 +75,11 @@ def test_export_writes_four_tables(tiny_gpt2_dir, tmp_path):
     roles = list(csv.DictReader((out / "roles.csv").open()))
     assert sum(int(r["parameters"]) for r in roles if not r["tied_to"]) == 29_184
     heads = list(csv.DictReader((out / "heads.csv").open()))
-    # 2 layers x 4 heads x (query, key, value weight+bias = 6 rows, output weight = 1 row)
-    assert len(heads) == 2 * 4 * 7
+    # 2 layers x 4 heads x (query, key, value, output)
+    assert len(heads) == 2 * 4 * 4
+    # a query head of the tiny GPT-2: 8 rows (d_head 32/4) of 32 = 256 weights, 8 biases
+    assert heads[0] == {"layer": "0", "head": "0", "role": "query", "weights": "256",
+                        "biases": "8", "parameters": "264"}
     for fmt in ("json", "parquet"):
         assert run_cli("export", tiny_gpt2_dir, "--out", tmp_path / fmt, "--format",
                        fmt).returncode == 0

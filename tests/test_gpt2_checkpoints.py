@@ -94,11 +94,15 @@ def test_fused_qkv_is_three_rows_and_twelve_heads_each(forms):
     assert sum(r.nbytes for r in rows) == 768 * 2304 * 4
     heads = head_table(dec.rows, 12, 12)
     layer0_query = [h for h in heads if h["layer"] == 0 and h["role"] == "query"]
-    assert len(layer0_query) == 24  # 12 heads x (weight, bias)
-    assert sum(h["parameters"] for h in layer0_query if h["head"] == 5) == 49_152 + 64
+    assert len(layer0_query) == 12
+    assert layer0_query[5] == {"layer": 0, "head": 5, "role": "query", "weights": 49_152,
+                               "biases": 64, "parameters": 49_216}
     # output: columns are cut by head, and its bias belongs to no head
     output = [h for h in heads if h["layer"] == 0 and h["role"] == "output"]
-    assert len(output) == 12 and {h["parameters"] for h in output} == {768 * 64}
+    assert len(output) == 12 and {(h["weights"], h["biases"]) for h in output} == {(768 * 64, 0)}
+    # every head row of every layer adds up to the attention weights and q/k/v biases:
+    # 12 x (4 x 589,824 + 3 x 768) = 28,339,200
+    assert sum(h["parameters"] for h in heads) == 12 * (4 * 589_824 + 3 * 768) == 28_339_200
 
 
 def test_inspect_by_head_needs_the_head_count(forms, tmp_path):
