@@ -110,11 +110,10 @@ def _safetensors_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
 def _pytorch_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
     # The header reader has already loaded this file with weights_only=True (and refused anything
     # else); its state dict, unwrapped the same way, gives the values.
-    from inspector.formats.pytorch import ZIP_MAGIC, _magic, _state_dict
+    from inspector.formats.pytorch import is_zip, unwrap_state_dict
 
-    loaded = torch.load(path, map_location="cpu", weights_only=True,
-                        mmap=_magic(path)[:4] == ZIP_MAGIC)
-    yield from _state_dict(loaded, path).items()
+    loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip(path))
+    yield from unwrap_state_dict(loaded, path).items()
 
 
 def _gguf_values(path: Path) -> Iterator[tuple[str, torch.Tensor]]:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from inspector.errors import CheckpointError
-from inspector.formats.base import Checkpoint, TensorInfo
+from inspector.formats.base import Checkpoint, TensorInfo, first_bytes
 from inspector.formats.index import read_index
 from inspector.formats.safetensors import read_header
 
@@ -61,7 +61,7 @@ def _open_file(path: Path, source: str, config: dict | None = None) -> Checkpoin
     # An unknown suffix: judge by the first bytes rather than refuse.
     from inspector.formats import gguf, pytorch  # neither imports its library at module level
 
-    head = _first_bytes(path)
+    head = first_bytes(path, 16)
     if head.startswith(gguf.MAGIC):
         return _open_gguf(path, source)
     if head.startswith(pytorch.SAVED_MAGICS):
@@ -83,14 +83,6 @@ def _open_gguf(path: Path, source: str) -> Checkpoint:
 
     tensors, metadata = read_gguf(path)
     return Checkpoint(source, "gguf", tensors, [str(path)], None, metadata)
-
-
-def _first_bytes(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(16)
-    except OSError as e:
-        raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
 
 
 def _safetensors_tensors(path: Path) -> list[TensorInfo]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
+from pathlib import Path
+
+from inspector.errors import CheckpointError
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,13 @@ class Checkpoint:
                 seen.add(t.storage)
             total += t.nbytes
         return total
+
+
+def first_bytes(path: str | Path, n: int) -> bytes:
+    """The first `n` bytes of a file (fewer when it is shorter), by which a reader knows its
+    format before parsing it; an unreadable file is a CheckpointError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from inspector.errors import CheckpointError
-from inspector.formats.base import TensorInfo
+from inspector.formats.base import TensorInfo, first_bytes
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save since 1.6: a zip of data.pkl + one record per storage
 PICKLE_MAGIC = b"\x80"  # the legacy format: pickles (protocol 2+) one after another
@@ -47,7 +47,7 @@ _BOILERPLATE = ("weights only load failed", "check the documentation", "re-runni
 def read_pytorch(path: str | Path) -> list[TensorInfo]:
     """Tensor headers of one PyTorch checkpoint file (a state dict, or one wrapped in a dict)."""
     path = Path(path)
-    magic = _magic(path)
+    magic = first_bytes(path, 8)
     if magic[:4] != ZIP_MAGIC and magic[:1] != PICKLE_MAGIC:
         raise CheckpointError(path, f"not a PyTorch checkpoint: it starts with {magic!r}, neither"
                                     " a zip archive (PK) nor a pickle")
@@ -66,16 +66,8 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
         # (RuntimeError, EOFError, IndexError, AssertionError, struct.error ...): all mean this
         raise CheckpointError(path, f"torch.load cannot read it ({_first_sentence(e)}):"
                                     " truncated or not a PyTorch checkpoint") from e
-    state = _state_dict(loaded, path)
+    state = unwrap_state_dict(loaded, path)
     return [_info(name, tensor, path) for name, tensor in state.items()]
-
-
-def _magic(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(8)
-    except OSError as e:
-        raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
 
 
 def _first_sentence(e: Exception) -> str:
@@ -97,7 +89,15 @@ def _refusal(message: str) -> str:
             " tensors are read; inspector never runs code from a checkpoint)")
 
 
-def _state_dict(loaded: object, path: Path) -> dict:
+def is_zip(path: Path) -> bool:
+    """Whether the file is torch's zip format (torch >= 1.6), which torch.load can memory-map;
+    the legacy pickle format cannot be."""
+    return first_bytes(path, 4) == ZIP_MAGIC
+
+
+def unwrap_state_dict(loaded: object, path: Path) -> dict:
+    """The name -> tensor dict in what torch.load returned: the dict itself, or the first one
+    found under a training wrapper's key (WRAPPERS). Anything else is a CheckpointError."""
     import torch
 
     if isinstance(loaded, dict):
@@ -109,7 +109,7 @@ def _state_dict(loaded: object, path: Path) -> dict:
             return tensors
         for key in WRAPPERS:
             if isinstance(loaded.get(key), dict):
-                return _state_dict(loaded[key], path)
+                return unwrap_state_dict(loaded[key], path)
     what = "a dict without tensors" if isinstance(loaded, dict) else f"a {type(loaded).__name__}"
     raise CheckpointError(path, f"holds {what}, not a state dict of names to tensors (nor one"
                                 f" under {', '.join(WRAPPERS)})")
