@@ -8,11 +8,11 @@ the business of `inspector.layouts`.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspector.errors import SpecError
+from inspector.jsonfile import read_json
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 
@@ -259,7 +259,7 @@ def load_spec(name_or_path: str) -> Spec:
     if path.suffix == ".json":
         from inspector.hf_config import spec_from_config
 
-        return spec_from_config(_read_json(path), origin=str(path))
+        return spec_from_config(read_json(path, SpecError), origin=str(path))
     return spec_from_dict(_read_yaml(path), origin=str(path))
 
 
@@ -282,15 +282,6 @@ def _read_yaml(path: Path) -> object:
         raise SpecError(path, f"not a usable YAML value: {e}") from e
     except RecursionError as e:
         raise SpecError(path, "not a spec: YAML nested too deeply") from e
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise SpecError(path, f"not a readable JSON file: {e}") from e
-    except RecursionError as e:
-        raise SpecError(path, "not a readable JSON file: nested too deeply") from e
 
 
 def shipped_names() -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo, first_bytes
 from inspector.formats.index import read_index
 from inspector.formats.safetensors import read_header
+from inspector.jsonfile import read_json
 
 PYTORCH_SUFFIXES = (".bin", ".pt", ".pth")
 
@@ -113,12 +113,7 @@ def read_config(folder: Path) -> dict | None:
     path = folder / "config.json"
     if not path.is_file():
         return None
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(path, f"not a readable JSON file: {e}") from e
-    except RecursionError as e:
-        raise CheckpointError(path, "not a readable JSON file: nested too deeply") from e
+    config = read_json(path, CheckpointError)
     if not isinstance(config, dict):
         raise CheckpointError(path, "config.json does not hold a JSON object")
     return config

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.jsonfile import read_json
 
 
 def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tuple[list[TensorInfo], list[str]]:
     """Tensors of every shard the index names, checked against its weight_map."""
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(path, f"not a readable index file: {e}") from e
-    except RecursionError as e:
-        raise CheckpointError(path, "not a readable index file: JSON nested too deeply") from e
+    index = read_json(path, CheckpointError, "index file")
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CheckpointError(path, "has no weight_map object of tensor name -> shard file")
