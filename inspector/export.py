@@ -1,15 +1,13 @@
-"""Tables -> files, whole or not at all: each is written to a temporary file in the target
-folder, and only when every one is complete are they renamed into place (os.replace is atomic
-on one filesystem), so an interrupted run leaves the old files or the new ones, never a part."""
+"""Tables -> files, whole or not at all (inspector.atomic): an interrupted run leaves the old
+files or the new ones, never a part."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from functools import partial
 from pathlib import Path
 
-from inspector.errors import InspectorError
+from inspector.atomic import make_folder, write_atomically
 from inspector.report import csv_text
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
@@ -17,26 +15,9 @@ EXPORT_FORMATS = ("csv", "json", "parquet")
 
 def write_tables(tables: dict[str, list[dict]], out_dir: str | Path, fmt: str) -> list[Path]:
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InspectorError(out_dir, f"cannot create the output folder: {e.strerror or e}") from e
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, rows in tables.items():
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".partial")
-            os.close(fd)
-            staged.append((tmp, out_dir / f"{name}.{fmt}"))
-            _write(rows, Path(tmp), fmt)
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as e:
-        raise InspectorError(out_dir, f"cannot write the export: {e.strerror or e}") from e
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return [final for _, final in staged]
+    make_folder(out_dir)
+    return write_atomically(out_dir, {f"{name}.{fmt}": partial(_write, rows, fmt=fmt)
+                                      for name, rows in tables.items()}, "export")
 
 
 def _write(rows: list[dict], path: Path, fmt: str) -> None:

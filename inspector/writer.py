@@ -11,14 +11,13 @@ change no tensor, so the checkpoint is written and the gap is said aloud.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspector.analytic import parameter_shapes
-from inspector.errors import InspectorError, SpecError, UsageError
+from inspector.atomic import make_folder, write_atomically
+from inspector.errors import SpecError, UsageError
 from inspector.hf_config import ACTIVATIONS, KEYS, spec_from_config
 from inspector.layouts import LAYOUTS
 from inspector.spec import FIELDS, Spec
@@ -181,29 +180,12 @@ def write_model(model, out_dir: str | Path, dtype: str = "float32",
     _prepare(out_dir, spec, dtype, copies=1)
     tensors = {name: t.to(getattr(torch, dtype)) for name, t in hub_tensors(model, spec).items()}
     metadata = {"format": "pt", "inspector_spec": spec.name, **(metadata or {})}
-    staged: list[tuple[str, Path]] = []
-    try:
-        config_tmp = _temp(out_dir, "config.json")
-        staged.append((config_tmp, out_dir / "config.json"))
-        Path(config_tmp).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        weights_tmp = _temp(out_dir, "model.safetensors")
-        staged.append((weights_tmp, out_dir / "model.safetensors"))
-        save_file(tensors, weights_tmp, metadata=metadata)
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as e:
-        raise InspectorError(out_dir, f"cannot write the checkpoint: {e.strerror or e}") from e
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return Written([final for _, final in staged], notes)
-
-
-def _temp(out_dir: Path, name: str) -> str:
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".partial")
-    os.close(fd)
-    return tmp
+    files = write_atomically(out_dir, {
+        "config.json": lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n",
+                                                  encoding="utf-8"),
+        "model.safetensors": lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
+    }, "checkpoint")
+    return Written(files, notes)
 
 
 def _prepare(out_dir: Path, spec: Spec, dtype: str, copies: int) -> None:
@@ -220,10 +202,7 @@ def _prepare(out_dir: Path, spec: Spec, dtype: str, copies: int) -> None:
                                     f" {copies * nbytes / 1e9:,.1f}"
                                     f" GB of memory, {memory / 1e9:,.1f} GB is available; count"
                                     " it instead (`inspector count`)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InspectorError(out_dir, f"cannot create the output folder: {e.strerror or e}") from e
+    make_folder(out_dir)
     shadowing = [n for n in FOLDER_WEIGHTS[:FOLDER_WEIGHTS.index("model.safetensors")]
                  if (out_dir / n).exists()]
     if shadowing:

@@ -222,8 +222,6 @@ def test_export_failing_after_the_first_table_leaves_the_old_files(tmp_path, mon
 def test_export_failing_while_renaming_leaves_whole_files(tmp_path, monkeypatch, capsys):
     """A rename that fails part way (the second of four): each table is wholly old or wholly
     new, and no temporary file remains."""
-    from inspector import export
-
     source = write_tiny_gpt2(tmp_path / "model.safetensors")
     out = tmp_path / "tables"
     _old_export(out)
@@ -235,7 +233,7 @@ def test_export_failing_while_renaming_leaves_whole_files(tmp_path, monkeypatch,
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(export.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)  # as inspector.atomic calls it
     code, _, stderr = run_main(monkeypatch, capsys, "export", source, "--out", out,
                                "--spec", tiny_spec_yaml(tmp_path / "tiny.yaml"))
     assert code == 2 and len(stderr.splitlines()) == 1 and "Input/output error" in stderr
