@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,8 +149,7 @@ def _index(jobs: list[stats.Job]) -> dict[int, tuple[stats.Job, stats.Cell]]:
 
 
 def _orientation(decoupled, name: str) -> tuple:
-    found = decoupled.layout.match(name)
-    rule = found[0] if found else None
+    rule = stats.layout_rule(decoupled, name)
     return (rule.transposed, rule.rotary_permuted) if rule else (False, False)
 
 
@@ -223,7 +220,7 @@ def _read_pair(pair: Pair, fd_a: int, fd_b: int, block: V.Block,
     xb = V.read(pair.job_b.info, fd_b, block)
     out = []
     for cell, entry in pair.cells:
-        pa, pb = stats._clip(xa, block, cell), stats._clip(xb, block, cell)
+        pa, pb = stats.clip(xa, block, cell), stats.clip(xb, block, cell)
         if pa is not None and pa.size:
             out.append((entry, compare(pa, pb, tolerance)))
     return out
@@ -233,37 +230,21 @@ def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
             workers: int | None = None, block_values: int = stats.BLOCK_VALUES,
             progress: stats.Progress | None = None) -> None:
     """Fill `changes` (one per entry). At most 2 x workers block pairs are in flight."""
-    workers = workers or os.cpu_count() or 1
     files = V.Files()
-    pending: deque = deque()
 
-    def collect() -> None:
-        nbytes, future = pending.popleft()
-        for entry, change in future.result():
-            changes[entry].merge(change)
-        if progress is not None:
-            progress.advance(nbytes)
+    def tasks():
+        for pair in pairs:
+            fd_a, fd_b = files.fd(pair.job_a.info.file), files.fd(pair.job_b.info.file)
+            info_a, info_b = pair.job_a.info, pair.job_b.info
+            for block in _blocks(pair, block_values):
+                share = ((info_a.nbytes + info_b.nbytes) * (block.stop - block.start)
+                         // max(info_a.numel, 1))
+                yield share, _read_pair, (pair, fd_a, fd_b, block, tolerance)
 
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            for pair in pairs:
-                fd_a, fd_b = files.fd(pair.job_a.info.file), files.fd(pair.job_b.info.file)
-                info_a, info_b = pair.job_a.info, pair.job_b.info
-                for block in _blocks(pair, block_values):
-                    while len(pending) >= 2 * workers:
-                        collect()
-                    share = ((info_a.nbytes + info_b.nbytes) * (block.stop - block.start)
-                             // max(info_a.numel, 1))
-                    pending.append((share, pool.submit(_read_pair, pair, fd_a, fd_b, block,
-                                                       tolerance)))
-            while pending:
-                collect()
+        stats.run_blocks(tasks(), changes, workers or os.cpu_count() or 1, progress)
     finally:
-        for _, future in pending:
-            future.cancel()
         files.close()
-        if progress is not None:
-            progress.close()
 
 
 # --- The comparison as a document ---

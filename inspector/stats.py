@@ -25,8 +25,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -217,7 +219,8 @@ def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None
     return list(jobs.values()), targets, aliases
 
 
-def _rule(decoupled: Decoupled, name: str):
+def layout_rule(decoupled: Decoupled, name: str):
+    """The layout rule that maps the stored tensor `name`, or None (unmapped)."""
     found = decoupled.layout.match(name)
     return found[0] if found else None
 
@@ -236,7 +239,7 @@ def _axis_span(info: TensorInfo, axis: int, lo: int, hi: int) -> tuple[str, int,
 def _part(info: TensorInfo, decoupled: Decoupled, row: Row, k: int, n: int) -> tuple:
     rows, cols = V.matrix(info)
     rect = [0, rows, 0, cols]
-    rule = _rule(decoupled, row.tensor)
+    rule = layout_rule(decoupled, row.tensor)
     if n > 1 and rule is not None and rule.split_axis is not None:
         size = info.shape[rule.split_axis] // n
         which, lo, hi = _axis_span(info, rule.split_axis, k * size, (k + 1) * size)
@@ -252,7 +255,7 @@ def _heads(info: TensorInfo, decoupled: Decoupled, row: Row, rect: tuple, count:
     """The part's rectangle cut into `count` heads: along the canonical out-dim for query, key
     and value (weights and biases), along the in-dim for the output weight; stored transposed
     (GPT-2's Conv1D) means the other stored axis."""
-    rule = _rule(decoupled, row.tensor)
+    rule = layout_rule(decoupled, row.tensor)
     axis = 1 if row.role == Role.OUTPUT else 0
     if len(info.shape) == 2 and rule is not None and rule.transposed:
         axis = 1 - axis
@@ -279,37 +282,51 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
             block_values: int = BLOCK_VALUES, progress: Progress | None = None) -> list[Acc]:
     """Statistics per target. At most 2 x workers blocks are in flight, so memory stays at a
     few blocks whatever the size of the checkpoint."""
-    workers = workers or default_workers()
     accs = [Acc() for _ in range(n_targets)]
     files = V.Files()
+
+    def tasks():
+        for job in jobs:
+            fd = files.fd(job.info.file)
+            for block in V.blocks(job.info, block_values):
+                share = job.info.nbytes * (block.stop - block.start) // max(job.info.numel, 1)
+                yield share, _read_block, (job, fd, block)
+
+    try:
+        run_blocks(tasks(), accs, workers or default_workers(), progress)
+    finally:
+        files.close()
+    return accs
+
+
+def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], tuple]],
+               results: list, workers: int, progress: Progress | None = None) -> None:
+    """Run each task (nbytes, function, args) on a pool of `workers` threads, at most
+    2 x workers in flight, and merge every (index, partial) a call returns into results[index],
+    in the order the tasks came: the same sums whatever the number of threads. `progress`
+    advances by each task's nbytes and is closed at the end."""
     pending: deque = deque()
 
     def collect() -> None:
         nbytes, future = pending.popleft()
-        for target, acc in future.result():
-            accs[target].merge(acc)
+        for index, partial in future.result():
+            results[index].merge(partial)
         if progress is not None:
             progress.advance(nbytes)
 
     try:
         with ThreadPoolExecutor(workers) as pool:
-            for job in jobs:
-                fd = files.fd(job.info.file)
-                blocks = V.blocks(job.info, block_values)
-                for block in blocks:
-                    while len(pending) >= 2 * workers:
-                        collect()
-                    share = job.info.nbytes * (block.stop - block.start) // max(job.info.numel, 1)
-                    pending.append((share, pool.submit(_read_block, job, fd, block)))
+            for nbytes, function, args in tasks:
+                while len(pending) >= 2 * workers:
+                    collect()
+                pending.append((nbytes, pool.submit(function, *args)))
             while pending:
                 collect()
     finally:
         for _, future in pending:
             future.cancel()
-        files.close()
         if progress is not None:
             progress.close()
-    return accs
 
 
 def default_workers() -> int:
@@ -342,14 +359,14 @@ def _measure_cells(x: np.ndarray, cells: list[Cell], block: V.Block,
                    scratch: V.Scratch | None = None) -> list[tuple[int, Acc]]:
     out = []
     for cell in cells:
-        piece = _clip(x, block, cell)
+        piece = clip(x, block, cell)
         if piece is not None and piece.size:
             out.append((cell.target, measure(piece, scratch)))
     return out
 
 
-def _clip(x: np.ndarray, block: V.Block, cell: Cell) -> np.ndarray | None:
-    """The part of a block's values that falls in a cell."""
+def clip(x: np.ndarray, block: V.Block, cell: Cell) -> np.ndarray | None:
+    """The part of a block's values `x` that falls in a cell; None when the block misses it."""
     if block.whole_rows:
         first = block.start // block.cols
         lo, hi = max(cell.r0, first), min(cell.r1, first + x.shape[0])
