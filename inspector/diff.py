@@ -27,9 +27,10 @@ from inspector import stats
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.inspection import inspect_source
-from inspector.roles import ROLE_ORDER
+from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
+from inspector.tables import layer_sort_key
 
 BY = ("role", "layer", "head", "tensor")
 METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite")
@@ -309,7 +310,6 @@ def _role(row: Row) -> str:
 
 
 def rows_by(by: str, entries: list[Entry]) -> list[dict]:
-    order = {role.value: i for role, i in ROLE_ORDER.items()}
     if by == "tensor":
         out = []
         for e in entries:
@@ -339,10 +339,10 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
             key = (e.row.layer, e.head, _role(e.row), e.row.tensor, e.row.kind)
         groups.setdefault(key, []).append(e)
     if by == "role":
-        keys = sorted(groups, key=lambda k: order.get(k[0], len(order)))
+        keys = sorted(groups, key=lambda k: role_sort_key(k[0]))
         return [{"role": k[0], **_rollup(groups[k])} for k in keys]
     if by == "layer":
-        keys = sorted(groups, key=lambda k: (k[0] is not None, k[0] or 0))
+        keys = sorted(groups, key=lambda k: layer_sort_key(k[0]))
         return [{"layer": k[0], **_rollup(groups[k])} for k in keys]
     return [{"layer": k[0], "head": k[1], "role": k[2], "tensor": k[3], "kind": k[4],
              **_rollup(groups[k])} for k in groups]

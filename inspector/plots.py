@@ -15,7 +15,7 @@ from pathlib import Path
 
 from inspector.analytic import spec_rows
 from inspector.errors import UsageError
-from inspector.roles import ROLE_ORDER
+from inspector.roles import role_sort_key
 from inspector.spec import Spec, shipped_names
 from inspector.tables import UNMAPPED_ROLE, role_table, total
 
@@ -94,8 +94,7 @@ def _pyplot():
 
 def _roles_in(order_from: list[dict], key: str) -> list[str]:
     seen = {role for entry in order_from for role in entry[key]}
-    order = {role.value: i for role, i in ROLE_ORDER.items()}
-    return sorted(seen, key=lambda r: order.get(r, len(order)))
+    return sorted(seen, key=role_sort_key)
 
 
 def plot_shares(specs: list[Spec], out: str | Path) -> Path:
@@ -150,13 +149,12 @@ def norm_data(tensor_rows: list[dict]) -> dict:
         else:
             layer = squares[r["role"]]
             layer[r["layer"]] = layer.get(r["layer"], 0.0) + r["l2"] ** 2
-    order = {role.value: i for role, i in ROLE_ORDER.items()}
-    roles = sorted(squares, key=lambda r: order.get(r, len(order)))
+    roles = sorted(squares, key=role_sort_key)
     return {
         "layers": {role: {layer: math.sqrt(s) for layer, s in sorted(squares[role].items())}
                    for role in roles},
         "outside": {role: math.sqrt(s) for role, s in
-                    sorted(outside.items(), key=lambda kv: order.get(kv[0], len(order)))},
+                    sorted(outside.items(), key=lambda kv: role_sort_key(kv[0]))},
     }
 
 

@@ -24,6 +24,13 @@ class Role(str, Enum):
 
 # Display order: the order a token meets them.
 ROLE_ORDER = {role: i for i, role in enumerate(Role)}
+_ORDER_BY_NAME = {role.value: i for role, i in ROLE_ORDER.items()}
+
+
+def role_sort_key(name: str) -> int:
+    """Sort key of a role by its name in tables: ROLE_ORDER, a name outside the vocabulary
+    ("unmapped") last."""
+    return _ORDER_BY_NAME.get(name, len(_ORDER_BY_NAME))
 
 # Roles whose matrices are cut into attention heads.
 HEAD_ROLES = (Role.QUERY, Role.KEY, Role.VALUE, Role.OUTPUT)

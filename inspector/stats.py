@@ -36,9 +36,9 @@ from inspector.decouple import Decoupled
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
-from inspector.roles import HEAD_ROLES, ROLE_ORDER, Role
+from inspector.roles import HEAD_ROLES, Role, role_sort_key
 from inspector.rows import BIAS, BUFFER, Row
-from inspector.tables import UNMAPPED_ROLE, select
+from inspector.tables import UNMAPPED_ROLE, layer_sort_key, select
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
@@ -443,9 +443,8 @@ def role_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:
         sums.setdefault(name, Acc()).merge(acc)
         if r.tied_to is not None:
             tied[name] = r.tied_to.value
-    order = {role.value: i for role, i in ROLE_ORDER.items()}
     return [{"role": name, **sums[name].as_dict(), "tied_to": tied.get(name)}
-            for name in sorted(sums, key=lambda n: order.get(n, len(order)))]
+            for name in sorted(sums, key=role_sort_key)]
 
 
 def layer_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:
@@ -454,8 +453,7 @@ def layer_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:
     for target, acc in zip(targets, accs):
         if id(target.row) in counted:
             sums.setdefault(target.row.layer, Acc()).merge(acc)
-    layers = sorted(sums, key=lambda x: (x is not None, x if x is not None else 0))
-    return [{"layer": layer, **sums[layer].as_dict()} for layer in layers]
+    return [{"layer": layer, **sums[layer].as_dict()} for layer in sorted(sums, key=layer_sort_key)]
 
 
 def head_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 
 from inspector.errors import UsageError
-from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, ROLE_ORDER, Role
+from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, Role, role_sort_key
 from inspector.rows import BIAS, BUFFER, UNMAPPED, Row
 
 UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
+
+
+def layer_sort_key(layer: int | None) -> tuple[bool, int]:
+    """Sort key of a layer in tables: None (outside the blocks) first, then by number."""
+    return layer is not None, layer if layer is not None else 0
 
 
 def select(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[Row]:
@@ -50,8 +55,7 @@ def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = F
         entry["parameters"] += row.numel
         if row.tied_to is not None:
             entry["tied_to"] = row.tied_to.value
-    order = {role.value: i for role, i in ROLE_ORDER.items()}
-    return sorted(sums.values(), key=lambda e: order.get(e["role"], len(order)))
+    return sorted(sums.values(), key=lambda e: role_sort_key(e["role"]))
 
 
 def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
@@ -62,7 +66,7 @@ def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = 
         cell["weights" if row.kind != BIAS else "biases"] += row.numel
         cell["parameters"] += row.numel
     out = []
-    for layer in sorted(by_layer, key=lambda x: (x is not None, x if x is not None else 0)):
+    for layer in sorted(by_layer, key=layer_sort_key):
         cell = by_layer[layer]
         out.append({"layer": layer, "weights": cell["weights"], "biases": cell["biases"],
                     "parameters": cell["parameters"]})
