@@ -13,10 +13,23 @@ import click
 
 from inspector.errors import InspectorError, one_line
 from inspector.report import FORMATS, render, summary
+from inspector.tables import TABLE_KEYS
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                       show_default=True, help="How to print the answer.")
 SPEC_HELP = "A shipped spec name (see `inspector specs`), a spec YAML file or a config.json."
+# --spec where it is optional: a checkpoint says its own shape, but not always its head count.
+SPEC_FOR_HEADS = click.option("--spec", "spec_name", help="Supplies what the files do not say"
+                                                          " (heads). " + SPEC_HELP)
+
+
+def by_option(*choices: str):
+    """--by: which table to show, one of `choices`, by role unless asked."""
+    return click.option("--by", type=click.Choice(list(choices)), default="role",
+                        show_default=True)
+
+
+BY = by_option(*TABLE_KEYS)  # role, layer, head, tensor
 
 
 def say(text: str) -> None:
@@ -50,8 +63,7 @@ def specs(fmt: str) -> None:
 
 @cli.command()
 @click.argument("spec_name", metavar="SPEC")
-@click.option("--by", type=click.Choice(["role", "layer", "tensor"]), default="role",
-              show_default=True)
+@by_option("role", "layer", "tensor")
 @click.option("--count-tied", is_flag=True, help="Count a tied unembedding again (as the GPT-3"
                                                  " paper's style of table does).")
 @click.option("--weights-only", is_flag=True, help="Matrices only: no biases, norms or position"
@@ -113,13 +125,10 @@ def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> 
     return "\n" + "\n".join(notes) if notes else ""
 
 
-
 @cli.command()
 @click.argument("source")
-@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
-              show_default=True)
-@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
-                                          + SPEC_HELP)
+@BY
+@SPEC_FOR_HEADS
 @FORMAT
 def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
     """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor."""
@@ -229,8 +238,7 @@ def check(source: str, spec_name: str, fmt: str) -> int:
               help="Folder to write roles, layers, heads and tensors tables into.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
               show_default=True)
-@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
-                                          + SPEC_HELP)
+@SPEC_FOR_HEADS
 def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
     """Write SOURCE's tables (roles, layers, heads, tensors) into a folder, whole or not at all."""
     from inspector.export import write_tables
@@ -265,10 +273,8 @@ def report(source: str, spec_name: str | None) -> int:
 
 @cli.command()
 @click.argument("source")
-@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
-              show_default=True)
-@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
-                                          + SPEC_HELP)
+@BY
+@SPEC_FOR_HEADS
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads reading blocks [default: one per idle core].")
 @FORMAT
@@ -280,10 +286,10 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt:
     inspection = _inspect(source, spec_name)
     heads = (inspection.shape.n_heads, inspection.shape.n_kv_heads or inspection.shape.n_heads)
     document = weight_stats(inspection.decoupled, by, heads, threads)
-    key = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}[by]
     if fmt in ("table", "markdown"):
         say(summary(summary_pairs(document), fmt))
-    say(render(document[key], fmt, COLUMNS[by] if fmt != "csv" else None, document=document))
+    say(render(document[TABLE_KEYS[by]], fmt, COLUMNS[by] if fmt != "csv" else None,
+               document=document))
 
 
 @cli.command()
@@ -344,12 +350,10 @@ def demo(ctx: click.Context, out_dir: str | None) -> int:
 @cli.command("diff")
 @click.argument("source_a", metavar="A")
 @click.argument("source_b", metavar="B")
-@click.option("--by", type=click.Choice(["role", "layer", "head", "tensor"]), default="role",
-              show_default=True)
+@BY
 @click.option("--tolerance", type=float, default=0.0, show_default=True,
               help="Values within this absolute difference compare equal (0: bit-identical).")
-@click.option("--spec", "spec_name", help="Supplies what the files do not say (heads). "
-                                          + SPEC_HELP)
+@SPEC_FOR_HEADS
 @click.option("--threads", type=click.IntRange(min=1), help="Threads reading blocks (default:"
                                                             " every core).")
 @FORMAT
@@ -364,10 +368,9 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
 
     doc = diff(source_a, source_b, by, tolerance, load_spec(spec_name) if spec_name else None,
                threads)
-    key = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}[by]
     if fmt in ("table", "markdown"):
         say(summary(diff_summary(doc), fmt))
-    say(render(doc[key], fmt, COLUMNS[by] if fmt != "csv" else None, document=doc))
+    say(render(doc[TABLE_KEYS[by]], fmt, COLUMNS[by] if fmt != "csv" else None, document=doc))
     if fmt in ("table", "markdown"):
         lines = structural_lines(doc)
         if lines:

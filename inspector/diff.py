@@ -30,9 +30,9 @@ from inspector.inspection import inspect_source
 from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
-from inspector.tables import layer_sort_key
+from inspector.tables import TABLE_KEYS, layer_sort_key
 
-BY = ("role", "layer", "head", "tensor")
+BY = tuple(TABLE_KEYS)
 METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite")
 SHOWN_METRICS = METRICS[:-1]  # the tables leave out the NaN/Inf count; JSON keeps it
 SHOWN = 20  # structural changes listed in the table and markdown formats
@@ -377,7 +377,6 @@ def document(source_a: str, source_b: str, by: str, tolerance: float, entries: l
     structural["dtype_changes"] = [c for c in structural["dtype_changes"]
                                    if not (c["tensor"] in seen or seen.add(c["tensor"]))]
     identical = all(e.status in ("same", "tied") for e in entries)
-    key = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}[by]
     return {
         "a": source_a,
         "b": source_b,
@@ -387,7 +386,7 @@ def document(source_a: str, source_b: str, by: str, tolerance: float, entries: l
         "bytes_read": nbytes,
         "total": {k: total.as_dict()[k] for k in METRICS},
         **structural,
-        key: rows_by(by, entries),
+        TABLE_KEYS[by]: rows_by(by, entries),
     }
 
 

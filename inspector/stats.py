@@ -38,7 +38,7 @@ from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
 from inspector.roles import HEAD_ROLES, Role, role_sort_key
 from inspector.rows import BIAS, BUFFER, Row
-from inspector.tables import UNMAPPED_ROLE, layer_sort_key, select
+from inspector.tables import TABLE_KEYS, UNMAPPED_ROLE, layer_sort_key, select
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
@@ -471,8 +471,7 @@ def total(targets: list[Target], accs: list[Acc]) -> dict:
     return acc.as_dict()
 
 
-ROLLUPS = {"role": ("roles", role_rows), "layer": ("layers", layer_rows),
-           "head": ("heads", head_rows), "tensor": ("tensors", tensor_rows)}
+ROLLUPS = {"role": role_rows, "layer": layer_rows, "head": head_rows, "tensor": tensor_rows}
 
 
 def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] | None = None,
@@ -491,7 +490,6 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
     accs = compute(jobs, len(targets), workers, block_values, bar)
     for alias, original in aliases.items():
         accs[alias] = accs[original]
-    key, rollup = ROLLUPS[by]
     checkpoint = decoupled.checkpoint
     document = {
         "source": checkpoint.source,
@@ -500,7 +498,7 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
         "tensors_read": len(jobs),
         "bytes_read": nbytes,
         "total": total(targets, accs) if by != "head" else None,
-        key: rollup(targets, accs),
+        TABLE_KEYS[by]: ROLLUPS[by](targets, accs),
     }
     if by == "head":
         document.pop("total")

@@ -15,6 +15,9 @@ from inspector.rows import BIAS, BUFFER, UNMAPPED, Row
 
 UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
 
+# --by value -> the document key of its table (stats and diff JSON; `inspector export` files).
+TABLE_KEYS = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}
+
 
 def layer_sort_key(layer: int | None) -> tuple[bool, int]:
     """Sort key of a layer in tables: None (outside the blocks) first, then by number."""
