@@ -1,6 +1,7 @@
 """Tiny GGUF files written with the `gguf` package's GGUFWriter, as llama.cpp's converter writes
 them: llama.cpp's tensor names, numpy arrays in PyTorch (out, in) order (the writer stores the dims
-reversed), F32 norms, F16 matrices and a Q8_0-quantized token embedding."""
+reversed), F32 norms, F16 matrices and a Q8_0-quantized token embedding. The same tiny Llama as a
+transformers model (tiny_llama_model) and as a spec (tiny_llama_spec_yaml)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ def write_tiny_llama_gguf(path: Path, tied: bool = True) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def tiny_llama_model(**overrides):
+    """transformers' LlamaForCausalLM of TINY's shape (untied unless overridden), seeded."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = {"vocab_size": TINY["vocab"], "hidden_size": TINY["d_model"],
+              "intermediate_size": TINY["d_ff"], "num_hidden_layers": TINY["n_layers"],
+              "num_attention_heads": TINY["n_heads"], "num_key_value_heads": TINY["n_kv_heads"],
+              "max_position_embeddings": TINY["n_ctx"], "tie_word_embeddings": False}
+    config.update(overrides)
+    return LlamaForCausalLM(LlamaConfig(**config))
 
 
 def tiny_llama_spec_yaml(path: Path, tied: bool = True, **overrides) -> Path:

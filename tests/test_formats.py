@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from conftest import REPO, run_cli, tiny_gpt2_config, tiny_spec_yaml
-from gguf_files import TINY, tiny_llama_spec_yaml, write_tiny_llama_gguf
+from gguf_files import tiny_llama_model, tiny_llama_spec_yaml, write_tiny_llama_gguf
 
 
 def inspect_json(source, *args) -> dict:
@@ -137,19 +137,6 @@ def test_a_truncated_pytorch_zip(tiny_gpt2, tmp_path):
     assert str(cut) in line and "truncated" in line
 
 
-def _tiny_llama(**overrides):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = {"vocab_size": TINY["vocab"], "hidden_size": TINY["d_model"],
-                  "intermediate_size": TINY["d_ff"], "num_hidden_layers": TINY["n_layers"],
-                  "num_attention_heads": TINY["n_heads"], "num_key_value_heads": TINY["n_kv_heads"],
-                  "max_position_embeddings": TINY["n_ctx"], "tie_word_embeddings": False}
-    config.update(overrides)
-    return LlamaForCausalLM(LlamaConfig(**config))
-
-
 def write_sharded_bin(model, folder, n_shards=2):
     """pytorch_model-0000k-of-0000n.bin shards and the index transformers wrote beside them."""
     import torch
@@ -175,7 +162,7 @@ def test_sharded_bin_through_its_index(tmp_path):
     embed and lm_head 96 x 32 = 3,072 each; per layer q 32x32 + k, v 16x32 each + o 32x32 + gate,
     up, down 64x32 each + 2 norms of 32 = 1,024 + 1,024 + 1,024 + 6,144 + 64 = 9,280; total
     6,144 + 2 x 9,280 + 32 = 24,736."""
-    model = _tiny_llama()
+    model = tiny_llama_model()
     folder = write_sharded_bin(model, tmp_path / "llama")
     found = inspect_json(str(folder))
     assert found["format"] == "pytorch-sharded"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import run_cli, write_hole_safetensors
-from gguf_files import TINY, tiny_llama_spec_yaml
+from gguf_files import tiny_llama_model, tiny_llama_spec_yaml
 
 # Tiny Llama (TINY in gguf_files): V=96, d=32, L=2, 4 heads / 2 kv heads of 8, F=64.
 # Per layer q 32x32 + k, v 16x32 each + o 32x32 + gate, up, down 64x32 each + 2 norms of 32
@@ -16,16 +16,7 @@ TINY_LLAMA_UNTIED = TINY_LLAMA_TIED + 3_072  # 24,736
 
 
 def save_llama(folder, **overrides):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = {"vocab_size": TINY["vocab"], "hidden_size": TINY["d_model"],
-                  "intermediate_size": TINY["d_ff"], "num_hidden_layers": TINY["n_layers"],
-                  "num_attention_heads": TINY["n_heads"], "num_key_value_heads": TINY["n_kv_heads"],
-                  "max_position_embeddings": TINY["n_ctx"], "tie_word_embeddings": False}
-    config.update(overrides)
-    model = LlamaForCausalLM(LlamaConfig(**config))
+    model = tiny_llama_model(**overrides)
     model.save_pretrained(folder)
     return model
 
