@@ -165,7 +165,7 @@ def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
         shown = document["layers"] = layer_table(rows)
     elif by == "head":
         shown = document["heads"] = head_table(rows, inspection.shape.n_heads,
-                                               inspection.shape.n_kv_heads)
+                                               inspection.shape.n_kv_heads, source)
     elif by == "tensor":
         shown = document["tensor_rows"] = tensor_table(rows)
     for name in unmapped(rows):
@@ -195,11 +195,16 @@ def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
     ]
 
 
-def _inspect(source: str, spec_name: str | None):
+def _inspect(source: str, spec_name: str | None, say_disagreements: bool = True):
+    """Open and decouple SOURCE; a --spec supplies heads, and where it disagrees with the
+    checkpoint we say so (check leaves that to its verdict)."""
     from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
-    return inspect_source(source, load_spec(spec_name) if spec_name else None)
+    inspection = inspect_source(source, load_spec(spec_name) if spec_name else None)
+    for text in inspection.warnings if say_disagreements else ():
+        warn(text)
+    return inspection
 
 
 @cli.command()
@@ -212,7 +217,7 @@ def check(source: str, spec_name: str, fmt: str) -> int:
     from inspector.spec import load_spec
 
     spec = load_spec(spec_name)
-    verdict = run_check(spec, _inspect(source, spec_name).decoupled)
+    verdict = run_check(spec, _inspect(source, spec_name, say_disagreements=False).decoupled)
     if fmt in ("table", "markdown"):
         t = verdict["total"]
         say(summary([("spec", spec.name), ("source", source),
@@ -240,18 +245,20 @@ def check(source: str, spec_name: str, fmt: str) -> int:
               show_default=True)
 @SPEC_FOR_HEADS
 def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
-    """Write SOURCE's tables (roles, layers, heads, tensors) into a folder, whole or not at all."""
+    """Write SOURCE's tables (roles, layers, heads, tensors) into a folder, each whole or not at
+    all. Without a head count (no config.json, no metadata, no --spec) the heads table is left
+    out, with a warning, rather than the three tables that need none."""
     from inspector.export import write_tables
-    from inspector.tables import head_table, layer_table, role_table, tensor_table
+    from inspector.tables import HEADS_UNKNOWN, head_table, layer_table, role_table, tensor_table
 
     inspection = _inspect(source, spec_name)
-    rows = inspection.rows
-    tables = {
-        "roles": role_table(rows),
-        "layers": layer_table(rows),
-        "heads": head_table(rows, inspection.shape.n_heads, inspection.shape.n_kv_heads),
-        "tensors": tensor_table(rows),
-    }
+    rows, shape = inspection.rows, inspection.shape
+    tables = {"roles": role_table(rows), "layers": layer_table(rows)}
+    if shape.n_heads:
+        tables["heads"] = head_table(rows, shape.n_heads, shape.n_kv_heads, source)
+    else:
+        warn(f"{source}: heads table not written: {HEADS_UNKNOWN}")
+    tables["tensors"] = tensor_table(rows)
     for path in write_tables(tables, out_dir, fmt):
         say(str(path))
 

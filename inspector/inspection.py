@@ -6,7 +6,7 @@ older Llama checkpoints stored per layer (d_head / 2 of them, so n_heads = query
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from inspector.decouple import Decoupled, decouple
 from inspector.errors import SpecError
@@ -38,6 +38,7 @@ class Inspection:
     decoupled: Decoupled
     shape: Shape
     config_spec: Spec | None  # config.json (or a GGUF's metadata) read as a spec, when it could be
+    warnings: list[str] = field(default_factory=list)  # where a --spec disagrees with the files
 
     @property
     def rows(self):
@@ -45,15 +46,35 @@ class Inspection:
 
 
 def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
-    """Open and decouple a source. `spec`, when given, supplies what the files do not (heads)."""
+    """Open and decouple a source. The shape is the checkpoint's own; `spec`, when given, only
+    supplies the head counts the files do not say, and any disagreement becomes a warning."""
     checkpoint = open_checkpoint(source)
     config, basis = described_config(checkpoint)
     config_spec = _config_spec(config, f"{source} ({basis})")
-    known = spec or config_spec
+    known = config_spec or spec
     tied_default = known.tied_embeddings if known is not None else True
     decoupled = decouple(checkpoint, tied_default=tied_default)
-    shape = infer_shape(decoupled, known, basis="--spec" if spec is not None else basis)
-    return Inspection(decoupled, shape, config_spec)
+    shape = infer_shape(decoupled, config_spec, basis=basis)
+    warnings: list[str] = []
+    if spec is not None:
+        shape, warnings = with_spec_heads(shape, spec, source)
+    return Inspection(decoupled, shape, config_spec, warnings)
+
+
+# What a --spec is compared on against the checkpoint's own shape.
+SPEC_COMPARED = ("n_layers", "d_model", "vocab_size", "d_ff", "n_heads", "n_kv_heads")
+
+
+def with_spec_heads(shape: Shape, spec: Spec, source: str) -> tuple[Shape, list[str]]:
+    """The checkpoint's shape with the spec's head counts where the files said none."""
+    warnings = [f"{source}: --spec {spec.name} says {key} {getattr(spec, key):,}, the checkpoint"
+                f" has {getattr(shape, key):,}"
+                for key in SPEC_COMPARED
+                if getattr(shape, key) is not None and getattr(shape, key) != getattr(spec, key)]
+    if shape.n_heads is None:
+        shape = replace(shape, n_heads=spec.n_heads, n_kv_heads=spec.n_kv_heads,
+                        d_head=spec.d_head, basis=f"{shape.basis}; heads from --spec {spec.name}")
+    return shape, warnings
 
 
 def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:

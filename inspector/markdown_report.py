@@ -13,7 +13,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from inspector.check import check
-from inspector.inspection import Inspection, Shape, inspect_source
+from inspector.inspection import Inspection, inspect_source
 from inspector.report import markdown
 from inspector.roles import Role
 from inspector.rows import BUFFER
@@ -38,27 +38,19 @@ INTEGER_DTYPES = {"I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL"}
 
 def build_report(source: str, spec: Spec | None = None) -> tuple[str, dict | None]:
     """(the Markdown, the check verdict or None). The verdict decides the exit code."""
-    inspection = inspect_source(source, spec)
-    verdict = None
-    own = inspection.shape
-    if spec is not None:
-        verdict = check(spec, inspection.decoupled)  # the same verdict as `inspector check`
-        # The checkpoint described by its own files (config.json, else tensor shapes), not by
-        # the spec it is checked against; the spec only says what the files do not (heads).
-        own = inspect_source(source).shape
-        if own.n_heads is None:
-            own = inspection.shape
-    return render_report(source, inspection, spec, verdict, own), verdict
+    inspection = inspect_source(source, spec)  # its own shape; the spec supplies heads at most
+    verdict = check(spec, inspection.decoupled) if spec is not None else None
+    return render_report(source, inspection, spec, verdict), verdict
 
 
 def render_report(source: str, inspection: Inspection, spec: Spec | None,
-                  verdict: dict | None, shape: Shape | None = None) -> str:
+                  verdict: dict | None) -> str:
     rows = inspection.rows
     checkpoint = inspection.decoupled.checkpoint
     out = [f"## inspector: `{source}`", ""]
     if verdict is not None:
         out += [_verdict_line(verdict), ""]
-    shape = shape or inspection.shape
+    shape = inspection.shape
     described = ", ".join(f"{k} {v:,}" for k, v in shape.as_dict().items()
                           if isinstance(v, int) and not isinstance(v, bool))
     dtypes: dict[str, int] = defaultdict(int)

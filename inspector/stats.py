@@ -38,7 +38,7 @@ from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
 from inspector.roles import HEAD_ROLES, Role, role_sort_key
 from inspector.rows import BIAS, BUFFER, Row
-from inspector.tables import TABLE_KEYS, UNMAPPED_ROLE, layer_sort_key, select
+from inspector.tables import HEADS_UNKNOWN, TABLE_KEYS, UNMAPPED_ROLE, layer_sort_key, select
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
@@ -481,9 +481,7 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
     if by not in ROLLUPS:
         raise UsageError("--by", f"must be one of {', '.join(ROLLUPS)}")
     if by == "head" and not (heads and heads[0]):
-        raise UsageError("heads", "the number of attention heads is not known for this"
-                                  " checkpoint (no config.json or metadata says it);"
-                                  " pass --spec SPEC")
+        raise UsageError(decoupled.checkpoint.source, HEADS_UNKNOWN)
     jobs, targets, aliases = plan(decoupled, heads if by == "head" else None)
     nbytes = sum(job.info.nbytes for job in jobs)
     bar = Progress(nbytes) if progress else None

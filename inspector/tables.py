@@ -76,7 +76,12 @@ def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = 
     return out
 
 
-def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> list[dict]:
+HEADS_UNKNOWN = ("the number of attention heads is not known (no config.json or metadata says"
+                 " it); pass --spec SPEC")
+
+
+def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
+               source: str = "checkpoint") -> list[dict]:
     """Query, key, value and output cut per head: one row per (layer, head, role), with the
     head's weights and biases.
 
@@ -85,8 +90,7 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None) -> 
     to no head (it is added after the heads are summed), so it is left out here.
     """
     if not n_heads:
-        raise UsageError("heads", "the number of attention heads is not known for this checkpoint"
-                                  " (no config.json or metadata says it); pass --spec SPEC")
+        raise UsageError(source, HEADS_UNKNOWN)
     kv = n_kv_heads or n_heads
     cells: dict[tuple, list[int]] = {}  # (layer, role) -> [weights, biases] of one head
     for row in select(rows):

@@ -142,3 +142,31 @@ def test_real_values_tiny_model(tiny_gpt2_dir):
     doc = json.loads(result.stdout)
     reference = GPT2LMHeadModel.from_pretrained(tiny_gpt2_dir).num_parameters()
     assert doc["parameters"] == reference == 29_184
+
+
+def test_export_without_a_head_count_leaves_out_only_heads(tmp_path):
+    """A bare model.safetensors says nothing of heads: roles, layers and tensors are still
+    written (their sums still 124,439,808), heads is left out with one warning line."""
+    bare = write_gpt2(tmp_path / "bare", "published", with_config=False)
+    result = run_cli("export", bare / "model.safetensors", "--out", tmp_path / "out")
+    assert result.returncode == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["layers.csv", "roles.csv",
+                                                                     "tensors.csv"]
+    assert result.stderr.count("\n") == 1 and "heads table not written" in result.stderr
+    assert "model.safetensors" in result.stderr
+
+
+def test_a_spec_supplies_heads_not_the_shape(forms, tmp_path):
+    """--spec llama2-7b on GPT-2 124M: the model line stays the checkpoint's own (12 layers,
+    d_model 768) and the disagreements are said on stderr; heads come from the spec only when
+    the files give none."""
+    bare = write_gpt2(tmp_path / "bare", with_config=False)
+    result = run_cli("inspect", bare, "--spec", "llama2-7b", "--format", "json")
+    assert result.returncode == 0
+    shape = json.loads(result.stdout)["shape"]
+    assert (shape["n_layers"], shape["d_model"], shape["n_heads"]) == (12, 768, 32)
+    assert shape["basis"] == "tensor shapes; heads from --spec llama2-7b"
+    assert "says n_layers 32, the checkpoint has 12" in result.stderr
+    own = run_cli("inspect", forms["published"], "--spec", "gpt2-355m", "--format", "json")
+    assert json.loads(own.stdout)["shape"]["n_heads"] == 12  # config.json says 12: kept
+    assert "says n_heads 16, the checkpoint has 12" in own.stderr
