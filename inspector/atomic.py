@@ -32,6 +32,7 @@ def write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], object]]
             os.close(fd)
             staged.append((tmp, out_dir / name))
             write(Path(tmp))
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file should not be
         for tmp, final in staged:
             os.replace(tmp, final)
     except OSError as e:
@@ -41,3 +42,10 @@ def write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], object]]
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return [final for _, final in staged]
+
+
+def _umask() -> int:
+    """The process umask (only readable by setting it; set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

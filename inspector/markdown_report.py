@@ -83,7 +83,7 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
     if known is not None:
         from inspector.costs import cost_rows
 
-        basis = f"spec {known.name}" if spec is not None else "config.json"
+        basis = f"spec {known.name}" if spec is not None else inspection.shape.basis
         out += [f"### Costs (from the {basis})", "",
                 markdown(cost_rows(known), ["cost", "value", "unit", "approx", "how"]), ""]
     found = notes(inspection, spec)

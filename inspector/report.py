@@ -21,8 +21,8 @@ def cell(value: object, for_humans: bool = True) -> str:
         return ("yes" if value else "NO") if for_humans else str(value).lower()
     if isinstance(value, int):
         return f"{value:,}" if for_humans else str(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    if isinstance(value, float):  # machines get every digit; people get six
+        return f"{value:.6g}" if for_humans else repr(value)
     if isinstance(value, (list, tuple)):
         return "x".join(str(v) for v in value) if value else "scalar"
     return str(value)

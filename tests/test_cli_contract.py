@@ -108,3 +108,23 @@ def test_bad_input_is_one_line_exit_2(args):
     result = run_cli(*args)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("inspector: error: ")
+
+
+def test_exported_files_follow_the_umask(tiny_gpt2_dir, tmp_path):
+    """Temporary files are created 0600; what is renamed into place must be 0666 & ~umask."""
+    import os
+    import stat
+
+    out = tmp_path / "tables"
+    run_cli("export", tiny_gpt2_dir, "--out", out)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~mask}
+
+
+def test_csv_keeps_every_digit_of_a_float():
+    from inspector.report import csv_text, table
+
+    rows = [{"x": -0.50732421875, "cos": 0.99999998}]
+    assert csv_text(rows) == "x,cos\n-0.50732421875,0.99999998"
+    assert "-0.507324" in table(rows)

@@ -65,3 +65,20 @@ def test_missing_from_the_cache_while_offline(hub_cache):
     assert "\n" not in line
     assert "openai-community/gpt2-medium" in line and "model.safetensors" in line
     assert "HF_HUB_OFFLINE=1" in line
+
+
+def test_a_cached_snapshot_answers_without_the_network(hub_cache):
+    """Online mode, but the snapshot is cached: no round trip is made (this machine has no route
+    to the hub, so a request would fail after its retries)."""
+    env = {"HF_HUB_CACHE": str(hub_cache), "HF_HOME": str(hub_cache.parent), "HF_HUB_OFFLINE": "0"}
+    result = run_cli("inspect", "openai-community/gpt2", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["parameters"] == 124_439_808
+
+
+def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path):
+    (tmp_path / "out").mkdir()
+    result = run_cli("inspect", "out/model", cwd=tmp_path, env={"HF_HUB_OFFLINE": "0"})
+    assert result.returncode == 2
+    assert result.stderr == ("inspector: error: out/model: no such file or folder (nor a hub id"
+                             " of the form owner/name)\n")

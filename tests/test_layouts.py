@@ -151,3 +151,14 @@ def test_heads_from_a_global_rotary_buffer(tmp_path):
     shape = inspect_json(tmp_path / "model.safetensors")["shape"]
     assert (shape["family"], shape["n_heads"], shape["n_kv_heads"], shape["d_head"]) == \
         ("llama", 4, 2, 8)
+
+
+def test_a_config_that_describes_other_weights_does_not_choose_the_layout(tmp_path):
+    """A Llama config.json beside GPT-2 weights: the tensor names decide (gpt2 layout, nothing
+    unmapped), rather than 148 'unmapped' tensors under the llama layout."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "mixed")
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    found = inspect_json(str(folder))
+    assert found["layout"] == "gpt2" and found["parameters"] == 124_439_808

@@ -30,7 +30,7 @@ def open_checkpoint(source: str) -> Checkpoint:
         return _open_folder(path, source)
     if path.is_file():
         return _open_file(path, source)
-    if HUB_ID.match(source) and not path.exists():
+    if HUB_ID.match(source) and not path.parent.is_dir():  # `out/model` with ./out: a path
         from inspector.formats.hub import resolve
 
         return _open_folder(resolve(source), source)

@@ -14,27 +14,35 @@ from inspector.formats import FOLDER_WEIGHTS
 
 
 def resolve(repo_id: str, revision: str | None = None) -> Path:
-    """The snapshot folder holding the repo's weights (and config.json when it has one)."""
+    """The snapshot folder holding the repo's weights (and config.json when it has one).
+
+    A snapshot already in the cache answers at once, with no round trip (only headers are read,
+    and a revision's files do not change); otherwise, unless offline, it is downloaded."""
     import huggingface_hub
 
+    cached = _cached(repo_id, revision)
+    if cached is not None:
+        return cached
     if huggingface_hub.is_offline_mode():
-        return _from_cache(repo_id, revision)
+        from huggingface_hub import constants
+
+        raise CheckpointError(
+            repo_id,
+            f"no weights in the Hugging Face cache ({constants.HF_HUB_CACHE}) for revision"
+            f" {revision or 'main'}: looked for {', '.join(FOLDER_WEIGHTS)}; offline mode is on"
+            " (HF_HUB_OFFLINE=1), so nothing was downloaded",
+        )
     return _download(repo_id, revision)
 
 
-def _from_cache(repo_id: str, revision: str | None) -> Path:
-    from huggingface_hub import constants, try_to_load_from_cache
+def _cached(repo_id: str, revision: str | None) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
 
     for name in FOLDER_WEIGHTS:
         found = try_to_load_from_cache(repo_id, name, revision=revision)
         if isinstance(found, str):
             return Path(found).parent
-    raise CheckpointError(
-        repo_id,
-        f"no weights in the Hugging Face cache ({constants.HF_HUB_CACHE}) for revision"
-        f" {revision or 'main'}: looked for {', '.join(FOLDER_WEIGHTS)}; offline mode is on"
-        " (HF_HUB_OFFLINE=1), so nothing was downloaded",
-    )
+    return None
 
 
 def _download(repo_id: str, revision: str | None) -> Path:
@@ -56,10 +64,6 @@ def _download(repo_id: str, revision: str | None) -> Path:
     except CheckpointError:
         raise
     except Exception as e:  # the HTTP layer's error types change with huggingface_hub's version
-        try:  # unreachable hub: what the cache already holds still answers, as transformers does
-            return _from_cache(repo_id, revision)
-        except CheckpointError:
-            pass
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(repo_id, f"cannot fetch from the Hugging Face hub ({reason}) and the"
                                        " cache has no weights for it") from e

@@ -26,12 +26,14 @@ MODEL_TYPES = {"gpt2": "gpt2", "llama": "llama", "mistral": "llama", "bert": "be
 
 def choose_layout(names: list[str], config: dict | None = None) -> Layout:
     """The layout a config names, else the one that recognises most tensor names."""
-    model_type = (config or {}).get("model_type")
-    if isinstance(model_type, str) and model_type in MODEL_TYPES:  # JSON may hold any value
-        return LAYOUTS[MODEL_TYPES[model_type]]
     # Every layer repeats the same names, so a spread-out sample of a few hundred decides as well
     # as all of them (a 1T checkpoint has tens of thousands) at a fraction of the matching.
     sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
+    model_type = (config or {}).get("model_type")
+    if isinstance(model_type, str) and model_type in MODEL_TYPES:  # JSON may hold any value
+        named = LAYOUTS[MODEL_TYPES[model_type]]
+        if not sample or any(named.match(n) is not None for n in sample):
+            return named  # else the config describes other weights: the names decide
     return max(LAYOUTS.values(), key=lambda layout: sum(layout.match(n) is not None for n in sample))
 
 
