@@ -1,7 +1,8 @@
 """The benchmark's inputs, made on the spot: a random-init GPT-2 124M written by transformers
 (fp32, and the same weights in bf16), and header-only hole checkpoints for GPT-3 175B (35 shards),
 a Llama-3.1-405B-shaped model (191 shards, as Meta published it) and a 1T Llama-style model
-(400 shards). Holes cost no disk: their data regions are never written."""
+(asked for 400 shards; cut where the running size crosses each 1/400, 399 hold tensors).
+Holes cost no disk: their data regions are never written."""
 
 from __future__ import annotations
 

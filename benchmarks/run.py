@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--workdir", type=Path, help="Keep the inputs here (reused next time).")
     parser.add_argument("--skip-slow", action="store_true",
-                        help="Leave out the transformers baselines (they take minutes).")
+                        help="Leave out the transformers load-and-count baseline.")
     parser.add_argument("--readme", action="store_true",
                         help="Also put the table into README.md, between its benchmark markers.")
     args = parser.parse_args()
