@@ -361,8 +361,8 @@ def demo(ctx: click.Context, out_dir: str | None) -> int:
 @click.option("--tolerance", type=float, default=0.0, show_default=True,
               help="Values within this absolute difference compare equal (0: bit-identical).")
 @SPEC_FOR_HEADS
-@click.option("--threads", type=click.IntRange(min=1), help="Threads reading blocks (default:"
-                                                            " every core).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Threads reading blocks [default: one per idle core].")
 @FORMAT
 def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
                  spec_name: str | None, threads: int | None, fmt: str) -> int:
@@ -377,12 +377,14 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
                threads)
     if fmt in ("table", "markdown"):
         say(summary(diff_summary(doc), fmt))
-    say(render(doc[TABLE_KEYS[by]], fmt, COLUMNS[by] if fmt != "csv" else None, document=doc))
+    shown = doc[TABLE_KEYS[by]]
+    if shown or fmt == "json":  # two architectures leave no rows: the verdict says so
+        say(render(shown, fmt, COLUMNS[by] if fmt != "csv" else None, document=doc))
     if fmt in ("table", "markdown"):
         lines = structural_lines(doc)
         if lines:
-            say("")
-            say("\n".join(f"- {line}" if fmt == "markdown" else line for line in lines))
+            say("\n" * bool(shown)  # after a table, a blank line; the summary ends in one
+                + "\n".join(f"- {line}" if fmt == "markdown" else line for line in lines))
     return 0 if doc["identical"] else 1
 
 

@@ -4,20 +4,43 @@ side only; dtype and shape changes.
 
 It streams as `inspector stats` does and reuses its pieces: `stats.plan` says which stored tensors
 to read and which rectangles of them (a fused part, a head) each row is; `formats.values` reads a
-block of a tensor from a memory map. The same block is read from both files, so memory stays at a
-few blocks per thread whatever the size. Every roll-up (role, layer, head, total) adds exact
-sums (of a^2, b^2, (b - a)^2 and a b, in float64) and takes the largest change: never averages
-of averages.
+block of a tensor from a memory map; `stats.default_workers` picks the threads, one per idle
+core (2 x 313 MB of float32 on two cores: 0.64 s with one thread, 0.43 s with two when both cores
+are free; 0.60 s and 0.59 s when one core is busy: a second thread there gains nothing). The
+same block is read from both files, so memory stays at a few blocks per thread whatever the size.
+Every roll-up (role, layer, head, total) adds exact sums (of a^2, b^2, (b - a)^2 and a b, in
+float64) and takes the largest change: never averages of averages.
 
 Values compare equal when |b - a| <= tolerance (default 0: bit-identical values are equal; so
 are -0.0 and 0.0, and NaN against NaN at the same place). A row is "same" when no value changed,
-and its dtype and shape did not either.
+and its dtype and shape did not either. The verdict, the total and the structural lists cover
+every row whatever --by shows (the head table holds the attention rows only), and a DIFFERENT
+verdict names its reasons: values changed, dtype or shape changed in so many stored tensors, ...
+
+Rows that cannot be compared (a shape changed, a tensor on one side only, a tie on one side
+only) have null metrics (None in JSON, "-" in tables) and a status that says why. A role, layer
+or head roll-up holding any such row has null metrics too, and a status with the reason and how
+many of its rows could not be compared ("shape changed (12 of 24 rows)"): a sum over the rows
+that could be compared would read as the whole group's change. The total is the one exception:
+it adds up the values that were compared and says so, with how many parameter values of each side
+were not (`not_compared`), so that one resized embedding still leaves a verdict on the rest.
+
+Pairing is by canonical name, so checkpoints must store one architecture (their layouts may name
+tensors differently: GPT-2's published and transformers forms, Llama's safetensors and GGUF).
+Two architectures (layouts of different families, a BERT against a GPT-2) share no tensor worth
+pairing, though canonical names would pair many of them: diff says so once, lists
+each side's stored tensors as only in A and only in B, compares no values and exits 1. Not 2:
+the inputs are good checkpoints and the answer to "do they differ?" is certain, while exit 2 means
+diff could not answer (unreadable input, bad options, one architecture stored in two ways it
+cannot read block for block).
+
+Structural changes (only in A or B, shape and dtype changes) are listed by stored tensor, with
+the name and the shape as stored (GPT-2's Conv1D weights [in, out]), a fused tensor once.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -26,7 +49,8 @@ import numpy as np
 from inspector import stats
 from inspector.errors import UsageError
 from inspector.formats import values as V
-from inspector.inspection import inspect_source
+from inspector.formats.base import TensorInfo
+from inspector.inspection import LAYOUT_FAMILIES, inspect_source
 from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
@@ -62,6 +86,9 @@ class Change:
         return self
 
     def as_dict(self) -> dict:
+        if not self.count:  # nothing compared: no change to give, not a change of 0
+            return {"values": 0, "changed": 0, "rel_l2": None, "max_abs": None, "cosine": None,
+                    "nonfinite": 0}
         norm_a, norm_b = math.sqrt(self.aa), math.sqrt(self.bb)
         if norm_a:
             rel = math.sqrt(self.dd) / norm_a
@@ -109,6 +136,13 @@ def _dot(x: np.ndarray, y: np.ndarray) -> float:
 
 
 # --- Pairing: the same canonical row (and head) on both sides ---
+
+# A row's status. The first three are comparisons; the rest say why a row was not compared.
+SAME, CHANGED, DTYPE = "same", "changed", "dtype changed"
+SHAPE, ONLY_A, ONLY_B = "shape changed", "only in A", "only in B"
+TIED, TIED_A, TIED_B = "tied", "tied in A only", "tied in B only"
+COMPARED = (SAME, CHANGED, DTYPE)
+
 
 def _key(target: stats.Target) -> tuple:
     row = target.row
@@ -166,26 +200,26 @@ def pair_up(a, b, heads: tuple[int, int] | None):
     for i, target in enumerate(targets_a):
         j = by_key_b.get(_key(target))
         row_b = targets_b[j].row if j is not None else None
-        entry = Entry(target.row, row_b, target.head,
-                      counted=target.row.is_parameter and target.row.tied_to is None)
+        entry = Entry(target.row, row_b, target.head, counted=target.row.counted)
         entries.append(entry)
         if j is None:
-            entry.status = "only in A"
+            entry.status = ONLY_A
             continue
         seen_b.add(j)
         if (i in aliases_a) != (j in aliases_b):
-            entry.status = "tied in A only" if i in aliases_a else "tied in B only"
+            entry.status = TIED_A if i in aliases_a else TIED_B
             continue
         if i in aliases_a:  # a tied repeat on both sides: its storage is compared once
-            entry.status = "tied"
+            entry.status = TIED
             entry.counted = False
             continue
-        if target.row.shape != row_b.shape:
-            entry.status = "shape"
-            continue
         (job_a, cell_a), (job_b, cell_b) = where_a[i], where_b[j]
-        same_layout = (V.matrix(job_a.info) == V.matrix(job_b.info)
-                       and (cell_a.r0, cell_a.r1, cell_a.c0, cell_a.c1)
+        # Both stored tensors are read block for block, so their stored shapes must agree too
+        # (a fused tensor whose parts grew unevenly changes shape while one part keeps its own).
+        if target.row.shape != row_b.shape or job_a.info.shape != job_b.info.shape:
+            entry.status = SHAPE
+            continue
+        same_layout = ((cell_a.r0, cell_a.r1, cell_a.c0, cell_a.c1)
                        == (cell_b.r0, cell_b.r1, cell_b.c0, cell_b.c1)
                        and _orientation(a.decoupled, job_a.info.name)
                        == _orientation(b.decoupled, job_b.info.name))
@@ -198,8 +232,8 @@ def pair_up(a, b, heads: tuple[int, int] | None):
         pair.cells.append((cell_a, len(entries) - 1))
     for j, target in enumerate(targets_b):
         if j not in seen_b:
-            entries.append(Entry(None, target.row, target.head, status="only in B",
-                                 counted=target.row.is_parameter and target.row.tied_to is None))
+            entries.append(Entry(None, target.row, target.head, status=ONLY_B,
+                                 counted=target.row.counted))
     return entries, list(pairs.values())
 
 
@@ -243,7 +277,7 @@ def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
                 yield share, _read_pair, (pair, fd_a, fd_b, block, tolerance)
 
     try:
-        stats.run_blocks(tasks(), changes, workers or os.cpu_count() or 1, progress)
+        stats.run_blocks(tasks(), changes, workers or stats.default_workers(), progress)
     finally:
         files.close()
 
@@ -258,51 +292,76 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
     if not tolerance >= 0:  # also refuses NaN
         raise UsageError("--tolerance", f"must be 0 or more, got {tolerance}")
     a, b = inspect_source(source_a, spec), inspect_source(source_b, spec)
+    if _family(a) and _family(b) and _family(a) != _family(b):
+        return unrelated(source_a, source_b, by, tolerance, a, b)
     heads = None
     if by == "head":
         heads = (a.shape.n_heads, a.shape.n_kv_heads or a.shape.n_heads)
         if not heads[0]:
             raise UsageError("heads", f"the number of attention heads of {source_a} is not known"
                                       " (no config.json or metadata says it); pass --spec SPEC")
-    entries, pairs = pair_up(a, b, heads)
-    changes = [Change() for _ in entries]
+    entries, pairs = pair_up(a, b, None)
+    head_entries: list[Entry] = []
+    if heads is not None:
+        # The head table holds the attention rows only; the verdict, the total and the lists
+        # still cover every row. Both sets of cells come out of the same blocks, read once.
+        head_entries, head_pairs = pair_up(a, b, heads)
+        pairs = _merged(pairs, head_pairs, len(entries))
+    everything = entries + head_entries
+    changes = [Change() for _ in everything]
     nbytes = sum(p.job_a.info.nbytes + p.job_b.info.nbytes for p in pairs)
     compute(pairs, changes, tolerance, workers, block_values,
             stats.Progress(nbytes) if progress else None)
-    for entry, change in zip(entries, changes):
+    for entry, change in zip(everything, changes):
         if entry.status:
             continue
         entry.change = change
         if change.changed:
-            entry.status = "changed"
+            entry.status = CHANGED
         elif entry.a.dtype != entry.b.dtype:
-            entry.status = "dtype"
+            entry.status = DTYPE
         else:
-            entry.status = "same"
-    return document(source_a, source_b, by, tolerance, entries, nbytes, len(pairs))
+            entry.status = SAME
+    shown = head_entries if heads is not None else entries
+    return document(source_a, source_b, by, tolerance, entries, shown, nbytes, len(pairs), a, b)
 
 
-def _status(group: list[Entry]) -> str:
-    statuses = {e.status for e in group}
-    if statuses <= {"same", "tied"}:
-        return "same"
-    if statuses <= {"same", "tied", "dtype"}:
-        return "dtype"  # the values compare equal; how they are stored changed
-    return "changed" if statuses <= {"same", "tied", "changed", "dtype"} else "differs"
+def _merged(pairs: list[Pair], more: list[Pair], offset: int) -> list[Pair]:
+    """`more`'s cells (their entries numbered from `offset`) added to the pair of the same two
+    stored tensors in `pairs`."""
+    by_names = {(p.job_a.info.name, p.job_b.info.name): p for p in pairs}
+    for pair in more:
+        cells = [(cell, i + offset) for cell, i in pair.cells]
+        key = (pair.job_a.info.name, pair.job_b.info.name)
+        by_names.setdefault(key, Pair(pair.job_a, pair.job_b)).cells.extend(cells)
+    return list(by_names.values())
+
+
+def _family(inspection) -> str | None:
+    """The architecture a checkpoint's layout stores; None for canonical names, which any
+    architecture may use (they pair by name with any layout)."""
+    layout = inspection.decoupled.layout.name
+    return None if layout == "canonical" else LAYOUT_FAMILIES.get(layout, layout)
 
 
 def _rollup(entries: list[Entry]) -> dict:
-    if all(e.status == "tied" for e in entries):  # a tied role: its storage is compared once
+    if all(e.status == TIED for e in entries):  # a tied role: its storage is compared once
         tied_to = entries[0].row.tied_to
         return {**dict.fromkeys(METRICS), "dtype": _dtype(entries[0].a, entries[0].b),
-                "status": f"tied to {tied_to.value}" if tied_to else "tied"}
+                "status": f"tied to {tied_to.value}" if tied_to else TIED}
+    dtypes = ", ".join(sorted({_dtype(e.a, e.b) for e in entries}))
+    stored = [e for e in entries if e.status != TIED]
+    missing = [e for e in stored if e.status not in COMPARED]
+    if missing:  # a sum over the rest would pass for the group's change: none is given
+        why = ", ".join(dict.fromkeys(e.status for e in missing))
+        part = "" if len(missing) == len(stored) else f" ({len(missing)} of {len(stored)} rows)"
+        return {**dict.fromkeys(METRICS), "dtype": dtypes, "status": why + part}
     change = Change()
-    for e in entries:
-        if e.change is not None:
-            change.merge(e.change)
-    dtypes = sorted({_dtype(e.a, e.b) for e in entries})
-    return {**{k: change.as_dict()[k] for k in METRICS}, "dtype": ", ".join(dtypes),
-            "status": _status(entries)}
+    for e in stored:
+        change.merge(e.change)
+    statuses = {e.status for e in stored}
+    status = CHANGED if CHANGED in statuses else DTYPE if DTYPE in statuses else SAME
+    return {**{k: change.as_dict()[k] for k in METRICS}, "dtype": dtypes, "status": status}
 
 
 def _role(row: Row) -> str:
@@ -327,7 +386,7 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
         return out
     groups: dict[tuple, list[Entry]] = {}
     for e in entries:
-        if by == "layer" and e.status == "tied":
+        if by == "layer" and e.status == TIED:
             continue  # a tied repeat adds nothing to its layer: its storage is counted once
         if by != "head" and e.row.kind == BUFFER:
             continue  # buffers are not parameters: listed by --by tensor and below
@@ -348,45 +407,144 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
              **_rollup(groups[k])} for k in groups]
 
 
+def _stored(inspection) -> dict[str, TensorInfo]:
+    return {t.name: t for t in inspection.decoupled.checkpoint.tensors}
+
+
+def _held(inspection) -> dict[str, list[str]]:
+    """Stored name -> the canonical names it holds (its own rows, not tied repeats)."""
+    held: dict[str, list[str]] = {t.name: [] for t in inspection.decoupled.checkpoint.tensors}
+    for row in inspection.rows:
+        if row.canonical and row.tied_to is None:
+            held[row.tensor].append(row.canonical)
+    return held
+
+
+def _one_side(entries: list[Entry], status: str, stored: dict[str, TensorInfo]) -> list[dict]:
+    """The stored tensors holding rows found on one side only, each once, as stored."""
+    held: dict[str, list[str]] = {}
+    for e in entries:
+        # A tied repeat names the storage of another row, present on both sides: a tie change.
+        if e.status == status and e.row.tied_to is None:
+            held.setdefault(e.row.tensor, []).extend([e.row.canonical] if e.row.canonical else [])
+    return [_as_stored(stored[name], canonical) for name, canonical in held.items()]
+
+
+def _as_stored(info: TensorInfo, canonical: list[str]) -> dict:
+    return {"tensor": info.name, "canonical": canonical, "shape": list(info.shape),
+            "dtype": info.dtype}
+
+
+def _once(items: list[dict]) -> list[dict]:
+    """A fused tensor is several rows: each stored tensor's change listed once."""
+    seen: set[str] = set()
+    return [c for c in items if not (c["tensor"] in seen or seen.add(c["tensor"]))]
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def _differences(total: Change, buffers_changed: int, structural: dict) -> list[str]:
+    """Why two checkpoints are not identical, each reason once, in words."""
+    out = []
+    if total.changed:
+        out.append(f"{total.changed:,} of {_count(total.count, 'value')} changed")
+    if buffers_changed:
+        out.append(f"values changed in {_count(buffers_changed, 'buffer')}")
+    for key, what in (("dtype_changes", "dtype changed in {}"),
+                      ("shape_changes", "shape changed in {}"),
+                      ("only_in_a", "{} only in A"), ("only_in_b", "{} only in B")):
+        if structural[key]:
+            out.append(what.format(_count(len(structural[key]), "stored tensor")))
+    if structural["tie_changes"]:
+        out.append(f"tying changed for {_count(len(structural['tie_changes']), 'row')}")
+    return out
+
+
 def document(source_a: str, source_b: str, by: str, tolerance: float, entries: list[Entry],
-             nbytes: int, tensors: int) -> dict:
+             shown: list[Entry], nbytes: int, tensors: int, a, b) -> dict:
+    """`entries`: every row, whole; `shown`: the rows of the table (the same, but per head and
+    of the attention only for --by head)."""
     total = Change()
     for e in entries:
         if e.counted and e.change is not None:
             total.merge(e.change)
-
-    def named(status: str) -> list[dict]:
-        return [{"tensor": e.row.tensor, "canonical": e.row.canonical or None,
-                 "shape": list(e.row.shape), "dtype": e.row.dtype}
-                for e in entries if e.status == status and e.head in (None, 0)]
-
-    structural = {
-        "only_in_a": named("only in A"),
-        "only_in_b": named("only in B"),
-        "shape_changes": [{"tensor": e.a.tensor, "canonical": e.row.canonical or None,
-                           "a": list(e.a.shape), "b": list(e.b.shape)}
-                          for e in entries if e.status == "shape" and e.head in (None, 0)],
-        "dtype_changes": [{"tensor": e.a.tensor, "a": e.a.dtype, "b": e.b.dtype}
-                          for e in entries if e.a is not None and e.b is not None
-                          and e.a.dtype != e.b.dtype and e.head in (None, 0)],
-        "tie_changes": [{"tensor": e.row.tensor, "change": e.status}
-                        for e in entries if e.status.startswith("tied in")],
+    # Rows whose values were not compared, and the parameters they hold.
+    skipped = [e for e in entries if e.status not in (*COMPARED, TIED)]
+    not_compared = {
+        "rows": len(skipped),
+        "values_a": sum(e.a.numel for e in skipped if e.a is not None and e.a.counted),
+        "values_b": sum(e.b.numel for e in skipped if e.b is not None and e.b.counted),
+        "why": {status: sum(e.status == status for e in skipped)
+                for status in dict.fromkeys(e.status for e in skipped)},
     }
-    # A fused tensor is several rows of one dtype: list each stored tensor's change once.
-    seen: set[str] = set()
-    structural["dtype_changes"] = [c for c in structural["dtype_changes"]
-                                   if not (c["tensor"] in seen or seen.add(c["tensor"]))]
-    identical = all(e.status in ("same", "tied") for e in entries)
+    stored_a, stored_b = _stored(a), _stored(b)
+    both = [e for e in entries if e.a is not None and e.b is not None]
+    structural = {
+        "only_in_a": _one_side(entries, ONLY_A, stored_a),
+        "only_in_b": _one_side(entries, ONLY_B, stored_b),
+        "shape_changes": _once([
+            {"tensor": e.a.tensor, **({"tensor_b": e.b.tensor} if e.b.tensor != e.a.tensor
+                                      else {}),
+             "a": list(stored_a[e.a.tensor].shape), "b": list(stored_b[e.b.tensor].shape)}
+            for e in both if e.status == SHAPE]),
+        "dtype_changes": _once([
+            {"tensor": e.a.tensor, **({"tensor_b": e.b.tensor} if e.b.tensor != e.a.tensor
+                                      else {}),
+             "a": e.a.dtype, "b": e.b.dtype}
+            for e in both if e.a.dtype != e.b.dtype]),
+        "tie_changes": [{"tensor": e.row.tensor, "canonical": e.row.canonical or None,
+                         "change": e.status}
+                        for e in entries if e.status in (TIED_A, TIED_B)
+                        or (e.status in (ONLY_A, ONLY_B) and e.row.tied_to is not None)],
+    }
+    buffers_changed = sum(e.status == CHANGED and e.row.kind == BUFFER for e in entries)
+    identical = all(e.status in (SAME, TIED) for e in entries)
     return {
         "a": source_a,
         "b": source_b,
         "identical": identical,
+        "differences": [] if identical else _differences(total, buffers_changed, structural),
+        "architectures": {"a": a.shape.family, "b": b.shape.family},
         "tolerance": tolerance,
         "tensors_compared": tensors,
         "bytes_read": nbytes,
         "total": {k: total.as_dict()[k] for k in METRICS},
+        "not_compared": not_compared,
         **structural,
-        TABLE_KEYS[by]: rows_by(by, entries),
+        TABLE_KEYS[by]: rows_by(by, shown),
+    }
+
+
+def unrelated(source_a: str, source_b: str, by: str, tolerance: float, a, b) -> dict:
+    """Two architectures: no row pairs up, so nothing is compared; every stored tensor of each
+    side is listed as on that side only, and the one difference says why."""
+    held_a, held_b = _held(a), _held(b)
+    only_a = [_as_stored(t, held_a[t.name]) for t in a.decoupled.checkpoint.tensors]
+    only_b = [_as_stored(t, held_b[t.name]) for t in b.decoupled.checkpoint.tensors]
+    rows = len(a.rows) + len(b.rows)
+    return {
+        "a": source_a,
+        "b": source_b,
+        "identical": False,
+        "differences": [(f"different architectures: A is {a.shape.family}, B is"
+                         f" {b.shape.family}; no tensor pairs up, so no values were compared")],
+        "architectures": {"a": a.shape.family, "b": b.shape.family},
+        "tolerance": tolerance,
+        "tensors_compared": 0,
+        "bytes_read": 0,
+        "total": Change().as_dict(),
+        "not_compared": {"rows": rows,
+                         "values_a": sum(r.numel for r in a.rows if r.counted),
+                         "values_b": sum(r.numel for r in b.rows if r.counted),
+                         "why": {"different architectures": rows}},
+        "only_in_a": only_a,
+        "only_in_b": only_b,
+        "shape_changes": [],
+        "dtype_changes": [],
+        "tie_changes": [],
+        TABLE_KEYS[by]: [],
     }
 
 
@@ -394,47 +552,87 @@ COLUMNS = {
     "role": ["role", *SHOWN_METRICS, "dtype", "status"],
     "layer": ["layer", *SHOWN_METRICS, "dtype", "status"],
     "head": ["layer", "head", "role", "kind", *SHOWN_METRICS, "status"],
-    "tensor": ["tensor", "role", "layer", "kind", "shape", "dtype", *SHOWN_METRICS, "status"],
+    # The shape is the row's, PyTorch (out, in) like its canonical name (a fused tensor's part):
+    # the canonical column says which, as in `inspector inspect --by tensor`.
+    "tensor": ["tensor", "role", "canonical", "layer", "kind", "shape", "dtype", *SHOWN_METRICS,
+               "status"],
 }
 
 
 def summary_pairs(doc: dict) -> list[tuple[str, object]]:
-    t = doc["total"]
-    verdict = "identical" if doc["identical"] else "DIFFERENT"
-    within = f" (within {doc['tolerance']:g})" if doc["tolerance"] else " (bit for bit)"
-    pairs: list[tuple[str, object]] = [
-        ("a", doc["a"]),
-        ("b", doc["b"]),
-        ("verdict", verdict + (within if doc["identical"] else "")),
-        ("compared", (f"{t['values']:,} parameter values; {doc['tensors_compared']:,} stored"
-                      f" tensors read from each side ({doc['bytes_read']:,} bytes in all)")),
-    ]
+    t, skipped = doc["total"], doc["not_compared"]
+    within = f" within {doc['tolerance']:g}" if doc["tolerance"] else ""
+    if doc["identical"]:
+        verdict = f"identical ({within.strip() or 'bit for bit'})"
+    else:
+        verdict = "DIFFERENT: " + "; ".join(doc["differences"])
+        if t["values"] and not t["changed"]:  # the reasons above are all structural
+            verdict += f" (the {t['values']:,} parameter values compared are all equal{within})"
+    pairs: list[tuple[str, object]] = [("a", doc["a"]), ("b", doc["b"]), ("verdict", verdict)]
+    if "different architectures" in skipped["why"]:
+        # Nothing was compared, as the verdict says: how much each side holds instead.
+        for side, key in (("A", "only_in_a"), ("B", "only_in_b")):
+            pairs.append((f"only in {side}", (f"{_count(len(doc[key]), 'stored tensor')},"
+                                              f" {skipped['values_' + side.lower()]:,}"
+                                              " parameter values")))
+        return pairs
+    read = (f"{doc['tensors_compared']:,} stored tensors read from each side"
+            f" ({doc['bytes_read']:,} bytes in all)")
+    if skipped["rows"]:
+        pairs.append(("compared", (f"{t['values']:,} parameter values, of A's"
+                                   f" {t['values'] + skipped['values_a']:,} and B's"
+                                   f" {t['values'] + skipped['values_b']:,}; {read}")))
+        why = ", ".join(skipped["why"]) if len(skipped["why"]) == 1 else ", ".join(
+            f"{status}: {n:,}" for status, n in skipped["why"].items())
+        pairs.append(("not compared", (f"{_count(skipped['rows'], 'row')} ({why}):"
+                                       f" {skipped['values_a']:,} parameter values of A,"
+                                       f" {skipped['values_b']:,} of B")))
+    else:
+        pairs.append(("compared", f"{t['values']:,} parameter values; {read}"))
     if t["values"]:
+        over = " (over the values compared)" if skipped["rows"] else ""
         pairs.append(("change", (f"{t['changed']:,} values changed; relative L2"
                                  f" {_g(t['rel_l2'])}, largest {_g(t['max_abs'])}, cosine"
-                                 f" {_g(t['cosine'])}")))
+                                 f" {_g(t['cosine'])}{over}")))
     if t["nonfinite"]:
         pairs.append(("NaN/Inf", (f"{t['nonfinite']:,} values are NaN or Inf on one side"
                                   " only (left out of the sums)")))
     return pairs
 
 
+def _pattern(name: str) -> str:
+    """h.0.attn.bias ... h.11.attn.bias: one line, h.N.attn.bias."""
+    return re.sub(r"(?<=\.)\d+(?=\.)", "N", name)
+
+
+def _grouped(items: list[dict], what) -> list[tuple[str, tuple, list[dict]]]:
+    """(shown name, what, items) per group of stored tensors that differ only in their layer
+    number: the name itself when alone, "12 x h.N.mlp.c_fc.weight" otherwise."""
+    groups: dict[tuple, list[dict]] = {}
+    for item in items:
+        groups.setdefault((_pattern(item["tensor"]), what(item)), []).append(item)
+    return [(group[0]["tensor"] if len(group) == 1 else f"{len(group)} x {pattern}", key, group)
+            for (pattern, key), group in groups.items()]
+
+
+def _shape(shape) -> str:
+    return f"[{', '.join(map(str, shape))}]"
+
+
 def structural_lines(doc: dict) -> list[str]:
-    """Tensors on one side only, shape, dtype and tie changes: one line each, SHOWN at most."""
+    """Tensors on one side only, shape, dtype and tie changes, by stored name and stored shape:
+    one line each (layers alike in one line), SHOWN at most."""
     lines = []
-    labels = {"only_in_a": "only in A", "only_in_b": "only in B"}
-    for key, label in labels.items():
-        groups: dict[tuple, list[str]] = {}
-        for item in doc[key]:  # h.0.attn.bias ... h.11.attn.bias: one line, h.N.attn.bias
-            what = (re.sub(r"(?<=\.)\d+(?=\.)", "N", item["tensor"]), item["dtype"],
-                    tuple(item["shape"]))
-            groups.setdefault(what, []).append(item["tensor"])
-        for (pattern, dtype, shape), names in groups.items():
-            shown = names[0] if len(names) == 1 else f"{len(names)} x {pattern}"
-            lines.append(f"{label}: {shown} {dtype} [{', '.join(map(str, shape))}]")
-    for item in doc["shape_changes"]:
-        lines.append(f"shape: {item['tensor']} [{', '.join(map(str, item['a']))}] -> "
-                     f"[{', '.join(map(str, item['b']))}]")
+    for key, label in (("only_in_a", "only in A"), ("only_in_b", "only in B")):
+        for shown, (dtype, shape), _ in _grouped(doc[key], lambda i: (i["dtype"], tuple(i["shape"]))):
+            lines.append(f"{label}: {shown} {dtype} {_shape(shape)}")
+    for shown, (name_b, was, now), group in _grouped(
+            doc["shape_changes"],
+            lambda i: (_pattern(i.get("tensor_b", "")), tuple(i["a"]), tuple(i["b"]))):
+        shown_b = _shape(now)
+        if name_b:  # B names it otherwise (GPT-2's published and transformers forms)
+            shown_b = f"{group[0]['tensor_b'] if len(group) == 1 else name_b} {shown_b}"
+        lines.append(f"shape: {shown} {_shape(was)} -> {shown_b}")
     by_change: dict[tuple[str, str], list[str]] = {}
     for item in doc["dtype_changes"]:
         by_change.setdefault((item["a"], item["b"]), []).append(item["tensor"])
@@ -445,7 +643,7 @@ def structural_lines(doc: dict) -> list[str]:
             lines.append(f"dtype: {was} -> {now} in {len(names)} stored tensors ({names[0]},"
                          f" {names[1]}{', ...' if len(names) > 2 else ''})")
     for item in doc["tie_changes"]:
-        lines.append(f"tie: {item['tensor']}: {item['change']}")
+        lines.append(f"tie: {item['canonical'] or item['tensor']}: {item['change']}")
     if len(lines) > SHOWN:
         lines = lines[:SHOWN] + [f"... and {len(lines) - SHOWN} more (--format json lists all)"]
     return lines

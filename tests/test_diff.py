@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
-from gpt2_files import transformers_shapes
+from gpt2_files import transformers_shapes, write_gpt2
 
-from inspector.diff import diff
+from inspector import stats
+from inspector.diff import diff, structural_lines, summary_pairs
 
 CONFIG = {"vocab_size": 100, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4}
 SCALED = "transformer.h.1.mlp.c_fc.weight"  # [32, 128] Conv1D: layer 1's up projection
@@ -146,9 +147,22 @@ def test_float16_resave_reports_the_dtype_change(base, tmp_path):
     assert {c["tensor"]: (c["a"], c["b"]) for c in doc["dtype_changes"]} == {
         name: ("F32", "F16") for name in grid_values()}
     assert {r["role"]: (r["dtype"], r["status"]) for r in doc["roles"]}["up"] == (
-        "F32 -> F16", "dtype")
+        "F32 -> F16", "dtype changed")
     table = run_cli("diff", base, save(tmp_path / "half", half)).stdout
     assert "dtype: F32 -> F16 in 28 stored tensors (" in table
+
+
+def test_a_dtype_change_alone_is_the_verdicts_reason(base, tmp_path):
+    """Within a tolerance, a float16 re-save changes no value: the verdict still says DIFFERENT
+    and why. 28 stored tensors = wte, wpe, ln_f (2) and 12 per layer x 2 layers; 29,184 values."""
+    half = {name: v.astype(np.float16) for name, v in grid_values().items()}
+    result = run_cli("diff", base, save(tmp_path / "half", half), "--tolerance", "1e-3")
+    assert result.returncode == 1
+    assert ("verdict   DIFFERENT: dtype changed in 28 stored tensors (the 29,184 parameter values"
+            " compared are all equal within 0.001)") in result.stdout.splitlines()
+    doc = diff(str(base), str(tmp_path / "half"), tolerance=1e-3, progress=False)
+    assert doc["differences"] == ["dtype changed in 28 stored tensors"]
+    assert doc["total"]["changed"] == 0 and doc["total"]["values"] == 29_184
 
 
 def test_tensor_missing_from_one_side(base, tmp_path):
@@ -163,6 +177,14 @@ def test_tensor_missing_from_one_side(base, tmp_path):
     assert [t["tensor"] for t in swapped["only_in_b"]] == ["transformer.ln_f.weight"]
     text = run_cli("diff", base, tmp_path / "no-ln-f").stdout
     assert "only in A: transformer.ln_f.weight F32 [32]" in text
+    assert doc["differences"] == ["1 stored tensor only in A"]
+    # norm: ln_1 and ln_2 weight and bias in 2 layers (8) and ln_f's 2: one of 10 is missing.
+    roles = {r["role"]: r for r in doc["roles"]}
+    assert roles["norm"]["status"] == "only in A (1 of 10 rows)"
+    assert all(roles["norm"][k] is None for k in ("values", "changed", "rel_l2", "max_abs"))
+    assert roles["up"]["status"] == "same" and roles["up"]["values"] == 2 * (32 * 128 + 128)
+    assert doc["not_compared"] == {"rows": 1, "values_a": 32, "values_b": 0,
+                                   "why": {"only in A": 1}}
 
 
 def test_tolerance(base, tmp_path):
@@ -178,29 +200,146 @@ def test_tolerance(base, tmp_path):
 
 
 def test_shape_change_and_bad_input(base, tmp_path):
-    """A 48-wide MLP on one side: its up and down rows cannot be paired; listed as shape
-    changes. Unreadable input and a negative tolerance exit 2 with one line."""
+    """A 48-wide MLP on one side (the rest of A's values kept): its up and down weights and the up
+    bias cannot be paired. Their rows have no metrics and say "shape changed"; so do the roll-ups
+    that hold them, with how many of their rows were left out, and the total counts the values
+    compared: 29,184 - 2 x (32 x 128 + 128 + 128 x 32) = 29,184 - 16,640 = 12,544 of A's,
+    beside B's 2 x (32 x 48 + 48 + 48 x 32) = 6,240 not compared. Shape changes are listed with
+    stored names and stored shapes (Conv1D: [in, out]), as transformers' state dict has them.
+    Unreadable input and a negative tolerance exit 2 with one line."""
     other = dict(CONFIG, n_inner=48)
+    shapes_a, shapes_b = transformers_shapes(**CONFIG), transformers_shapes(**other)
+    resized = [n for n in shapes_b if shapes_b[n] != shapes_a[n]]
+    tensors = grid_values()
+    rng = np.random.default_rng(1)
+    tensors.update({n: (rng.integers(-1000, 1001, size=shapes_b[n]) / 256).astype(np.float32)
+                    for n in resized})
     from safetensors.numpy import save_file
     from transformers import GPT2Config
 
     folder = tmp_path / "narrow"
     folder.mkdir()
-    rng = np.random.default_rng(1)
-    save_file({n: rng.standard_normal(s).astype(np.float32)
-               for n, s in transformers_shapes(**other).items()}, str(folder / "model.safetensors"))
+    save_file(tensors, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(GPT2Config(**other).to_dict()))
-    result = run_cli("diff", base, folder, "--format", "json")
+    result = run_cli("diff", base, folder, "--by", "tensor", "--format", "json")
     assert result.returncode == 1
     doc = json.loads(result.stdout)
     assert {c["tensor"]: (c["a"], c["b"]) for c in doc["shape_changes"]} == {
+        n: (shapes_a[n], shapes_b[n]) for n in resized} == {
         f"transformer.h.{i}.mlp.{name}": shapes for i in (0, 1) for name, shapes in (
-            ("c_fc.weight", ([128, 32], [48, 32])), ("c_fc.bias", ([128], [48])),
-            ("c_proj.weight", ([32, 128], [32, 48])))}
+            ("c_fc.weight", ([32, 128], [32, 48])), ("c_fc.bias", ([128], [48])),
+            ("c_proj.weight", ([128, 32], [48, 32])))}
+    unpaired = [r for r in doc["tensors"] if r["status"] == "shape changed"]
+    assert sorted(r["tensor"] for r in unpaired) == sorted(resized)
+    assert all(r[k] is None for r in unpaired
+               for k in ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite"))
+    assert doc["total"]["values"] == 12_544 and doc["total"]["changed"] == 0
+    assert doc["not_compared"] == {"rows": 6, "values_a": 16_640, "values_b": 6_240,
+                                   "why": {"shape changed": 6}}
+    assert doc["differences"] == ["shape changed in 6 stored tensors"]
+
+    roles = {r["role"]: r for r in diff(str(base), str(folder), progress=False)["roles"]}
+    assert roles["up"]["status"] == "shape changed"  # both layers' weight and bias
+    assert roles["down"]["status"] == "shape changed (2 of 4 rows)"  # the biases kept [32]
+    for name in ("up", "down"):
+        assert [roles[name][k] for k in ("values", "changed", "rel_l2", "max_abs")] == [None] * 4
+    assert roles["query"]["status"] == "same" and roles["query"]["rel_l2"] == 0.0
+    layers = {r["layer"]: r for r in diff(str(base), str(folder), "layer",
+                                          progress=False)["layers"]}
+    # 16 rows a layer: ln_1, ln_2 (2 each), q k v weights and biases (6), attention output (2),
+    # c_fc (2), c_proj (2); 3 changed shape.
+    assert layers[0]["status"] == layers[1]["status"] == "shape changed (3 of 16 rows)"
+    assert layers[0]["values"] is None and layers[0]["rel_l2"] is None
+    assert layers[None]["status"] == "same" and layers[None]["values"] == 100 * 32 + 16 * 32 + 64
+
     missing = run_cli("diff", base, tmp_path / "nothing")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     negative = run_cli("diff", base, base, "--tolerance", "-1")
     assert negative.returncode == 2 and "--tolerance" in negative.stderr
+
+
+def test_gpt2_with_a_narrower_mlp_header_only(tmp_path):
+    """GPT-2 124M as the hub published it with n_inner 3000, against transformers' form with
+    3072 (header-only files, all values zero). Per layer c_fc weight and bias and c_proj weight
+    cannot be compared: A holds 12 x (768 x 3000 x 2 + 3000) = 55,332,000 such values, B
+    12 x (768 x 3072 x 2 + 3072) = 56,659,968; compared: 124,439,808 - 56,659,968 = 67,779,840
+    (B's parameters from transformers, less the resized). Shape lines pair each side's stored
+    name with its stored shape; the causal-mask buffers are only in A."""
+    a = write_gpt2(tmp_path / "a", "published", n_inner=3000)
+    b = write_gpt2(tmp_path / "b", "transformers")
+    shapes_b = transformers_shapes()
+    assert sum(math.prod(s) for s in shapes_b.values()) == 124_439_808
+    doc = diff(str(a), str(b), "layer", progress=False)
+    assert doc["total"]["values"] == 67_779_840
+    assert doc["not_compared"] == {"rows": 48, "values_a": 55_332_000, "values_b": 56_659_968,
+                                   "why": {"shape changed": 36, "only in A": 12}}
+    assert {r["layer"]: (r["values"], r["status"]) for r in doc["layers"]} == {
+        None: (50_257 * 768 + 1024 * 768 + 2 * 768, "same"),
+        **{i: (None, "shape changed (3 of 16 rows)") for i in range(12)}}
+    assert doc["differences"] == ["shape changed in 36 stored tensors",
+                                  "12 stored tensors only in A"]
+    assert structural_lines(doc) == [
+        "only in A: 12 x h.N.attn.bias F32 [1, 1, 1024, 1024]",
+        ("shape: 12 x h.N.mlp.c_fc.weight [768, 3000] -> transformer.h.N.mlp.c_fc.weight"
+         " [768, 3072]"),
+        "shape: 12 x h.N.mlp.c_fc.bias [3000] -> transformer.h.N.mlp.c_fc.bias [3072]",
+        ("shape: 12 x h.N.mlp.c_proj.weight [3000, 768] -> transformer.h.N.mlp.c_proj.weight"
+         " [3072, 768]")]
+    assert shapes_b["transformer.h.0.mlp.c_fc.weight"] == [768, 3072]  # stored [in, out]
+    assert dict(summary_pairs(doc))["compared"].startswith(
+        "67,779,840 parameter values, of A's 123,111,840 and B's 124,439,808;")
+
+
+@needs_minilm
+def test_two_architectures_are_said_to_differ_once(tmp_path):
+    """all-MiniLM-L6-v2 (BERT) against GPT-2 124M (header-only): no row is paired, no value read;
+    the verdict says why, the counts say what each side holds (parameters as transformers counts
+    them: BertModel with its pooler, GPT2LMHeadModel with the unembedding tied), and no role
+    table of empty rows follows. Exit 1: they differ, and diff could say so."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    with torch.device("meta"):
+        bert = BertModel(BertConfig.from_pretrained(MINILM_DIR))
+    bert_params = sum(p.numel() for p in bert.parameters())
+    gpt2_params = sum(math.prod(s) for s in transformers_shapes().values())
+    assert (bert_params, gpt2_params) == (22_713_216, 124_439_808)
+    gpt2 = write_gpt2(tmp_path / "gpt2", "transformers")
+    result = run_cli("diff", MINILM_DIR, gpt2)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[2:5] == [
+        ("verdict    DIFFERENT: different architectures: A is bert, B is gpt2; no tensor pairs"
+         " up, so no values were compared"),
+        "only in A  104 stored tensors, 22,713,216 parameter values",
+        "only in B  148 stored tensors, 124,439,808 parameter values"]
+    assert not any(line.startswith("role") for line in lines)
+    doc = json.loads(run_cli("diff", MINILM_DIR, gpt2, "--format", "json").stdout)
+    assert doc["roles"] == [] and doc["tensors_compared"] == doc["bytes_read"] == 0
+    assert (len(doc["only_in_a"]), len(doc["only_in_b"])) == (104, 148)
+    assert doc["total"]["rel_l2"] is None and doc["shape_changes"] == []
+    assert doc["architectures"] == {"a": "bert", "b": "gpt2"}
+
+
+def test_heads_table_does_not_hide_other_changes(base, scaled):
+    """--by head shows attention rows only; the MLP weight scaled in `scaled` still makes the
+    verdict DIFFERENT, with its changed values (the nonzero ones of that tensor) counted."""
+    doc = diff(str(base), str(scaled), "head", progress=False)
+    nonzero = int(np.count_nonzero(grid_values()[SCALED]))
+    assert all(r["status"] == "same" for r in doc["heads"])
+    assert doc["identical"] is False
+    assert doc["differences"] == [f"{nonzero:,} of 29,184 values changed"]
+    assert run_cli("diff", base, scaled, "--by", "head").returncode == 1
+
+
+def test_threads_follow_the_rule_of_stats(base, monkeypatch):
+    """No --threads: diff asks stats.default_workers (one per idle core), as stats does."""
+    calls = []
+    monkeypatch.setattr(stats, "default_workers", lambda: calls.append(1) or 1)
+    diff(str(base), str(base), progress=False)
+    assert calls == [1]
+    diff(str(base), str(base), workers=2, progress=False)
+    assert calls == [1]
 
 
 @needs_minilm
