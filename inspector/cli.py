@@ -195,14 +195,14 @@ def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
     ]
 
 
-def _inspect(source: str, spec_name: str | None, say_disagreements: bool = True):
+def _inspect(source: str, spec_name: str | None):
     """Open and decouple SOURCE; a --spec supplies heads, and where it disagrees with the
-    checkpoint we say so (check leaves that to its verdict)."""
+    checkpoint we say so."""
     from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
     inspection = inspect_source(source, load_spec(spec_name) if spec_name else None)
-    for text in inspection.warnings if say_disagreements else ():
+    for text in inspection.warnings:
         warn(text)
     return inspection
 
@@ -214,10 +214,11 @@ def _inspect(source: str, spec_name: str | None, say_disagreements: bool = True)
 def check(source: str, spec_name: str, fmt: str) -> int:
     """Does SOURCE match SPEC? Exit 0 when every role matches, 1 when one does not."""
     from inspector.check import check as run_check
+    from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
-    spec = load_spec(spec_name)
-    verdict = run_check(spec, _inspect(source, spec_name, say_disagreements=False).decoupled)
+    spec = load_spec(spec_name)  # disagreements with the checkpoint are the verdict's to say
+    verdict = run_check(spec, inspect_source(source, spec).decoupled)
     if fmt in ("table", "markdown"):
         t = verdict["total"]
         say(summary([("spec", spec.name), ("source", source),

@@ -10,8 +10,6 @@ from pathlib import Path
 from inspector.atomic import make_folder, write_atomically
 from inspector.report import csv_text
 
-EXPORT_FORMATS = ("csv", "json", "parquet")
-
 
 def write_tables(tables: dict[str, list[dict]], out_dir: str | Path, fmt: str) -> list[Path]:
     out_dir = Path(out_dir)

@@ -22,15 +22,6 @@ from inspector.tables import buffers, role_table, total, unmapped
 
 PROBLEMS_SHOWN = 20
 
-# What a buffer is, by the last part of its name: these are the buffers checkpoints carry.
-BUFFER_KINDS = {
-    "attn.bias": "causal-mask",
-    "attn.masked_bias": "mask-fill",
-    "inv_freq": "rotary-frequency",
-    "position_ids": "position-index",
-    "token_type_ids": "token-type-index",
-}
-
 # Everything else (GGUF's Q4_1, Q8_0, Q4_K, ...) is a quantized block format.
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E5M2", "F8_E4M3", "F8_E8M0"}
 INTEGER_DTYPES = {"I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL"}
@@ -153,6 +144,12 @@ def _pattern(name: str) -> str:
     return re.sub(r"(?<=\.)\d+(?=\.)", "N", name)
 
 
+def _buffer_what(inspection: Inspection, name: str) -> str:
+    """What the layout rule that recognised this buffer says it holds."""
+    found = inspection.decoupled.layout.match(name)
+    return found[0].what if found else ""
+
+
 def buffer_groups(inspection: Inspection) -> list[dict]:
     """Buffers grouped by name pattern (h.N.attn.bias): one row per kind, for tables and notes."""
     groups: dict[str, list] = defaultdict(list)
@@ -164,8 +161,7 @@ def buffer_groups(inspection: Inspection) -> list[dict]:
         sizes = {m.numel for m in members}
         out.append({
             "buffer": pattern,
-            "what": next((k for suffix, k in BUFFER_KINDS.items() if pattern.endswith(suffix)),
-                         ""),
+            "what": _buffer_what(inspection, members[0].tensor),
             "tensors": len(members),
             "values_each": members[0].numel if len(sizes) == 1 else None,
             "values": sum(m.numel for m in members),

@@ -62,7 +62,7 @@ def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = F
 
 
 def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
-    """One row per layer (None: outside the blocks), with each role's parameters as a column."""
+    """One row per layer (None: outside the blocks): its weights, biases and parameters."""
     by_layer: dict[int | None, dict] = defaultdict(lambda: defaultdict(int))
     for row in select(rows, count_tied, weights_only):
         cell = by_layer[row.layer]

@@ -16,6 +16,7 @@ class Rule:
     split_axis: int | None = None  # a fused tensor cut into len(targets) equal parts on this axis
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
+    what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property
     def is_buffer(self) -> bool:

@@ -14,8 +14,8 @@ RULES = (
     Rule("embeddings.token_type_embeddings.weight", ("token_type.weight",)),
     Rule("embeddings.LayerNorm.weight", ("embed_norm.weight",)),
     Rule("embeddings.LayerNorm.bias", ("embed_norm.bias",)),
-    Rule("embeddings.position_ids"),  # arange(n_ctx) buffer, I64
-    Rule("embeddings.token_type_ids"),  # zeros buffer some versions saved
+    Rule("embeddings.position_ids", what="position-index"),  # arange(n_ctx), I64
+    Rule("embeddings.token_type_ids", what="token-type-index"),  # zeros some versions saved
     Rule(f"{B}.attention.self.query.weight", (f"{L}.attn.query.weight",)),
     Rule(f"{B}.attention.self.query.bias", (f"{L}.attn.query.bias",)),
     Rule(f"{B}.attention.self.key.weight", (f"{L}.attn.key.weight",)),

@@ -24,8 +24,8 @@ GPT2 = Layout(
              (f"{L}.attn.query.bias", f"{L}.attn.key.bias", f"{L}.attn.value.bias"), split_axis=0),
         Rule("h.{i}.attn.c_proj.weight", (f"{L}.attn.output.weight",), transposed=True),
         Rule("h.{i}.attn.c_proj.bias", (f"{L}.attn.output.bias",)),
-        Rule("h.{i}.attn.bias"),  # causal mask buffer (published checkpoints only)
-        Rule("h.{i}.attn.masked_bias"),  # the -10000 fill value older transformers saved
+        Rule("h.{i}.attn.bias", what="causal-mask"),  # published checkpoints only
+        Rule("h.{i}.attn.masked_bias", what="mask-fill"),  # -10000, older transformers saved it
         Rule("h.{i}.ln_2.weight", (f"{L}.mlp_norm.weight",)),
         Rule("h.{i}.ln_2.bias", (f"{L}.mlp_norm.bias",)),
         Rule("h.{i}.mlp.c_fc.weight", (f"{L}.mlp.up.weight",), transposed=True),

@@ -22,8 +22,9 @@ LLAMA = Layout(
         Rule("model.layers.{i}.self_attn.v_proj.bias", (f"{L}.attn.value.bias",)),
         Rule("model.layers.{i}.self_attn.o_proj.weight", (f"{L}.attn.output.weight",)),
         Rule("model.layers.{i}.self_attn.o_proj.bias", (f"{L}.attn.output.bias",)),
-        Rule("model.layers.{i}.self_attn.rotary_emb.inv_freq"),  # older transformers saved it
-        Rule("model.rotary_emb.inv_freq"),
+        Rule("model.layers.{i}.self_attn.rotary_emb.inv_freq",  # older transformers saved it
+             what="rotary-frequency"),
+        Rule("model.rotary_emb.inv_freq", what="rotary-frequency"),
         Rule("model.layers.{i}.post_attention_layernorm.weight", (f"{L}.mlp_norm.weight",)),
         Rule("model.layers.{i}.mlp.gate_proj.weight", (f"{L}.mlp.gate.weight",)),
         Rule("model.layers.{i}.mlp.gate_proj.bias", (f"{L}.mlp.gate.bias",)),  # mlp_bias: true
@@ -49,7 +50,7 @@ GGUF_LLAMA = Layout(
         Rule("blk.{i}.ffn_gate.weight", (f"{L}.mlp.gate.weight",)),
         Rule("blk.{i}.ffn_up.weight", (f"{L}.mlp.up.weight",)),
         Rule("blk.{i}.ffn_down.weight", (f"{L}.mlp.down.weight",)),
-        Rule("rope_freqs.weight"),  # precomputed rotary frequency factors (Llama 3.1 scaling)
+        Rule("rope_freqs.weight", what="rotary-frequency"),  # factors for Llama 3.1 scaling
         Rule("output_norm.weight", ("final_norm.weight",)),
         Rule("output.weight", ("unembed.weight",)),
     ),
