@@ -115,8 +115,8 @@ def meta_build(spec_name: str, out: str) -> dict:
     from inspector.build import build_model
     from inspector.decouple import decouple
     from inspector.export import write_tables
+    from inspector.families import CANONICAL
     from inspector.formats.base import Checkpoint, TensorInfo
-    from inspector.layouts import LAYOUTS
     from inspector.spec import load_spec
     from inspector.tables import tensor_table
 
@@ -127,7 +127,7 @@ def meta_build(spec_name: str, out: str) -> dict:
     tensors = [TensorInfo(name, str(p.dtype).removeprefix("torch."), tuple(p.shape),
                           p.numel() * p.element_size(), "meta")
                for name, p in model.named_parameters()]
-    rows = decouple(Checkpoint(spec_name, "meta", tensors), LAYOUTS["canonical"]).rows
+    rows = decouple(Checkpoint(spec_name, "meta", tensors), CANONICAL).rows
     table = tensor_table(rows)
     write_tables({"tensors": table}, out, "csv")
     write_tables({"tensors": table}, out, "json")

@@ -1,58 +1,102 @@
-"""Spec -> the rows of every parameter the model has, from the spec's integers alone.
+"""Spec -> the one description of the model: every module with its canonical name and shape.
 
-No torch here: `inspector count gpt3-175b` is arithmetic. Names are canonical (inspector.canonical),
-shapes are PyTorch's (out_features, in_features).
+`describe(spec)` is read three ways, so they agree by construction: `parameter_shapes` and
+`spec_rows` count it (no torch: `inspector count gpt3-175b` is arithmetic), and
+`inspector.build` makes one torch module per entry, under the same name, with the same shape.
+Names are canonical (inspector.canonical), shapes are PyTorch's (out_features, in_features).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from inspector.canonical import parse
 from inspector.roles import Role
 from inspector.rows import Row
 from inspector.spec import Spec
 
+EMBEDDING, LINEAR, NORM = "embedding", "linear", "norm"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One module of the model: a table (embedding), a matrix (linear) or a norm."""
+    module: str  # canonical module name, e.g. "layers.3.attn.query"
+    kind: str  # embedding | linear | norm
+    shape: tuple[int, ...]  # the weight's shape: (rows, d) | (out, in) | (width,)
+    bias: bool = False
+    weight: bool = True  # False only for a norm without parameters (OLMo's LayerNorm)
+
+    def parameters(self) -> list[tuple[str, tuple[int, ...]]]:
+        out = [(f"{self.module}.weight", self.shape)] if self.weight else []
+        if self.bias:
+            out.append((f"{self.module}.bias", (self.shape[0],)))
+        return out
+
+
+def describe(spec: Spec) -> list[Part]:
+    """Every module, in the order a token meets them."""
+    d, v = spec.d_model, spec.vocab_size
+    parts = [Part("embed", EMBEDDING, (v, d))]
+    if spec.position == "learned":
+        parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
+    if spec.type_vocab_size:
+        parts.append(Part("token_type", EMBEDDING, (spec.type_vocab_size, d)))
+    if spec.embedding_norm:
+        parts.append(_norm(spec, "embed_norm", d))
+    for i in range(spec.n_layers):
+        parts.extend(block(spec, f"layers.{i}"))
+    if spec.final_norm:
+        parts.append(_norm(spec, "final_norm", d))
+    if spec.pooler:
+        parts.append(_linear(spec, "pooler", d, d, "pooler"))
+    if spec.architecture == "decoder":
+        parts.append(_linear(spec, "unembed", v, d, "unembedding"))
+    return parts
+
+
+def block(spec: Spec, layer: str) -> list[Part]:
+    """One block: its norms where the spec places them, attention, the MLP."""
+    d = spec.d_model
+    sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
+    parts = []
+    if spec.norm_placement != "output":
+        parts.append(_norm(spec, f"{layer}.attn_norm", d))
+    parts += [
+        _linear(spec, f"{layer}.attn.query", spec.attn_width, d, "qkv"),
+        _linear(spec, f"{layer}.attn.key", spec.kv_width, d, "qkv"),
+        _linear(spec, f"{layer}.attn.value", spec.kv_width, d, "qkv"),
+    ]
+    if spec.qk_norm != "none":
+        head = spec.qk_norm == "head"
+        parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
+        parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
+    parts.append(_linear(spec, f"{layer}.attn.output", d, spec.attn_width, "attn_output"))
+    if sandwiched:
+        parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
+    if spec.norm_placement != "output" and not spec.shared_block_norm:
+        parts.append(_norm(spec, f"{layer}.mlp_norm", d))
+    if spec.gated_mlp:
+        parts.append(_linear(spec, f"{layer}.mlp.gate", spec.d_ff, d, "mlp"))
+    parts.append(_linear(spec, f"{layer}.mlp.up", spec.d_ff, d, "mlp"))
+    parts.append(_linear(spec, f"{layer}.mlp.down", d, spec.d_ff, "mlp"))
+    if sandwiched:
+        parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
+    return parts
+
+
+def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> Part:
+    return Part(module, LINEAR, (n_out, n_in), bias=spec.has_bias(bias_kind))
+
+
+def _norm(spec: Spec, module: str, width: int) -> Part:
+    return Part(module, NORM, (width,), bias=spec.norm_params and spec.has_bias("norm"),
+                weight=spec.norm_params)
+
 
 def parameter_shapes(spec: Spec) -> list[tuple[str, tuple[int, ...]]]:
     """Every canonical parameter with its shape, in the order a token meets them."""
-    d, v = spec.d_model, spec.vocab_size
-    out: list[tuple[str, tuple[int, ...]]] = []
-
-    def linear(module: str, n_out: int, n_in: int, bias_kind: str) -> None:
-        out.append((f"{module}.weight", (n_out, n_in)))
-        if spec.has_bias(bias_kind):
-            out.append((f"{module}.bias", (n_out,)))
-
-    def norm(module: str) -> None:
-        out.append((f"{module}.weight", (d,)))
-        if spec.has_bias("norm"):
-            out.append((f"{module}.bias", (d,)))
-
-    out.append(("embed.weight", (v, d)))
-    if spec.position == "learned":
-        out.append(("pos.weight", (spec.n_ctx, d)))
-    if spec.type_vocab_size:
-        out.append(("token_type.weight", (spec.type_vocab_size, d)))
-    if spec.embedding_norm:
-        norm("embed_norm")
-    for i in range(spec.n_layers):
-        layer = f"layers.{i}"
-        norm(f"{layer}.attn_norm")
-        linear(f"{layer}.attn.query", spec.attn_width, d, "qkv")
-        linear(f"{layer}.attn.key", spec.kv_width, d, "qkv")
-        linear(f"{layer}.attn.value", spec.kv_width, d, "qkv")
-        linear(f"{layer}.attn.output", d, spec.attn_width, "attn_output")
-        norm(f"{layer}.mlp_norm")
-        if spec.gated_mlp:
-            linear(f"{layer}.mlp.gate", spec.d_ff, d, "mlp")
-        linear(f"{layer}.mlp.up", spec.d_ff, d, "mlp")
-        linear(f"{layer}.mlp.down", d, spec.d_ff, "mlp")
-    if spec.final_norm:
-        norm("final_norm")
-    if spec.pooler:
-        linear("pooler", d, d, "pooler")
-    if spec.architecture == "decoder":
-        linear("unembed", v, d, "unembedding")
-    return out
+    return [entry for part in describe(spec) for entry in part.parameters()]
 
 
 def spec_rows(spec: Spec) -> list[Row]:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inspector.analytic import EMBEDDING, LINEAR, Part, describe
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
@@ -52,43 +53,58 @@ class Embedding(nn.Embedding):
 
 
 class Norm(nn.Module):
-    """LayerNorm or RMSNorm; `weight` always, `bias` when the spec gives norms a bias."""
+    """LayerNorm or RMSNorm over the last dim; `weight` unless the spec's norms have none
+    (OLMo), `bias` when the spec gives norms a bias."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, part: Part):
         super().__init__()
         self.kind, self.eps = spec.norm, float(spec.norm_eps)
-        self.weight = nn.Parameter(torch.ones(spec.d_model))
-        self.bias = nn.Parameter(torch.zeros(spec.d_model)) if spec.has_bias("norm") else None
+        width = part.shape[0]
+        self.width = width
+        self.weight = nn.Parameter(torch.ones(width)) if part.weight else None
+        self.bias = nn.Parameter(torch.zeros(width)) if part.bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "layernorm":
-            return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+            return F.layer_norm(x, (self.width,), self.weight, self.bias, self.eps)
         # RMSNorm as Llama computes it: in fp32, scaled back in the input's dtype.
         h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * h.to(x.dtype)
+        h = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+        return h if self.weight is None else self.weight * h
+
+
+def make_module(part: Part, spec: Spec) -> nn.Module:
+    """The torch module of one entry of `analytic.describe`."""
+    if part.kind == EMBEDDING:
+        return Embedding(*part.shape)
+    if part.kind == LINEAR:
+        n_out, n_in = part.shape
+        return Linear(n_in, n_out, bias=part.bias)
+    return Norm(spec, part)
 
 
 class Attention(nn.Module):
-    """query/key/value/output. Queries have n_heads x d_head rows, keys and values n_kv_heads x
-    d_head (grouped-query when fewer); the output maps n_heads x d_head back to d_model."""
+    """query/key/value/output (and q_norm/k_norm when the spec has them), added from the
+    model's description. Queries have n_heads x d_head rows, keys and values n_kv_heads x d_head
+    (grouped-query when fewer); the output maps n_heads x d_head back to d_model."""
 
     def __init__(self, spec: Spec):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.d_head = spec.n_heads, spec.n_kv_heads, spec.d_head
-        qkv_bias = spec.has_bias("qkv")
-        self.query = Linear(spec.d_model, spec.attn_width, bias=qkv_bias)
-        self.key = Linear(spec.d_model, spec.kv_width, bias=qkv_bias)
-        self.value = Linear(spec.d_model, spec.kv_width, bias=qkv_bias)
-        self.output = Linear(spec.attn_width, spec.d_model, bias=spec.has_bias("attn_output"))
+        self.qk_norm = spec.qk_norm
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
                 rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         b, t, _ = x.shape
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        if self.qk_norm == "full":  # OLMo 2: over the whole projection
+            q, k = self.q_norm(q), self.k_norm(k)
         # "b t (h d) -> b h t d": heads are consecutive blocks of d_head rows of each projection.
-        q = self.query(x).view(b, t, self.n_heads, self.d_head).transpose(1, 2)
-        k = self.key(x).view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
-        v = self.value(x).view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        q = q.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
+        k = k.view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        v = v.view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        if self.qk_norm == "head":  # Qwen 3: each head's d_head values
+            q, k = self.q_norm(q), self.k_norm(k)
         if rotary is not None:
             q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
@@ -101,11 +117,6 @@ class MLP(nn.Module):
 
     def __init__(self, spec: Spec):
         super().__init__()
-        bias = spec.has_bias("mlp")
-        if spec.gated_mlp:
-            self.gate = Linear(spec.d_model, spec.d_ff, bias=bias)
-        self.up = Linear(spec.d_model, spec.d_ff, bias=bias)
-        self.down = Linear(spec.d_ff, spec.d_model, bias=bias)
         self.act = ACTIVATIONS[spec.activation]
         self.gated = spec.gated_mlp
 
@@ -115,46 +126,50 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm: x + f(norm(x)) (GPT-2, Llama). Post-norm: norm(x + f(x)) (BERT)."""
+    """Pre-norm: x + f(norm(x)) (GPT-2, Llama). Post-norm: norm(x + f(x)) (BERT). Sandwich:
+    x + post_norm(f(norm(x))) (Gemma 2). Output: x + post_norm(f(x)) (OLMo 2). Parallel:
+    x + attn(norm(x)) + mlp(norm'(x)), norm' = norm when the block shares one (GPT-J, Phi)."""
 
     def __init__(self, spec: Spec):
         super().__init__()
-        self.attn_norm = Norm(spec)
-        self.attn = Attention(spec)
-        self.mlp_norm = Norm(spec)
-        self.mlp = MLP(spec)
-        self.post_norm = spec.norm_placement == "post"
+        self.placement, self.parallel = spec.norm_placement, spec.residual == "parallel"
+
+    def _norm(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        norm = getattr(self, name, None)
+        return x if norm is None else norm(x)
 
     def forward(self, x, mask, rotary):
-        if self.post_norm:
+        if self.placement == "post":
             x = self.attn_norm(x + self.attn(x, mask, rotary))
             return self.mlp_norm(x + self.mlp(x))
-        x = x + self.attn(self.attn_norm(x), mask, rotary)
-        return x + self.mlp(self.mlp_norm(x))
+        h = self._norm("attn_norm", x)
+        a = self._norm("attn_post_norm", self.attn(h, mask, rotary))
+        if self.parallel:
+            m = self.mlp(h if getattr(self, "mlp_norm", None) is None else self.mlp_norm(x))
+            return x + a + self._norm("mlp_post_norm", m)
+        x = x + a
+        return x + self._norm("mlp_post_norm", self.mlp(self._norm("mlp_norm", x)))
+
+
+# The containers a description's names pass through inside a block.
+CONTAINERS = {"attn": Attention, "mlp": MLP}
 
 
 class Transformer(nn.Module):
     """The whole model. Decoders return logits [b, t, vocab]; encoders return
-    (last_hidden_state [b, t, d_model], pooled [b, d_model] or None)."""
+    (last_hidden_state [b, t, d_model], pooled [b, d_model] or None).
+
+    Its modules are made from `analytic.describe(spec)`, one per entry under the entry's name,
+    so the parameters are exactly the ones `inspector count` counts."""
 
     def __init__(self, spec: Spec):
         super().__init__()
         self.spec = spec
-        d = spec.d_model
-        self.embed = Embedding(spec.vocab_size, d)
-        if spec.position == "learned":
-            self.pos = Embedding(spec.n_ctx, d)
-        if spec.type_vocab_size:
-            self.token_type = Embedding(spec.type_vocab_size, d)
-        if spec.embedding_norm:
-            self.embed_norm = Norm(spec)
-        self.layers = nn.ModuleList(Block(spec) for _ in range(spec.n_layers))
-        if spec.final_norm:
-            self.final_norm = Norm(spec)
-        if spec.pooler:
-            self.pooler = Linear(d, d, bias=spec.has_bias("pooler"))
-        if spec.architecture == "decoder":
-            self.unembed = Linear(d, spec.vocab_size, bias=spec.has_bias("unembedding"))
+        for part in describe(spec):
+            *path, leaf = part.module.split(".")
+            self._container(path).add_module(leaf, make_module(part, spec))
+        if "layers" not in self._modules:
+            self.layers = nn.ModuleList()
         self.tie()
         # [n_ctx, n_ctx] bool, True where a query may look: one per attention kind, shared by
         # every layer of that kind. Only shaped here (the model is built on the meta device, where
@@ -167,6 +182,19 @@ class Transformer(nn.Module):
             if "local" in spec.attention_pattern:
                 self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
                                      persistent=False)
+
+    def _container(self, path: list[str]) -> nn.Module:
+        """The module at `path`, made when first named, so that parameters are registered in
+        the order of the description (layers, then each block's attn and mlp, as they come)."""
+        module: nn.Module = self
+        for depth, name in enumerate(path):
+            if name not in module._modules:
+                made = CONTAINERS[name](self.spec) if depth else None
+                if name == "layers":
+                    made = nn.ModuleList(Block(self.spec) for _ in range(self.spec.n_layers))
+                module.add_module(name, made)
+            module = module._modules[name]
+        return module
 
     def tie(self) -> None:
         """One Parameter for embedding and unembedding, so named_parameters shows it once."""

@@ -139,7 +139,6 @@ def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
         role_table,
         tensor_table,
         total,
-        unmapped,
     )
 
     inspection = _inspect(source, spec_name)
@@ -158,6 +157,8 @@ def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
         "bytes": checkpoint.nbytes,
         "dtypes": dtypes,
         "tied": inspection.decoupled.tied,
+        "tied_copy": inspection.decoupled.tied_copy,
+        "roles_inferred": inspection.decoupled.inferred,
         "roles": role_table(rows),
     }
     shown = document["roles"]
@@ -168,12 +169,29 @@ def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
                                                inspection.shape.n_kv_heads, source)
     elif by == "tensor":
         shown = document["tensor_rows"] = tensor_table(rows)
-    for name in unmapped(rows):
-        warn(f"{source}: tensor '{name}' matches no rule of the {document['layout']} layout;"
-             " counted as 'unmapped'")
+    warn_unmapped(source, document["layout"], rows)
     if fmt in ("table", "markdown"):
         say(summary(_inspect_summary(document), fmt))
     say(render(shown, fmt, document=document))
+
+
+UNMAPPED_NAMES_SHOWN = 3
+
+
+def warn_unmapped(source: str, layout: str, rows) -> None:
+    """One warning for every tensor no rule recognises: how many, their values, the first few."""
+    from inspector.tables import unmapped
+
+    names = unmapped(rows)
+    if not names:
+        return
+    values = sum(r.numel for r in rows if r.kind == "unmapped")
+    shown = ", ".join(f"'{n}'" for n in names[:UNMAPPED_NAMES_SHOWN])
+    more = f" and {len(names) - UNMAPPED_NAMES_SHOWN:,} more" \
+        if len(names) > UNMAPPED_NAMES_SHOWN else ""
+    which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
+    warn(f"{source}: {len(names):,} tensors ({values:,} values) match {which}: {shown}{more};"
+         " counted as 'unmapped'")
 
 
 def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
@@ -190,8 +208,11 @@ def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
         ("buffers", f"{len(doc['buffers'])} tensors, {buffer_numel:,} values (not parameters)"),
         ("bytes", doc["bytes"]),
         ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
-        ("tied", "unembedding is the embedding's storage (counted once)" if doc["tied"]
-         else "no"),
+        ("tied", ("unembedding is the embedding's storage (counted once)" if doc["tied"]
+                  else "no") + ("; the file also stores a copy of it, counted once"
+                                if doc["tied_copy"] else "")),
+        *([("roles", "inferred from generic tensor names: no family's layout matches")]
+          if doc["roles_inferred"] else []),
     ]
 
 

@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inspector import stats
+from inspector import families, stats
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
-from inspector.inspection import LAYOUT_FAMILIES, inspect_source
+from inspector.inspection import inspect_source
 from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
@@ -340,8 +340,10 @@ def _merged(pairs: list[Pair], more: list[Pair], offset: int) -> list[Pair]:
 def _family(inspection) -> str | None:
     """The architecture a checkpoint's layout stores; None for canonical names, which any
     architecture may use (they pair by name with any layout)."""
-    layout = inspection.decoupled.layout.name
-    return None if layout == "canonical" else LAYOUT_FAMILIES.get(layout, layout)
+    layout = inspection.decoupled.layout
+    if inspection.decoupled.inferred:
+        return inspection.shape.family
+    return None if layout.name == "canonical" else families.family_of_layout(layout) or layout.name
 
 
 def _rollup(entries: list[Entry]) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from inspector import families
 from inspector.decouple import Decoupled, decouple
 from inspector.errors import SpecError
 from inspector.formats import open_checkpoint
@@ -53,8 +54,9 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     config_spec = _config_spec(config, f"{source} ({basis})")
     known = config_spec or spec
     tied_default = known.tied_embeddings if known is not None else True
-    decoupled = decouple(checkpoint, tied_default=tied_default)
-    shape = infer_shape(decoupled, config_spec, basis=basis)
+    decoupled = decouple(checkpoint, tied_default=tied_default, spec=known,
+                         config_ties=config_spec is not None and config_spec.tied_embeddings)
+    shape = infer_shape(decoupled, config_spec, basis=basis, config=config)
     warnings: list[str] = []
     if spec is not None:
         shape, warnings = with_spec_heads(shape, spec, source)
@@ -85,7 +87,12 @@ def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:
         from inspector.formats.gguf import hf_config
 
         names = [t.name for t in checkpoint.tensors]
-        return hf_config(checkpoint.metadata, names), "GGUF metadata"
+        config = hf_config(checkpoint.metadata, names)
+        if config is not None:  # llama.cpp's architecture name -> transformers' model_type
+            family = families.gguf_family(config.get("model_type"))
+            if family is not None:
+                config["model_type"] = family.config_model_type
+        return config, "GGUF metadata"
     return None, "tensor shapes"
 
 
@@ -100,13 +107,24 @@ def _config_spec(config: dict | None, origin: str) -> Spec | None:
         return None  # a config we cannot read as a spec still leaves the tensors to inspect
 
 
-# Layout -> the family it stores.
-LAYOUT_FAMILIES = {"gguf-llama": "llama"}
+def family_name(decoupled: Decoupled, config: dict | None) -> str:
+    """The family config.json names when the registry knows it; `unknown (model_type X)` when
+    it names one the registry does not; else the family whose layout the names matched."""
+    model_type = (config or {}).get("model_type")
+    family = families.by_model_type(model_type)
+    if family is not None:
+        return family.name
+    if isinstance(model_type, str):
+        return f"unknown (model_type {model_type})"
+    if decoupled.inferred:
+        return "unknown"
+    return families.family_of_layout(decoupled.layout) or decoupled.layout.name
 
 
-def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor shapes") -> Shape:
+def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor shapes",
+                config: dict | None = None) -> Shape:
     if known is not None:
-        return Shape(family=known.family, basis=basis, n_layers=known.n_layers,
+        return Shape(family=family_name(decoupled, config), basis=basis, n_layers=known.n_layers,
                      d_model=known.d_model, vocab_size=known.vocab_size, d_ff=known.d_ff,
                      n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
                      d_head=known.d_head)
@@ -119,9 +137,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
     d_head = _rotary_d_head(decoupled)
     n_heads = _heads(query, d_head)
     n_kv_heads = _heads(key, d_head) if n_heads else None
-    layout = decoupled.layout.name
     return Shape(
-        family=LAYOUT_FAMILIES.get(layout, layout),
+        family=family_name(decoupled, config),
         basis="tensor shapes",
         n_layers=max(layers) + 1 if layers else 0,
         d_model=_dim(embed, 1),

@@ -2,7 +2,7 @@
 
 The schema is a table (FIELDS) so that validation, defaults and the error for an unknown key all
 read from one place. A spec describes the architecture only; the layout of a checkpoint on disk is
-the business of `inspector.layouts`.
+the business of the family modules (`inspector.families`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler")
 # name: (type, default, allowed values or None). Types are checked exactly (bool is not an int).
 FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "name": (str, REQUIRED, None),
-    "family": (str, REQUIRED, ("gpt2", "gpt3", "llama", "bert")),
+    "family": (str, REQUIRED, None),  # a name in the family registry (checked below)
     "source": (str, REQUIRED, None),
     "architecture": (str, "decoder", ("decoder", "encoder")),
     "vocab_size": (int, REQUIRED, None),
@@ -38,7 +38,17 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
     "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
     "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
-    "norm_placement": (str, "pre", ("pre", "post")),
+    # pre: x + f(norm(x)) (GPT-2, Llama); post: norm(x + f(x)) (BERT); sandwich: x +
+    # post_norm(f(norm(x))) (Gemma 2, GLM-4); output: x + post_norm(f(x)), no norm before (OLMo 2).
+    "norm_placement": (str, "pre", ("pre", "post", "sandwich", "output")),
+    "norm_params": (bool, True, None),  # False: norms with no weight at all (OLMo's LayerNorm)
+    # A norm of each head's queries and keys (Qwen 3, Gemma 3: `head`, d_head wide) or of the
+    # whole projection (OLMo 2: `full`, n_heads x d_head and n_kv_heads x d_head wide).
+    "qk_norm": (str, "none", ("none", "head", "full")),
+    # sequential: attention, then MLP; parallel: x + attn(norm(x)) + mlp(norm'(x)) (GPT-J, Phi,
+    # GPT-NeoX); shared_block_norm: one norm feeds both (GPT-J, Phi, Falcon, Cohere).
+    "residual": (str, "sequential", ("sequential", "parallel")),
+    "shared_block_norm": (bool, False, None),
     "norm_eps": ((int, float), 1e-5, None),
     "final_norm": (bool, True, None),  # a norm after the last block (GPT-2 ln_f, Llama model.norm)
     "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
@@ -82,6 +92,10 @@ class Spec:
     gated_mlp: bool = False
     norm: str = "layernorm"
     norm_placement: str = "pre"
+    norm_params: bool = True
+    qk_norm: str = "none"
+    residual: str = "sequential"
+    shared_block_norm: bool = False
     norm_eps: float = 1e-5
     final_norm: bool = True
     embedding_norm: bool = False
@@ -208,6 +222,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     elif "local" in pattern and not values.get("local_window"):
         problems.append("'attention_pattern' has local layers but 'local_window' is not given")
     _check_heads(values, problems)
+    _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
             problems.append(f"unknown key 'published.{key}'{_suggest(key, FIELDS)}")
@@ -226,6 +241,15 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         published=dict(values["published"] or {}),
         path=origin,
     )
+
+
+def _check_family(family: object, problems: list[str]) -> None:
+    from inspector.families import spec_family_names
+
+    names = spec_family_names()
+    if isinstance(family, str) and family not in names:
+        problems.append(f"'family' must be one of {', '.join(names)}; got {family!r}"
+                        f"{_suggest(family, names)}")
 
 
 def _check_heads(values: dict, problems: list[str]) -> None:

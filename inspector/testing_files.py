@@ -17,9 +17,6 @@ from inspector.analytic import parameter_shapes
 from inspector.formats.safetensors import DTYPE_BYTES
 from inspector.spec import Spec
 
-# The layout whose names a family's checkpoints use (GPT-3 kept GPT-2's block and names).
-FAMILY_LAYOUT = {"gpt2": "gpt2", "gpt3": "gpt2", "llama": "llama", "bert": "bert"}
-
 
 def write_hole_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]],
                            metadata: dict | None = None) -> Path:
@@ -52,9 +49,10 @@ def stored_shapes(spec: Spec, layout_name: str | None = None) -> dict[str, list[
     the rule transposes, and concatenated on `split_axis` where it fuses (GPT-2's c_attn). A tied
     unembedding is left out, as save_pretrained leaves it out. Buffers are not written.
     """
-    from inspector.layouts import LAYOUTS
+    from inspector import families
 
-    layout = LAYOUTS[layout_name or FAMILY_LAYOUT[spec.family]]
+    layout = (families.hub_layouts()[layout_name] if layout_name
+              else families.get(spec.family).hub_layout)
     shapes = dict(parameter_shapes(spec))
     if spec.tied_embeddings:
         shapes.pop("unembed.weight", None)

@@ -1,6 +1,6 @@
 """A checkpoint's VALUES in canonical names, and canonical values back in a family's names.
 
-The layout rules (inspector.layouts) are read in both directions, so one table says how a family
+The layout rules (inspector.layout, one table per family) are read in both directions, so one table says how a family
 stores its tensors: `from_stored` splits a fused tensor (GPT-2's c_attn) on `split_axis`,
 transposes Conv1D's (in, out) weights and undoes llama.cpp's rotary row order; `to_stored` does
 the same three steps backwards. Headers are checked against the spec (inspector.check) before a
@@ -17,8 +17,7 @@ import torch
 from inspector.canonical import parse
 from inspector.errors import CheckpointError, UsageError
 from inspector.formats.base import Checkpoint
-from inspector.layouts import Layout, choose_layout
-from inspector.layouts.base import Rule
+from inspector.layout import Layout, Rule
 from inspector.roles import Role
 from inspector.spec import Spec
 
@@ -33,7 +32,7 @@ def from_stored(value: torch.Tensor, rule: Rule, layer: int | None,
                 spec: Spec) -> list[tuple[str, torch.Tensor]]:
     """One stored tensor -> its canonical tensors, each (out, in)."""
     names = targets(rule, layer)
-    parts = [value] if rule.split_axis is None else list(value.chunk(len(names), rule.split_axis))
+    parts = [value] if rule.split_axis is None else _split(value, rule, spec)
     out = []
     for name, part in zip(names, parts, strict=True):
         if rule.transposed:
@@ -54,8 +53,29 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
         if rule.transposed:
             part = part.t()
         parts.append(part)
-    stored = parts[0] if rule.split_axis is None else torch.cat(parts, dim=rule.split_axis)
-    return stored.contiguous()
+    if rule.split_axis is None:
+        return parts[0].contiguous()
+    if rule.head_interleaved:  # "(parts h d) ... -> (h parts d) ...", the inverse of _split's
+        heads = [p.unflatten(rule.split_axis, (spec.n_heads, -1)) for p in parts]
+        return torch.stack(heads, dim=rule.split_axis + 1).flatten(
+            rule.split_axis, rule.split_axis + 2).contiguous()
+    return torch.cat(parts, dim=rule.split_axis).contiguous()
+
+
+def _split(value: torch.Tensor, rule: Rule, spec: Spec) -> list[torch.Tensor]:
+    """A fused tensor's parts: consecutive blocks of the sizes the rule names (equal parts
+    when it names none), or, head-interleaved ("(h parts d) ..."), each head's slices gathered."""
+    from inspector.decouple import split_sizes
+
+    n, axis = len(rule.targets), rule.split_axis
+    if rule.head_interleaved:
+        per_head = value.unflatten(axis, (spec.n_heads, n, -1))
+        return [per_head.select(axis + 1, k).flatten(axis, axis + 1) for k in range(n)]
+    sizes = split_sizes(rule, value.shape[axis], spec)
+    if sizes is None:
+        raise UsageError(rule.pattern, f"cannot cut {value.shape[axis]} into"
+                                       f" {', '.join(rule.split_sizes or ())} for {spec.name}")
+    return list(value.split(sizes, dim=axis))
 
 
 def permute_rotary(w: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -150,8 +170,9 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
 
     spec: Spec = model.spec
     checkpoint = open_source(source)
-    layout = layout or choose_layout([t.name for t in checkpoint.tensors], checkpoint.config)
-    verdict = check(spec, decouple(checkpoint, layout, tied_default=spec.tied_embeddings))
+    decoupled = decouple(checkpoint, layout, tied_default=spec.tied_embeddings, spec=spec)
+    layout = decoupled.layout
+    verdict = check(spec, decoupled)
     if not verdict["ok"]:
         problems = verdict["problems"] or [
             f"{r['role']}: expected {r['expected']:,} parameters, found {r['actual']:,}"

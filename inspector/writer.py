@@ -12,39 +12,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from inspector import families
 from inspector.analytic import parameter_shapes
 from inspector.atomic import make_folder, write_atomically
 from inspector.errors import SpecError, UsageError
-from inspector.hf_config import ACTIVATIONS, KEYS, spec_from_config
-from inspector.layouts import LAYOUTS
+from inspector.hf_config import config_from_spec, spec_from_config
 from inspector.spec import FIELDS, Spec
 
 DTYPES = ("float32", "float16", "bfloat16")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
-
-@dataclass(frozen=True)
-class HubFamily:
-    layout: str  # a name in inspector.layouts.LAYOUTS
-    model_type: str  # config.json model_type (a key of hf_config.KEYS)
-    architecture: str  # the transformers class whose state dict the layout names
-    activation_key: str  # the config key naming the activation
-    bias_keys: dict = field(default_factory=dict)  # config key -> the spec bias kinds it switches
-
-
-HUB_FAMILIES = {
-    "gpt2": HubFamily("gpt2", "gpt2", "GPT2LMHeadModel", "activation_function"),
-    "gpt3": HubFamily("gpt2", "gpt2", "GPT2LMHeadModel", "activation_function"),
-    "llama": HubFamily("llama", "llama", "LlamaForCausalLM", "hidden_act",
-                       {"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",)}),
-    "bert": HubFamily("bert", "bert", "BertModel", "hidden_act"),
-}
-
-# Our activation name -> the first config name that hf_config reads as it.
-HF_ACTIVATIONS = {ours: theirs for theirs, ours in reversed(ACTIVATIONS.items())}
 
 # Spec fields that describe no tensor and no arithmetic of the forward pass.
 DESCRIPTIVE = ("name", "family", "source", "notes", "published")
@@ -60,22 +40,16 @@ class Written:
 
 def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
     """The transformers config.json of `spec`, and notes on what it cannot say (forward only)."""
-    family = HUB_FAMILIES.get(spec.family)
-    if family is None:
-        raise UsageError(spec.name, f"family {spec.family!r} has no hub layout to write;"
-                                    f" known: {', '.join(HUB_FAMILIES)}")
-    config: dict = {"model_type": family.model_type, "architectures": [family.architecture]}
-    for key, config_keys in KEYS[family.model_type].items():
-        config[config_keys[0] if isinstance(config_keys, tuple) else config_keys] = \
-            getattr(spec, key)
-    config[family.activation_key] = HF_ACTIVATIONS[spec.activation]
-    for config_key, kinds in family.bias_keys.items():
-        config[config_key] = all(spec.has_bias(kind) for kind in kinds)
+    family = families.get(spec.family)
+    if family is None:  # a spec is validated against the registry, so only a hand-made Spec
+        raise UsageError(spec.name, f"family {spec.family!r} has no hub layout to write")
+    config = config_from_spec(spec)
     config = _validated(config, dtype)
     try:
         back = spec_from_config(config, origin=f"{spec.name} as config.json")
     except SpecError as e:
-        raise UsageError(spec.name, f"a {family.model_type} config.json cannot express this spec:"
+        raise UsageError(spec.name, f"a {family.config_model_type} config.json cannot express"
+                                    " this spec:"
                                     f" read back, {e.cause}") from e
     lost = [f"{key} {getattr(spec, key)!r} (it reads back as {getattr(back, key)!r})"
             for key in FIELDS if key not in DESCRIPTIVE + FORWARD_ONLY + ("biases",)
@@ -86,14 +60,14 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
     for name in sorted(set(ours) ^ set(theirs)):
         lost.append(f"{name} ({'the spec has it' if name in ours else 'the spec has none'})")
     if lost:
-        raise UsageError(spec.name, f"a {family.model_type} config.json cannot express "
-                                    + "; ".join(lost) + f": {family.architecture} would be a"
+        raise UsageError(spec.name, f"a {family.config_model_type} config.json cannot express "
+                                    + "; ".join(lost) + f": {family.hf_class} would be a"
                                     " different model")
     notes = []
     if spec.attention_pattern != ("dense",):
         notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
-                     f" {spec.local_window}) has no {family.model_type} config key; the tensors are"
-                     f" the same, but transformers' {family.architecture} attends densely in every"
+                     f" {spec.local_window}) has no {family.config_model_type} config key; the tensors"
+                     f" are the same, but transformers' {family.hf_class} attends densely in every"
                      " layer (inspector's own model keeps the local layers)")
     return config, notes
 
@@ -126,7 +100,7 @@ def hub_tensors(model, spec: Spec) -> dict:
     unembedding is not written (transformers ties it from the config)."""
     from inspector.weights import targets, to_stored
 
-    layout = LAYOUTS[HUB_FAMILIES[spec.family].layout]
+    layout = families.get(spec.family).hub_layout
     canonical = {name: p.detach() for name, p in model.named_parameters()}
     out, written = {}, set()
     for rule in layout.rules:

@@ -13,7 +13,7 @@ from conftest import tiny_spec_yaml
 from inspector.analytic import spec_rows
 from inspector.build import build_model
 from inspector.canonical import parse
-from inspector.layouts import LAYOUTS
+from inspector.families import all_layouts
 from inspector.roles import Role
 from inspector.spec import load_spec, shipped_names, spec_from_dict
 from inspector.tables import role_table
@@ -143,7 +143,7 @@ def test_sinusoid_table_is_vaswanis():
             assert math.isclose(table[pos, 2 * i + 1].item(), math.cos(angle), abs_tol=1e-6)
 
 
-@pytest.mark.parametrize("layout_name", sorted(LAYOUTS))
+@pytest.mark.parametrize("layout_name", sorted(all_layouts()))
 def test_layout_rules_read_and_write_as_inverses(layout_name):
     """For every rule with targets: to_stored then from_stored gives back each canonical tensor
     exactly (GPT-2's fused, transposed c_attn; GGUF's rotary-permuted attn_q/attn_k)."""
@@ -154,7 +154,7 @@ def test_layout_rules_read_and_write_as_inverses(layout_name):
     shapes = {
         Role.QUERY: (16, 16), Role.KEY: (8, 16), Role.VALUE: (8, 16), Role.OUTPUT: (16, 16),
     }
-    for rule in LAYOUTS[layout_name].rules:
+    for rule in all_layouts()[layout_name].rules:
         if rule.is_buffer:
             continue
         names = [t.replace("{i}", "0") for t in rule.targets]

@@ -306,9 +306,9 @@ def test_spec_yaml_dumped_then_mutated(data, draw):
 # must then either answer or refuse with an InspectorError, whatever the names, shapes and config.
 
 def layout_names() -> list[str]:
-    from inspector.layouts import LAYOUTS
+    from inspector.families import all_layouts
 
-    return sorted({prefix + rule.pattern for layout in LAYOUTS.values()
+    return sorted({prefix + rule.pattern for layout in all_layouts().values()
                    for rule in layout.rules for prefix in layout.prefixes})
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 class Rule:
     pattern: str  # stored name, `{i}` standing for the layer number
     targets: tuple[str, ...] = ()  # canonical names; () for a buffer
-    split_axis: int | None = None  # a fused tensor cut into len(targets) equal parts on this axis
+    split_axis: int | None = None  # a fused tensor cut into len(targets) parts on this axis
+    # The size of each part, as names of Spec attributes (("attn_width", "kv_width", "kv_width")
+    # for a grouped-query fused qkv); None: equal parts.
+    split_sizes: tuple[str, ...] | None = None
+    # The parts alternate per head ("(h parts d) ..."), as GPT-NeoX's query_key_value; else they
+    # are consecutive blocks ("(parts h d) ...").
+    head_interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
@@ -27,8 +33,10 @@ class Rule:
 class Layout:
     name: str
     rules: tuple[Rule, ...]
-    prefixes: tuple[str, ...] = ("",)  # optional leading parts of names, tried in turn
+    prefixes: tuple[str, ...] = ("",)  # optional leading parts of names, tried in turn;
+    # the last is the one transformers writes today
     has_lm_head: bool = True  # a decoder: a missing unembedding means it is tied
+    family: str = ""  # the family it belongs to, where only one has it (a GGUF layout)
     _by_pattern: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

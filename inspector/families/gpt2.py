@@ -1,15 +1,16 @@
-"""GPT-2 as transformers and the hub store it (GPT-3 specs use the same names).
+"""GPT-2 as transformers and the hub store it, and GPT-3, which kept GPT-2's block and names.
 
 Two forms: new transformers writes a `transformer.` prefix and no masks; the file published on
 the hub has no prefix and a [1, 1, n_ctx, n_ctx] causal mask `h.N.attn.bias` per layer. Both store
 Conv1D weights as (in, out), and fuse query, key and value into one `c_attn`.
 """
 
-from inspector.layouts.base import Layout, Rule
+from inspector.families.base import Family
+from inspector.layout import Layout, Rule
 
 L = "layers.{i}"
 
-GPT2 = Layout(
+GPT2_LAYOUT = Layout(
     name="gpt2",
     prefixes=("", "transformer."),
     rules=(
@@ -37,3 +38,33 @@ GPT2 = Layout(
         Rule("lm_head.weight", ("unembed.weight",)),
     ),
 )
+
+CONFIG_KEYS = {
+    "vocab_size": "vocab_size",
+    "n_ctx": ("n_positions", "n_ctx"),
+    "d_model": "n_embd",
+    "n_layers": "n_layer",
+    "n_heads": "n_head",
+    "d_ff": "n_inner",
+    "norm_eps": "layer_norm_epsilon",
+}
+
+DEFAULTS = {"activation": "gelu_tanh", "norm": "layernorm", "norm_placement": "pre",
+            "position": "learned", "tied_embeddings": True,
+            "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
+
+
+def read_config(config: dict, data: dict) -> None:
+    if "d_ff" not in data and isinstance(data.get("d_model"), int):
+        data["d_ff"] = 4 * data["d_model"]  # GPT-2's n_inner: null means 4 x n_embd
+
+
+GPT2 = Family(name="gpt2", hf_class="GPT2LMHeadModel", layouts=(GPT2_LAYOUT,),
+              config_keys=CONFIG_KEYS, defaults=DEFAULTS, activation_key="activation_function",
+              read_config=read_config, gguf_arch="gpt2")
+# GPT-3 (Brown et al. 2020) has no config.json of its own: its specs write GPT-2's.
+GPT3 = Family(name="gpt3", hf_class="GPT2LMHeadModel", layouts=(GPT2_LAYOUT,),
+              config_keys=CONFIG_KEYS, defaults=DEFAULTS, model_type="gpt2",
+              activation_key="activation_function", read_config=read_config, spec_only=True)
+
+FAMILIES = (GPT2, GPT3)

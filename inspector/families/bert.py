@@ -3,7 +3,8 @@
 An encoder: no unembedding. Post-norm: each block's norms sit after the residual adds.
 """
 
-from inspector.layouts.base import Layout, Rule
+from inspector.families.base import Family
+from inspector.layout import Layout, Rule
 
 L = "layers.{i}"
 B = "encoder.layer.{i}"
@@ -44,9 +45,33 @@ LEGACY_NORM_NAMES = tuple(
     for rule in RULES if ".LayerNorm." in rule.pattern
 )
 
-BERT = Layout(
+BERT_LAYOUT = Layout(
     name="bert",
     prefixes=("", "bert."),
     has_lm_head=False,
     rules=RULES + LEGACY_NORM_NAMES,
 )
+
+CONFIG_KEYS = {
+    "vocab_size": "vocab_size",
+    "n_ctx": "max_position_embeddings",
+    "d_model": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "d_ff": "intermediate_size",
+    "norm_eps": "layer_norm_eps",
+    "type_vocab_size": "type_vocab_size",
+}
+
+BERT = Family(
+    name="bert", hf_class="BertModel", layouts=(BERT_LAYOUT,), config_keys=CONFIG_KEYS,
+    defaults={"architecture": "encoder", "activation": "gelu", "norm": "layernorm",
+              "norm_placement": "post", "embedding_norm": True, "final_norm": False,
+              "position": "learned", "pooler": True, "type_vocab_size": 2,
+              "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True,
+                         "pooler": True}},
+    tie_key=None,  # BertModel has no unembedding; the config's tie is for task heads
+    gguf_arch="bert",
+)
+
+FAMILIES = (BERT,)

@@ -1,0 +1,151 @@
+"""The family registry: every family module's `FAMILIES`, and every lookup derived from them.
+
+A module in this package that defines `FAMILIES` (a tuple of `Family`) is registered by being here:
+adding a family is adding its module (and its specs and tests), nothing else. Modules are found by
+listing the package, so this file names none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from inspector.canonical import MODULES
+from inspector.families.base import Family
+from inspector.layout import Layout, Rule
+
+# The model `build` makes, saved with torch: canonical names as they are.
+CANONICAL = Layout(
+    name="canonical",
+    rules=tuple(
+        Rule(f"{module}.{kind}", (f"{module}.{kind}",))
+        for module in MODULES
+        for kind in ("weight", "bias")
+    ),
+)
+
+# Every layer repeats the same names, so a spread-out sample of a few hundred decides as well as
+# all of them (a 1T checkpoint has tens of thousands) at a fraction of the matching.
+LAYOUT_SAMPLE = 256
+
+
+@cache
+def families() -> dict[str, Family]:
+    """name -> Family, in the order the modules define them (modules by name)."""
+    found: dict[str, Family] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for family in getattr(module, "FAMILIES", ()):
+            if family.name in found:
+                raise RuntimeError(f"family {family.name!r} is defined twice")
+            found[family.name] = family
+    return found
+
+
+def get(name: str) -> Family | None:
+    return families().get(name)
+
+
+def spec_family_names() -> tuple[str, ...]:
+    return tuple(families())
+
+
+@cache
+def _by_model_type() -> dict[str, Family]:
+    out: dict[str, Family] = {}
+    for family in families().values():
+        if not family.spec_only:
+            out.setdefault(family.config_model_type, family)
+    return out
+
+
+def by_model_type(model_type: object) -> Family | None:
+    """The family a config.json's model_type names, or None (JSON may hold any value there)."""
+    return _by_model_type().get(model_type) if isinstance(model_type, str) else None
+
+
+def model_types() -> list[str]:
+    return sorted(_by_model_type())
+
+
+@cache
+def hub_layouts() -> dict[str, Layout]:
+    """Every hub layout by name (families that share one list it once), and the canonical one."""
+    out: dict[str, Layout] = {}
+    for family in families().values():
+        for layout in family.layouts:
+            out.setdefault(layout.name, layout)
+    out[CANONICAL.name] = CANONICAL
+    return out
+
+
+@cache
+def _layout_family() -> dict[str, str]:
+    """Layout name -> the first family that stores it (the family shown when only names tell)."""
+    out: dict[str, str] = {}
+    for family in families().values():
+        for layout in family.layouts:
+            out.setdefault(layout.name, family.name)
+    return out
+
+
+def family_of_layout(layout: Layout) -> str | None:
+    return layout.family or _layout_family().get(layout.name)
+
+
+@cache
+def gguf_layouts() -> dict[str, Layout]:
+    """llama.cpp's names for every family that has a GGUF architecture, derived from its hub
+    layout through the `gguf` package's own tensor-name map (imported only for a GGUF)."""
+    from inspector.families.gguf_names import gguf_layout
+
+    out: dict[str, Layout] = {}
+    for family in families().values():
+        if family.gguf_arch and family.gguf_arch not in out:
+            out[family.gguf_arch] = gguf_layout(family)
+    return out
+
+
+def all_layouts() -> dict[str, Layout]:
+    """Every layout by name: the hub layouts, the canonical one and llama.cpp's."""
+    return {**hub_layouts(), **{layout.name: layout for layout in gguf_layouts().values()}}
+
+
+def gguf_family(arch: object) -> Family | None:
+    """The family whose GGUF architecture name is `arch` (general.architecture)."""
+    for family in families().values():
+        if family.gguf_arch == arch:
+            return family
+    return None
+
+
+def checkpoint_layout(checkpoint) -> Layout | None:
+    """The layout of an opened checkpoint: a GGUF by its architecture and llama.cpp's names,
+    anything else by its config.json and its names."""
+    names = [t.name for t in checkpoint.tensors]
+    if checkpoint.format == "gguf":
+        arch = checkpoint.metadata.get("general.architecture")
+        return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None},
+                             gguf=True)
+    return choose_layout(names, checkpoint.config)
+
+
+def choose_layout(names: list[str], config: dict | None = None,
+                  gguf: bool = False) -> Layout | None:
+    """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most tensor names; None when no
+    layout recognises any (an architecture this tool does not know)."""
+    sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
+    candidates = gguf_layouts() if gguf else hub_layouts()
+    config = config or {}
+    family = by_model_type(config.get("model_type"))
+    named = candidates.get(config.get("gguf_arch") if gguf else
+                           family.hub_layout.name if family else None)
+    if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
+        return named  # else the config describes other weights: the names decide
+    scored = [(sum(layout.match(n) is not None for n in sample), layout)
+              for layout in candidates.values()]
+    best, layout = max(scored, key=lambda pair: pair[0], default=(0, None))
+    return layout if best else None

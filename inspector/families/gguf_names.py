@@ -1,0 +1,58 @@
+"""llama.cpp's tensor names for a family, taken from the `gguf` package's own name map.
+
+`gguf.get_tensor_name_map(arch, n_blocks)` is the table llama.cpp's converter uses to rename every
+Hugging Face tensor; running each rule of a family's hub layout through it gives the GGUF layout,
+so no GGUF name is written here. GGUF stores every matrix in PyTorch's (out, in) order once its
+reader has reversed the dims (the converter transposes GPT-2's Conv1D weights), so a GGUF rule
+is never transposed, and a fused tensor splits on its rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from inspector.families.base import Family
+from inspector.layout import Layout, Rule
+
+# Stand-in layer number while names go through the map (any block index the map covers).
+PROBE = 7
+
+
+def gguf_layout(family: Family) -> Layout:
+    import gguf
+
+    arch = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == family.gguf_arch), None)
+    if arch is None:
+        raise ValueError(f"family {family.name}: gguf has no architecture {family.gguf_arch!r}")
+    names = gguf.get_tensor_name_map(arch, PROBE + 1)
+    rules: dict[str, Rule] = {}
+    for rule in family.hub_layout.rules:
+        stored = _gguf_name(names, family.hub_layout, rule.pattern)
+        if stored is None or stored in rules:
+            continue
+        rules[stored] = _gguf_rule(family, rule, stored)
+    # Llama 3.1's rotary scaling factors, which the converter writes as a tensor.
+    rules.setdefault("rope_freqs.weight", Rule("rope_freqs.weight", what="rotary-frequency"))
+    return Layout(name=f"gguf-{family.gguf_arch}", rules=tuple(rules.values()),
+                  family=family.name)
+
+
+def _gguf_name(names, layout: Layout, pattern: str) -> str | None:
+    hub = layout.prefixes[-1] + pattern.replace("{i}", str(PROBE))
+    for candidate in (hub, pattern.replace("{i}", str(PROBE))):
+        found = names.get_name(candidate, try_suffixes=(".weight", ".bias"))
+        if found is not None:
+            return found.replace(f".{PROBE}.", ".{i}.")
+    return None
+
+
+def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
+    if rule.is_buffer:
+        return replace(rule, pattern=stored)
+    split_axis = rule.split_axis
+    if rule.transposed and split_axis is not None:
+        split_axis = 1 - split_axis  # the converter wrote it (out, in)
+    permuted = family.gguf_rotary_permuted and any(
+        t.endswith(("attn.query.weight", "attn.key.weight")) for t in rule.targets)
+    return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
+                   rotary_permuted=permuted)

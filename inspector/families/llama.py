@@ -1,0 +1,82 @@
+"""Llama as transformers and the hub store it, and the model types that kept its names and block.
+
+llama.cpp's GGUF names come from the `gguf` package (families.gguf_names); its converter reorders
+the rows of attn_q and attn_k within each head for its rotary kernel (interleaved pairs instead of
+halves), which `rotary_permuted` undoes when values are loaded.
+"""
+
+from inspector.families.base import Family
+from inspector.layout import Layout, Rule
+
+L = "layers.{i}"
+M = "model.layers.{i}"
+
+
+def linear(stored: str, canonical: str) -> tuple[Rule, Rule]:
+    """A linear layer's weight and (optional) bias."""
+    return (Rule(f"{stored}.weight", (f"{canonical}.weight",)),
+            Rule(f"{stored}.bias", (f"{canonical}.bias",)))
+
+
+LLAMA_LAYOUT = Layout(
+    name="llama",
+    rules=(
+        Rule("model.embed_tokens.weight", ("embed.weight",)),
+        Rule(f"{M}.input_layernorm.weight", (f"{L}.attn_norm.weight",)),
+        *linear(f"{M}.self_attn.q_proj", f"{L}.attn.query"),
+        *linear(f"{M}.self_attn.k_proj", f"{L}.attn.key"),
+        *linear(f"{M}.self_attn.v_proj", f"{L}.attn.value"),
+        *linear(f"{M}.self_attn.o_proj", f"{L}.attn.output"),
+        Rule(f"{M}.self_attn.q_norm.weight", (f"{L}.attn.q_norm.weight",)),  # Qwen 3
+        Rule(f"{M}.self_attn.k_norm.weight", (f"{L}.attn.k_norm.weight",)),
+        Rule(f"{M}.self_attn.rotary_emb.inv_freq", what="rotary-frequency"),  # older transformers
+        Rule("model.rotary_emb.inv_freq", what="rotary-frequency"),
+        Rule(f"{M}.post_attention_layernorm.weight", (f"{L}.mlp_norm.weight",)),
+        *linear(f"{M}.mlp.gate_proj", f"{L}.mlp.gate"),  # biases: mlp_bias true
+        *linear(f"{M}.mlp.up_proj", f"{L}.mlp.up"),
+        *linear(f"{M}.mlp.down_proj", f"{L}.mlp.down"),
+        Rule("model.norm.weight", ("final_norm.weight",)),
+        Rule("lm_head.weight", ("unembed.weight",)),
+    ),
+)
+
+CONFIG_KEYS = {
+    "vocab_size": "vocab_size",
+    "n_ctx": "max_position_embeddings",
+    "d_model": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads",
+    "d_head": "head_dim",
+    "d_ff": "intermediate_size",
+    "norm_eps": "rms_norm_eps",
+    "rope_theta": "rope_theta",
+}
+
+DEFAULTS = {"activation": "silu", "gated_mlp": True, "norm": "rmsnorm", "norm_placement": "pre",
+            "position": "rotary", "tied_embeddings": False, "biases": False}
+
+# config key -> the bias kinds it switches on (LlamaConfig: attention_bias, mlp_bias).
+BIAS_KEYS = {"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",)}
+
+
+def read_rope(config: dict, data: dict) -> None:
+    """transformers >= 5 writes rope_theta inside rope_parameters (older files: at top level)."""
+    rope = config.get("rope_parameters")
+    if "rope_theta" not in data and isinstance(rope, dict) and rope.get("rope_theta"):
+        data["rope_theta"] = rope["rope_theta"]
+
+
+def family(name: str, hf_class: str, **changes) -> Family:
+    """A family with Llama's names and block, as much changed as `changes` says."""
+    fields = {"layouts": (LLAMA_LAYOUT,), "config_keys": CONFIG_KEYS, "defaults": DEFAULTS,
+              "bias_keys": BIAS_KEYS, "read_config": read_rope, "gguf_arch": name,
+              "gguf_rotary_permuted": True, **changes}
+    return Family(name=name, hf_class=hf_class, **fields)
+
+
+LLAMA = family("llama", "LlamaForCausalLM")
+# llama.cpp converts Mistral as a Llama (general.architecture "llama").
+MISTRAL = family("mistral", "MistralForCausalLM", bias_keys={}, gguf_arch=None)
+
+FAMILIES = (LLAMA, MISTRAL)
