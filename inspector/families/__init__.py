@@ -135,11 +135,15 @@ def checkpoint_layout(checkpoint) -> Layout | None:
 
 def choose_layout(names: list[str], config: dict | None = None,
                   gguf: bool = False) -> Layout | None:
-    """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most tensor names; None when no
-    layout recognises any (an architecture this tool does not know)."""
+    """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most
+    tensor names; None for a model type no family knows, or names no layout recognises."""
     sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
     candidates = gguf_layouts() if gguf else hub_layouts()
     config = config or {}
+    said = config.get("gguf_arch") if gguf else config.get("model_type")
+    if isinstance(said, str) and (gguf_family(said) if gguf else by_model_type(said)) is None:
+        return None  # a model type no family knows: its names are read by generic patterns,
+        # not by a family whose names some of them happen to share
     family = by_model_type(config.get("model_type"))
     named = candidates.get(config.get("gguf_arch") if gguf else
                            family.hub_layout.name if family else None)
