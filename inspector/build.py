@@ -230,17 +230,21 @@ class Transformer(nn.Module):
                 token_type_ids: torch.Tensor | None = None):
         spec = self.spec
         t = input_ids.shape[1]
-        if t > spec.n_ctx:
-            raise UsageError(spec.name, f"{t} tokens given, the model takes at most n_ctx"
-                                        f" {spec.n_ctx}")
         positions = torch.arange(t, device=input_ids.device)
+        if t > spec.n_ctx - spec.position_offset:
+            raise UsageError(spec.name, f"{t} tokens given, the model takes at most"
+                                        f" {spec.n_ctx - spec.position_offset}")
         x = self.embed(input_ids)
+        pos_ids = positions[None, :] + spec.position_offset
+        if spec.positions_skip_padding:  # RoBERTa: cumsum of real tokens, padding keeps its id
+            real = (input_ids != spec.position_offset - 1).long()
+            pos_ids = torch.cumsum(real, dim=1) * real + spec.position_offset - 1
         if spec.type_vocab_size:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(input_ids)
             x = x + self.token_type(token_type_ids)
         if spec.position == "learned":
-            x = x + self.pos(positions)
+            x = x + self.pos(pos_ids)
         elif spec.position == "sinusoidal":
             x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
         if spec.embedding_norm:

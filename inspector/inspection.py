@@ -154,8 +154,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
 def _rotary_d_head(decoupled: Decoupled) -> int | None:
     """d_head from a stored rotary `inv_freq` buffer: one frequency per pair of head dims.
 
-    Only where the rotary covers the whole head, as in every Llama-layout model."""
-    if decoupled.layout.name != "llama":
+    Only where the layout says the rotary covers the whole head (Llama's)."""
+    if not decoupled.layout.rotary_inv_freq_is_full_head:
         return None
     sizes = {r.shape[0] for r in decoupled.rows
              if r.kind == BUFFER and r.tensor.endswith("rotary_emb.inv_freq") and len(r.shape) == 1}

@@ -37,6 +37,9 @@ class Layout:
     # the last is the one transformers writes today
     has_lm_head: bool = True  # a decoder: a missing unembedding means it is tied
     family: str = ""  # the family it belongs to, where only one has it (a GGUF layout)
+    # A stored rotary `inv_freq` covers the whole head (d_head / 2 frequencies), so it tells
+    # d_head when no config does (older Llama checkpoints stored one per layer).
+    rotary_inv_freq_is_full_head: bool = False
     _by_pattern: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -40,7 +40,9 @@ ROLE_COLORS = {
 # where the MLP does. Only the ones shipped are drawn.
 DEFAULT_SHARE_SPECS = ("gpt2-124m", "gpt2-1558m", "gpt3-175b", "llama2-7b", "llama2-70b")
 
-NAMES = {"gpt2": "GPT-2", "gpt3": "GPT-3", "llama2": "Llama-2", "smollm2": "SmolLM2"}
+# Shipped spec names' prefixes (not family names: llama2- specs are of the llama family) as
+# their authors write them.
+NAMES = {"gpt2-": "GPT-2", "gpt3-": "GPT-3", "llama2-": "Llama-2", "smollm2-": "SmolLM2"}
 
 
 def default_share_specs() -> list[str]:
@@ -67,7 +69,7 @@ def share_data(specs: list[Spec]) -> list[dict]:
 def display_name(spec: Spec) -> str:
     """gpt3-175b -> GPT-3 175B: the family as its authors write it, then the size."""
     for prefix, name in NAMES.items():
-        size = spec.name.removeprefix(prefix + "-")
+        size = spec.name.removeprefix(prefix)
         if size != spec.name and re.fullmatch(r"[\d.]+[mbk]", size):
             return f"{name} {size.upper()}"
     return spec.name

@@ -54,6 +54,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
     "position": (str, "learned", ("learned", "sinusoidal", "rotary", "none")),
     "rope_theta": ((int, float), 10000.0, None),
+    # The row of a learned position table that position 0 reads: RoBERTa and OPT keep the
+    # first two rows unused (RoBERTa's padding index + 1), so their tables hold n_ctx rows of
+    # which n_ctx - 2 are reachable.
+    "position_offset": (int, 0, None),
+    # Positions do not advance over padding (RoBERTa: its padding token is position_offset - 1).
+    "positions_skip_padding": (bool, False, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
     "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
     "biases": ((bool, dict), False, None),
@@ -101,6 +107,8 @@ class Spec:
     embedding_norm: bool = False
     position: str = "learned"
     rope_theta: float = 10000.0
+    position_offset: int = 0
+    positions_skip_padding: bool = False
     type_vocab_size: int = 0
     pooler: bool = False
     biases: frozenset = field(default_factory=frozenset)

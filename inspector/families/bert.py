@@ -63,15 +63,79 @@ CONFIG_KEYS = {
     "type_vocab_size": "type_vocab_size",
 }
 
+# BertConfig's defaults (bert-base), and the block every family here keeps.
+ENCODER_DEFAULTS = {
+    "vocab_size": 30522, "n_ctx": 512, "d_model": 768, "n_layers": 12, "n_heads": 12,
+    "d_ff": 3072, "norm_eps": 1e-12,
+    "architecture": "encoder", "activation": "gelu", "norm": "layernorm", "norm_placement": "post",
+    "embedding_norm": True, "final_norm": False, "position": "learned", "pooler": True,
+    "type_vocab_size": 2,
+    "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True, "pooler": True}}
+
 BERT = Family(
     name="bert", hf_class="BertModel", layouts=(BERT_LAYOUT,), config_keys=CONFIG_KEYS,
-    defaults={"architecture": "encoder", "activation": "gelu", "norm": "layernorm",
-              "norm_placement": "post", "embedding_norm": True, "final_norm": False,
-              "position": "learned", "pooler": True, "type_vocab_size": 2,
-              "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True,
-                         "pooler": True}},
+    defaults=ENCODER_DEFAULTS,
     tie_key=None,  # BertModel has no unembedding; the config's tie is for task heads
     gguf_arch="bert",
 )
 
-FAMILIES = (BERT,)
+
+# RoBERTa: BERT's block and names (under `roberta.` inside task heads); its position table keeps
+# rows 0 and 1 unused: position ids start at padding_idx + 1 and do not advance over padding.
+ROBERTA_LAYOUT = Layout(name="roberta", prefixes=("", "roberta."), has_lm_head=False,
+                        rules=RULES)
+
+
+def read_roberta(config: dict, data: dict) -> None:
+    pad = config.get("pad_token_id", 1)
+    if isinstance(pad, int) and not isinstance(pad, bool):
+        data["position_offset"] = pad + 1
+    data["positions_skip_padding"] = True
+
+
+def write_roberta(spec, config: dict) -> None:
+    config["pad_token_id"] = spec.position_offset - 1
+
+
+ROBERTA = Family(
+    name="roberta", hf_class="RobertaModel", layouts=(ROBERTA_LAYOUT,), config_keys=CONFIG_KEYS,
+    defaults={**ENCODER_DEFAULTS, "vocab_size": 50265, "position_offset": 2},
+    read_config=read_roberta, write_config=write_roberta, tie_key=None,
+)
+
+D = "transformer.layer.{i}"
+
+DISTILBERT_LAYOUT = Layout(
+    name="distilbert",
+    prefixes=("", "distilbert."),
+    has_lm_head=False,
+    rules=(
+        Rule("embeddings.word_embeddings.weight", ("embed.weight",)),
+        Rule("embeddings.position_embeddings.weight", ("pos.weight",)),
+        Rule("embeddings.LayerNorm.weight", ("embed_norm.weight",)),
+        Rule("embeddings.LayerNorm.bias", ("embed_norm.bias",)),
+        Rule("embeddings.position_ids", what="position-index"),
+        *(Rule(f"{D}.{stored}.{kind}", (f"{L}.{canonical}.{kind}",))
+          for stored, canonical in (
+              ("attention.q_lin", "attn.query"), ("attention.k_lin", "attn.key"),
+              ("attention.v_lin", "attn.value"), ("attention.out_lin", "attn.output"),
+              ("sa_layer_norm", "attn_norm"), ("ffn.lin1", "mlp.up"), ("ffn.lin2", "mlp.down"),
+              ("output_layer_norm", "mlp_norm"))
+          for kind in ("weight", "bias")),
+    ),
+)
+
+# DistilBERT: BERT's post-norm block without token types or pooler, and LayerNorm eps 1e-12
+# fixed in its code rather than its config.
+DISTILBERT = Family(
+    name="distilbert", hf_class="DistilBertModel", layouts=(DISTILBERT_LAYOUT,),
+    config_keys={"vocab_size": "vocab_size", "n_ctx": "max_position_embeddings",
+                 "d_model": "dim", "n_layers": "n_layers", "n_heads": "n_heads",
+                 "d_ff": "hidden_dim"},
+    defaults={**ENCODER_DEFAULTS, "pooler": False, "type_vocab_size": 0, "n_layers": 6,
+              "biases": {"qkv": True, "attn_output": True, "mlp": True,
+                                       "norm": True}},
+    activation_key="activation", tie_key=None,
+)
+
+FAMILIES = (BERT, ROBERTA, DISTILBERT)

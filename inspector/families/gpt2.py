@@ -49,7 +49,8 @@ CONFIG_KEYS = {
     "norm_eps": "layer_norm_epsilon",
 }
 
-DEFAULTS = {"activation": "gelu_tanh", "norm": "layernorm", "norm_placement": "pre",
+DEFAULTS = {"vocab_size": 50257, "n_ctx": 1024, "d_model": 768, "n_layers": 12, "n_heads": 12,
+            "activation": "gelu_tanh", "norm": "layernorm", "norm_placement": "pre",
             "position": "learned", "tied_embeddings": True,
             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
 

@@ -20,6 +20,7 @@ def linear(stored: str, canonical: str) -> tuple[Rule, Rule]:
 
 LLAMA_LAYOUT = Layout(
     name="llama",
+    rotary_inv_freq_is_full_head=True,
     rules=(
         Rule("model.embed_tokens.weight", ("embed.weight",)),
         Rule(f"{M}.input_layernorm.weight", (f"{L}.attn_norm.weight",)),
@@ -53,7 +54,10 @@ CONFIG_KEYS = {
     "rope_theta": "rope_theta",
 }
 
-DEFAULTS = {"activation": "silu", "gated_mlp": True, "norm": "rmsnorm", "norm_placement": "pre",
+# LlamaConfig's defaults (Llama 2 7B's sizes, context 2048).
+DEFAULTS = {"vocab_size": 32000, "n_ctx": 2048, "d_model": 4096, "n_layers": 32, "n_heads": 32,
+            "d_ff": 11008, "norm_eps": 1e-6,
+            "activation": "silu", "gated_mlp": True, "norm": "rmsnorm", "norm_placement": "pre",
             "position": "rotary", "tied_embeddings": False, "biases": False}
 
 # config key -> the bias kinds it switches on (LlamaConfig: attention_bias, mlp_bias).
@@ -77,6 +81,7 @@ def family(name: str, hf_class: str, **changes) -> Family:
 
 LLAMA = family("llama", "LlamaForCausalLM")
 # llama.cpp converts Mistral as a Llama (general.architecture "llama").
-MISTRAL = family("mistral", "MistralForCausalLM", bias_keys={}, gguf_arch=None)
+MISTRAL = family("mistral", "MistralForCausalLM", bias_keys={}, gguf_arch=None,
+                 defaults={**DEFAULTS, "n_ctx": 131072, "d_ff": 14336, "n_kv_heads": 8})
 
 FAMILIES = (LLAMA, MISTRAL)

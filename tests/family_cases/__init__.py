@@ -28,6 +28,9 @@ class FamilyCase:
     forward: bool = True  # inspector's model reproduces transformers' outputs
     build: bool = True  # `inspector build config.json --out` writes what transformers loads
     tolerance: float = 1e-4
+    # Token ids the forward test must meet (placed at the start of the second sequence and in
+    # the middle of the first): a padding id that positions skip, say.
+    special_ids: tuple[int, ...] = ()
     notes: str = ""
 
 
