@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FamilyCase:
-    model_type: str  # transformers' model_type; also the test id
+    model_type: str  # transformers' model_type
     config: dict  # a small config (AutoConfig.for_model(model_type, **config)), seeded below
     # Stored name (`{i}` for the layer) -> the roles of its parts in order: ("query", "key",
     # "value") for a fused qkv. Every stored tensor must be listed (transformers' names today).
@@ -32,6 +32,11 @@ class FamilyCase:
     # the middle of the first): a padding id that positions skip, say.
     special_ids: tuple[int, ...] = ()
     notes: str = ""
+    id: str = ""  # the test id, where one model_type has several cases (default: model_type)
+
+    @property
+    def name(self) -> str:
+        return self.id or self.model_type
 
 
 def all_cases() -> list[FamilyCase]:
