@@ -50,8 +50,13 @@ def describe(spec: Spec) -> list[Part]:
         parts.append(_norm(spec, "final_norm", d))
     if spec.pooler:
         parts.append(_linear(spec, "pooler", d, d, "pooler"))
-    if spec.architecture == "decoder":
+    if spec.mlm_head:
+        parts += [Part("mlm_transform", LINEAR, (d, d), bias=True), _norm(spec, "mlm_norm", d),
+                  Part("unembed", LINEAR, (v, d), bias=True)]
+    elif spec.architecture == "decoder":
         parts.append(_linear(spec, "unembed", v, d, "unembedding"))
+    if spec.nsp_head:
+        parts.append(Part("nsp", LINEAR, (2, d), bias=True))
     return parts
 
 

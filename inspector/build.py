@@ -261,7 +261,10 @@ class Transformer(nn.Module):
         if spec.architecture == "decoder":
             return self.unembed(x)
         pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
-        return x, pooled
+        if not spec.mlm_head:
+            return x, pooled
+        logits = self.unembed(self.mlm_norm(ACTIVATIONS[spec.activation](self.mlm_transform(x))))
+        return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
 
 def rotary_tables(positions: torch.Tensor, d_head: int, theta: float,

@@ -28,6 +28,9 @@ MODULES: dict[str, Role] = {
     "layers.{i}.mlp_post_norm": Role.NORM,
     "final_norm": Role.NORM,
     "pooler": Role.POOLER,
+    "mlm_transform": Role.HEAD,
+    "mlm_norm": Role.NORM,
+    "nsp": Role.HEAD,
     "unembed": Role.UNEMBEDDING,
 }
 

@@ -36,7 +36,7 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
             bad_roles.add(got.role.value)
     for name in unmapped(actual_rows):
         problems.append(f"'{name}': no layout rule recognises this tensor")
-    if spec.architecture == "decoder" and spec.tied_embeddings != decoupled.tied:
+    if spec.has_unembedding and spec.tied_embeddings != decoupled.tied:
         said = "ties" if spec.tied_embeddings else "does not tie"
         found = "tied" if decoupled.tied else "stored apart"
         problems.append(f"unembedding: the spec {said} it to the embedding, the checkpoint has it"

@@ -14,7 +14,7 @@ from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.inferred import infer
 from inspector.layout import Layout, Rule
 from inspector.roles import Role
-from inspector.rows import BUFFER, UNMAPPED, Row
+from inspector.rows import BUFFER, UNMAPPED, WEIGHT, Row
 from inspector.spec import Spec
 
 
@@ -62,11 +62,15 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     if config_ties:
         rows, tied_copy = _tie_copies(rows)
     tied = any(r.role == Role.UNEMBEDDING and r.tied_to == Role.EMBEDDING for r in rows)
-    if layout.has_lm_head and tied_default and not any(r.role == Role.UNEMBEDDING for r in rows):
+    has_unembedding = layout.has_lm_head or (spec is not None and spec.mlm_head)
+    stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in rows)  # (its bias
+    # may be stored alone: BERT's MLM decoder)
+    if has_unembedding and tied_default and not stored:
         embedding = next((r for r in rows if r.role == Role.EMBEDDING), None)
         if embedding is not None:
             rows.append(Row(embedding.tensor, Role.UNEMBEDDING, None, embedding.kind,
-                            embedding.shape, canonical="" if layout is INFERRED else "unembed.weight",
+                            embedding.shape,
+                            canonical="" if layout is INFERRED else "unembed.weight",
                             dtype=embedding.dtype, nbytes=embedding.nbytes,
                             tied_to=Role.EMBEDDING))
             tied = True

@@ -17,6 +17,9 @@ class Role(str, Enum):
     UNEMBEDDING = "unembedding"
     NORM = "norm"
     POOLER = "pooler"
+    # A task head's own layers (BERT's masked-LM transform, its next-sentence classifier): not
+    # the embedding, not a block, not the unembedding the transform feeds.
+    HEAD = "head"
 
     def __str__(self) -> str:
         return self.value

@@ -62,6 +62,10 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "positions_skip_padding": (bool, False, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
     "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
+    # BERT's pretraining heads: masked-LM (dense + activation + norm, then the unembedding,
+    # tied to the embedding, with a bias) and next-sentence (2 classes from the pooled token).
+    "mlm_head": (bool, False, None),
+    "nsp_head": (bool, False, None),
     "biases": ((bool, dict), False, None),
     "tied_embeddings": (bool, False, None),
     "attention_pattern": (list, ["dense"], None),  # cycled over layers: dense | local
@@ -111,6 +115,8 @@ class Spec:
     positions_skip_padding: bool = False
     type_vocab_size: int = 0
     pooler: bool = False
+    mlm_head: bool = False
+    nsp_head: bool = False
     biases: frozenset = field(default_factory=frozenset)
     tied_embeddings: bool = False
     attention_pattern: tuple = ("dense",)
@@ -130,6 +136,11 @@ class Spec:
     @property
     def kv_width(self) -> int:
         return self.n_kv_heads * self.d_head
+
+    @property
+    def has_unembedding(self) -> bool:
+        """A decoder's, or an encoder's masked-LM head's."""
+        return self.architecture == "decoder" or self.mlm_head
 
     def layer_attention(self, layer: int) -> str:
         return self.attention_pattern[layer % len(self.attention_pattern)]
@@ -234,6 +245,8 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
             problems.append(f"unknown key 'published.{key}'{_suggest(key, FIELDS)}")
+    if values.get("nsp_head") and not values.get("pooler"):
+        problems.append("'nsp_head' classifies the pooled token: it needs 'pooler: true'")
     if values.get("norm") == "rmsnorm" and "norm" in biases:
         problems.append("'biases.norm' cannot be true with norm: rmsnorm (RMSNorm has no bias)")
     if problems:

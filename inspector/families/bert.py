@@ -37,6 +37,19 @@ RULES = (
     Rule("pooler.dense.bias", ("pooler.bias",)),
 )
 
+# BertForPreTraining / BertForMaskedLM: the heads under `cls.` (the encoder under `bert.`). The
+# decoder weight is the word embedding (tied, not saved); its bias is `cls.predictions.bias`.
+HEAD_RULES = (
+    Rule("cls.predictions.transform.dense.weight", ("mlm_transform.weight",)),
+    Rule("cls.predictions.transform.dense.bias", ("mlm_transform.bias",)),
+    Rule("cls.predictions.transform.LayerNorm.weight", ("mlm_norm.weight",)),
+    Rule("cls.predictions.transform.LayerNorm.bias", ("mlm_norm.bias",)),
+    Rule("cls.predictions.decoder.weight", ("unembed.weight",)),
+    Rule("cls.predictions.bias", ("unembed.bias",)),
+    Rule("cls.seq_relationship.weight", ("nsp.weight",)),
+    Rule("cls.seq_relationship.bias", ("nsp.bias",)),
+)
+
 # Checkpoints converted from Google's TensorFlow BERT (the original bert-base-uncased
 # pytorch_model.bin) call the LayerNorm parameters gamma and beta; transformers renames them on load.
 LEGACY_NORM_NAMES = tuple(
@@ -49,7 +62,7 @@ BERT_LAYOUT = Layout(
     name="bert",
     prefixes=("", "bert."),
     has_lm_head=False,
-    rules=RULES + LEGACY_NORM_NAMES,
+    rules=RULES + HEAD_RULES + LEGACY_NORM_NAMES,
 )
 
 CONFIG_KEYS = {
@@ -72,10 +85,30 @@ ENCODER_DEFAULTS = {
     "type_vocab_size": 2,
     "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True, "pooler": True}}
 
+# transformers class -> the heads it adds to BertModel (config.json's `architectures` says it).
+BERT_HEADS = {
+    "BertForPreTraining": {"mlm_head": True, "nsp_head": True},
+    "BertForMaskedLM": {"mlm_head": True, "pooler": False},
+}
+
+
+def read_bert_heads(config: dict, data: dict) -> None:
+    architectures = config.get("architectures")
+    for name in architectures if isinstance(architectures, list) else ():
+        data.update(BERT_HEADS.get(name, {}))
+
+
+def write_bert_heads(spec, config: dict) -> None:
+    for name, heads in BERT_HEADS.items():
+        if all(getattr(spec, key) == value for key, value in heads.items()):
+            config["architectures"] = [name]
+            return
+
+
 BERT = Family(
     name="bert", hf_class="BertModel", layouts=(BERT_LAYOUT,), config_keys=CONFIG_KEYS,
-    defaults=ENCODER_DEFAULTS,
-    tie_key=None,  # BertModel has no unembedding; the config's tie is for task heads
+    defaults={**ENCODER_DEFAULTS, "tied_embeddings": True},  # BertConfig ties its MLM decoder
+    read_config=read_bert_heads, write_config=write_bert_heads,
     gguf_arch="bert",
 )
 

@@ -28,3 +28,18 @@ CASES = (
                DISTILBERT_ROLES, auto_class="AutoModel", output="last_hidden_state",
                changed={"hidden_dim": 40}),
 )
+
+BERT_PRETRAINING_ROLES = {
+    **{f"bert.{name}": roles for name, roles in BERT_ROLES.items()},
+    "cls.predictions.transform.dense.weight": ("head",),
+    "cls.predictions.transform.dense.bias": ("head",),
+    "cls.predictions.transform.LayerNorm.weight": ("norm",),
+    "cls.predictions.transform.LayerNorm.bias": ("norm",),
+    "cls.predictions.bias": ("unembedding",),  # the decoder's bias; its weight is the embedding
+    "cls.seq_relationship.weight": ("head",), "cls.seq_relationship.bias": ("head",),
+}
+
+CASES += (
+    FamilyCase("bert", SMALL, BERT_PRETRAINING_ROLES, tied=True, id="bert-pretraining",
+               auto_class="BertForPreTraining", output="prediction_logits"),
+)
