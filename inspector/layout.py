@@ -17,8 +17,10 @@ class Rule:
     # The size of each part, as names of Spec attributes (("attn_width", "kv_width", "kv_width")
     # for a grouped-query fused qkv); None: equal parts.
     split_sizes: tuple[str, ...] | None = None
-    # The parts alternate per head ("(h parts d) ..."), as GPT-NeoX's query_key_value; else they
-    # are consecutive blocks ("(parts h d) ...").
+    # The parts alternate per key/value head ("(g parts) ...", g = n_kv_heads, each group's
+    # parts sized split_sizes / g): GPT-NeoX's and BLOOM's query_key_value "(h three d)",
+    # Falcon 40B's "(g (q_per_g + 2) d)", and with one key/value head (multi-query: StarCoder's
+    # c_attn, Falcon 7B) simply consecutive blocks. Else always consecutive ("(parts h d) ...").
     head_interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading

@@ -55,26 +55,29 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
         parts.append(part)
     if rule.split_axis is None:
         return parts[0].contiguous()
-    if rule.head_interleaved:  # "(parts h d) ... -> (h parts d) ...", the inverse of _split's
-        heads = [p.unflatten(rule.split_axis, (spec.n_heads, -1)) for p in parts]
-        return torch.stack(heads, dim=rule.split_axis + 1).flatten(
-            rule.split_axis, rule.split_axis + 2).contiguous()
+    if rule.head_interleaved:  # "(parts g d) ... -> (g parts d) ...", the inverse of _split's
+        groups = [p.unflatten(rule.split_axis, (spec.n_kv_heads, -1)) for p in parts]
+        return torch.cat(groups, dim=rule.split_axis + 1).flatten(
+            rule.split_axis, rule.split_axis + 1).contiguous()
     return torch.cat(parts, dim=rule.split_axis).contiguous()
 
 
 def _split(value: torch.Tensor, rule: Rule, spec: Spec) -> list[torch.Tensor]:
     """A fused tensor's parts: consecutive blocks of the sizes the rule names (equal parts
-    when it names none), or, head-interleaved ("(h parts d) ..."), each head's slices gathered."""
+    when it names none), or, head-interleaved ("(g parts) ...", g key/value heads), each
+    group's slices gathered."""
     from inspector.decouple import split_sizes
 
-    n, axis = len(rule.targets), rule.split_axis
-    if rule.head_interleaved:
-        per_head = value.unflatten(axis, (spec.n_heads, n, -1))
-        return [per_head.select(axis + 1, k).flatten(axis, axis + 1) for k in range(n)]
+    axis = rule.split_axis
     sizes = split_sizes(rule, value.shape[axis], spec)
-    if sizes is None:
+    groups = spec.n_kv_heads if rule.head_interleaved else 1
+    if sizes is None or any(size % groups for size in sizes):
         raise UsageError(rule.pattern, f"cannot cut {value.shape[axis]} into"
                                        f" {', '.join(rule.split_sizes or ())} for {spec.name}")
+    if rule.head_interleaved:
+        per_group = value.unflatten(axis, (groups, -1))
+        return [part.flatten(axis, axis + 1) for part in
+                per_group.split([size // groups for size in sizes], dim=axis + 1)]
     return list(value.split(sizes, dim=axis))
 
 

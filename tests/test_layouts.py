@@ -162,3 +162,19 @@ def test_a_config_that_describes_other_weights_does_not_choose_the_layout(tmp_pa
     (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
     found = inspect_json(str(folder))
     assert found["layout"] == "gpt2" and found["parameters"] == 124_439_808
+
+
+@pytest.mark.parametrize(("c_attn", "c_fc", "layout"), [
+    ((32, 96), (32, 128), "gpt2"),  # Conv1D: (in, out)
+    ((48, 32), (128, 32), "gpt_bigcode"),  # nn.Linear (out, in): 32 + 2 x 8 query/key/value rows
+])
+def test_gpt2_and_starcoder_names_told_apart_by_shapes(c_attn, c_fc, layout):
+    """GPT-2 and GPT-BigCode store the same names; without a config.json the side of c_attn
+    and c_fc that holds d_model (the embedding's width, 32) tells which layout it is."""
+    from inspector.families import choose_layout
+
+    shapes = {"transformer.wte.weight": (100, 32), "transformer.wpe.weight": (16, 32),
+              "transformer.h.0.attn.c_attn.weight": c_attn,
+              "transformer.h.0.mlp.c_fc.weight": c_fc,
+              "transformer.h.0.mlp.c_proj.weight": c_fc[::-1]}
+    assert choose_layout(list(shapes), None, shapes=shapes).name == layout

@@ -11,9 +11,10 @@ import importlib
 import pkgutil
 from functools import cache
 
-from inspector.canonical import MODULES
+from inspector.canonical import MODULES, parse
 from inspector.families.base import Family
 from inspector.layout import Layout, Rule
+from inspector.roles import Role
 
 # The model `build` makes, saved with torch: canonical names as they are.
 CANONICAL = Layout(
@@ -130,11 +131,41 @@ def checkpoint_layout(checkpoint) -> Layout | None:
         arch = checkpoint.metadata.get("general.architecture")
         return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None},
                              gguf=True)
-    return choose_layout(names, checkpoint.config)
+    return choose_layout(names, checkpoint.config,
+                         shapes={t.name: tuple(t.shape) for t in checkpoint.tensors})
+
+
+# Canonical modules that read the residual stream: their weights have d_model inputs.
+READS_STREAM = (Role.QUERY, Role.KEY, Role.VALUE, Role.UP, Role.GATE)
+
+
+def fits_shapes(layout: Layout, names: list[str], shapes: dict) -> bool:
+    """Whether the stored matrices lie the way the layout says: every matrix that reads the
+    residual stream has the embedding's width as its input, on the axis the layout's
+    orientation puts it. Two layouts with the same names (GPT-2's Conv1D (in, out) and
+    StarCoder's nn.Linear (out, in) `c_attn`) are told apart by this."""
+    width = None
+    for name in names:
+        found = layout.match(name)
+        if found and found[0].targets == ("embed.weight",) and len(shapes.get(name, ())) == 2:
+            width = shapes[name][1]
+    if width is None:
+        return True
+    for name in names:
+        found = layout.match(name)
+        shape = shapes.get(name, ())
+        if not found or found[0].is_buffer or len(shape) != 2 \
+                or not found[0].targets[0].endswith(".weight"):
+            continue
+        rule = found[0]
+        if parse(rule.targets[0].replace("{i}", "0"))[0] in READS_STREAM:
+            if shape[0 if rule.transposed else 1] != width:
+                return False
+    return True
 
 
 def choose_layout(names: list[str], config: dict | None = None,
-                  gguf: bool = False) -> Layout | None:
+                  gguf: bool = False, shapes: dict | None = None) -> Layout | None:
     """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most
     tensor names; None for a model type no family knows, or names no layout recognises."""
     sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
@@ -149,7 +180,9 @@ def choose_layout(names: list[str], config: dict | None = None,
                            family.hub_layout.name if family else None)
     if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
         return named  # else the config describes other weights: the names decide
-    scored = [(sum(layout.match(n) is not None for n in sample), layout)
+    # Most names recognised; among equals, the one whose matrices lie as it says.
+    scored = [(sum(layout.match(n) is not None for n in sample),
+               shapes is not None and fits_shapes(layout, sample, shapes), layout)
               for layout in candidates.values()]
-    best, layout = max(scored, key=lambda pair: pair[0], default=(0, None))
+    best, _, layout = max(scored, key=lambda scores: scores[:2], default=(0, False, None))
     return layout if best else None
