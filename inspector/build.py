@@ -254,6 +254,9 @@ class Transformer(nn.Module):
             rotary = rotary_tables(positions, spec.d_head, spec.rope_theta, x.dtype)
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
+        if spec.position == "alibi":
+            masks = {kind: alibi_bias(mask, positions, spec.n_heads, x.dtype)
+                     for kind, mask in masks.items()}
         for i, layer in enumerate(self.layers):
             x = layer(x, masks[spec.layer_attention(i)], rotary)
         if spec.final_norm:
@@ -282,6 +285,29 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """ALiBi's per-head slopes (Press et al. 2022, as BLOOM computes them): the geometric
+    sequence 2^(-8/n), 2^(-16/n), ... for the largest power of two n <= n_heads, then every other
+    term of the sequence for 2n for the heads beyond it."""
+    closest = 2 ** math.floor(math.log2(n_heads))
+    slopes = [2 ** (-8 * k / closest) for k in range(1, closest + 1)]
+    extra = min(closest, n_heads - closest)
+    slopes += [2 ** (-4 * k / closest) for k in range(1, 2 * extra, 2)]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias(mask: torch.Tensor | None, positions: torch.Tensor, n_heads: int,
+               dtype: torch.dtype) -> torch.Tensor:
+    """The additive attention mask of ALiBi: slope x (key - query) where `mask` allows,
+    -inf elsewhere, [.., n_heads, t, t]. (BLOOM adds slope x key; softmax does not see the
+    per-query constant.)"""
+    distance = (positions[None, :] - positions[:, None]).float()
+    bias = alibi_slopes(n_heads).to(positions.device)[:, None, None] * distance
+    if mask is not None:
+        bias = bias.masked_fill(~mask, float("-inf"))
+    return bias.to(dtype)
 
 
 def sinusoid_table(positions: torch.Tensor, d_model: int) -> torch.Tensor:

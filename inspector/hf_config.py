@@ -42,7 +42,10 @@ def spec_from_config(config: object, origin: str = "config.json", name: str | No
     if family.tie_key and config.get(family.tie_key) is not None:
         data["tied_embeddings"] = config[family.tie_key]
     if family.read_config is not None:
-        family.read_config(config, data)
+        try:
+            family.read_config(config, data)
+        except ValueError as e:
+            raise SpecError(origin, str(e)) from e
     data["name"] = name or config.get("_name_or_path") or model_type
     data["source"] = f"config.json ({origin})"
     return spec_from_dict(data, origin=origin)

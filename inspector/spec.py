@@ -52,7 +52,9 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "norm_eps": ((int, float), 1e-5, None),
     "final_norm": (bool, True, None),  # a norm after the last block (GPT-2 ln_f, Llama model.norm)
     "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
-    "position": (str, "learned", ("learned", "sinusoidal", "rotary", "none")),
+    # alibi: no position table; each head's scores get slope x (key - query) (BLOOM; Press et
+    # al. 2022).
+    "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "none")),
     "rope_theta": ((int, float), 10000.0, None),
     # The row of a learned position table that position 0 reads: RoBERTa and OPT keep the
     # first two rows unused (RoBERTa's padding index + 1), so their tables hold n_ctx rows of
@@ -232,6 +234,8 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     if isinstance(n_layers, int) and n_layers > MAX_LAYERS:
         shown = f"{n_layers:,}" if n_layers < 10**30 else "over 10^30"
         problems.append(f"'n_layers' is {shown}, more than the {MAX_LAYERS:,} this tool counts")
+    if isinstance(values.get("position_offset"), int) and values["position_offset"] < 0:
+        problems.append(f"'position_offset' must be 0 or more, got {values['position_offset']}")
     if isinstance(values.get("type_vocab_size"), int) and values["type_vocab_size"] < 0:
         problems.append(f"'type_vocab_size' must be 0 or more, got {values['type_vocab_size']}")
     biases = _biases(values["biases"], problems) if values["biases"] is not None else frozenset()

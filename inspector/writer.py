@@ -100,7 +100,7 @@ def hub_tensors(model, spec: Spec) -> dict:
     unembedding is not written (transformers ties it from the config)."""
     from inspector.weights import targets, to_stored
 
-    layout = families.get(spec.family).hub_layout
+    layout = families.get(spec.family).write_layout(spec)
     canonical = {name: p.detach() for name, p in model.named_parameters()}
     out, written = {}, set()
     for rule in layout.rules:

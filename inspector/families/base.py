@@ -29,7 +29,8 @@ class Family:
     activation_key: str | None = "hidden_act"  # the config key naming the activation
     bias_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # config key -> kinds
     # config.json -> spec data, for what a key table cannot say (a default computed from another
-    # key, a nested rope_parameters). Called after the key table, may edit `data` in place.
+    # key, a nested rope_parameters). Called after the key table, may edit `data` in place;
+    # raises ValueError for a config the family's block cannot be (said as a spec error).
     read_config: Callable[[dict, dict], None] | None = None
     # spec -> config.json entries the key table cannot write (the inverse of read_config).
     write_config: Callable[[object, dict], None] | None = None
@@ -39,6 +40,9 @@ class Family:
     # rotary kernel (LlamaModel.permute); other architectures are stored as transformers has them.
     gguf_rotary_permuted: bool = False
     spec_only: bool = False  # a spec family with no config.json of its own (gpt3 is gpt2's)
+    # spec -> the layout `build --out` writes, where the hub layout names one canonical module
+    # several ways and the config decides which (Falcon's input_layernorm or ln_attn).
+    writes: Callable[[object], Layout] | None = None
 
     @property
     def config_model_type(self) -> str:
@@ -47,3 +51,7 @@ class Family:
     @property
     def hub_layout(self) -> Layout:
         return self.layouts[0]
+
+    def write_layout(self, spec) -> Layout:
+        """The layout `build --out` writes `spec` in."""
+        return self.writes(spec) if self.writes is not None else self.hub_layout

@@ -4,7 +4,8 @@
 Hugging Face tensor; running each rule of a family's hub layout through it gives the GGUF layout,
 so no GGUF name is written here. GGUF stores every matrix in PyTorch's (out, in) order once its
 reader has reversed the dims (the converter transposes GPT-2's Conv1D weights), so a GGUF rule
-is never transposed, and a fused tensor splits on its rows.
+is never transposed, and a fused tensor splits on its rows into consecutive query, key and value
+blocks: the converter regroups per-head layouts (GPT-NeoX, BLOOM, Falcon 40B) that way.
 """
 
 from __future__ import annotations
@@ -55,4 +56,4 @@ def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
     permuted = family.gguf_rotary_permuted and any(
         t.endswith(("attn.query.weight", "attn.key.weight")) for t in rule.targets)
     return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
-                   rotary_permuted=permuted)
+                   rotary_permuted=permuted, head_interleaved=False)

@@ -13,3 +13,103 @@ CASES = (
     FamilyCase("gpt_bigcode", {**BIGCODE_CONFIG, "multi_query": False}, GPT2_ROLES, tied=True,
                changed={"multi_query": True}),
 )
+
+
+def _linear(stored: str, role: str, bias: bool = True) -> dict:
+    """A linear layer's (or LayerNorm's) weight and, when it has one, its bias."""
+    return {f"{stored}.weight": (role,), **({f"{stored}.bias": (role,)} if bias else {})}
+
+
+QKV = ("query", "key", "value")
+
+OPT_ROLES = {
+    "model.decoder.embed_tokens.weight": ("embedding",),
+    "model.decoder.embed_positions.weight": ("position",),  # n_ctx + 2 rows
+    **_linear("model.decoder.layers.{i}.self_attn.q_proj", "query"),
+    **_linear("model.decoder.layers.{i}.self_attn.k_proj", "key"),
+    **_linear("model.decoder.layers.{i}.self_attn.v_proj", "value"),
+    **_linear("model.decoder.layers.{i}.self_attn.out_proj", "output"),
+    **_linear("model.decoder.layers.{i}.self_attn_layer_norm", "norm"),
+    **_linear("model.decoder.layers.{i}.fc1", "up"),
+    **_linear("model.decoder.layers.{i}.fc2", "down"),
+    **_linear("model.decoder.layers.{i}.final_layer_norm", "norm"),
+    **_linear("model.decoder.final_layer_norm", "norm"),
+}
+OPT_CONFIG = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "ffn_dim": 48,
+              "max_position_embeddings": 16, "num_attention_heads": 4, "word_embed_proj_dim": 32}
+
+BLOOM_ROLES = {
+    "transformer.word_embeddings.weight": ("embedding",),
+    **_linear("transformer.word_embeddings_layernorm", "norm"),
+    **_linear("transformer.h.{i}.input_layernorm", "norm"),
+    "transformer.h.{i}.self_attention.query_key_value.weight": QKV,  # "(h three d)"
+    "transformer.h.{i}.self_attention.query_key_value.bias": QKV,
+    **_linear("transformer.h.{i}.self_attention.dense", "output"),
+    **_linear("transformer.h.{i}.post_attention_layernorm", "norm"),
+    **_linear("transformer.h.{i}.mlp.dense_h_to_4h", "up"),
+    **_linear("transformer.h.{i}.mlp.dense_4h_to_h", "down"),
+    **_linear("transformer.ln_f", "norm"),
+}
+
+
+def falcon_roles(norms: tuple[str, ...], bias: bool) -> dict:
+    return {
+        "transformer.word_embeddings.weight": ("embedding",),
+        **{f"transformer.h.{{i}}.{norm}.{kind}": ("norm",) for norm in norms
+           for kind in ("weight", "bias")},
+        "transformer.h.{i}.self_attention.query_key_value.weight": QKV,
+        **({"transformer.h.{i}.self_attention.query_key_value.bias": QKV} if bias else {}),
+        **_linear("transformer.h.{i}.self_attention.dense", "output", bias),
+        **_linear("transformer.h.{i}.mlp.dense_h_to_4h", "up", bias),
+        **_linear("transformer.h.{i}.mlp.dense_4h_to_h", "down", bias),
+        **_linear("transformer.ln_f", "norm"),
+    }
+
+
+FALCON_CONFIG = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2,
+                 "num_attention_heads": 4, "max_position_embeddings": 32, "rope_theta": 5000.0}
+
+STARCODER2_ROLES = {
+    "model.embed_tokens.weight": ("embedding",),
+    **_linear("model.layers.{i}.input_layernorm", "norm"),
+    **_linear("model.layers.{i}.self_attn.q_proj", "query"),
+    **_linear("model.layers.{i}.self_attn.k_proj", "key"),
+    **_linear("model.layers.{i}.self_attn.v_proj", "value"),
+    **_linear("model.layers.{i}.self_attn.o_proj", "output"),
+    **_linear("model.layers.{i}.post_attention_layernorm", "norm"),
+    **_linear("model.layers.{i}.mlp.c_fc", "up"),
+    **_linear("model.layers.{i}.mlp.c_proj", "down"),
+    **_linear("model.norm", "norm"),
+}
+STARCODER2_CONFIG = {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 48,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "max_position_embeddings": 64}
+
+CASES += (
+    FamilyCase("opt", OPT_CONFIG, OPT_ROLES, tied=True, changed={"ffn_dim": 40}),
+    # OPT-350m's post-norm block: no final norm.
+    FamilyCase("opt", {**OPT_CONFIG, "do_layer_norm_before": False},
+               {k: v for k, v in OPT_ROLES.items() if "decoder.final_layer_norm" not in k},
+               tied=True, changed={"ffn_dim": 40}),
+    FamilyCase("bloom", {"vocab_size": 100, "hidden_size": 32, "n_layer": 2, "n_head": 4},
+               BLOOM_ROLES, tied=True, changed={"n_layer": 3}),
+    # Falcon 7B: multi-query, one shared norm, parallel block, no biases.
+    FamilyCase("falcon", FALCON_CONFIG, falcon_roles(("input_layernorm",), False), tied=True,
+               changed={"ffn_hidden_size": 40}),
+    # Falcon 40B: two key/value groups, ln_attn and ln_mlp.
+    FamilyCase("falcon", {**FALCON_CONFIG, "new_decoder_architecture": True, "num_kv_heads": 2},
+               falcon_roles(("ln_attn", "ln_mlp"), False), tied=True,
+               changed={"ffn_hidden_size": 40}),
+    # Sequential block, a key/value head per query head, biases, untied.
+    FamilyCase("falcon", {**FALCON_CONFIG, "multi_query": False, "parallel_attn": False,
+                          "bias": True, "tie_word_embeddings": False},
+               {**falcon_roles(("input_layernorm", "post_attention_layernorm"), True),
+                "lm_head.weight": ("unembedding",)}, changed={"ffn_hidden_size": 40}),
+    FamilyCase("starcoder2", STARCODER2_CONFIG, STARCODER2_ROLES, tied=True),
+    # A sliding window of 4 tokens, shorter than the 12 the forward check feeds.
+    FamilyCase("starcoder2", {**STARCODER2_CONFIG, "sliding_window": 4, "use_bias": False,
+                              "tie_word_embeddings": False},
+               {**{k: v for k, v in STARCODER2_ROLES.items()
+                   if not (k.endswith(".bias") and "norm" not in k)},
+                "lm_head.weight": ("unembedding",)}),
+)
