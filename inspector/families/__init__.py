@@ -158,9 +158,9 @@ def fits_shapes(layout: Layout, names: list[str], shapes: dict) -> bool:
                 or not found[0].targets[0].endswith(".weight"):
             continue
         rule = found[0]
-        if parse(rule.targets[0].replace("{i}", "0"))[0] in READS_STREAM:
-            if shape[0 if rule.transposed else 1] != width:
-                return False
+        reads_stream = parse(rule.targets[0].replace("{i}", "0"))[0] in READS_STREAM
+        if reads_stream and shape[0 if rule.transposed else 1] != width:
+            return False
     return True
 
 

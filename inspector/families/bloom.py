@@ -42,7 +42,8 @@ CONFIG_KEYS = {
     "norm_eps": "layer_norm_epsilon",
 }
 
-DEFAULTS = {"n_ctx": 2048, "activation": "gelu_tanh", "norm": "layernorm", "position": "alibi",
+# BloomConfig's defaults (a 2-layer, 64-wide model), and BLOOM's training length.
+DEFAULTS = {"vocab_size": 250880, "d_model": 64, "n_layers": 2, "n_heads": 8, "n_ctx": 2048, "activation": "gelu_tanh", "norm": "layernorm", "position": "alibi",
             "embedding_norm": True, "tied_embeddings": True,
             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
 

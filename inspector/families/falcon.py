@@ -54,7 +54,7 @@ CONFIG_KEYS = {
 }
 
 # FalconConfig's defaults (max_position_embeddings 2048, activation gelu, bias false, tied).
-DEFAULTS = {"n_ctx": 2048, "activation": "gelu", "norm": "layernorm", "position": "rotary",
+DEFAULTS = {"vocab_size": 65024, "d_model": 4544, "n_layers": 32, "n_heads": 71, "n_ctx": 2048, "activation": "gelu", "norm": "layernorm", "position": "rotary",
             "tied_embeddings": True, "biases": {"norm": True}}
 
 

@@ -41,8 +41,9 @@ CONFIG_KEYS = {
     "d_ff": "ffn_dim",
 }
 
-# OPTConfig's defaults; norms are nn.LayerNorm (eps 1e-5, a bias whenever they have a weight).
-DEFAULTS = {"activation": "relu", "norm": "layernorm", "position": "learned",
+# OPTConfig's defaults (n_ctx: read_config); norms are nn.LayerNorm (eps 1e-5, a bias whenever they have a weight).
+DEFAULTS = {"vocab_size": 50272, "d_model": 768, "n_layers": 12, "n_heads": 12, "d_ff": 3072,
+            "activation": "relu", "norm": "layernorm", "position": "learned",
             "position_offset": 2, "tied_embeddings": True,
             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
 

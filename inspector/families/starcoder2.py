@@ -32,7 +32,8 @@ STARCODER2_LAYOUT = Layout(
 CONFIG_KEYS = {**LLAMA_KEYS, "norm_eps": "norm_epsilon"}
 
 # Starcoder2Config's defaults for keys a config.json may leave out.
-DEFAULTS = {"n_ctx": 4096, "n_kv_heads": 2, "activation": "gelu_tanh", "norm": "layernorm",
+DEFAULTS = {"vocab_size": 49152, "d_model": 3072, "n_layers": 30, "n_heads": 24, "d_ff": 12288,
+            "n_ctx": 4096, "n_kv_heads": 2, "activation": "gelu_tanh", "norm": "layernorm",
             "position": "rotary", "tied_embeddings": True,
             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
 
