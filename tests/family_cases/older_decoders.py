@@ -11,7 +11,7 @@ BIGCODE_CONFIG = {"vocab_size": 100, "n_embd": 32, "n_layer": 2, "n_head": 4, "n
 CASES = (
     FamilyCase("gpt_bigcode", BIGCODE_CONFIG, GPT2_ROLES, tied=True, changed={"n_inner": 40}),
     FamilyCase("gpt_bigcode", {**BIGCODE_CONFIG, "multi_query": False}, GPT2_ROLES, tied=True,
-               changed={"multi_query": True}),
+               changed={"multi_query": True}, id="gpt_bigcode-per-head"),
 )
 
 
@@ -90,7 +90,7 @@ CASES += (
     # OPT-350m's post-norm block: no final norm.
     FamilyCase("opt", {**OPT_CONFIG, "do_layer_norm_before": False},
                {k: v for k, v in OPT_ROLES.items() if "decoder.final_layer_norm" not in k},
-               tied=True, changed={"ffn_dim": 40}),
+               tied=True, changed={"ffn_dim": 40}, id="opt-post-norm"),
     FamilyCase("bloom", {"vocab_size": 100, "hidden_size": 32, "n_layer": 2, "n_head": 4},
                BLOOM_ROLES, tied=True, changed={"n_layer": 3}),
     # Falcon 7B: multi-query, one shared norm, parallel block, no biases.
@@ -99,17 +99,18 @@ CASES += (
     # Falcon 40B: two key/value groups, ln_attn and ln_mlp.
     FamilyCase("falcon", {**FALCON_CONFIG, "new_decoder_architecture": True, "num_kv_heads": 2},
                falcon_roles(("ln_attn", "ln_mlp"), False), tied=True,
-               changed={"ffn_hidden_size": 40}),
+               changed={"ffn_hidden_size": 40}, id="falcon-40b-style"),
     # Sequential block, a key/value head per query head, biases, untied.
     FamilyCase("falcon", {**FALCON_CONFIG, "multi_query": False, "parallel_attn": False,
                           "bias": True, "tie_word_embeddings": False},
                {**falcon_roles(("input_layernorm", "post_attention_layernorm"), True),
-                "lm_head.weight": ("unembedding",)}, changed={"ffn_hidden_size": 40}),
+                "lm_head.weight": ("unembedding",)}, changed={"ffn_hidden_size": 40},
+               id="falcon-sequential"),
     FamilyCase("starcoder2", STARCODER2_CONFIG, STARCODER2_ROLES, tied=True),
     # A sliding window of 4 tokens, shorter than the 12 the forward check feeds.
     FamilyCase("starcoder2", {**STARCODER2_CONFIG, "sliding_window": 4, "use_bias": False,
                               "tie_word_embeddings": False},
                {**{k: v for k, v in STARCODER2_ROLES.items()
                    if not (k.endswith(".bias") and "norm" not in k)},
-                "lm_head.weight": ("unembedding",)}),
+                "lm_head.weight": ("unembedding",)}, id="starcoder2-sliding"),
 )
