@@ -146,7 +146,8 @@ def test_sinusoid_table_is_vaswanis():
 @pytest.mark.parametrize("layout_name", sorted(all_layouts()))
 def test_layout_rules_read_and_write_as_inverses(layout_name):
     """For every rule with targets: to_stored then from_stored gives back each canonical tensor
-    exactly (GPT-2's fused, transposed c_attn; GGUF's rotary-permuted attn_q/attn_k)."""
+    exactly (GPT-2's fused, transposed c_attn; Falcon's grouped query_key_value: 2 groups of 2
+    query heads, a key and a value head; GGUF's rotary-permuted attn_q/attn_k)."""
     spec = spec_from_dict({"name": "t", "family": "llama", "source": "test", "vocab_size": 10,
                            "n_ctx": 8, "d_model": 16, "n_layers": 1, "n_heads": 4,
                            "n_kv_heads": 2, "d_ff": 24})
@@ -159,8 +160,10 @@ def test_layout_rules_read_and_write_as_inverses(layout_name):
             continue
         names = [t.replace("{i}", "0") for t in rule.targets]
         roles = [parse(n)[0] for n in names]
-        if rule.split_axis is not None:  # fused parts are cut equally: give them one shape
-            shapes_here = [(16, 16) if parse(n)[2] == "weight" else (16,) for n in names]
+        if rule.split_axis is not None:  # fused parts: the sizes the rule names, else equal
+            rows = [getattr(spec, a) for a in rule.split_sizes or ()] or [16] * len(names)
+            shapes_here = [(r, 16) if parse(n)[2] == "weight" else (r,)
+                           for n, r in zip(names, rows)]
         else:
             shapes_here = [shapes.get(r, (12, 16)) if parse(n)[2] == "weight" else (12,)
                            for n, r in zip(names, roles)]
