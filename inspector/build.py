@@ -92,11 +92,15 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.d_head = spec.n_heads, spec.n_kv_heads, spec.d_head
         self.qk_norm = spec.qk_norm
+        self.clip, self.scale = spec.clip_qkv, spec.attention_scale  # OLMo; Granite
+        self.interleaved = spec.rotary_interleaved
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
                 rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         b, t, _ = x.shape
         q, k, v = self.query(x), self.key(x), self.value(x)
+        if self.clip is not None:  # OLMo's clip_qkv: tames loss spikes in training
+            q, k, v = (h.clamp(-self.clip, self.clip) for h in (q, k, v))
         if self.qk_norm == "full":  # OLMo 2: over the whole projection
             q, k = self.q_norm(q), self.k_norm(k)
         # "b t (h d) -> b h t d": heads are consecutive blocks of d_head rows of each projection.
@@ -106,8 +110,9 @@ class Attention(nn.Module):
         if self.qk_norm == "head":  # Qwen 3: each head's d_head values
             q, k = self.q_norm(q), self.k_norm(k)
         if rotary is not None:
-            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+            q = apply_rotary(q, *rotary, self.interleaved)
+            k = apply_rotary(k, *rotary, self.interleaved)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                            enable_gqa=self.n_kv_heads != self.n_heads)
         return self.output(y.transpose(1, 2).reshape(b, t, self.n_heads * self.d_head))
 
@@ -133,6 +138,7 @@ class Block(nn.Module):
     def __init__(self, spec: Spec):
         super().__init__()
         self.placement, self.parallel = spec.norm_placement, spec.residual == "parallel"
+        self.scale = spec.residual_multiplier  # Granite: each sublayer's output, before adding
 
     def _norm(self, name: str, x: torch.Tensor) -> torch.Tensor:
         norm = getattr(self, name, None)
@@ -147,8 +153,8 @@ class Block(nn.Module):
         if self.parallel:
             m = self.mlp(h if getattr(self, "mlp_norm", None) is None else self.mlp_norm(x))
             return x + a + self._norm("mlp_post_norm", m)
-        x = x + a
-        return x + self._norm("mlp_post_norm", self.mlp(self._norm("mlp_norm", x)))
+        x = x + a * self.scale
+        return x + self._norm("mlp_post_norm", self.mlp(self._norm("mlp_norm", x))) * self.scale
 
 
 # The containers a description's names pass through inside a block.
@@ -234,7 +240,7 @@ class Transformer(nn.Module):
         if t > spec.n_ctx - spec.position_offset:
             raise UsageError(spec.name, f"{t} tokens given, the model takes at most"
                                         f" {spec.n_ctx - spec.position_offset}")
-        x = self.embed(input_ids)
+        x = self.embed(input_ids) * spec.embedding_multiplier
         pos_ids = positions[None, :] + spec.position_offset
         if spec.positions_skip_padding:  # RoBERTa: cumsum of real tokens, padding keeps its id
             real = (input_ids != spec.position_offset - 1).long()
@@ -251,18 +257,19 @@ class Transformer(nn.Module):
             x = self.embed_norm(x)
         rotary = None
         if spec.position == "rotary":
-            rotary = rotary_tables(positions, spec.d_head, spec.rope_theta, x.dtype)
+            rotary = rotary_tables(positions, spec, x.dtype)
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
         if spec.position == "alibi":
             masks = {kind: alibi_bias(mask, positions, spec.n_heads, x.dtype)
                      for kind, mask in masks.items()}
         for i, layer in enumerate(self.layers):
-            x = layer(x, masks[spec.layer_attention(i)], rotary)
+            rotates = spec.rotary_layers is None or spec.rotary_layers[i]  # SmolLM3's NoPE layers
+            x = layer(x, masks[spec.layer_attention(i)], rotary if rotates else None)
         if spec.final_norm:
             x = self.final_norm(x)
         if spec.architecture == "decoder":
-            return self.unembed(x)
+            return self.unembed(x) * spec.logit_scale
         pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
         if not spec.mlm_head:
             return x, pooled
@@ -270,21 +277,47 @@ class Transformer(nn.Module):
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
 
-def rotary_tables(positions: torch.Tensor, d_head: int, theta: float,
+def rotary_tables(positions: torch.Tensor, spec: Spec,
                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin [t, d_head] for the "rotate half" convention (the first half of each head
-    pairs with the second half), as transformers' Llama computes them, in fp32."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, d_head, 2, dtype=torch.int64,
-                                             device=positions.device).float() / d_head))
+    """cos and sin [t, rotated dims], as transformers computes them, in fp32. The rotated dims
+    are the first rotary_fraction of each head; frequency j serves dims (j, j + half) in the
+    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere)."""
+    dim = int(spec.d_head * spec.rotary_fraction)
+    inv_freq = 1.0 / (spec.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
+                                                       device=positions.device).float() / dim))
+    if spec.rope_scaling is not None:
+        inv_freq = llama3_frequencies(inv_freq, spec.rope_scaling)
     angles = positions.float()[:, None] * inv_freq[None, :]
-    angles = torch.cat((angles, angles), dim=-1)
+    angles = angles.repeat_interleave(2, dim=-1) if spec.rotary_interleaved \
+        else torch.cat((angles, angles), dim=-1)
     return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+def llama3_frequencies(inv_freq: torch.Tensor, scaling: dict) -> torch.Tensor:
+    """Llama 3.1's long-context frequencies (transformers' _compute_llama3_parameters): slow
+    rotations (wavelength past original_max / low_freq_factor) are divided by `factor`, fast ones
+    (wavelength below original_max / high_freq_factor) are kept, and the band between is a
+    linear blend of the two in original_max / wavelength."""
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    original = scaling["original_max_position_embeddings"]
+    wavelength = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelength > original / low, inv_freq / factor, inv_freq)
+    smooth = (original / wavelength - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelength >= original / high) & (wavelength <= original / low)
+    return torch.where(medium, blended, scaled)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                 interleaved: bool = False) -> torch.Tensor:
+    """Rotate the first cos.shape[-1] dims of each head; the rest pass through (partial rotary)."""
+    dim = cos.shape[-1]
+    x, rest = x[..., :dim], x[..., dim:]
+    if interleaved:  # pairs (2j, 2j + 1): (a, b) -> (-b, a)
+        rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+    else:
+        rotated = torch.cat((-x[..., dim // 2:], x[..., :dim // 2]), dim=-1)
+    return torch.cat((x * cos + rotated * sin, rest), dim=-1)
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:

@@ -62,6 +62,25 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "position_offset": (int, 0, None),
     # Positions do not advance over padding (RoBERTa: its padding token is position_offset - 1).
     "positions_skip_padding": (bool, False, None),
+    # Rotary's variants; they change the forward pass, no tensor. The share of each head's
+    # dimensions rotated (GLM-4 0.5, StableLM 0.25; the rest pass through), pairs (2j, 2j+1)
+    # rotated instead of (j, j + half) (GLM-4, Cohere), and the layers that rotate at all
+    # (SmolLM3's no_rope_layers: 1 rotary, 0 none; absent: every layer).
+    "rotary_fraction": ((int, float), 1.0, None),
+    "rotary_interleaved": (bool, False, None),
+    "rotary_layers": (list, None, None),
+    # Llama 3.1's frequency scaling (rope_type llama3): factor, low_freq_factor,
+    # high_freq_factor, original_max_position_embeddings, as config.json's rope_parameters.
+    "rope_scaling": (dict, None, None),
+    # Scalars of the forward pass (Granite's muP multipliers, Cohere's logit scale, OLMo's
+    # clipping): embeddings x embedding_multiplier, each sublayer's output x residual_multiplier
+    # before it is added, attention scores x attention_scale (absent: 1/sqrt(d_head)), logits x
+    # logit_scale, queries, keys and values clamped to +-clip_qkv.
+    "embedding_multiplier": ((int, float), 1.0, None),
+    "residual_multiplier": ((int, float), 1.0, None),
+    "attention_scale": ((int, float), None, None),
+    "logit_scale": ((int, float), 1.0, None),
+    "clip_qkv": ((int, float), None, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
     "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
     # BERT's pretraining heads: masked-LM (dense + activation + norm, then the unembedding,
@@ -115,6 +134,15 @@ class Spec:
     rope_theta: float = 10000.0
     position_offset: int = 0
     positions_skip_padding: bool = False
+    rotary_fraction: float = 1.0
+    rotary_interleaved: bool = False
+    rotary_layers: list | None = None
+    rope_scaling: dict | None = None
+    embedding_multiplier: float = 1.0
+    residual_multiplier: float = 1.0
+    attention_scale: float | None = None
+    logit_scale: float = 1.0
+    clip_qkv: float | None = None
     type_vocab_size: int = 0
     pooler: bool = False
     mlm_head: bool = False
@@ -245,6 +273,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     elif "local" in pattern and not values.get("local_window"):
         problems.append("'attention_pattern' has local layers but 'local_window' is not given")
     _check_heads(values, problems)
+    _check_rotary(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
@@ -266,6 +295,32 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         published=dict(values["published"] or {}),
         path=origin,
     )
+
+
+# Llama 3.1's rope_parameters, rope_type llama3 (transformers' _compute_llama3_parameters).
+ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor",
+                     "original_max_position_embeddings")
+
+
+def _check_rotary(values: dict, problems: list[str]) -> None:
+    fraction = values.get("rotary_fraction")
+    if isinstance(fraction, (int, float)) and not 0 < fraction <= 1:
+        problems.append(f"'rotary_fraction' must be in (0, 1], got {fraction}")
+    layers = values.get("rotary_layers")
+    if layers is not None:
+        if any(flag not in (0, 1) or isinstance(flag, float) for flag in layers):
+            problems.append(f"'rotary_layers' entries must be 1 (rotary) or 0 (none), got {layers!r}")
+        elif isinstance(values.get("n_layers"), int) and len(layers) != values["n_layers"]:
+            problems.append(f"'rotary_layers' has {len(layers)} entries for"
+                            f" {values['n_layers']} layers")
+    scaling = values.get("rope_scaling")
+    if scaling is not None:
+        if set(scaling) != set(ROPE_SCALING_KEYS) or scaling.get("rope_type") != "llama3":
+            problems.append("'rope_scaling' must give rope_type: llama3 and exactly "
+                            + ", ".join(ROPE_SCALING_KEYS[1:]) + f"; got {scaling!r}")
+        elif not all(isinstance(scaling[k], (int, float)) and not isinstance(scaling[k], bool)
+                     and scaling[k] > 0 for k in ROPE_SCALING_KEYS[1:]):
+            problems.append(f"'rope_scaling' values must be positive numbers, got {scaling!r}")
 
 
 def _check_family(family: object, problems: list[str]) -> None:

@@ -51,6 +51,21 @@ OTHERS = [
     # 49152 x 576 + 30 x (2 x 331,776 + 2 x 110,592 + 2,654,208 + 1,152) + 576
     # = 28,311,552 + 30 x 3,540,096 + 576
     ("smollm2-135m", 134_515_008),
+    # Llama 3.1, untied, GQA with 8 kv heads of 128, vocab 128256:
+    # 2 x 128256d + L x (2d^2 + 2 x 1024d + 3dF + 2d) + d
+    # d=4096, F=14336, L=32: 1,050,673,152 + 32 x 218,112,000 + 4,096
+    ("llama-3.1-8b", 8_030_261_248),
+    # d=8192, F=28672, L=80: 2,101,346,304 + 80 x 855,654,400 + 8,192
+    ("llama-3.1-70b", 70_553_706_496),
+    # d=16384, F=53248, L=126: 4,202,692,608 + 126 x 3,187,703,808 + 16,384
+    ("llama-3.1-405b", 405_853_388_800),
+    # Mistral 7B v0.1: d=4096, F=14336, L=32, 8 kv heads, vocab 32000:
+    # 262,144,000 + 32 x 218,112,000 + 4,096
+    ("mistral-7b", 7_241_732_096),
+    # Qwen2.5-7B: d=3584, F=18944, L=28, 4 kv heads of 128 (k, v 512 x 3584), q/k/v biases
+    # (3584 + 512 + 512): 2 x 152064 x 3584 + 28 x (2 x 12,845,056 + 2 x 1,835,008 + 4,608
+    # + 203,685,888 + 7,168) + 3584 = 1,089,994,752 + 28 x 233,057,792 + 3,584
+    ("qwen2.5-7b", 7_615_616_512),
     # BERT encoder, d=384, F=1536, L=6, all biases, post-norm, pooler:
     # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
     # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
@@ -166,6 +181,57 @@ def test_llama_specs_equal_transformers(name, config):
     with torch.device("meta"):
         model = LlamaForCausalLM(LlamaConfig(**config))
     assert model.num_parameters() == total(spec_rows(load_spec(name)))
+
+
+# The config.json values of each spec's source (the hub repository), as transformers reads them.
+LLAMA31 = {"vocab_size": 128256, "max_position_embeddings": 131072, "num_key_value_heads": 8,
+           "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+           "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                               "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                               "original_max_position_embeddings": 8192}}
+HUB_CONFIGS = [
+    ("llama-3.1-8b", "llama", {**LLAMA31, "hidden_size": 4096, "intermediate_size": 14336,
+                               "num_hidden_layers": 32, "num_attention_heads": 32}),
+    ("llama-3.1-70b", "llama", {**LLAMA31, "hidden_size": 8192, "intermediate_size": 28672,
+                                "num_hidden_layers": 80, "num_attention_heads": 64}),
+    ("llama-3.1-405b", "llama", {**LLAMA31, "hidden_size": 16384, "intermediate_size": 53248,
+                                 "num_hidden_layers": 126, "num_attention_heads": 128}),
+    # Mistral-7B-v0.1 (v0.3's vocab_size 32768 would make 7,248,023,552).
+    ("mistral-7b", "mistral", {"vocab_size": 32000, "hidden_size": 4096,
+                               "intermediate_size": 14336, "num_hidden_layers": 32,
+                               "num_attention_heads": 32, "num_key_value_heads": 8,
+                               "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
+                               "sliding_window": 4096, "tie_word_embeddings": False,
+                               "rope_theta": 10000.0}),
+    ("qwen2.5-7b", "qwen2", {"vocab_size": 152064, "hidden_size": 3584,
+                             "intermediate_size": 18944, "num_hidden_layers": 28,
+                             "num_attention_heads": 28, "num_key_value_heads": 4,
+                             "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
+                             "rope_theta": 1000000.0, "tie_word_embeddings": False,
+                             "use_sliding_window": False}),
+]
+
+
+@pytest.mark.parametrize("name, model_type, config", HUB_CONFIGS, ids=[n for n, *_ in HUB_CONFIGS])
+def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
+    """Each spec's source config.json, built by transformers on the meta device, has exactly the
+    spec's `inspector count` (the arithmetic is in OTHERS above); the config.json itself, read as a
+    spec, counts the same role by role and keeps Llama 3.1's rotary scaling."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    hub = AutoConfig.for_model(model_type, **config)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(hub)
+    counted = _count_json(name)
+    assert counted["total"] == model.num_parameters()
+    hub.save_pretrained(tmp_path)
+    _same_counts(_count_json(str(tmp_path / "config.json")), counted)
+    from inspector.hf_config import spec_from_config
+
+    read = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
+    assert read.rope_scaling == load_spec(name).rope_scaling
+    assert read.rope_theta == load_spec(name).rope_theta
 
 
 def _count_json(spec: str) -> dict:

@@ -7,6 +7,7 @@ halves), which `rotary_permuted` undoes when values are loaded.
 
 from inspector.families.base import Family
 from inspector.layout import Layout, Rule
+from inspector.spec import ROPE_SCALING_KEYS
 
 L = "layers.{i}"
 M = "model.layers.{i}"
@@ -18,25 +19,33 @@ def linear(stored: str, canonical: str) -> tuple[Rule, Rule]:
             Rule(f"{stored}.bias", (f"{canonical}.bias",)))
 
 
+# A norm's weight and (optional) bias name the same way as a linear layer's.
+norm = linear
+
+# Llama's attention projections, kept by every family that took its names.
+ATTENTION = (
+    *linear(f"{M}.self_attn.q_proj", f"{L}.attn.query"),
+    *linear(f"{M}.self_attn.k_proj", f"{L}.attn.key"),
+    *linear(f"{M}.self_attn.v_proj", f"{L}.attn.value"),
+    *linear(f"{M}.self_attn.o_proj", f"{L}.attn.output"),
+)
+
 LLAMA_LAYOUT = Layout(
     name="llama",
     rotary_inv_freq_is_full_head=True,
     rules=(
         Rule("model.embed_tokens.weight", ("embed.weight",)),
-        Rule(f"{M}.input_layernorm.weight", (f"{L}.attn_norm.weight",)),
-        *linear(f"{M}.self_attn.q_proj", f"{L}.attn.query"),
-        *linear(f"{M}.self_attn.k_proj", f"{L}.attn.key"),
-        *linear(f"{M}.self_attn.v_proj", f"{L}.attn.value"),
-        *linear(f"{M}.self_attn.o_proj", f"{L}.attn.output"),
+        *norm(f"{M}.input_layernorm", f"{L}.attn_norm"),  # biases: StableLM's LayerNorm
+        *ATTENTION,
         Rule(f"{M}.self_attn.q_norm.weight", (f"{L}.attn.q_norm.weight",)),  # Qwen 3
         Rule(f"{M}.self_attn.k_norm.weight", (f"{L}.attn.k_norm.weight",)),
         Rule(f"{M}.self_attn.rotary_emb.inv_freq", what="rotary-frequency"),  # older transformers
         Rule("model.rotary_emb.inv_freq", what="rotary-frequency"),
-        Rule(f"{M}.post_attention_layernorm.weight", (f"{L}.mlp_norm.weight",)),
+        *norm(f"{M}.post_attention_layernorm", f"{L}.mlp_norm"),
         *linear(f"{M}.mlp.gate_proj", f"{L}.mlp.gate"),  # biases: mlp_bias true
         *linear(f"{M}.mlp.up_proj", f"{L}.mlp.up"),
         *linear(f"{M}.mlp.down_proj", f"{L}.mlp.down"),
-        Rule("model.norm.weight", ("final_norm.weight",)),
+        *norm("model.norm", "final_norm"),
         Rule("lm_head.weight", ("unembed.weight",)),
     ),
 )
@@ -65,16 +74,33 @@ BIAS_KEYS = {"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",)}
 
 
 def read_rope(config: dict, data: dict) -> None:
-    """transformers >= 5 writes rope_theta inside rope_parameters (older files: at top level)."""
-    rope = config.get("rope_parameters")
-    if "rope_theta" not in data and isinstance(rope, dict) and rope.get("rope_theta"):
+    """Rotary settings: transformers >= 5 writes them inside rope_parameters, older files at top
+    level (rope_theta, partial_rotary_factor) or in rope_scaling (Llama 3.1's llama3 type)."""
+    rope = config.get("rope_parameters") or config.get("rope_scaling")
+    rope = rope if isinstance(rope, dict) else {}
+    if "rope_theta" not in data and rope.get("rope_theta"):
         data["rope_theta"] = rope["rope_theta"]
+    fraction = rope.get("partial_rotary_factor", config.get("partial_rotary_factor"))
+    if fraction is not None:
+        data["rotary_fraction"] = fraction
+    if rope.get("rope_type", rope.get("type")) == "llama3":
+        data["rope_scaling"] = {key: rope.get(key) for key in ROPE_SCALING_KEYS}
+
+
+def write_rope(spec, config: dict) -> None:
+    """The inverse of read_rope, in transformers >= 5's rope_parameters (the config class folds a
+    top-level partial_rotary_factor into it). The fraction is always written: GLM-4's and
+    StableLM's config classes rotate a share of each head unless told otherwise."""
+    config["partial_rotary_factor"] = spec.rotary_fraction
+    if spec.rope_scaling is not None:
+        config["rope_parameters"] = {**spec.rope_scaling, "rope_theta": spec.rope_theta}
 
 
 def family(name: str, hf_class: str, **changes) -> Family:
     """A family with Llama's names and block, as much changed as `changes` says."""
     fields = {"layouts": (LLAMA_LAYOUT,), "config_keys": CONFIG_KEYS, "defaults": DEFAULTS,
-              "bias_keys": BIAS_KEYS, "read_config": read_rope, "gguf_arch": name,
+              "bias_keys": BIAS_KEYS, "read_config": read_rope, "write_config": write_rope,
+              "gguf_arch": name,
               "gguf_rotary_permuted": True, **changes}
     return Family(name=name, hf_class=hf_class, **fields)
 

@@ -1,0 +1,32 @@
+"""Cohere Command-R (transformers' `cohere`): Llama's names, a parallel block.
+
+CohereDecoderLayer feeds one input_layernorm to both attention and MLP and adds both to the
+residual (x + attn(n) + mlp(n)), so there is no post_attention_layernorm. Its norms are LayerNorm
+without bias (CohereLayerNorm), rotary turns interleaved pairs (repeat_interleave, not cat), logits
+are multiplied by logit_scale, and the embedding is tied by default. use_qk_norm (Command-R+)
+gives each head its own q/k norm weight, stored (n_heads, d_head): not described here, refused.
+"""
+
+from inspector.errors import SpecError
+from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope
+
+LOGIT_SCALE = 0.0625  # CohereConfig's default
+
+
+def read_config(config: dict, data: dict) -> None:
+    read_rope(config, data)
+    if config.get("use_qk_norm"):
+        raise SpecError("config.json", "cohere use_qk_norm (a norm weight per head, stored"
+                                       " n_heads x d_head) is not supported")
+
+
+COHERE = family("cohere", "CohereForCausalLM",
+                config_keys={**CONFIG_KEYS, "norm_eps": "layer_norm_eps",
+                             "logit_scale": "logit_scale"},
+                defaults={**DEFAULTS, "norm": "layernorm", "residual": "parallel",
+                          "shared_block_norm": True, "rotary_interleaved": True,
+                          "tied_embeddings": True, "logit_scale": LOGIT_SCALE},
+                bias_keys={"attention_bias": ("qkv", "attn_output")}, read_config=read_config,
+                gguf_arch="command-r", gguf_rotary_permuted=False)
+
+FAMILIES = (COHERE,)

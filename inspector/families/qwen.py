@@ -1,0 +1,17 @@
+"""Qwen 2 and Qwen 3: Llama's names and block, with two changes.
+
+Qwen 2 gives the query, key and value projections a bias (not the output projection), fixed in
+Qwen2Attention rather than switched by a config key. Qwen 3 drops those biases and normalises
+each head's queries and keys (RMSNorm over d_head, before rotary: `q_norm`, `k_norm`).
+llama.cpp stores both as transformers does (no rotary reordering: only its Llama converter
+permutes).
+"""
+
+from inspector.families.llama import DEFAULTS, family
+
+QWEN2 = family("qwen2", "Qwen2ForCausalLM", bias_keys={},
+               defaults={**DEFAULTS, "biases": {"qkv": True}}, gguf_rotary_permuted=False)
+QWEN3 = family("qwen3", "Qwen3ForCausalLM", defaults={**DEFAULTS, "qk_norm": "head"},
+               bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
+
+FAMILIES = (QWEN2, QWEN3)
