@@ -63,3 +63,18 @@ def test_every_problem_is_reported_at_once():
 def test_unknown_shipped_name_suggests():
     with pytest.raises(SpecError, match="did you mean 'gpt2-124m'"):
         load_spec("gpt2-124")
+
+
+def test_rotary_variants_are_checked():
+    """The forward-only rotary fields: a share in (0, 1], a 0/1 flag per layer, and Llama 3.1's
+    five rope_scaling keys with positive values."""
+    assert "'rotary_fraction' must be in (0, 1], got 1.5" in problem(rotary_fraction=1.5)
+    assert "'rotary_layers' has 2 entries for 1 layers" in problem(rotary_layers=[1, 0])
+    assert "'rotary_layers' entries must be 1 (rotary) or 0 (none)" in problem(rotary_layers=[2])
+    assert "'rope_scaling' must give rope_type: llama3" in problem(rope_scaling={"factor": 8.0})
+    llama3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+              "high_freq_factor": 4.0, "original_max_position_embeddings": 0}
+    assert "'rope_scaling' values must be positive" in problem(rope_scaling=llama3)
+    spec = spec_from_dict({**BASE, "rope_scaling": {**llama3,
+                                                    "original_max_position_embeddings": 8192}})
+    assert spec.rope_scaling["factor"] == 8.0

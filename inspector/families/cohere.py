@@ -10,7 +10,7 @@ gives each head its own q/k norm weight, stored (n_heads, d_head): not described
 from inspector.errors import SpecError
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope
 
-LOGIT_SCALE = 0.0625  # CohereConfig's default
+LOGIT_SCALE = 0.0625  # CohereConfig's defaults (as rope_theta 500,000 and a tied embedding)
 
 
 def read_config(config: dict, data: dict) -> None:
@@ -25,7 +25,8 @@ COHERE = family("cohere", "CohereForCausalLM",
                              "logit_scale": "logit_scale"},
                 defaults={**DEFAULTS, "norm": "layernorm", "residual": "parallel",
                           "shared_block_norm": True, "rotary_interleaved": True,
-                          "tied_embeddings": True, "logit_scale": LOGIT_SCALE},
+                          "tied_embeddings": True, "logit_scale": LOGIT_SCALE,
+                          "rope_theta": 500_000.0, "norm_eps": 1e-5},
                 bias_keys={"attention_bias": ("qkv", "attn_output")}, read_config=read_config,
                 gguf_arch="command-r", gguf_rotary_permuted=False)
 

@@ -30,10 +30,11 @@ GLM4_LAYOUT = Layout(
 )
 
 # Glm4Config's defaults where config.json may be silent: head_dim 128 (not d_model / n_heads),
-# attention_bias true, partial_rotary_factor 0.5.
+# 2 key/value heads, rms_norm_eps 1.5625e-7, attention_bias true, partial_rotary_factor 0.5.
 GLM4 = family("glm4", "Glm4ForCausalLM", layouts=(GLM4_LAYOUT,),
               config_keys=CONFIG_KEYS,
               defaults={**DEFAULTS, "norm_placement": "sandwich", "d_head": 128,
+                        "n_kv_heads": 2, "norm_eps": 1.5625e-7,
                         "biases": {"qkv": True}, "rotary_fraction": 0.5,
                         "rotary_interleaved": True},
               bias_keys={"attention_bias": ("qkv",)}, gguf_rotary_permuted=False)

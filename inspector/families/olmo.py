@@ -36,7 +36,8 @@ OLMO2_LAYOUT = Layout(
 )
 
 OLMO2 = family("olmo2", "Olmo2ForCausalLM", layouts=(OLMO2_LAYOUT,),
-               defaults={**DEFAULTS, "norm_placement": "output", "qk_norm": "full"},
+               defaults={**DEFAULTS, "norm_placement": "output", "qk_norm": "full",
+                         "norm_eps": 1e-5},  # Olmo2Config's rms_norm_eps
                bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
 
 FAMILIES = (OLMO, OLMO2)

@@ -24,7 +24,9 @@ def write_config(spec, config: dict) -> None:
 
 SMOLLM3 = family("smollm3", "SmolLM3ForCausalLM",
                  config_keys={**CONFIG_KEYS, "rotary_layers": "no_rope_layers"},
-                 defaults={**DEFAULTS, "tied_embeddings": True},
+                 # SmolLM3Config's defaults: 4 key/value heads, rope_theta 2,000,000, tied
+                 defaults={**DEFAULTS, "tied_embeddings": True, "n_kv_heads": 4,
+                           "rope_theta": 2_000_000.0},
                  read_config=read_config, write_config=write_config,
                  gguf_rotary_permuted=False)
 
