@@ -10,7 +10,7 @@ gives each head its own q/k norm weight, stored (n_heads, d_head): not described
 from inspector.errors import SpecError
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope
 
-LOGIT_SCALE = 0.0625  # CohereConfig's defaults (as rope_theta 500,000 and a tied embedding)
+LOGIT_SCALE = 0.0625  # CohereConfig's defaults (as its sizes, rope_theta and the tie)
 
 
 def read_config(config: dict, data: dict) -> None:
@@ -26,7 +26,9 @@ COHERE = family("cohere", "CohereForCausalLM",
                 defaults={**DEFAULTS, "norm": "layernorm", "residual": "parallel",
                           "shared_block_norm": True, "rotary_interleaved": True,
                           "tied_embeddings": True, "logit_scale": LOGIT_SCALE,
-                          "rope_theta": 500_000.0, "norm_eps": 1e-5},
+                          "rope_theta": 500_000.0, "norm_eps": 1e-5, "vocab_size": 256000,
+                          "n_ctx": 8192, "d_model": 8192, "n_layers": 40, "n_heads": 64,
+                          "d_ff": 22528},
                 bias_keys={"attention_bias": ("qkv", "attn_output")}, read_config=read_config,
                 gguf_arch="command-r", gguf_rotary_permuted=False)
 

@@ -29,11 +29,12 @@ GLM4_LAYOUT = Layout(
     ),
 )
 
-# Glm4Config's defaults where config.json may be silent: head_dim 128 (not d_model / n_heads),
+# Glm4Config's defaults where config.json may be silent: GLM-4-9B's sizes, head_dim 128 (not d_model / n_heads),
 # 2 key/value heads, rms_norm_eps 1.5625e-7, attention_bias true, partial_rotary_factor 0.5.
 GLM4 = family("glm4", "Glm4ForCausalLM", layouts=(GLM4_LAYOUT,),
               config_keys=CONFIG_KEYS,
               defaults={**DEFAULTS, "norm_placement": "sandwich", "d_head": 128,
+                        "vocab_size": 151552, "n_ctx": 131072, "n_layers": 40, "d_ff": 13696,
                         "n_kv_heads": 2, "norm_eps": 1.5625e-7,
                         "biases": {"qkv": True}, "rotary_fraction": 0.5,
                         "rotary_interleaved": True},

@@ -14,7 +14,8 @@ from inspector.layout import Layout, Rule
 OLMO = family("olmo", "OlmoForCausalLM",
               config_keys={**{k: v for k, v in CONFIG_KEYS.items() if k != "norm_eps"},
                            "clip_qkv": "clip_qkv"},
-              defaults={**DEFAULTS, "norm": "layernorm", "norm_params": False, "norm_eps": 1e-5},
+              defaults={**DEFAULTS, "norm": "layernorm", "norm_params": False, "norm_eps": 1e-5,
+                        "vocab_size": 50304},  # OlmoConfig's default
               bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
 
 OLMO2_LAYOUT = Layout(
@@ -37,7 +38,7 @@ OLMO2_LAYOUT = Layout(
 
 OLMO2 = family("olmo2", "Olmo2ForCausalLM", layouts=(OLMO2_LAYOUT,),
                defaults={**DEFAULTS, "norm_placement": "output", "qk_norm": "full",
-                         "norm_eps": 1e-5},  # Olmo2Config's rms_norm_eps
+                         "norm_eps": 1e-5, "vocab_size": 50304},  # Olmo2Config's
                bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
 
 FAMILIES = (OLMO, OLMO2)

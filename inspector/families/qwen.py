@@ -9,13 +9,15 @@ permutes).
 
 from inspector.families.llama import DEFAULTS, family
 
-# The config classes' defaults where config.json is silent: 32 key/value heads (Qwen 2 and 3),
-# head_dim 128 (Qwen 3).
+# The config classes' defaults where config.json is silent: their sizes, 32 key/value heads
+# (Qwen 2 and 3), head_dim 128 (Qwen 3).
+SIZES = {"vocab_size": 151936, "n_ctx": 32768, "d_ff": 22016}
 QWEN2 = family("qwen2", "Qwen2ForCausalLM", bias_keys={},
-               defaults={**DEFAULTS, "biases": {"qkv": True}, "n_kv_heads": 32},
+               defaults={**DEFAULTS, **SIZES, "biases": {"qkv": True}, "n_kv_heads": 32},
                gguf_rotary_permuted=False)
 QWEN3 = family("qwen3", "Qwen3ForCausalLM",
-               defaults={**DEFAULTS, "qk_norm": "head", "n_kv_heads": 32, "d_head": 128},
+               defaults={**DEFAULTS, **SIZES, "qk_norm": "head", "n_kv_heads": 32,
+                         "d_head": 128},
                bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
 
 FAMILIES = (QWEN2, QWEN3)

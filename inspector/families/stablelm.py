@@ -26,9 +26,10 @@ def write_config(spec, config: dict) -> None:
 
 STABLELM = family("stablelm", "StableLmForCausalLM",
                   config_keys={**CONFIG_KEYS, "norm_eps": "layer_norm_eps"},
-                  # StableLmConfig's defaults: 32 key/value heads, layer_norm_eps 1e-5
+                  # StableLmConfig's defaults: StableLM-3B's sizes, 32 key/value heads
                   defaults={**DEFAULTS, "norm": "layernorm", "biases": {"norm": True},
-                            "rotary_fraction": 0.25, "n_kv_heads": 32, "norm_eps": 1e-5},
+                            "rotary_fraction": 0.25, "n_kv_heads": 32, "norm_eps": 1e-5,
+                            "vocab_size": 50304, "n_ctx": 4096, "d_model": 2560, "d_ff": 6912},
                   bias_keys={"use_qkv_bias": ("qkv",)}, read_config=read_config,
                   write_config=write_config, gguf_rotary_permuted=False)
 
