@@ -32,6 +32,7 @@ ATTENTION = (
 
 LLAMA_LAYOUT = Layout(
     name="llama",
+    family="llama",  # shown when only the names tell (many families share them; Llama first)
     rotary_inv_freq_is_full_head=True,
     rules=(
         Rule("model.embed_tokens.weight", ("embed.weight",)),
