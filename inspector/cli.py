@@ -14,6 +14,7 @@ import click
 from inspector.errors import InspectorError, one_line
 from inspector.report import FORMATS, render, summary
 from inspector.tables import TABLE_KEYS
+from inspector.terminal import printable, summarised
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                       show_default=True, help="How to print the answer.")
@@ -33,11 +34,11 @@ BY = by_option(*TABLE_KEYS)  # role, layer, head, tensor
 
 
 def say(text: str) -> None:
-    click.echo(text)
+    click.echo(printable(text))  # names from files: shown, never obeyed by the terminal
 
 
 def warn(text: str) -> None:
-    click.echo(f"inspector: warning: {text}", err=True)
+    click.echo(f"inspector: warning: {one_line(text)}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,11 +187,9 @@ def warn_unmapped(source: str, layout: str, rows) -> None:
     if not names:
         return
     values = sum(r.numel for r in rows if r.kind == "unmapped")
-    shown = ", ".join(f"'{n}'" for n in names[:UNMAPPED_NAMES_SHOWN])
-    more = f" and {len(names) - UNMAPPED_NAMES_SHOWN:,} more" \
-        if len(names) > UNMAPPED_NAMES_SHOWN else ""
+    shown = summarised(names, UNMAPPED_NAMES_SHOWN)  # escaped: names come from the file
     which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
-    warn(f"{source}: {len(names):,} tensors ({values:,} values) match {which}: {shown}{more};"
+    warn(f"{source}: {len(names):,} tensors ({values:,} values) match {which}: {shown};"
          " counted as 'unmapped'")
 
 
@@ -261,7 +260,7 @@ def check(source: str, spec_name: str, fmt: str) -> int:
 
 @cli.command()
 @click.argument("source")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", required=True,
               help="Folder to write roles, layers, heads and tensors tables into.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
               show_default=True)
@@ -271,18 +270,23 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
     all. Without a head count (no config.json, no metadata, no --spec) the heads table is left
     out, with a warning, rather than the three tables that need none."""
     from inspector.export import write_tables
+    from inspector.inspection import inspect_source
+    from inspector.spec import load_spec
     from inspector.tables import HEADS_UNKNOWN, head_table, layer_table, role_table, tensor_table
 
-    inspection = _inspect(source, spec_name)
+    inspection = inspect_source(source, load_spec(spec_name) if spec_name else None)
     rows, shape = inspection.rows, inspection.shape
+    notes = list(inspection.warnings)  # said once the tables are written: a refusal is one line
     tables = {"roles": role_table(rows), "layers": layer_table(rows)}
     if shape.n_heads:
         tables["heads"] = head_table(rows, shape.n_heads, shape.n_kv_heads, source)
     else:
-        warn(f"{source}: heads table not written: {HEADS_UNKNOWN}")
+        notes.append(f"{source}: heads table not written: {HEADS_UNKNOWN}")
     tables["tensors"] = tensor_table(rows)
     for path in write_tables(tables, out_dir, fmt):
         say(str(path))
+    for note in notes:
+        warn(note)
 
 
 @cli.command()
@@ -323,7 +327,7 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt:
 
 @cli.command()
 @click.argument("spec_name", metavar="SPEC")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", required=True,
               help="Folder to write config.json and model.safetensors into.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
@@ -331,10 +335,16 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt:
 def build(spec_name: str, out_dir: str, seed: int, dtype: str) -> None:
     """Write SPEC as a hub-layout checkpoint (config.json + model.safetensors) of seeded random
     weights, in its family's tensor names, that transformers' from_pretrained loads."""
+    from pathlib import Path
+
+    from inspector.guard import check_file
     from inspector.spec import load_spec
     from inspector.writer import write_checkpoint
 
-    written = write_checkpoint(load_spec(spec_name), out_dir, seed=seed, dtype=dtype)
+    spec = load_spec(spec_name)
+    for name in ("config.json", "model.safetensors"):  # before transformers and torch load
+        check_file(Path(out_dir) / name)
+    written = write_checkpoint(spec, out_dir, seed=seed, dtype=dtype)
     for note in written.notes:
         warn(note)
     for path in written.files:
@@ -345,7 +355,7 @@ DEMO_SPEC = "gpt2-124m"
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir",
               help="Keep the checkpoint and the tables here. Default: a new temporary folder, from"
                    " which the checkpoint is removed at the end and the tables are kept.")
 @click.pass_context
@@ -417,7 +427,7 @@ def plot() -> None:
 
 @plot.command("shares")
 @click.argument("spec_names", metavar="[SPEC]...", nargs=-1)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@click.option("--out", required=True, help="The .png to write.")
 def plot_shares(spec_names: tuple[str, ...], out: str) -> None:
     """Parameter share by role across specs, as 100% stacked bars (default: GPT-2 124M and 1.5B,
     GPT-3 175B, Llama-2 7B and 70B, those shipped)."""
@@ -430,7 +440,7 @@ def plot_shares(spec_names: tuple[str, ...], out: str) -> None:
 
 @plot.command("norms")
 @click.argument("source")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@click.option("--out", required=True, help="The .png to write.")
 @click.option("--spec", "spec_name", help="Supplies what the files do not say. " + SPEC_HELP)
 @click.option("--title", help="Name shown in the title (default: the file or folder name).")
 def plot_norms(source: str, out: str, spec_name: str | None, title: str | None) -> None:
@@ -444,19 +454,16 @@ def plot_norms(source: str, out: str, spec_name: str | None, title: str | None) 
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = _run(sys.argv[1:])
     except click.ClickException as e:  # usage errors: click's own message, exit 2
         e.show()
         code = e.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("inspector: interrupted", err=True)
         code = 130
     except InspectorError as e:
         _fail(f"inspector: error: {e}")
         code = 2
-    except KeyboardInterrupt:
-        click.echo("inspector: interrupted", err=True)
-        code = 130
     except BrokenPipeError:
         code = 0  # the reader went away (e.g. `| head`): nothing left to say
     except OSError as e:  # a file the readers did not wrap: still name it and say why
@@ -477,6 +484,19 @@ def main() -> None:
               " for the traceback, and please report it)")
         code = 2
     sys.exit(code or 0)
+
+
+def _run(args: list[str]) -> int | None:
+    """What `cli.main(standalone_mode=False)` does, less its handling of Ctrl-C: click prints a
+    blank line to stderr before its Abort, and the interrupt is main()'s to report."""
+    from inspector.guard import forget_reads
+
+    forget_reads()  # a new command: nothing read yet (main() may run twice in one process)
+    try:
+        with cli.make_context("inspector", args) as ctx:
+            return cli.invoke(ctx)
+    except click.exceptions.Exit as e:  # --help, --version
+        return e.exit_code
 
 
 def _fail(message: str) -> None:

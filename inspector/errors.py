@@ -1,16 +1,7 @@
 """The toolkit's own errors: every expected failure is one of these, and its message
 names the file (or spec, or hub id) and says what was wrong, on one line."""
 
-import re
-
-# Everything str.splitlines() breaks on. A tensor name, key or path from a hostile file may hold
-# any of them; shown escaped, the message stays one line.
-_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def one_line(text: str) -> str:
-    """`text` with every line-breaking or control character written as its escape."""
-    return _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
+from inspector.terminal import escape as one_line  # a message from a file stays one line
 
 
 class InspectorError(Exception):

@@ -10,12 +10,18 @@ from pathlib import Path
 from inspector.atomic import make_folder, write_atomically
 from inspector.report import csv_text
 
+# The tables of one export. One that a run cannot write (heads, with no head count) is removed
+# if an earlier run left it, so that the folder never holds a set made of two runs.
+TABLES = ("roles", "layers", "heads", "tensors")
+
 
 def write_tables(tables: dict[str, list[dict]], out_dir: str | Path, fmt: str) -> list[Path]:
     out_dir = Path(out_dir)
     make_folder(out_dir)
     return write_atomically(out_dir, {f"{name}.{fmt}": partial(_write, rows, fmt=fmt)
-                                      for name, rows in tables.items()}, "export")
+                                      for name, rows in tables.items()}, "export",
+                            remove=tuple(f"{name}.{fmt}" for name in TABLES
+                                         if name not in tables))
 
 
 def _write(rows: list[dict], path: Path, fmt: str) -> None:

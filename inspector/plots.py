@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from inspector.analytic import spec_rows
+from inspector.atomic import make_folder, write_atomically
 from inspector.errors import UsageError
 from inspector.roles import role_sort_key
 from inspector.spec import Spec, shipped_names
@@ -83,6 +84,12 @@ def human_count(n: int) -> str:
 
 
 def _pyplot():
+    import logging
+
+    _writable_config_dir()
+    # matplotlib logs its own warnings ("building the font cache", "created a temporary cache
+    # directory") to stderr, which holds only our one-line messages.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         import matplotlib
     except ImportError as e:
@@ -92,6 +99,38 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _writable_config_dir() -> None:
+    """matplotlib keeps its config and font cache under HOME; where HOME is unwritable (a CI
+    user, a read-only container) it complains and falls back on its own. Give it a temporary
+    folder of ours instead, removed at exit."""
+    import os
+
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no passwd entry
+        home = None
+    for variable, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache")):
+        base = os.environ.get(variable) or (home / default if home else None)
+        folder = Path(base) / "matplotlib" if base else None
+        try:
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                if os.access(folder, os.W_OK):
+                    continue
+        except OSError:
+            pass
+        import atexit
+        import shutil
+        import tempfile
+
+        temporary = tempfile.mkdtemp(prefix="inspector-matplotlib-")
+        atexit.register(shutil.rmtree, temporary, True)
+        os.environ["MPLCONFIGDIR"] = temporary
+        return
 
 
 def _roles_in(order_from: list[dict], key: str) -> list[str]:
@@ -215,15 +254,14 @@ def plot_norms(source: str, out: str | Path, spec: Spec | None = None,
 
 def _save(fig, plt, out: str | Path) -> Path:
     out = Path(out)
-    if out.suffix.lower() != ".png":
-        raise UsageError(out, "--out must name a .png file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        fig.savefig(tmp, format="png", metadata={"Software": "inspector"})
-        tmp.replace(out)  # whole or not at all
+        if out.suffix.lower() != ".png":
+            raise UsageError(out, "--out must name a .png file")
+        if out.is_dir():
+            raise UsageError(out, "is a folder; --out names the .png file to write")
+        make_folder(out.parent)
+        write_atomically(out.parent, {out.name: lambda tmp: fig.savefig(
+            tmp, format="png", metadata={"Software": "inspector"})}, "plot")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return out
-

@@ -11,6 +11,8 @@ import io
 import json
 from operator import itemgetter, methodcaller
 
+from inspector.terminal import escape
+
 FORMATS = ("table", "json", "csv", "markdown")
 
 
@@ -25,7 +27,9 @@ def cell(value: object, for_humans: bool = True) -> str:
         return f"{value:.6g}" if for_humans else repr(value)
     if isinstance(value, (list, tuple)):
         return "x".join(str(v) for v in value) if value else "scalar"
-    return str(value)
+    # A name from a file on a terminal: a newline would start a fake row, an escape sequence
+    # would be obeyed. CSV files written for machines keep the name as it is (quoted).
+    return escape(str(value)) if for_humans else str(value)
 
 
 def _columns(rows: list[dict], columns: list[str] | None) -> list[str]:

@@ -8,10 +8,13 @@ the business of the family modules (`inspector.families`).
 from __future__ import annotations
 
 import difflib
+import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspector.errors import SpecError
+from inspector.guard import note_read
 from inspector.jsonfile import read_json
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
@@ -199,8 +202,9 @@ def _check_type(key: str, value: object, expected) -> str | None:
     types = expected if isinstance(expected, tuple) else (expected,)
     if isinstance(value, bool) and bool not in types:
         return f"'{key}' must be {_type_names(types)}, got {value!r}"
-    if not isinstance(value, types):
-        return f"'{key}' must be {_type_names(types)}, got {type(value).__name__} {value!r}"
+    if not isinstance(value, types):  # the value shortened: a spec's list may be 100,000 long
+        return (f"'{key}' must be {_type_names(types)}, got {type(value).__name__}"
+                f" {reprlib.repr(value)}")
     return None
 
 
@@ -218,7 +222,7 @@ def _biases(value: object, problems: list[str]) -> frozenset:
         if kind not in BIAS_KINDS:
             problems.append(f"unknown key 'biases.{kind}'{_suggest(kind, BIAS_KINDS)}")
         elif not isinstance(on, bool):
-            problems.append(f"'biases.{kind}' must be true or false, got {on!r}")
+            problems.append(f"'biases.{kind}' must be true or false, got {reprlib.repr(on)}")
         elif on:
             kinds.add(kind)
     return frozenset(kinds)
@@ -252,7 +256,8 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
             values[key] = default if default is not REQUIRED else None
             continue
         if choices and value not in choices:
-            problems.append(f"'{key}' must be one of {', '.join(choices)}; got {value!r}")
+            problems.append(f"'{key}' must be one of {', '.join(choices)}; got"
+                            f" {reprlib.repr(value)}")
         values[key] = value
     for key in POSITIVE:
         value = values.get(key)
@@ -269,7 +274,8 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     biases = _biases(values["biases"], problems) if values["biases"] is not None else frozenset()
     pattern = values["attention_pattern"] or ["dense"]
     if not all(kind in ("dense", "local") for kind in pattern):
-        problems.append(f"'attention_pattern' entries must be dense or local, got {pattern!r}")
+        problems.append("'attention_pattern' entries must be dense or local, got"
+                        f" {reprlib.repr(pattern)}")
     elif "local" in pattern and not values.get("local_window"):
         problems.append("'attention_pattern' has local layers but 'local_window' is not given")
     _check_heads(values, problems)
@@ -367,12 +373,39 @@ def load_spec(name_or_path: str) -> Spec:
     return spec_from_dict(_read_yaml(path), origin=str(path))
 
 
+# A spec is a page of YAML; its bounds are checked before the work: the file's size, and the
+# nodes the document expands to once every alias is followed (a "billion laughs" of nested
+# aliases is a few hundred bytes that expand to 10^9 nodes).
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_NODES = 100_000
+
+
 def _read_yaml(path: Path) -> object:
     import yaml
 
+    note_read(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        return yaml.safe_load(text)
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_YAML_BYTES:
+                raise SpecError(path, f"{size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit"
+                                      " for a spec file")
+            text = f.read(MAX_YAML_BYTES + 1).decode("utf-8")
+        if len(text) > MAX_YAML_BYTES:
+            raise SpecError(path, f"over the {MAX_YAML_BYTES:,}-byte limit for a spec file")
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            nodes = _expanded_nodes(node)
+            if nodes > MAX_YAML_NODES:
+                shown = f"{nodes:,}" if nodes < 10**30 else "over 10^30"
+                raise SpecError(path, f"YAML aliases expand to {shown} nodes, more than the"
+                                      f" {MAX_YAML_NODES:,} read")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(path, f"cannot read: {e}") from e
     except yaml.YAMLError as e:
@@ -386,6 +419,31 @@ def _read_yaml(path: Path) -> object:
         raise SpecError(path, f"not a usable YAML value: {e}") from e
     except RecursionError as e:
         raise SpecError(path, "not a spec: YAML nested too deeply") from e
+
+
+def _expanded_nodes(root) -> int:
+    """Nodes of the document with every alias followed: each node counted once per path to it.
+    Aliases make the node graph a DAG (the composer refuses a recursive one), so this is a
+    memoised sum over it, linear in the nodes actually written."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        children = (node.value if isinstance(node, yaml.SequenceNode)
+                    else [n for pair in node.value for n in pair])
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
 
 
 def shipped_names() -> list[str]:

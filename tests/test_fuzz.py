@@ -400,3 +400,52 @@ def test_pytorch_bytes_mutated(torch_files, form, data):
         except InspectorError:
             return
     assert all(t.nbytes >= 0 and all(d >= 0 for d in t.shape) for t in tensors)
+
+
+# --- the hostile corpus (tests/hostile_files.py), mutated ----------------------------------------
+# Each kind of hostile input seeds a property: its file, with bits flipped, counts made absurd or
+# cut short, is read by the reader that meets it, and either read or refused as InspectorError.
+
+@pytest.fixture(scope="module")
+def hostile_seeds() -> dict[str, Path]:
+    """The small hostile files, written once: name -> the file its command reads."""
+    pytest.importorskip("torch")
+    from hostile_files import FUZZ_SEEDS, HOSTILE
+
+    seeds = {}
+    for case in FUZZ_SEEDS:
+        folder = WORK / "hostile" / case
+        folder.mkdir(parents=True, exist_ok=True)
+        args, _, _ = HOSTILE[case](folder)
+        seeds[case] = Path(args[1])
+    return seeds
+
+
+def reader_of(path: Path):
+    """The reader each hostile file meets: its header, its pickle or its spec."""
+    from inspector.formats.pytorch import read_pytorch
+
+    return {".safetensors": read_header, ".bin": read_pytorch, ".pt": read_pytorch,
+            ".yaml": lambda p: load_spec(str(p))}[path.suffix]
+
+
+@FUZZ
+@given(data=st.data())
+def test_hostile_corpus_mutated(hostile_seeds, data):
+    from hostile_files import FUZZ_SEEDS
+
+    seed = hostile_seeds[data.draw(st.sampled_from(FUZZ_SEEDS))]
+    path = write(f"hostile{seed.suffix}", data.draw(mutated(seed.read_bytes())))
+    with no_hang():
+        try:
+            reader_of(path)(path)
+        except InspectorError as e:
+            assert "\n" not in str(e) and "\x1b" not in str(e)
+
+
+def test_hostile_corpus_unmutated_is_refused(hostile_seeds):
+    """The control: each seed as written is refused (not read) by the reader the property uses."""
+    for path in hostile_seeds.values():
+        copy = write(f"control{path.suffix}", path.read_bytes())
+        with pytest.raises(InspectorError):
+            reader_of(copy)(copy)

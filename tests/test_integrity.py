@@ -3,8 +3,10 @@
 1. Checkpoints are only read: every command runs under an audit hook that refuses any open for
    writing, rename, removal, truncation, chmod or utime of a path inside the checkpoint's folder,
    and every file there keeps its bytes (sha256), size, mtime and ctime, with no file added.
-2. Exports are written to temporary files and renamed into place: an unwritable target, a failing
-   disk or an interrupt leaves each old table whole and no partial file behind.
+2. Exports and builds are written to temporary files and renamed into place: an unwritable
+   target, a failing disk or an interrupt leaves the old files whole and no partial file behind.
+3. A command never writes into what it reads (a checkpoint folder, its files, its config.json):
+   the write guard refuses before the audit hook sees any write.
 """
 
 from __future__ import annotations
@@ -142,12 +144,79 @@ def test_commands_never_write_to_a_checkpoint(tmp_path, form, rich):
 
 
 def test_the_audit_hook_is_live(tmp_path):
-    """The control: exporting into the protected folder itself is a write, and is stopped."""
+    """The control: exporting a copy of the checkpoint into the protected folder is a write
+    there (the command does not read that folder, so only the hook stops it)."""
     folder = tmp_path / "checkpoint"
     folder.mkdir()
     _safetensors(folder)
-    result = run_audited(folder, "export", folder, "--out", folder / "tables")
+    copy = write_tiny_gpt2(tmp_path / "copy.safetensors")
+    result = run_audited(folder, "export", copy, "--out", folder / "tables")
     assert result.returncode == 2 and "audit:" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["export-into-it", "export-into-its-folder", "build-over-config",
+                                     "plot-into-it"])
+def test_writes_into_what_a_command_reads_are_refused_before_any_write(tmp_path, command):
+    """Each command names the checkpoint (or its config.json) as input and a place inside it as
+    output: refused in one line by the write guard before any write is tried (the hook saw none),
+    and every file keeps its bytes, size and times."""
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    _safetensors(folder)
+    args = {"export-into-it": ["export", folder, "--out", folder / "tables"],
+            "export-into-its-folder": ["export", folder, "--out", folder],
+            "build-over-config": ["build", folder / "config.json", "--out", folder],
+            "plot-into-it": ["plot", "norms", folder, "--out", folder / "norms.png"]}[command]
+    before = fingerprint(folder)
+    result = run_audited(folder, *args)
+    assert "audit:" not in result.stderr, result.stderr
+    assert_refused(result, str(folder), "which this command reads")
+    assert fingerprint(folder) == before
+
+
+@pytest.mark.parametrize("failure", ["disk-full", "interrupt"])
+def test_build_failing_while_writing_leaves_the_old_checkpoint(tmp_path, monkeypatch, capsys,
+                                                               failure):
+    """build writes config.json, then the disk fills up (or Ctrl-C) half way through
+    model.safetensors: the checkpoint built before is whole, and nothing else is in the folder."""
+    import safetensors.torch
+
+    spec = tiny_spec_yaml(tmp_path / "tiny.yaml")
+    out = tmp_path / "built"
+    code, _, _ = run_main(monkeypatch, capsys, "build", spec, "--out", out, "--seed", "1")
+    assert code == 0
+    before = fingerprint(out)
+    real_save = safetensors.torch.save_file
+
+    def failing_save(tensors, path, metadata=None):
+        Path(path).write_bytes(b"\x00" * 100)  # a torn write
+        if failure == "disk-full":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
+    code, _, stderr = run_main(monkeypatch, capsys, "build", spec, "--out", out, "--seed", "2")
+    monkeypatch.setattr(safetensors.torch, "save_file", real_save)
+    if failure == "disk-full":
+        assert code == 2
+        assert stderr.splitlines() == [
+            f"inspector: error: {out}: cannot write the checkpoint: No space left on device"]
+    else:
+        assert code == 130 and stderr == "inspector: interrupted\n"
+    assert fingerprint(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_build_replaces_an_old_checkpoint_whole(tmp_path, monkeypatch, capsys):
+    """The control: a second build with another seed replaces both files and leaves no other."""
+    spec = tiny_spec_yaml(tmp_path / "tiny.yaml")
+    out = tmp_path / "built"
+    assert run_main(monkeypatch, capsys, "build", spec, "--out", out, "--seed", "1")[0] == 0
+    before = fingerprint(out)
+    assert run_main(monkeypatch, capsys, "build", spec, "--out", out, "--seed", "2")[0] == 0
+    after = fingerprint(out)
+    assert after["model.safetensors"][0] != before["model.safetensors"][0]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
 
 
 # --- exports: whole or not at all ---------------------------------------------------------------
@@ -219,9 +288,9 @@ def test_export_failing_after_the_first_table_leaves_the_old_files(tmp_path, mon
     assert {p.name: p.read_text() for p in out.iterdir()} == OLD
 
 
-def test_export_failing_while_renaming_leaves_whole_files(tmp_path, monkeypatch, capsys):
-    """A rename that fails part way (the second of four): each table is wholly old or wholly
-    new, and no temporary file remains."""
+def test_export_failing_while_renaming_leaves_the_old_set(tmp_path, monkeypatch, capsys):
+    """A rename that fails part way (the second of four): the first is put back, so the folder
+    holds the old run's tables, whole, and no temporary file remains."""
     source = write_tiny_gpt2(tmp_path / "model.safetensors")
     out = tmp_path / "tables"
     _old_export(out)
@@ -237,10 +306,7 @@ def test_export_failing_while_renaming_leaves_whole_files(tmp_path, monkeypatch,
     code, _, stderr = run_main(monkeypatch, capsys, "export", source, "--out", out,
                                "--spec", tiny_spec_yaml(tmp_path / "tiny.yaml"))
     assert code == 2 and len(stderr.splitlines()) == 1 and "Input/output error" in stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(OLD)
-    for name, old in OLD.items():
-        text = (out / name).read_text()
-        assert text == old or text.startswith(name.split(".")[0].rstrip("s")), (name, text)
+    assert {p.name: p.read_text() for p in out.iterdir()} == OLD  # the first rename undone
 
 
 def _make_unwritable(folder: Path):

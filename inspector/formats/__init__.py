@@ -9,6 +9,7 @@ from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo, first_bytes
 from inspector.formats.index import read_index
 from inspector.formats.safetensors import read_header
+from inspector.guard import note_read
 from inspector.jsonfile import read_json
 
 PYTORCH_SUFFIXES = (".bin", ".pt", ".pth")
@@ -90,6 +91,7 @@ def _safetensors_tensors(path: Path) -> list[TensorInfo]:
 
 
 def _open_folder(folder: Path, source: str) -> Checkpoint:
+    note_read(folder)  # a folder read as a checkpoint is never written into
     config = read_config(folder)
     for name in FOLDER_WEIGHTS:
         if (folder / name).is_file():

@@ -8,6 +8,7 @@ from math import prod
 from pathlib import Path
 
 from inspector.errors import CheckpointError
+from inspector.guard import note_read
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Checkpoint:
 def first_bytes(path: str | Path, n: int) -> bytes:
     """The first `n` bytes of a file (fewer when it is shorter), by which a reader knows its
     format before parsing it; an unreadable file is a CheckpointError naming it."""
+    note_read(path)  # every reader starts here: what it reads is never written over
     try:
         with open(path, "rb") as f:
             return f.read(n)

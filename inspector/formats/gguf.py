@@ -20,6 +20,7 @@ from pathlib import Path
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
 from inspector.formats.gguf_bounds import check_bounds
+from inspector.guard import note_read
 
 MAGIC = b"GGUF"
 LONGEST_KEPT_ARRAY = 64  # arrays up to this length are kept whole in the metadata
@@ -44,6 +45,7 @@ HF_KEYS = {
 def read_gguf(path: str | Path) -> tuple[list[TensorInfo], dict]:
     """Tensor headers (PyTorch order) and metadata of one GGUF file."""
     path = str(path)
+    note_read(path)
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -74,6 +76,9 @@ def read_gguf(path: str | Path) -> tuple[list[TensorInfo], dict]:
 def _tensor(path: str, t, size: int) -> TensorInfo:
     shape = tuple(int(d) for d in reversed(t.shape.tolist()))
     nbytes, offset = int(t.n_bytes), int(t.data_offset)
+    if any(d >= 2**63 for d in shape):  # ggml's ne[] is int64_t, as are torch's and numpy's sizes
+        raise CheckpointError(path, f"tensor '{t.name}': dims {list(t.shape)} do not fit 64-bit"
+                                    " signed integers")
     if prod(shape) != int(t.n_elements):
         raise CheckpointError(path, f"tensor '{t.name}': dims {list(t.shape)} hold {prod(shape):,}"
                                     f" elements but the header says {int(t.n_elements):,}")

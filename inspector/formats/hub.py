@@ -20,6 +20,7 @@ def resolve(repo_id: str, revision: str | None = None) -> Path:
     and a revision's files do not change); otherwise, unless offline, it is downloaded."""
     import huggingface_hub
 
+    _check_repo_id(repo_id)
     cached = _cached(repo_id, revision)
     if cached is not None:
         return cached
@@ -33,6 +34,18 @@ def resolve(repo_id: str, revision: str | None = None) -> Path:
             " (HF_HUB_OFFLINE=1), so nothing was downloaded",
         )
     return _download(repo_id, revision)
+
+
+def _check_repo_id(repo_id: str) -> None:
+    """huggingface_hub's own rule for a repo id (no `..` or `--`, at most 96 characters, ...),
+    applied before any lookup, so that its HFValidationError becomes one line naming the id."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(repo_id, f"not a file, a folder or a valid hub id: {reason}") from e
 
 
 def _cached(repo_id: str, revision: str | None) -> Path | None:

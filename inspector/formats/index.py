@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.formats.safetensors import MAX_TENSORS
 from inspector.jsonfile import read_json
 
 
@@ -16,6 +17,9 @@ def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tu
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CheckpointError(path, "has no weight_map object of tensor name -> shard file")
+    if len(weight_map) > MAX_TENSORS:
+        raise CheckpointError(path, f"weight_map names {len(weight_map):,} tensors, more than the"
+                                    f" {MAX_TENSORS:,} read")
     tensors: list[TensorInfo] = []
     promised_by_shard: dict[str, set[str]] = {}  # grouped once: 400 shards x 2,000 names adds up
     for name, file in weight_map.items():

@@ -12,6 +12,7 @@ Two names that view the same bytes with the same shape (a tied `lm_head.weight` 
 from __future__ import annotations
 
 import re
+import reprlib
 import warnings
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
     if magic[:4] != ZIP_MAGIC and magic[:1] != PICKLE_MAGIC:
         raise CheckpointError(path, f"not a PyTorch checkpoint: it starts with {magic!r}, neither"
                                     " a zip archive (PK) nor a pickle")
+    if magic[:4] == ZIP_MAGIC:
+        _check_archive(path)
     import pickle
 
     import torch
@@ -68,6 +71,44 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
                                     " truncated or not a PyTorch checkpoint") from e
     state = unwrap_state_dict(loaded, path)
     return [_info(name, tensor, path) for name, tensor in state.items()]
+
+
+# What torch.load may inflate before the first tensor is seen. torch.save stores every record
+# uncompressed (the storages are memory-mapped, not read); a compressed record is inflated whole
+# into memory, so its declared size is bounded before loading. The pickle (data.pkl) of a state
+# dict takes about 150 bytes a tensor: 64 MB is 400,000 tensors.
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip whose pickle, or whose compressed records, would inflate past the bounds.
+    The sizes are the central directory's; torch's reader refuses a record whose bytes disagree
+    with them, so a record cannot inflate past what it declares."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise CheckpointError(path, f"torch.load cannot read it (not a readable zip archive:"
+                                    f" {e}): truncated or not a PyTorch checkpoint") from e
+    inflated = 0
+    for member in members:
+        if member.filename.endswith("data.pkl") and member.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(path, f"its pickle {member.filename!r} is {member.file_size:,}"
+                                        f" bytes, over the {MAX_PICKLE_BYTES:,}-byte limit")
+        if member.compress_type != zipfile.ZIP_STORED:
+            inflated += member.file_size
+    if inflated > MAX_INFLATED_BYTES:
+        raise CheckpointError(path, f"its compressed records inflate to {inflated:,} bytes, over"
+                                    f" the {MAX_INFLATED_BYTES:,}-byte limit")
+
+
+def _strided():
+    import torch
+
+    return torch.strided
 
 
 def _first_sentence(e: Exception) -> str:
@@ -95,27 +136,43 @@ def is_zip(path: Path) -> bool:
     return first_bytes(path, 4) == ZIP_MAGIC
 
 
+# Training wrappers nest a state dict a level or two deep; a hostile pickle may nest thousands.
+MAX_WRAPPING = 8
+
+
 def unwrap_state_dict(loaded: object, path: Path) -> dict:
     """The name -> tensor dict in what torch.load returned: the dict itself, or the first one
-    found under a training wrapper's key (WRAPPERS). Anything else is a CheckpointError."""
+    found under a training wrapper's key (WRAPPERS), at most MAX_WRAPPING levels down. Anything
+    else is a CheckpointError."""
     import torch
 
-    if isinstance(loaded, dict):
+    for _ in range(MAX_WRAPPING + 1):
+        if not isinstance(loaded, dict):
+            break
         tensors = {k: v for k, v in loaded.items() if isinstance(v, torch.Tensor)}
         if tensors:
             bad = [k for k in tensors if not isinstance(k, str)]
             if bad:
-                raise CheckpointError(path, f"tensor key {bad[0]!r} is not a string")
+                raise CheckpointError(path, f"tensor key {reprlib.repr(bad[0])} is not a string")
             return tensors
-        for key in WRAPPERS:
-            if isinstance(loaded.get(key), dict):
-                return unwrap_state_dict(loaded[key], path)
+        inner = next((loaded[key] for key in WRAPPERS if isinstance(loaded.get(key), dict)),
+                     None)
+        if inner is None:
+            break
+        loaded = inner
+    else:
+        raise CheckpointError(path, f"the state dict is wrapped more than {MAX_WRAPPING} levels"
+                                    f" deep (under {', '.join(WRAPPERS)})")
     what = "a dict without tensors" if isinstance(loaded, dict) else f"a {type(loaded).__name__}"
     raise CheckpointError(path, f"holds {what}, not a state dict of names to tensors (nor one"
                                 f" under {', '.join(WRAPPERS)})")
 
 
 def _info(name: str, tensor, path: Path) -> TensorInfo:
+    if tensor.is_sparse or tensor.is_nested or tensor.layout != _strided():
+        kind = "a nested" if tensor.is_nested else f"a {str(tensor.layout).removeprefix('torch.')}"
+        raise CheckpointError(path, f"tensor {reprlib.repr(name)} is {kind} tensor; only dense"
+                                    " (strided) tensors are read")
     dtype = str(tensor.dtype).removeprefix("torch.")
     nbytes = tensor.numel() * tensor.element_size()
     storage = None

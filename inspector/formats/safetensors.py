@@ -8,7 +8,6 @@ offsets, offsets that tile the data region without overlap, and data as long as 
 
 from __future__ import annotations
 
-import json
 import os
 import reprlib
 import struct
@@ -17,9 +16,21 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.guard import note_read
+from inspector.jsonfile import parse_json
 
 # Same cap as the safetensors library: a larger header is refused before it is read.
 MAX_HEADER_BYTES = 100_000_000
+# Tensors one header (or one sharded checkpoint) may hold. The most in a published checkpoint is
+# about 140,000 (Kimi K2: 384 experts x 60 MoE layers x 3 matrices, FP8 weights with their
+# scales); each costs `inspect` and `export` tens of microseconds, so the cap keeps them within
+# 1 GB and about 10 s. JSON bounds (inspector.jsonfile) keep the parse itself within that before
+# the count is known.
+MAX_TENSORS = 150_000
+# The safetensors library reads shapes and offsets as Rust usize (64 bits) and refuses larger;
+# torch and numpy hold sizes in int64, so a dim of 2^63 or more cannot be loaded (nor exported to
+# parquet) either.
+MAX_COUNT = 2**63
 
 DTYPE_BYTES = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
@@ -32,6 +43,7 @@ DTYPE_BYTES = {
 def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
     """Tensor headers and `__metadata__` of one safetensors file."""
     path = str(path)
+    note_read(path)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -49,17 +61,19 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
             raw = f.read(n)
     except OSError as e:
         raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(path, f"header is not JSON ({e})") from e
-    except RecursionError as e:  # `[[[[...` nested deeper than the parser's stack
-        raise CheckpointError(path, "header is not safetensors JSON: nested too deeply") from e
+    header = parse_json(raw, path, CheckpointError, "header is not JSON", "the header")
     if not isinstance(header, dict):
         raise CheckpointError(path, f"header is JSON {type(header).__name__}, not an object")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         raise CheckpointError(path, "__metadata__ is not an object")
+    for key, value in metadata.items():  # the library reads it as a map of string to string
+        if not isinstance(value, str):
+            raise CheckpointError(path, f"__metadata__ value of {reprlib.repr(key)} is"
+                                        f" {reprlib.repr(value)}, not a string")
+    if len(header) > MAX_TENSORS:
+        raise CheckpointError(path, f"header holds {len(header):,} tensors, more than the"
+                                    f" {MAX_TENSORS:,} read")
     data_start = 8 + n
     tensors = [_tensor(path, name, entry, data_start) for name, entry in header.items()]
     _check_offsets(path, tensors, size - data_start, data_start)
@@ -67,6 +81,39 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
 
 
 def _tensor(path: str, name: str, entry: object, data_start: int) -> TensorInfo:
+    # The checks below run once per tensor of a header that may hold MAX_TENSORS: types are
+    # compared with `type(...) is` and sets of types (C loops), and the slow path that words the
+    # message runs only for an entry that fails them.
+    try:
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        width = DTYPE_BYTES[dtype]
+        begin, end = offsets
+        well_formed = (type(shape) is list and type(offsets) is list and _is_text(name)
+                       and _counts(shape) and _counts(offsets) and begin <= end)
+    except (TypeError, KeyError, ValueError):
+        well_formed = False
+    if not well_formed:
+        _refuse_entry(path, name, entry)
+    expected = prod(shape) * width
+    if end - begin != expected:
+        raise CheckpointError(path, f"tensor '{name}': {dtype} {reprlib.repr(shape)} needs"
+                                    f" {_count(expected)} bytes but data_offsets span"
+                                    f" {_count(end - begin)}")
+    return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), nbytes=expected, file=path,
+                      offset=data_start + begin)
+
+
+def _counts(values: list) -> bool:
+    """Every item a non-negative int below MAX_COUNT (bool is not an int here)."""
+    return not values or (set(map(type, values)) == _INT
+                          and min(values) >= 0 and max(values) < MAX_COUNT)
+
+
+_INT = {int}
+
+
+def _refuse_entry(path: str, name: str, entry: object) -> None:
+    """The CheckpointError for the first thing wrong with an entry that failed the fast checks."""
     if not _is_text(name):
         raise CheckpointError(path, f"tensor name {name!r} is not valid Unicode (a lone"
                                     " surrogate escape)")
@@ -77,19 +124,9 @@ def _tensor(path: str, name: str, entry: object, data_start: int) -> TensorInfo:
         raise CheckpointError(path, f"tensor '{name}': unknown dtype {reprlib.repr(dtype)}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
         raise CheckpointError(path, f"tensor '{name}': shape {reprlib.repr(shape)} is not a list of"
-                                    " non-negative integers")
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_is_count, offsets))
-            or offsets[0] > offsets[1]):
-        raise CheckpointError(path, f"tensor '{name}': data_offsets {reprlib.repr(offsets)} is not"
-                                    " [begin, end] with 0 <= begin <= end")
-    begin, end = offsets
-    expected = prod(shape) * DTYPE_BYTES[dtype]
-    if end - begin != expected:
-        raise CheckpointError(path, f"tensor '{name}': {dtype} {reprlib.repr(shape)} needs"
-                                    f" {_count(expected)} bytes but data_offsets span"
-                                    f" {_count(end - begin)}")
-    return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), nbytes=end - begin, file=path,
-                      offset=data_start + begin)
+                                    " non-negative integers below 2^63")
+    raise CheckpointError(path, f"tensor '{name}': data_offsets {reprlib.repr(offsets)} is not"
+                                " [begin, end] with 0 <= begin <= end < 2^63")
 
 
 def _is_text(s: str) -> bool:
@@ -108,7 +145,7 @@ def _count(n: int) -> str:
 
 
 def _is_count(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < MAX_COUNT
 
 
 def _check_offsets(path: str, tensors: list[TensorInfo], data_len: int, data_start: int) -> None:
