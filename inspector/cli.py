@@ -251,7 +251,7 @@ def check(source: str, spec_name: str, fmt: str) -> int:
             say(f"\nbuffers (not parameters): {len(verdict['buffers'])} tensors, {numel:,}"
                 " values")
         for problem in verdict["problems"][:20]:
-            say(f"problem: {problem}")
+            say(f"problem: {one_line(problem)}")  # it may quote a name from the file
         if len(verdict["problems"]) > 20:
             say(f"... and {len(verdict['problems']) - 20} more problems (--format json lists"
                 " all)")
@@ -416,7 +416,8 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
         lines = structural_lines(doc)
         if lines:
             say("\n" * bool(shown)  # after a table, a blank line; the summary ends in one
-                + "\n".join(f"- {line}" if fmt == "markdown" else line for line in lines))
+                + "\n".join(f"- {one_line(line)}" if fmt == "markdown" else one_line(line)
+                            for line in lines))
     return 0 if doc["identical"] else 1
 
 

@@ -19,6 +19,7 @@ from inspector.roles import Role
 from inspector.rows import BUFFER
 from inspector.spec import Spec
 from inspector.tables import buffers, role_table, total, unmapped
+from inspector.terminal import escape
 
 PROBLEMS_SHOWN = 20
 
@@ -270,7 +271,7 @@ def _unmapped_note(inspection: Inspection) -> str | None:
     if not names:
         return None
     return (f"{len(names)} stored tensor{'s' if len(names) != 1 else ''} match no rule of the"
-            f" {inspection.decoupled.layout.name} layout (e.g. '{names[0]}'): counted as"
+            f" {inspection.decoupled.layout.name} layout (e.g. '{escape(names[0])}'): counted as"
             " parameters under the role 'unmapped'.")
 
 
