@@ -48,7 +48,7 @@ def check_folder(out_dir: Path) -> None:
     for folder in (real, *real.parents):
         key = _key(folder)
         if key in _folders:
-            where = "is the folder" if folder == real else "is inside"
+            where = "is the folder" if folder == real and existing == out_dir else "is inside"
             raise UsageError(out_dir, f"{where} {_folders[key]}, which this command reads;"
                                       " write the output somewhere else")
         if key in _files:
