@@ -114,3 +114,47 @@ CASES += (
                    if not (k.endswith(".bias") and "norm" not in k)},
                 "lm_head.weight": ("unembedding",)}, id="starcoder2-sliding"),
 )
+
+GPT_NEOX_ROLES = {
+    "gpt_neox.embed_in.weight": ("embedding",),
+    **_linear("gpt_neox.layers.{i}.input_layernorm", "norm"),
+    **_linear("gpt_neox.layers.{i}.post_attention_layernorm", "norm"),
+    "gpt_neox.layers.{i}.attention.query_key_value.weight": QKV,  # "(h three d)"
+    "gpt_neox.layers.{i}.attention.query_key_value.bias": QKV,
+    **_linear("gpt_neox.layers.{i}.attention.dense", "output"),
+    **_linear("gpt_neox.layers.{i}.mlp.dense_h_to_4h", "up"),
+    **_linear("gpt_neox.layers.{i}.mlp.dense_4h_to_h", "down"),
+    **_linear("gpt_neox.final_layer_norm", "norm"),
+    "embed_out.weight": ("unembedding",),  # GPTNeoXForCausalLM's lm_head, saved under this name
+}
+GPT_NEOX_CONFIG = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2,
+                   "num_attention_heads": 4, "intermediate_size": 48,
+                   "max_position_embeddings": 32,
+                   "rope_parameters": {"rope_theta": 5000.0, "partial_rotary_factor": 0.5,
+                                       "rope_type": "default"}}
+
+GPTJ_ROLES = {
+    "transformer.wte.weight": ("embedding",),
+    **_linear("transformer.h.{i}.ln_1", "norm"),  # one norm feeds attention and MLP
+    **_linear("transformer.h.{i}.attn.q_proj", "query", False),
+    **_linear("transformer.h.{i}.attn.k_proj", "key", False),
+    **_linear("transformer.h.{i}.attn.v_proj", "value", False),
+    **_linear("transformer.h.{i}.attn.out_proj", "output", False),
+    **_linear("transformer.h.{i}.mlp.fc_in", "up"),
+    **_linear("transformer.h.{i}.mlp.fc_out", "down"),
+    **_linear("transformer.ln_f", "norm"),
+    **_linear("lm_head", "unembedding"),
+}
+
+CASES += (
+    FamilyCase("gpt_neox", GPT_NEOX_CONFIG, GPT_NEOX_ROLES),
+    # Sequential block, no attention biases.
+    FamilyCase("gpt_neox", {**GPT_NEOX_CONFIG, "use_parallel_residual": False,
+                            "attention_bias": False},
+               {k: v for k, v in GPT_NEOX_ROLES.items()
+                if not (k.endswith(".bias") and ".attention." in k)}, id="gpt_neox-sequential"),
+    # Rotary on 4 of each head's 8 dims, in interleaved pairs.
+    FamilyCase("gptj", {"vocab_size": 100, "n_embd": 32, "n_layer": 2, "n_head": 4,
+                        "n_positions": 32, "rotary_dim": 4}, GPTJ_ROLES,
+               changed={"n_inner": 40}),
+)
