@@ -2,14 +2,12 @@
 ||b - a|| / ||a||, the largest absolute change and the cosine similarity; tensors present on one
 side only; dtype and shape changes.
 
-It streams as `inspector stats` does and reuses its pieces: `stats.plan` says which stored tensors
-to read and which rectangles of them (a fused part, a head) each row is; `formats.values` reads a
-block of a tensor from a memory map; `stats.default_workers` picks the threads, one per idle
-core (2 x 313 MB of float32 on two cores: 0.64 s with one thread, 0.43 s with two when both cores
-are free; 0.60 s and 0.59 s when one core is busy: a second thread there gains nothing). The
-same block is read from both files, so memory stays at a few blocks per thread whatever the size.
-Every roll-up (role, layer, head, total) adds exact sums (of a^2, b^2, (b - a)^2 and a b, in
-float64) and takes the largest change: never averages of averages.
+It streams as `inspector stats` does, on the same engine: inspector.plan says which stored
+tensors to read and which rectangles of them (a fused part, a head) each row is; inspector.engine
+reads the same block of both files on a pool of threads, one per idle core, so memory stays at a
+few blocks per thread whatever the size; inspector.kernels compares a rectangle of the two blocks
+in one pass. Every roll-up (role, layer, head, total) adds exact sums (of a^2, b^2, (b - a)^2 and
+a b, in float64) and takes the largest change: never averages of averages.
 
 Values compare equal when |b - a| <= tolerance (default 0: bit-identical values are equal; so
 are -0.0 and 0.0, and NaN against NaN at the same place). A row is "same" when no value changed,
@@ -44,17 +42,16 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from inspector import families, stats
+from inspector import engine, families, kernels
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
 from inspector.inspection import inspect_source
+from inspector.plan import Cell, Job, Target, layout_rule, plan
 from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
-from inspector.tables import TABLE_KEYS, layer_sort_key
+from inspector.tables import TABLE_KEYS, layer_sort_key, role_name
 
 BY = tuple(TABLE_KEYS)
 METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite")
@@ -106,33 +103,14 @@ class Change:
                 "nonfinite": self.nonfinite}
 
 
-def compare(a: np.ndarray, b: np.ndarray, tolerance: float) -> Change:
-    """The change from a to b, two arrays of one shape (views of the same block of each file)."""
-    if a.size == 0:
-        return Change()
-    # float64: a difference of two float32 (or float16, bfloat16) values is exact there.
-    a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    with np.errstate(invalid="ignore"):  # Inf - Inf is NaN, dealt with below: no warning
-        d = b64 - a64
-    dd = _dot(d, d)
-    nonfinite = 0
-    if not math.isfinite(dd):  # a NaN or an Inf on some side (squares of floats never overflow)
-        same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))  # equal Infs, NaN at both
-        nonfinite = int(np.count_nonzero(~same & ~np.isfinite(d)))
-        keep = np.isfinite(a64) & np.isfinite(b64)
-        d, a64, b64 = (np.where(keep, x, 0.0) for x in (d, a64, b64))
-        dd = _dot(d, d)
-    largest = float(max(d.max(), -d.min()))
-    changed = np.count_nonzero(d) if tolerance == 0 else np.count_nonzero(np.abs(d) > tolerance)
-    return Change(count=a.size, changed=int(changed) + nonfinite, aa=_dot(a64, a64),
-                  bb=_dot(b64, b64), dd=dd, ab=_dot(a64, b64), max_abs=largest,
-                  nonfinite=nonfinite)
-
-
-def _dot(x: np.ndarray, y: np.ndarray) -> float:
-    """sum(x * y) in float64 without a temporary. Not np.dot: OpenBLAS would start its own
-    threads inside each of ours and spin (20x slower here on two cores)."""
-    return float(np.einsum("i,i->", x, y))
+def compare(ra, ha, rb, hb, first: int, rows: int, cols: int, stride: int,
+            tolerance: float) -> Change:
+    """The change over a window of two blocks' raw values (inspector.engine.window,
+    inspector.kernels)."""
+    changed, aa, bb, dd, ab, largest, nonfinite = kernels.compare(ra, ha, rb, hb, first, rows,
+                                                                 cols, stride, tolerance)
+    return Change(count=rows * cols, changed=changed, aa=aa, bb=bb, dd=dd, ab=ab,
+                  max_abs=largest, nonfinite=nonfinite)
 
 
 # --- Pairing: the same canonical row (and head) on both sides ---
@@ -144,7 +122,7 @@ TIED, TIED_A, TIED_B = "tied", "tied in A only", "tied in B only"
 COMPARED = (SAME, CHANGED, DTYPE)
 
 
-def _key(target: stats.Target) -> tuple:
+def _key(target: Target) -> tuple:
     row = target.row
     name = row.canonical or f"{row.kind}:{row.tensor}"  # buffers and unmapped: by stored name
     return name, target.head
@@ -174,24 +152,24 @@ class Entry:
 @dataclass
 class Pair:
     """A stored tensor of A read beside the stored tensor of B that holds the same rows."""
-    job_a: stats.Job
-    job_b: stats.Job
-    cells: list[tuple[stats.Cell, int]] = field(default_factory=list)  # (A's cell, entry index)
+    job_a: Job
+    job_b: Job
+    cells: list[tuple[Cell, int]] = field(default_factory=list)  # (A's cell, entry index)
 
 
-def _index(jobs: list[stats.Job]) -> dict[int, tuple[stats.Job, stats.Cell]]:
+def _index(jobs: list[Job]) -> dict[int, tuple[Job, Cell]]:
     return {cell.target: (job, cell) for job in jobs for cell in job.cells}
 
 
 def _orientation(decoupled, name: str) -> tuple:
-    rule = stats.layout_rule(decoupled, name)
+    rule = layout_rule(decoupled, name)
     return (rule.transposed, rule.rotary_permuted) if rule else (False, False)
 
 
 def pair_up(a, b, heads: tuple[int, int] | None):
     """Entries (every row of either side) and the pairs of stored tensors to read."""
-    jobs_a, targets_a, aliases_a = stats.plan(a.decoupled, heads)
-    jobs_b, targets_b, aliases_b = stats.plan(b.decoupled, heads)
+    jobs_a, targets_a, aliases_a = plan(a.decoupled, heads)
+    jobs_b, targets_b, aliases_b = plan(b.decoupled, heads)
     where_a, where_b = _index(jobs_a), _index(jobs_b)
     by_key_b = {_key(t): i for i, t in enumerate(targets_b)}
     entries: list[Entry] = []
@@ -249,35 +227,35 @@ def _blocks(pair: Pair, block_values: int) -> list[V.Block]:
     return blocks
 
 
-def _read_pair(pair: Pair, fd_a: int, fd_b: int, block: V.Block,
+def _read_pair(pair: Pair, mapped_a, mapped_b, block: V.Block,
                tolerance: float) -> list[tuple[int, Change]]:
-    xa = V.read(pair.job_a.info, fd_a, block)
-    xb = V.read(pair.job_b.info, fd_b, block)
+    ra, ha = V.raw(pair.job_a.info, mapped_a, block)
+    rb, hb = V.raw(pair.job_b.info, mapped_b, block)
     out = []
     for cell, entry in pair.cells:
-        pa, pb = stats.clip(xa, block, cell), stats.clip(xb, block, cell)
-        if pa is not None and pa.size:
-            out.append((entry, compare(pa, pb, tolerance)))
+        where = engine.window(block, cell)
+        if where is not None:
+            out.append((entry, compare(ra, ha, rb, hb, *where, tolerance)))
     return out
 
 
 def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
-            workers: int | None = None, block_values: int = stats.BLOCK_VALUES,
-            progress: stats.Progress | None = None) -> None:
-    """Fill `changes` (one per entry). At most 2 x workers block pairs are in flight."""
-    files = V.Files()
+            workers: int | None = None, block_values: int = engine.BLOCK_VALUES,
+            bar=None) -> None:
+    """Fill `changes` (one per entry)."""
+    files = engine.Files()
 
     def tasks():
         for pair in pairs:
-            fd_a, fd_b = files.fd(pair.job_a.info.file), files.fd(pair.job_b.info.file)
             info_a, info_b = pair.job_a.info, pair.job_b.info
+            mapped_a, mapped_b = files.mapped(info_a.file), files.mapped(info_b.file)
             for block in _blocks(pair, block_values):
                 share = ((info_a.nbytes + info_b.nbytes) * (block.stop - block.start)
                          // max(info_a.numel, 1))
-                yield share, _read_pair, (pair, fd_a, fd_b, block, tolerance)
+                yield share, _read_pair, (pair, mapped_a, mapped_b, block, tolerance)
 
     try:
-        stats.run_blocks(tasks(), changes, workers or stats.default_workers(), progress)
+        engine.run_blocks(tasks(), changes, workers or engine.default_workers(), bar)
     finally:
         files.close()
 
@@ -286,7 +264,7 @@ def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
 
 def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
          spec: Spec | None = None, workers: int | None = None,
-         block_values: int = stats.BLOCK_VALUES, progress: bool = True) -> dict:
+         block_values: int = engine.BLOCK_VALUES, progress: bool = True) -> dict:
     if by not in BY:
         raise UsageError("--by", f"must be one of {', '.join(BY)}")
     if not tolerance >= 0:  # also refuses NaN
@@ -311,7 +289,7 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
     changes = [Change() for _ in everything]
     nbytes = sum(p.job_a.info.nbytes + p.job_b.info.nbytes for p in pairs)
     compute(pairs, changes, tolerance, workers, block_values,
-            stats.Progress(nbytes) if progress else None)
+            engine.progress(nbytes, "diff") if progress else None)
     for entry, change in zip(everything, changes):
         if entry.status:
             continue
@@ -366,10 +344,6 @@ def _rollup(entries: list[Entry]) -> dict:
     return {**{k: change.as_dict()[k] for k in METRICS}, "dtype": dtypes, "status": status}
 
 
-def _role(row: Row) -> str:
-    return stats.role_name(row)
-
-
 def rows_by(by: str, entries: list[Entry]) -> list[dict]:
     if by == "tensor":
         out = []
@@ -381,7 +355,7 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
             out.append({"tensor": e.a.tensor if e.a else e.b.tensor,
                         "tensor_b": e.b.tensor if e.b and e.a and e.b.tensor != e.a.tensor
                         else None,
-                        "canonical": e.row.canonical or None, "role": _role(e.row),
+                        "canonical": e.row.canonical or None, "role": role_name(e.row),
                         "layer": e.row.layer, "kind": e.row.kind, "shape": shape,
                         "dtype": _dtype(e.a, e.b),
                         **{k: metrics.get(k) for k in METRICS}, "status": e.status})
@@ -393,11 +367,11 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
         if by != "head" and e.row.kind == BUFFER:
             continue  # buffers are not parameters: listed by --by tensor and below
         if by == "role":
-            key = (_role(e.row),)
+            key = (role_name(e.row),)
         elif by == "layer":
             key = (e.row.layer,)
         else:
-            key = (e.row.layer, e.head, _role(e.row), e.row.tensor, e.row.kind)
+            key = (e.row.layer, e.head, role_name(e.row), e.row.tensor, e.row.kind)
         groups.setdefault(key, []).append(e)
     if by == "role":
         keys = sorted(groups, key=lambda k: role_sort_key(k[0]))

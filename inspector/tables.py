@@ -19,6 +19,12 @@ UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
 TABLE_KEYS = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}
 
 
+def role_name(row: Row) -> str:
+    """A row's role as tables name it: unmapped tensors "unmapped", buffers no role."""
+    return row.role.value if row.role is not None else (UNMAPPED_ROLE if row.kind != BUFFER
+                                                        else "")
+
+
 def layer_sort_key(layer: int | None) -> tuple[bool, int]:
     """Sort key of a layer in tables: None (outside the blocks) first, then by number."""
     return layer is not None, layer if layer is not None else 0

@@ -14,7 +14,7 @@ import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 from gpt2_files import transformers_shapes, write_gpt2
 
-from inspector import stats
+from inspector import engine
 from inspector.diff import diff, structural_lines, summary_pairs
 
 CONFIG = {"vocab_size": 100, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4}
@@ -333,9 +333,9 @@ def test_heads_table_does_not_hide_other_changes(base, scaled):
 
 
 def test_threads_follow_the_rule_of_stats(base, monkeypatch):
-    """No --threads: diff asks stats.default_workers (one per idle core), as stats does."""
+    """No --threads: diff asks engine.default_workers (one per idle core), as stats does."""
     calls = []
-    monkeypatch.setattr(stats, "default_workers", lambda: calls.append(1) or 1)
+    monkeypatch.setattr(engine, "default_workers", lambda: calls.append(1) or 1)
     diff(str(base), str(base), progress=False)
     assert calls == [1]
     diff(str(base), str(base), workers=2, progress=False)
@@ -369,11 +369,45 @@ def test_nan_and_inf():
     change, counted apart and left out of the sums (max_abs None: Infinity is not JSON)."""
     from inspector.diff import compare
 
+    def whole(a, b):  # one window: 1 row of 4 values
+        return compare(a, None, b, None, 0, 1, 4, 4, 0.0)
+
     a = np.array([1.0, np.nan, np.inf, 2.0], np.float32)
-    same = compare(a, a.copy(), 0.0).as_dict()
+    same = whole(a, a.copy()).as_dict()
     assert same["changed"] == 0 and same["nonfinite"] == 0 and same["max_abs"] == 0.0
     assert same["rel_l2"] == 0.0 and same["cosine"] == 1.0
     b = np.array([1.0, np.nan, np.inf, np.nan], np.float32)
-    one_sided = compare(a, b, 0.0).as_dict()
+    one_sided = whole(a, b).as_dict()
     assert one_sided["changed"] == 1 and one_sided["nonfinite"] == 1
     assert one_sided["max_abs"] is None and one_sided["rel_l2"] == 0.0
+
+
+@pytest.mark.parametrize("dtypes", [("F32", "F32"), ("BF16", "BF16"), ("F32", "F16"),
+                                    ("F16", "BF16"), ("I64", "F32")])
+def test_fast_kernel_agrees_with_the_checked_one(dtypes):
+    """inspector.kernels' SIMD comparison (the largest change taken on the bits of |b - a|)
+    against its value-by-value one, on a strided window of finite values: the same count of
+    changes and largest change exactly, sums to 1e-12."""
+    from inspector import kernels
+    from inspector.formats import values as V
+
+    rng = np.random.default_rng(2)
+    sides = []
+    for dtype in dtypes:
+        x = rng.standard_normal((40, 30)).astype(np.float32) * 8
+        if dtype == "BF16":
+            raw = (x.view(np.uint32) >> 16).astype(np.uint16).view(np.int16)
+        elif dtype == "F16":
+            raw = x.astype(np.float16).view(np.uint16)
+        else:
+            raw = x.astype(V.RAW[dtype])
+        raw = raw.reshape(-1)
+        raw.flags.writeable = False
+        sides += [raw, V.HOW.get(dtype, lambda: None)()]
+    sides[2] = sides[2].copy()
+    for first, rows, cols, stride, tolerance in [(0, 40, 30, 30, 0.0), (7, 20, 11, 30, 0.0),
+                                                 (3, 10, 25, 30, 0.5)]:
+        fast = kernels._compare_fast(*sides, first, rows, cols, stride, tolerance)
+        checked = kernels._compare_checked(*sides, first, rows, cols, stride, tolerance)
+        assert checked[6] == 0 and int(fast[0]) == checked[0] and fast[5] == checked[5]
+        assert fast[1:5] == pytest.approx(checked[1:5], rel=1e-12)

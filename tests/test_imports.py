@@ -1,6 +1,7 @@
 """The header-only path stays light: `specs`, `count`, `inspect`, `check` and `export` (csv, json)
 of safetensors inputs never import torch, pandas, transformers or matplotlib, nor numpy (whose
-import alone costs more than the rest of such a command); `stats` needs numpy and nothing heavier.
+import alone costs more than the rest of such a command), nor numba; `stats` needs numpy and
+numba (its kernels) and nothing heavier.
 
 Each command runs in a fresh interpreter through a small runner that calls the CLI's main() and
 then writes the names in sys.modules to a file, whatever the exit status."""
@@ -18,8 +19,8 @@ from conftest import REPO
 from inspector.spec import load_spec
 from inspector.testing_files import write_hole_checkpoint
 
-HEAVY = ("torch", "pandas", "transformers", "matplotlib")
-HEADER_ONLY_FORBIDS = (*HEAVY, "numpy")
+HEAVY = ("torch", "pandas", "transformers", "matplotlib", "scipy")
+HEADER_ONLY_FORBIDS = (*HEAVY, "numpy", "numba", "tqdm")
 
 RUNNER = """
 import json, sys
@@ -100,7 +101,7 @@ def test_stats_imports_numpy_and_nothing_heavier(tmp_path, holes, tiny_gpt2_dir)
     for source in (tiny_gpt2_dir, holes["sharded"]):
         code, modules = imported(tmp_path, "stats", source, "--by", "tensor", "--format", "json")
         assert code == 0
-        assert "numpy" in modules
+        assert "numpy" in modules and "numba" in modules
         assert not modules & set(HEAVY), modules & set(HEAVY)
 
 

@@ -16,7 +16,8 @@ from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli
 
 from inspector.formats import values as V
 from inspector.inspection import inspect_source
-from inspector.stats import Progress, weight_stats
+from inspector.engine import progress
+from inspector.stats import weight_stats
 
 STATS = ("mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf", "values")
 
@@ -168,6 +169,11 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
         "normal": (torch.randn(300, 70) * 0.02).to(getattr(torch, dtype)),
         "offset": (1 + 0.01 * torch.randn(1000)).to(getattr(torch, dtype)),
         "all_nan": torch.full((4, 4), float("nan"), dtype=getattr(torch, dtype)),
+        # the dtype's largest values (squares far beyond float32, not beyond float64), and a
+        # mean a million times the spread (sums around a shift: no cancellation)
+        "huge": ((torch.rand(900) * 2 - 1) * torch.finfo(getattr(torch, dtype)).max).to(
+            getattr(torch, dtype)),
+        "far": (300 + 3e-4 * torch.randn(700)).to(getattr(torch, dtype)),
         "empty": torch.zeros((0, 5), dtype=getattr(torch, dtype)),
     }
     path = tmp_path / f"{dtype}.safetensors"
@@ -180,6 +186,35 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
     assert rows["special"]["nan"] == 50 and rows["special"]["inf"] == 100
     assert rows["special"]["zeros"] == pytest.approx(100 / 450)
     assert rows["all_nan"]["mean"] is None and rows["all_nan"]["nan"] == 16
+
+
+@pytest.mark.parametrize("dtype", ["F32", "BF16", "F16", "F8_E4M3", "F8_E5M2"])
+def test_fast_kernel_agrees_with_the_checked_one(dtype):
+    """inspector.kernels' SIMD kernel (integer min/max on the float bits, sums reordered into
+    lanes) against its value-by-value kernel, on strided windows of random bits that hold no
+    NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
+    from inspector import kernels
+
+    rng = np.random.default_rng(1)
+    raw_dtype = V.RAW[dtype]
+    bits = rng.integers(0, 1 << (8 * np.dtype(raw_dtype).itemsize), size=(64, 48),
+                        dtype=np.uint64).astype(raw_dtype)
+    how = V.HOW.get(dtype, lambda: None)()
+    values = np.array([kernels._moments_checked(bits.reshape(-1), how, i, 1, 1, 1)[6]
+                       for i in range(bits.size)]).reshape(bits.shape)
+    bits[~np.isfinite(values)] = 0  # the fast kernel is only trusted without NaN or Inf
+    bits[::7, ::5] = 0  # zeros
+    flat = bits.reshape(-1)
+    flat.flags.writeable = False
+    for first, rows, cols, stride in [(0, 64, 48, 48), (5, 20, 17, 48), (100, 1, 900, 900)]:
+        fast = kernels._moments_fast(flat, how, first, rows, cols, stride)
+        nan, inf, zeros, shift, s, q, lo, hi = kernels._moments_checked(flat, how, first, rows,
+                                                                        cols, stride)
+        assert (nan, inf) == (0, 0)
+        assert (int(fast[0]), fast[4], fast[5]) == (zeros, lo, hi), dtype
+        assert fast[1] == shift, dtype
+        assert fast[2] == pytest.approx(s, rel=1e-12, abs=1e-12 * math.sqrt(q)), dtype
+        assert fast[3] == pytest.approx(q, rel=1e-12), dtype
 
 
 def test_integer_and_fp8_tensors(tmp_path):
@@ -270,19 +305,19 @@ def test_progress_shows_only_on_a_terminal_after_a_while():
             return True
 
     quiet = io.StringIO()
-    bar = Progress(100, after=0, stream=quiet)
-    bar.advance(50)
+    bar = progress(100, "stats", stream=quiet, after=0)
+    bar.update(50)
     bar.close()
     assert quiet.getvalue() == ""
     tty = Tty()
-    bar = Progress(100, after=0, stream=tty)
-    bar.last -= 1
-    bar.advance(50)
+    bar = progress(100, "stats", stream=tty, after=0)
+    bar.update(50)
+    bar.refresh()
+    assert "50%" in tty.getvalue() and "stats" in tty.getvalue()
     bar.close()
-    assert "50%" in tty.getvalue() and tty.getvalue().endswith("\n")
     slow = Tty()
-    bar = Progress(100, after=3600, stream=slow)
-    bar.advance(100)
+    bar = progress(100, "stats", stream=slow, after=3600)
+    bar.update(100)
     bar.close()
     assert slow.getvalue() == ""
 

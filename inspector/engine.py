@@ -1,0 +1,95 @@
+"""The engine `stats` and `diff` share: stored tensors read block by block from mapped files, the
+blocks spread over a pool of threads, the partial results merged in order, progress on stderr.
+
+What a caller brings: tasks, each (bytes it covers, function, arguments), where the function
+reads one block (through `Files` and inspector.formats.values.raw) and returns (index, partial)
+pairs; and the results, one mergeable object per index. The arithmetic (inspector.kernels) runs
+without the GIL, so with N threads N blocks are reduced at once; at most 2 x N are in flight,
+so memory stays at a few blocks whatever the size of the checkpoint. Partials are merged in the
+order the tasks came, so the sums are the same whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from inspector.formats.values import Block, Files
+from inspector.plan import Cell
+
+BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
+
+__all__ = ["BLOCK_VALUES", "Files", "default_workers", "progress", "run_blocks", "window"]
+
+
+def default_workers() -> int:
+    """One thread per idle core (by the 1-minute load average), at least one: a thread on a
+    busy core waits for that core, and then for the merge, while adding nothing."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(cores or 1, round((cores or 1) - busy)))
+
+
+def progress(total_bytes: int, what: str, stream=None, after: float = 1.0):
+    """A tqdm bar on stderr, in bytes: only when stderr is a terminal, and only once the work
+    has taken more than `after` seconds (a short run prints nothing)."""
+    from tqdm import tqdm
+
+    stream = stream or sys.stderr
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    return tqdm(total=total_bytes, desc=what, unit="B", unit_scale=True, unit_divisor=1000,
+                file=stream, disable=not tty, delay=after, mininterval=0.1, dynamic_ncols=True)
+
+
+def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], tuple]],
+               results: list, workers: int, bar=None) -> None:
+    """Run each task (nbytes, function, args) on a pool of `workers` threads, at most
+    2 x workers in flight, and merge every (index, partial) a call returns into results[index],
+    in the order the tasks came. `bar` (a progress bar) advances by each task's nbytes and is
+    closed at the end."""
+    pending: deque = deque()
+
+    def collect() -> None:
+        nbytes, future = pending.popleft()
+        for index, partial in future.result():
+            results[index].merge(partial)
+        if bar is not None:
+            bar.update(nbytes)
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for nbytes, function, args in tasks:
+                while len(pending) >= 2 * workers:
+                    collect()
+                pending.append((nbytes, pool.submit(function, *args)))
+            while pending:
+                collect()
+    finally:
+        for _, future in pending:
+            future.cancel()
+        if bar is not None:
+            bar.close()
+
+
+def window(block: Block, cell: Cell) -> tuple[int, int, int, int] | None:
+    """Where a cell's values lie in a block's raw values, as (first, rows, cols, stride): `rows`
+    runs of `cols` values, `stride` apart, from index `first`. None when the block misses it."""
+    if block.whole_rows:
+        first_row = block.start // block.cols
+        lo = max(cell.r0, first_row)
+        hi = min(cell.r1, (block.stop - 1) // block.cols + 1)
+        if lo >= hi or cell.c0 >= cell.c1:
+            return None
+        return ((lo - first_row) * block.cols + cell.c0, hi - lo, cell.c1 - cell.c0, block.cols)
+    row, begin = block.row, block.start % block.cols
+    if not cell.r0 <= row < cell.r1:
+        return None
+    lo, hi = max(cell.c0, begin), min(cell.c1, begin + block.stop - block.start)
+    return (lo - begin, 1, hi - lo, hi - lo) if lo < hi else None
