@@ -3,8 +3,9 @@ sum at once, compiled by numba and run without the GIL (so threads share it acro
 
 Imported only when values are read: numba's import and the first compilation cost about a
 second, which the header commands must never pay. The compiled kernels are cached on disk
-(cache=True: next to this file, or, when that folder is not writable, numba's own user-wide
-cache directory; NUMBA_CACHE_DIR overrides both), so a later run loads them in milliseconds.
+(cache=True: next to this file; when that folder is not writable, in the user's cache folder,
+else in the temp folder; NUMBA_CACHE_DIR overrides them), so a later run loads them instead of
+compiling them again.
 
 A window is a rectangle of a stored tensor seen as a matrix: `rows` runs of `cols` values,
 `stride` values apart, the first at `first` of the raw array `raw` (a view of the file's bytes,
@@ -31,10 +32,34 @@ value. The checked kernels are the reference semantics; the fast ones must agree
 from __future__ import annotations
 
 import math
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 
 import numpy as np
+
+
+def _ensure_cache_dir() -> None:
+    """A writable folder for numba's cache, set before numba is imported: where this package's
+    folder is read-only (a system install) numba would try its user-wide folder and, if that is
+    not writable either, refuse cache=True with an error at import."""
+    if os.environ.get("NUMBA_CACHE_DIR") or os.access(os.path.dirname(__file__), os.W_OK):
+        return
+    home_cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    user = getattr(os, "getuid", lambda: "user")()
+    for folder in (os.path.join(home_cache, "inspector", "numba"),
+                   os.path.join(tempfile.gettempdir(), f"inspector-numba-{user}")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            os.environ["NUMBA_CACHE_DIR"] = folder
+            return
+
+
+_ensure_cache_dir()
 
 
 @contextmanager

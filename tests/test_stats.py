@@ -353,3 +353,30 @@ def test_grouped_query_heads_and_shards(tmp_path):
     key = lambda r: (r["tensor"], r["role"])
     assert sorted(one["tensors"], key=key) == sorted(shards["tensors"], key=key)
     assert_close(shards["total"], one["total"], "total (merged in another order)")
+
+
+def test_numba_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch):
+    """Where the package's folder is read-only, numba's cache goes to the user's cache folder
+    (XDG_CACHE_HOME), else to the temp folder: cache=True must never stop `stats` at import."""
+    from inspector import kernels
+
+    package = kernels.os.path.dirname(kernels.__file__)
+    home, temp = tmp_path / "home-cache", tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setattr(kernels.tempfile, "gettempdir", lambda: str(temp))
+    writable = {"user": True}
+
+    def access(path, mode):
+        if path == package:
+            return False
+        return writable["user"] if str(path).startswith(str(home)) else True
+
+    monkeypatch.setattr(kernels.os, "access", access)
+    kernels._ensure_cache_dir()
+    assert kernels.os.environ["NUMBA_CACHE_DIR"] == str(home / "inspector" / "numba")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    writable["user"] = False
+    kernels._ensure_cache_dir()
+    assert kernels.os.environ["NUMBA_CACHE_DIR"].startswith(str(temp / "inspector-numba-"))
