@@ -227,7 +227,7 @@ def _blocks(pair: Pair, block_values: int) -> list[V.Block]:
     return blocks
 
 
-def _read_pair(pair: Pair, mapped_a, mapped_b, block: V.Block,
+def _read_pair(pair: Pair, mapped_a: V.Mapped, mapped_b: V.Mapped, block: V.Block,
                tolerance: float) -> list[tuple[int, Change]]:
     ra, ha = V.raw(pair.job_a.info, mapped_a, block)
     rb, hb = V.raw(pair.job_b.info, mapped_b, block)
@@ -236,6 +236,8 @@ def _read_pair(pair: Pair, mapped_a, mapped_b, block: V.Block,
         where = engine.window(block, cell)
         if where is not None:
             out.append((entry, compare(ra, ha, rb, hb, *where, tolerance)))
+    V.release(pair.job_a.info, mapped_a, block)
+    V.release(pair.job_b.info, mapped_b, block)
     return out
 
 

@@ -111,13 +111,14 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
     return accs
 
 
-def _read_block(job: Job, mapped, block: V.Block) -> list[tuple[int, Acc]]:
+def _read_block(job: Job, mapped: V.Mapped, block: V.Block) -> list[tuple[int, Acc]]:
     raw, how = V.raw(job.info, mapped, block)
     out = []
     for cell in job.cells:
         where = engine.window(block, cell)
         if where is not None:
             out.append((cell.target, measure(raw, how, *where)))
+    V.release(job.info, mapped, block)
     return out
 
 

@@ -96,30 +96,44 @@ def blocks(info: TensorInfo, max_values: int) -> list[Block]:
             for r in range(rows) for s in range(0, cols, piece)]
 
 
-def raw(info: TensorInfo, mapped: np.ndarray, block: Block) -> tuple[np.ndarray, Any]:
+def raw(info: TensorInfo, mapped: Mapped, block: Block) -> tuple[np.ndarray, Any]:
     """The block's stored values as inspector.kernels reads them, and how to read them: a
     view of the mapped file (no copy) for plain dtypes; float32 values for GGUF's quantized
     blocks, dequantized by the gguf package."""
-    quantized = info.dtype not in RAW
-    if quantized:
-        per_block, size, _ = _quant(info)
-        if block.start % per_block or (block.stop - block.start) % per_block:
-            raise CheckpointError(info.file, f"tensor '{info.name}': row length {block.cols} is"
-                                             f" not a whole number of {info.dtype} blocks")
-        begin = info.offset + block.start // per_block * size
-        length = (block.stop - block.start) // per_block * size
-    else:
-        begin = info.offset + block.start * np.dtype(RAW[info.dtype]).itemsize
-        length = (block.stop - block.start) * np.dtype(RAW[info.dtype]).itemsize
-    if begin + length > mapped.size:  # e.g. a file cut short after its header was written
+    begin, length = _span(info, block)
+    if begin + length > mapped.data.size:  # e.g. a file cut short after its header was written
         raise CheckpointError(info.file, f"tensor '{info.name}': the file ends at byte"
-                                         f" {mapped.size:,}, inside the tensor's data")
-    data = mapped[begin:begin + length]
-    if quantized:
+                                         f" {mapped.data.size:,}, inside the tensor's data")
+    data = mapped.data[begin:begin + length]
+    if info.dtype not in RAW:
         values = _dequantize(info, data, block)
         values.flags.writeable = False  # one array type for the kernels: all read-only
         return values, None
     return data.view(RAW[info.dtype]), HOW.get(info.dtype, lambda: None)()
+
+
+def release(info: TensorInfo, mapped: Mapped, block: Block) -> None:
+    """Done with a block: its pages leave this process's memory (they stay in the page cache,
+    and a neighbouring block that shares an edge page maps it again). Without this the resident
+    size would grow to the size of the files read."""
+    if mapped.map is None or not hasattr(mapped.map, "madvise"):
+        return
+    begin, length = _span(info, block)
+    start = begin - begin % mmap.PAGESIZE
+    mapped.map.madvise(mmap.MADV_DONTNEED, start, min(begin + length, mapped.data.size) - start)
+
+
+def _span(info: TensorInfo, block: Block) -> tuple[int, int]:
+    """(first byte, number of bytes) of a block in its file."""
+    if info.dtype not in RAW:
+        per_block, size, _ = _quant(info)
+        if block.start % per_block or (block.stop - block.start) % per_block:
+            raise CheckpointError(info.file, f"tensor '{info.name}': row length {block.cols} is"
+                                             f" not a whole number of {info.dtype} blocks")
+        return (info.offset + block.start // per_block * size,
+                (block.stop - block.start) // per_block * size)
+    itemsize = np.dtype(RAW[info.dtype]).itemsize
+    return info.offset + block.start * itemsize, (block.stop - block.start) * itemsize
 
 
 @cache
@@ -174,14 +188,20 @@ def _dequantize(info: TensorInfo, raw: np.ndarray, block: Block) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
 
 
+@dataclass(frozen=True)
+class Mapped:
+    """A file mapped read-only (`map`; None for an empty file) and seen as bytes (`data`)."""
+    map: mmap.mmap | None
+    data: np.ndarray
+
+
 class Files:
-    """The files a run reads, each mapped once (read-only) and seen as bytes; unmapped together.
-    Threads read the same map side by side."""
+    """The files a run reads, each mapped once and shared by the threads; unmapped together."""
 
     def __init__(self) -> None:
-        self.maps: dict[str, tuple[mmap.mmap | None, np.ndarray]] = {}
+        self.maps: dict[str, Mapped] = {}
 
-    def mapped(self, path: str) -> np.ndarray:
+    def mapped(self, path: str) -> Mapped:
         if path not in self.maps:
             try:
                 with open(path, "rb") as f:
@@ -192,15 +212,14 @@ class Files:
             if m is not None and hasattr(m, "madvise"):  # read ahead generously when cold
                 m.madvise(mmap.MADV_SEQUENTIAL)
             data = np.frombuffer(m, np.uint8) if m is not None else np.empty(0, np.uint8)
-            self.maps[path] = (m, data)
-        return self.maps[path][1]
+            self.maps[path] = Mapped(m, data)
+        return self.maps[path]
 
     def close(self) -> None:
         maps, self.maps = self.maps, {}
-        for m, data in maps.values():
-            del data
-            if m is not None:
+        for mapped in maps.values():
+            if mapped.map is not None:
                 try:
-                    m.close()
+                    mapped.map.close()
                 except BufferError:  # a view still lives somewhere: unmapped when it goes
                     pass
