@@ -34,6 +34,7 @@ ROLE_COLORS = {
     "unembedding": "#cb181d",
     "norm": "#969696",
     "pooler": "#e7298a",
+    "head": "#f1b6da",
     UNMAPPED_ROLE: "#252525",
 }
 
