@@ -31,6 +31,36 @@ def by_option(*choices: str):
 
 
 BY = by_option(*TABLE_KEYS)  # role, layer, head, tensor
+REVISION = click.option("--revision", help="For a hub id: the branch, tag or commit to read (as"
+                                           " owner/name@REVISION) [default: main].")
+DOWNLOAD = click.option("--download", is_flag=True,
+                        help="For a hub id: download the weights (the command says how many bytes"
+                             " first and stops unless this is given).")
+
+
+def hub_source(source: str, revision: str | None) -> str:
+    """SOURCE with --revision folded in (owner/name@revision)."""
+    from inspector.formats.hub import with_revision
+
+    return with_revision(source, revision)
+
+
+def values_source(source: str, download: bool, command: str) -> str:
+    """What a command that reads values opens: SOURCE itself, or for a hub id whose weights are
+    not all cached, the snapshot folder downloaded when --download asks for it."""
+    from pathlib import Path
+
+    from inspector.formats import hub
+
+    parsed = hub.parse(source)
+    if parsed is None or Path(source).exists() or hub.cached_snapshot(*parsed) is not None:
+        return source
+    if not download:
+        hub.ask_download(source, command)
+    size, names = hub.download_size(source)
+    click.echo(f"inspector: downloading {size:,} bytes in {len(names)} files of {source}", err=True)
+    hub.download(source)
+    return source  # now a complete cached snapshot
 
 
 def say(text: str) -> None:
@@ -72,18 +102,20 @@ def specs(fmt: str) -> None:
 @click.option("--costs", "with_costs", is_flag=True,
               help="Also weight bytes per dtype, KV-cache bytes, FLOPs per token (JSON key"
                    " \"costs\"; with --format csv only the costs table).")
+@REVISION
 @FORMAT
 def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_costs: bool,
-          fmt: str) -> None:
+          revision: str | None, fmt: str) -> None:
     """Exact parameter counts of SPEC by role, layer or tensor.
 
-    SPEC is a shipped spec name (see `inspector specs`), a spec YAML file or a config.json.
+    SPEC is a shipped spec name (see `inspector specs`), a spec YAML file, a config.json or a hub
+    id (owner/name[@revision], whose config.json is read).
     """
     from inspector.analytic import spec_rows
-    from inspector.spec import load_spec
+    from inspector.formats.hub import load_hub_spec
     from inspector.tables import layer_table, role_table, select, tensor_table, total
 
-    spec = load_spec(spec_name)
+    spec = load_hub_spec(hub_source(spec_name, revision) if revision else spec_name)
     for w in spec.warnings():
         warn(w)
     rows = spec_rows(spec)
@@ -130,9 +162,13 @@ def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> 
 @click.argument("source")
 @BY
 @SPEC_FOR_HEADS
+@REVISION
 @FORMAT
-def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
-    """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor."""
+def inspect(source: str, by: str, spec_name: str | None, revision: str | None, fmt: str) -> None:
+    """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor.
+
+    A hub id (owner/name[@revision]) is read header-only: config.json, the index and each
+    safetensors header by HTTP Range, never the weights."""
     from inspector.tables import (
         buffers,
         head_table,
@@ -142,6 +178,7 @@ def inspect(source: str, by: str, spec_name: str | None, fmt: str) -> None:
         total,
     )
 
+    source = hub_source(source, revision)
     inspection = _inspect(source, spec_name)
     rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
     dtypes: dict[str, int] = {}
@@ -230,13 +267,15 @@ def _inspect(source: str, spec_name: str | None):
 @cli.command()
 @click.argument("source")
 @click.option("--spec", "spec_name", required=True, help=SPEC_HELP)
+@REVISION
 @FORMAT
-def check(source: str, spec_name: str, fmt: str) -> int:
+def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
     """Does SOURCE match SPEC? Exit 0 when every role matches, 1 when one does not."""
     from inspector.check import check as run_check
     from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
+    source = hub_source(source, revision)
     spec = load_spec(spec_name)  # disagreements with the checkpoint are the verdict's to say
     verdict = run_check(spec, inspect_source(source, spec).decoupled)
     if fmt in ("table", "markdown"):
@@ -265,7 +304,9 @@ def check(source: str, spec_name: str, fmt: str) -> int:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
               show_default=True)
 @SPEC_FOR_HEADS
-def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
+@REVISION
+def export(source: str, out_dir: str, fmt: str, spec_name: str | None,
+           revision: str | None) -> None:
     """Write SOURCE's tables (roles, layers, heads, tensors) into a folder, each whole or not at
     all. Without a head count (no config.json, no metadata, no --spec) the heads table is left
     out, with a warning, rather than the three tables that need none."""
@@ -274,6 +315,7 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
     from inspector.spec import load_spec
     from inspector.tables import HEADS_UNKNOWN, head_table, layer_table, role_table, tensor_table
 
+    source = hub_source(source, revision)
     inspection = inspect_source(source, load_spec(spec_name) if spec_name else None)
     rows, shape = inspection.rows, inspection.shape
     notes = list(inspection.warnings)  # said once the tables are written: a refusal is one line
@@ -293,13 +335,15 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None) -> None:
 @click.argument("source")
 @click.option("--spec", "spec_name", help="Check against it too (exit 1 on a mismatch). "
                                           + SPEC_HELP)
-def report(source: str, spec_name: str | None) -> int:
+@REVISION
+def report(source: str, spec_name: str | None, revision: str | None) -> int:
     """Markdown for a pull request or a CI step summary: roles, buffers, tied weights, the
     verdict (with --spec), costs and notes. Exit 0, or like `check` when --spec is given."""
     from inspector.markdown_report import build_report
     from inspector.spec import load_spec
 
-    text, verdict = build_report(source, load_spec(spec_name) if spec_name else None)
+    text, verdict = build_report(hub_source(source, revision),
+                                 load_spec(spec_name) if spec_name else None)
     say(text)
     return 0 if verdict is None or verdict["ok"] else 1
 
@@ -310,12 +354,16 @@ def report(source: str, spec_name: str | None) -> int:
 @SPEC_FOR_HEADS
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads reading blocks [default: one per idle core].")
+@REVISION
+@DOWNLOAD
 @FORMAT
-def stats(source: str, by: str, spec_name: str | None, threads: int | None, fmt: str) -> None:
+def stats(source: str, by: str, spec_name: str | None, threads: int | None,
+          revision: str | None, download: bool, fmt: str) -> None:
     """Weight statistics of SOURCE, streamed block by block: mean, std, min, max, absmax, L2,
     zeros (fraction), NaN and Inf, per role, layer, head or tensor (fused parts apart)."""
     from inspector.stats import COLUMNS, summary_pairs, weight_stats
 
+    source = values_source(hub_source(source, revision), download, "stats")
     inspection = _inspect(source, spec_name)
     heads = (inspection.shape.n_heads, inspection.shape.n_kv_heads or inspection.shape.n_heads)
     document = weight_stats(inspection.decoupled, by, heads, threads)
@@ -395,9 +443,10 @@ def demo(ctx: click.Context, out_dir: str | None) -> int:
 @SPEC_FOR_HEADS
 @click.option("--threads", type=click.IntRange(min=1),
               help="Threads reading blocks [default: one per idle core].")
+@DOWNLOAD
 @FORMAT
 def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
-                 spec_name: str | None, threads: int | None, fmt: str) -> int:
+                 spec_name: str | None, threads: int | None, download: bool, fmt: str) -> int:
     """How B's values differ from A's, by role, layer, head or tensor: relative L2 change,
     largest absolute change, cosine; tensors on one side only; dtype and shape changes.
     Exit 0 when identical within --tolerance, 1 when they differ."""
@@ -405,6 +454,8 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
     from inspector.diff import summary_pairs as diff_summary
     from inspector.spec import load_spec
 
+    source_a = values_source(source_a, download, "diff")
+    source_b = values_source(source_b, download, "diff")
     doc = diff(source_a, source_b, by, tolerance, load_spec(spec_name) if spec_name else None,
                threads)
     if fmt in ("table", "markdown"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from inspector.errors import CheckpointError
@@ -22,19 +21,17 @@ FOLDER_WEIGHTS = (
     "pytorch_model.bin",
 )
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
 
 def open_checkpoint(source: str) -> Checkpoint:
     path = Path(source)
     if path.is_dir():
-        return _open_folder(path, source)
+        return open_folder(path, source)
     if path.is_file():
         return _open_file(path, source)
-    if HUB_ID.match(source) and not path.parent.is_dir():  # `out/model` with ./out: a path
-        from inspector.formats.hub import resolve
+    from inspector.formats import hub
 
-        return _open_folder(resolve(source), source)
+    if hub.parse(source) and not path.parent.is_dir():  # `out/model` with ./out: a path
+        return hub.open_hub(source)
     raise CheckpointError(source, "no such file or folder (nor a hub id of the form owner/name)")
 
 
@@ -90,7 +87,7 @@ def _safetensors_tensors(path: Path) -> list[TensorInfo]:
     return read_header(path)[0]
 
 
-def _open_folder(folder: Path, source: str) -> Checkpoint:
+def open_folder(folder: Path, source: str) -> Checkpoint:
     note_read(folder)  # a folder read as a checkpoint is never written into
     config = read_config(folder)
     for name in FOLDER_WEIGHTS:

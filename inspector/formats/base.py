@@ -34,6 +34,7 @@ class Checkpoint:
     files: list[str] = field(default_factory=list)
     config: dict | None = None  # the config.json beside the weights, when there is one
     metadata: dict = field(default_factory=dict)  # format metadata (GGUF key-values, __metadata__)
+    origin: dict | None = None  # a hub repo read remotely: repo_id, revision, commit, safetensors
 
     @property
     def nbytes(self) -> int:

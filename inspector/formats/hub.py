@@ -1,83 +1,140 @@
-"""Hub ids (`openai-community/gpt2`) resolved to a folder through huggingface_hub's cache.
+"""Hub ids (`openai-community/gpt2`, `owner/name@revision`) opened header-only.
 
-Offline (HF_HUB_OFFLINE=1) only the cache is read; online, the weights and config.json are
-downloaded into the same cache by huggingface_hub and read from there.
+A complete snapshot in huggingface_hub's cache answers at once, with no round trip (only headers
+are read, and a revision's files do not change). "Complete" means the weights file and, for an
+index, every shard it names: a download cut short (config.json and the index cached, shards
+missing) is not a snapshot. Otherwise the headers are read from the hub by HTTP Range
+(inspector.formats.remote), or, offline (HF_HUB_OFFLINE=1), from inspector's header cache.
+
+`stats` and `diff` need the values: `download` fetches the weights into huggingface_hub's cache,
+with its progress bar, and only when the user asked for it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from inspector.errors import CheckpointError
+from inspector.errors import CheckpointError, UsageError
 from inspector.formats import FOLDER_WEIGHTS
 
-
-def resolve(repo_id: str, revision: str | None = None) -> Path:
-    """The snapshot folder holding the repo's weights (and config.json when it has one).
-
-    A snapshot already in the cache answers at once, with no round trip (only headers are read,
-    and a revision's files do not change); otherwise, unless offline, it is downloaded."""
-    import huggingface_hub
-
-    _check_repo_id(repo_id)
-    cached = _cached(repo_id, revision)
-    if cached is not None:
-        return cached
-    if huggingface_hub.is_offline_mode():
-        from huggingface_hub import constants
-
-        raise CheckpointError(
-            repo_id,
-            f"no weights in the Hugging Face cache ({constants.HF_HUB_CACHE}) for revision"
-            f" {revision or 'main'}: looked for {', '.join(FOLDER_WEIGHTS)}; offline mode is on"
-            " (HF_HUB_OFFLINE=1), so nothing was downloaded",
-        )
-    return _download(repo_id, revision)
+# owner/name, optionally @revision (a branch, tag or commit; a branch may hold slashes).
+HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<revision>[\w./-]+))?$")
+# The weight files read by range: a pickle (pytorch_model.bin) has no header to read so.
+REMOTE_WEIGHTS = FOLDER_WEIGHTS[:2]
 
 
-def _check_repo_id(repo_id: str) -> None:
-    """huggingface_hub's own rule for a repo id (no `..` or `--`, at most 96 characters, ...),
-    applied before any lookup, so that its HFValidationError becomes one line naming the id."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(repo_id, f"not a file, a folder or a valid hub id: {reason}") from e
+def parse(source: str) -> tuple[str, str | None] | None:
+    """(repo_id, revision) of a hub id, or None when `source` is not one."""
+    m = HUB_ID.match(source)
+    return (m.group("repo"), m.group("revision")) if m else None
 
 
-def _cached(repo_id: str, revision: str | None) -> Path | None:
+def with_revision(source: str, revision: str | None) -> str:
+    """SOURCE with --revision folded in as `@revision` (a hub id only)."""
+    if revision is None:
+        return source
+    parsed = parse(source)
+    if parsed is None:
+        raise UsageError(source, "--revision applies to a hub id (owner/name) only")
+    if parsed[1] not in (None, revision):
+        raise UsageError(source, f"names revision {parsed[1]} and --revision {revision}: give one")
+    return f"{parsed[0]}@{revision}"
+
+
+def open_hub(source: str):
+    """The Checkpoint of a hub id: from a complete cached snapshot, else its headers."""
+    from inspector.formats import open_folder
+    from inspector.formats.remote import open_remote
+
+    repo_id, revision = parse(source)
+    folder = cached_snapshot(repo_id, revision)
+    if folder is not None:
+        return open_folder(folder, source)
+    return open_remote(repo_id, revision, REMOTE_WEIGHTS)
+
+
+def cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    """The snapshot folder when huggingface_hub's cache holds all of the repo's weights."""
     from huggingface_hub import try_to_load_from_cache
 
     for name in FOLDER_WEIGHTS:
         found = try_to_load_from_cache(repo_id, name, revision=revision)
-        if isinstance(found, str):
-            return Path(found).parent
+        if not isinstance(found, str):
+            continue
+        folder = Path(found).parent
+        if not name.endswith(".index.json"):
+            return folder
+        try:
+            shards = set(json.loads(Path(found).read_text()).get("weight_map", {}).values())
+        except (OSError, ValueError, AttributeError):
+            return None  # a broken index: let the remote reader say what is wrong
+        return folder if all((folder / s).is_file() for s in shards) else None
     return None
 
 
-def _download(repo_id: str, revision: str | None) -> Path:
-    from huggingface_hub import hf_hub_download, list_repo_files
-    from huggingface_hub.utils import logging as hub_logging
+def download_size(source: str) -> tuple[int, list[str]]:
+    """Bytes of the weight files `download` would fetch, and their names (from the model info
+    and the index: no header is read)."""
+    from inspector.formats.remote import Client, resolve, weight_files
 
-    hub_logging.set_verbosity_error()  # its retry warnings would break our one-line contract
-    try:
-        files = set(list_repo_files(repo_id, revision=revision))
-        weights = next((name for name in FOLDER_WEIGHTS if name in files), None)
-        if weights is None:
-            raise CheckpointError(repo_id, f"the repo has none of {', '.join(FOLDER_WEIGHTS)}")
-        wanted = [weights] + (["config.json"] if "config.json" in files else [])
-        if weights.endswith(".index.json"):
-            index = hf_hub_download(repo_id, weights, revision=revision)
-            shards = json.loads(Path(index).read_text()).get("weight_map", {}).values()
-            wanted += sorted(set(shards))
-        paths = [hf_hub_download(repo_id, name, revision=revision) for name in wanted]
-    except CheckpointError:
-        raise
-    except Exception as e:  # the HTTP layer's error types change with huggingface_hub's version
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(repo_id, f"cannot fetch from the Hugging Face hub ({reason}) and the"
-                                       " cache has no weights for it") from e
-    return Path(paths[0]).parent
+    repo_id, revision = parse(source)
+    rev = resolve(repo_id, revision)
+    name, promised = weight_files(rev, Client(rev), REMOTE_WEIGHTS)
+    names = sorted(promised) if promised is not None else [name]
+    return sum(rev.files[n].get("size") or 0 for n in names), names
+
+
+def download(source: str) -> str:
+    """Fetch the weights (and config.json, the index) into huggingface_hub's cache, with its
+    progress bar; return the snapshot folder."""
+    from huggingface_hub import snapshot_download
+
+    from inspector.formats.remote import hub_errors
+
+    repo_id, revision = parse(source)
+    _, names = download_size(source)
+    patterns = [*names, "config.json", FOLDER_WEIGHTS[0]]
+    with hub_errors(repo_id, revision, None):
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=patterns)
+    return folder
+
+
+def ask_download(source: str, command: str) -> None:
+    """Refuse, with the size, a command that would download a hub id's weights unasked."""
+    size, names = download_size(source)
+    raise CheckpointError(source, f"{command} reads the values: that is {size:,} bytes"
+                                  f" ({size / 1e9:.1f} GB) in {len(names)} files to download"
+                                  f" into the Hugging Face cache; add --download to fetch them")
+
+
+def load_hub_spec(name: str):
+    """A spec as `load_spec` finds it, or, for a hub id that names no file, from the repo's
+    config.json (the cached snapshot's, else one read from the hub)."""
+    from inspector.hf_config import spec_from_config
+    from inspector.spec import load_spec
+
+    parsed = parse(name)
+    if parsed is None or Path(name).exists() or Path(name).suffix in (".yaml", ".yml", ".json"):
+        return load_spec(name)
+    return spec_from_config(hub_config(*parsed), origin=f"{name} (config.json)")
+
+
+def hub_config(repo_id: str, revision: str | None) -> dict:
+    """The repo's config.json as a dict."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from inspector.formats import read_config
+    from inspector.formats.remote import Client, resolve
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return read_config(Path(cached).parent)
+    rev = resolve(repo_id, revision)
+    if "config.json" not in rev.files:
+        raise CheckpointError(rev.label, "the repo has no config.json to read a spec from")
+    config = Client(rev).json("config.json")
+    if not isinstance(config, dict):
+        raise CheckpointError(rev.where("config.json"), "does not hold a JSON object")
+    return config

@@ -13,30 +13,44 @@ from inspector.jsonfile import read_json
 
 def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tuple[list[TensorInfo], list[str]]:
     """Tensors of every shard the index names, checked against its weight_map."""
-    index = read_json(path, CheckpointError, "index file")
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-        raise CheckpointError(path, "has no weight_map object of tensor name -> shard file")
-    if len(weight_map) > MAX_TENSORS:
-        raise CheckpointError(path, f"weight_map names {len(weight_map):,} tensors, more than the"
-                                    f" {MAX_TENSORS:,} read")
+    promised_by_shard = shard_names(path, read_json(path, CheckpointError, "index file"))
     tensors: list[TensorInfo] = []
-    promised_by_shard: dict[str, set[str]] = {}  # grouped once: 400 shards x 2,000 names adds up
-    for name, file in weight_map.items():
-        promised_by_shard.setdefault(file, set()).add(name)
     shards = sorted(promised_by_shard)
     for shard in shards:
         shard_path = path.parent / shard
-        if Path(shard).name != shard or not shard_path.is_file():
+        if not shard_path.is_file():
             raise CheckpointError(path, f"shard '{shard}' named in its weight_map is missing")
         found = read_shard(shard_path)
-        names = {t.name for t in found}
-        promised = promised_by_shard[shard]
-        if names != promised:
-            extra, missing = sorted(names - promised), sorted(promised - names)
-            detail = (f"holds {extra[0]!r} which the weight_map does not give it" if extra
-                      else f"lacks {missing[0]!r} which the weight_map says it holds")
-            raise CheckpointError(shard_path, f"disagrees with {path.name}: {detail}"
-                                              f" ({len(extra)} extra, {len(missing)} missing)")
+        check_shard(path.name, shard_path, found, promised_by_shard[shard])
         tensors.extend(found)
     return tensors, [str(path.parent / s) for s in shards]
+
+
+def shard_names(where: object, index: object) -> dict[str, set[str]]:
+    """The index's weight_map grouped as shard file -> the tensor names it promises (grouped
+    once: 400 shards x 2,000 names adds up). Shard names are plain file names."""
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(where, "has no weight_map object of tensor name -> shard file")
+    if len(weight_map) > MAX_TENSORS:
+        raise CheckpointError(where, f"weight_map names {len(weight_map):,} tensors, more than the"
+                                     f" {MAX_TENSORS:,} read")
+    promised_by_shard: dict[str, set[str]] = {}
+    for name, file in weight_map.items():
+        promised_by_shard.setdefault(file, set()).add(name)
+    for shard in promised_by_shard:
+        if Path(shard).name != shard or shard in ("", ".", ".."):
+            raise CheckpointError(where, f"shard '{shard}' named in its weight_map is missing")
+    return promised_by_shard
+
+
+def check_shard(index_name: str, shard: object, found: list[TensorInfo],
+                promised: set[str]) -> None:
+    """A shard must hold exactly the tensors the index gives it."""
+    names = {t.name for t in found}
+    if names != promised:
+        extra, missing = sorted(names - promised), sorted(promised - names)
+        detail = (f"holds {extra[0]!r} which the weight_map does not give it" if extra
+                  else f"lacks {missing[0]!r} which the weight_map says it holds")
+        raise CheckpointError(shard, f"disagrees with {index_name}: {detail}"
+                                     f" ({len(extra)} extra, {len(missing)} missing)")

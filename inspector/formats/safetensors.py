@@ -47,20 +47,32 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size < 8:
-                raise CheckpointError(path, f"file is {size} bytes, shorter than the 8-byte"
-                                            " header length of a safetensors file")
-            (n,) = struct.unpack("<Q", f.read(8))
-            if n > MAX_HEADER_BYTES:
-                raise CheckpointError(path, f"header length {n:,} bytes is over the"
-                                            f" {MAX_HEADER_BYTES:,}-byte limit: not a safetensors"
-                                            " file, or a corrupt one")
-            if 8 + n > size:
-                raise CheckpointError(path, f"header length {n:,} bytes runs past the end of the"
-                                            f" file ({size:,} bytes): truncated or not safetensors")
+            n = header_length(path, f.read(8), size)
             raw = f.read(n)
     except OSError as e:
         raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
+    return parse_header(path, raw, size)
+
+
+def header_length(where: str, first: bytes, size: int) -> int:
+    """The JSON header's length, from the file's first 8 bytes, checked against the file's size
+    (local, or a remote file's size from its Content-Range)."""
+    if size < 8 or len(first) < 8:
+        raise CheckpointError(where, f"file is {size} bytes, shorter than the 8-byte header"
+                                     " length of a safetensors file")
+    (n,) = struct.unpack("<Q", first[:8])
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointError(where, f"header length {n:,} bytes is over the"
+                                     f" {MAX_HEADER_BYTES:,}-byte limit: not a safetensors"
+                                     " file, or a corrupt one")
+    if 8 + n > size:
+        raise CheckpointError(where, f"header length {n:,} bytes runs past the end of the"
+                                     f" file ({size:,} bytes): truncated or not safetensors")
+    return n
+
+
+def parse_header(path: str, raw: bytes, size: int) -> tuple[list[TensorInfo], dict]:
+    """Tensors and `__metadata__` of the JSON header `raw` of a file of `size` bytes."""
     header = parse_json(raw, path, CheckpointError, "header is not JSON", "the header")
     if not isinstance(header, dict):
         raise CheckpointError(path, f"header is JSON {type(header).__name__}, not an object")
@@ -74,7 +86,7 @@ def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:
     if len(header) > MAX_TENSORS:
         raise CheckpointError(path, f"header holds {len(header):,} tensors, more than the"
                                     f" {MAX_TENSORS:,} read")
-    data_start = 8 + n
+    data_start = 8 + len(raw)
     tensors = [_tensor(path, name, entry, data_start) for name, entry in header.items()]
     _check_offsets(path, tensors, size - data_start, data_start)
     return tensors, metadata

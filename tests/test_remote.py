@@ -1,0 +1,264 @@
+"""Hub ids read header-only from a real HTTP server on 127.0.0.1 (tests/hub_server.py) that
+speaks the hub's routes, with HF_ENDPOINT pointing at it. huggingface_hub reads HF_ENDPOINT when
+it is imported, so every call is a fresh `python -m inspector` with the environment set.
+
+The repo served is the published GPT-2 (no prefix, twelve causal masks) cut into four shards:
+header-only hole files whose data regions (497,774,... bytes in all) are never read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+
+import pytest
+from conftest import run_cli, write_hole_safetensors
+from gpt2_files import published_shapes
+from hub_server import HubServer
+from test_hub import add_to_cache
+
+REPO = "openai-community/gpt2-sharded"
+SHARDS = [f"model-0000{k}-of-00004.safetensors" for k in range(1, 5)]
+V1 = "1111111111111111111111111111111111111111"  # the commit the branch v1 points at
+# GPT2LMHeadModel(GPT2Config()).num_parameters() in transformers; the masks are 12 x 1 x 1 x
+# 1024 x 1024 = 12 x 1,048,576 values, which the hub's own total counts too.
+PARAMETERS = 124_439_808
+MASKS = 12 * 1_048_576
+
+
+def write_sharded_gpt2(folder):
+    """The published GPT-2's tensors in four shards of consecutive tensors, with the index and
+    config.json that transformers writes."""
+    from transformers import GPT2Config
+
+    folder.mkdir(parents=True)
+    shapes = list(published_shapes().items())
+    weight_map = {}
+    for k, shard in enumerate(SHARDS):
+        part = shapes[k * len(shapes) // 4:(k + 1) * len(shapes) // 4]
+        write_hole_safetensors(folder / shard, {n: ("F32", s) for n, s in part})
+        weight_map.update(dict.fromkeys((n for n, _ in part), shard))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": 0}, "weight_map": weight_map}))
+    (folder / "config.json").write_text(json.dumps(GPT2Config().to_dict()))
+    return folder
+
+
+def header_bytes(path) -> int:
+    """8 + the JSON header's length: every byte of a safetensors file before its data."""
+    with open(path, "rb") as f:
+        return 8 + struct.unpack("<Q", f.read(8))[0]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    folder = write_sharded_gpt2(root / "gpt2")
+    with HubServer() as hub:
+        hub.add(REPO, folder, branches={"v1": V1})
+        hub.add("acme/gated", folder, gated=True, token="hf_open_sesame")
+        yield hub, folder
+
+
+@pytest.fixture
+def hub(served, tmp_path):
+    """The server, its counters cleared, and an environment with fresh caches pointed at it."""
+    server, folder = served
+    server.reset()
+    server.fail.clear()
+    server.delay = 0.0
+    env = {"HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"), "INSPECTOR_CACHE": str(tmp_path / "ic"),
+           "HF_HUB_OFFLINE": "0", "HF_TOKEN": "", "HF_HUB_DOWNLOAD_TIMEOUT": "10"}
+    return server, folder, env
+
+
+def inspect_json(env, *args):
+    result = run_cli("inspect", *args, "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_headers_only_one_range_request_per_shard_all_at_once(hub):
+    """Model info, config.json, the index, then the four shard headers at once (0.3 s added to
+    each request, so all four are in flight together). Each shard is read from byte 0 with one
+    Range request sized from its names in the index (96 bytes per tensor + 64 beyond the names),
+    so it reads its header and at most that window: never the data after it."""
+    server, folder, env = hub
+    server.delay = 0.3
+    doc = inspect_json(env, REPO)
+    assert doc["parameters"] == PARAMETERS
+    assert sum(b["numel"] for b in doc["buffers"]) == MASKS
+    paths = [path for _, path, _, _ in server.log]
+    assert paths[0] == f"/api/models/{REPO}"
+    assert sorted(p.rsplit("/", 1)[1] for p in paths[1:]) == sorted(
+        ["config.json", "model.safetensors.index.json", *SHARDS])
+    assert server.most_active == 4
+    index = json.loads((folder / "model.safetensors.index.json").read_text())["weight_map"]
+    for shard in SHARDS:
+        (method, _, asked, sent), = server.requests(shard)
+        names = [n for n, s in index.items() if s == shard]
+        window = 8 + 64 + sum(len(json.dumps(n)) + 96 for n in names)
+        assert (method, asked) == ("GET", f"bytes=0-{window - 1}")
+        assert header_bytes(folder / shard) <= sent == window
+        assert sent < os.path.getsize(folder / shard) // 1000
+
+
+def test_a_header_longer_than_the_window_takes_exactly_one_more_request(hub, tmp_path):
+    """A single model.safetensors (no index to size the window): huggingface_hub's first read of
+    100,001 bytes; a header of 150,000-odd bytes then needs bytes 100,001 .. header end."""
+    server, _, env = hub
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    write_hole_safetensors(folder / "model.safetensors",
+                           {f"h.{i}.attn.c_attn.weight": ("F32", [8, 8]) for i in range(2000)})
+    server.add("acme/wide", folder)
+    end = header_bytes(folder / "model.safetensors")
+    assert end > 100_001
+    result = run_cli("inspect", "acme/wide", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    ranges = [(asked, sent) for _, _, asked, sent in server.requests("model.safetensors")]
+    assert ranges == [("bytes=0-100000", 100_001), (f"bytes=100001-{end - 1}", end - 100_001)]
+
+
+def test_second_inspect_reads_no_header_and_offline_reads_nothing(hub):
+    """Headers are kept by etag: the second call asks only the model info (which resolves main
+    to its commit); with HF_HUB_OFFLINE=1 it asks nothing at all."""
+    server, _, env = hub
+    first = inspect_json(env, REPO)
+    server.reset()
+    assert inspect_json(env, REPO) == first
+    assert [path for _, path, _, _ in server.log] == [f"/api/models/{REPO}"]
+    server.reset()
+    assert inspect_json({**env, "HF_HUB_OFFLINE": "1"}, REPO) == first
+    assert server.log == []
+
+
+def test_revision_by_at_and_by_option(hub):
+    """`@v1` and `--revision v1` both ask the model info of v1 and read files at its commit."""
+    server, _, env = hub
+    for args in ([f"{REPO}@v1"], [REPO, "--revision", "v1"]):
+        server.reset()
+        assert inspect_json(env, *args)["parameters"] == PARAMETERS
+        assert server.log[0][1] == f"/api/models/{REPO}/revision/v1"
+        assert all(f"/resolve/{V1}/" in path for _, path, _, _ in server.log[1:])
+
+
+def test_a_download_cut_short_is_not_a_snapshot(hub, tmp_path):
+    """config.json and the index in huggingface_hub's cache, no shard: the headers come from the
+    hub (before, the folder was taken as the snapshot and a shard was 'missing')."""
+    server, folder, env = hub
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("config.json", "model.safetensors.index.json"):
+        shutil.copy(folder / name, partial / name)
+    add_to_cache(tmp_path / "hf" / "hub", REPO, partial, commit=server.repos[REPO].commit)
+    assert inspect_json(env, REPO)["parameters"] == PARAMETERS
+    assert len(server.requests(".safetensors")) >= 4
+
+
+def test_count_with_a_hub_id_as_the_spec(hub):
+    """count reads the repo's config.json: the default GPT2Config counts 124,439,808."""
+    server, _, env = hub
+    result = run_cli("count", REPO, "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] == PARAMETERS
+    assert [path.rsplit("/", 1)[1] for _, path, _, _ in server.log] == [REPO.split("/")[1],
+                                                                         "config.json"]
+
+
+def test_stats_says_what_it_would_download(hub):
+    """The four shards' sizes from the model info, and not a byte of them read."""
+    server, folder, env = hub
+    size = sum(os.path.getsize(folder / s) for s in SHARDS)
+    result = run_cli("stats", REPO, env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"inspector: error: {REPO}: stats reads the values: that is {size:,} bytes"
+        f" ({size / 1e9:.1f} GB) in 4 files to download into the Hugging Face cache; add"
+        " --download to fetch them\n")
+    assert [r for s in SHARDS for r in server.requests(s)] == []
+
+
+def test_stats_download_fetches_then_reads(hub, tmp_path, tiny_gpt2_dir):
+    """--download: huggingface_hub downloads the tiny GPT-2 into its cache, then stats reads it
+    as a cached snapshot (the next call makes no request)."""
+    server, _, env = hub
+    server.add("acme/tiny", tiny_gpt2_dir)
+    result = run_cli("stats", "acme/tiny", "--download", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["roles"]
+    server.reset()
+    again = run_cli("stats", "acme/tiny", "--format", "json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert server.log == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+FAILURES = {
+    # name: (repo, fail map, extra env, the line after "inspector: error: ")
+    "missing repo": ("acme/nothing", {}, {},
+                     "acme/nothing: no such repo on {url}, or it is private: check the name, or"
+                     " set HF_TOKEN to a token that can read it"),
+    "gated": ("acme/gated", {}, {},
+              "acme/gated: a gated repo: accept its terms at {url}/acme/gated and set HF_TOKEN"
+              " to a token of that account"),
+    "missing revision": (f"{REPO}@v9", {}, {},
+                         f"{REPO}@v9: the repo has no revision 'v9': name a branch, tag or commit"
+                         " that exists"),
+    "missing file": (REPO, {SHARDS[2]: 404}, {},
+                     f"{REPO}: the repo has no file '{SHARDS[2]}' at revision main"),
+    "server error": (REPO, {SHARDS[1]: 503}, {},
+                     f"{REPO}: the hub ({{url}}) answered 503 for '{SHARDS[1]}': try again later"),
+    "timeout": (REPO, {f"/api/models/{REPO}": "hang"}, {"HF_HUB_DOWNLOAD_TIMEOUT": "1"},
+                f"{REPO}: the hub ({{url}}) did not answer within 1 s for the model info"
+                " (HF_HUB_DOWNLOAD_TIMEOUT): try again, or set HF_HUB_OFFLINE=1 to use only the"
+                " cache"),
+    "cut short": (REPO, {SHARDS[0]: "cut"}, {},
+                  f"{REPO}: the hub ({{url}}) cut its answer for '{SHARDS[0]}' short: try again"),
+    "offline, not cached": (REPO, {}, {"HF_HUB_OFFLINE": "1"},
+                            f"{REPO}: no weights for revision main in the Hugging Face cache"
+                            " ({cache}; looked for model.safetensors.index.json,"
+                            " model.safetensors) nor headers in inspector's cache, and offline"
+                            " mode is on (HF_HUB_OFFLINE=1): unset it to read the headers from"
+                            " the hub"),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_each_failure_is_one_line_after_one_request(hub, case):
+    """No retries: the failing request is made once, and the call ends with one line naming
+    the repo and what to do."""
+    server, _, env = hub
+    source, fail, extra, line = FAILURES[case]
+    server.fail.update(fail)
+    result = run_cli("inspect", source, env={**env, **extra})
+    assert result.returncode == 2
+    expected = line.format(url=server.url, cache=env["HF_HUB_CACHE"])
+    assert result.stderr == f"inspector: error: {expected}\n"
+    for suffix in fail:
+        assert len(server.requests(suffix)) == 1
+
+
+def test_a_refused_connection_is_one_line(hub):
+    _, _, env = hub
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = run_cli("inspect", REPO, env={**env, "HF_ENDPOINT": url})
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"inspector: error: {REPO}: cannot connect to the hub ({url}):")
+    assert result.stderr.endswith("check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to"
+                                  " use only the cache\n")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_gated_repo_opens_with_hf_token(hub):
+    server, _, env = hub
+    doc = inspect_json({**env, "HF_TOKEN": "hf_open_sesame"}, "acme/gated")
+    assert doc["parameters"] == PARAMETERS
