@@ -53,7 +53,7 @@ def values_source(source: str, download: bool, command: str) -> str:
     from inspector.formats import hub
 
     parsed = hub.parse(source)
-    if parsed is None or Path(source).exists() or hub.cached_snapshot(*parsed) is not None:
+    if parsed is None or Path(source).exists() or hub.cached_snapshot(parsed) is not None:
         return source
     if not download:
         hub.ask_download(source, command)
@@ -199,6 +199,11 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         "roles_inferred": inspection.decoupled.inferred,
         "roles": role_table(rows),
     }
+    from inspector.reconcile import reconcile
+
+    hub_count = reconcile(checkpoint, rows, document["parameters"])
+    if hub_count is not None:
+        document["hub"] = hub_count
     shown = document["roles"]
     if by == "layer":
         shown = document["layers"] = layer_table(rows)
@@ -211,6 +216,19 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     if fmt in ("table", "markdown"):
         say(summary(_inspect_summary(document), fmt))
     say(render(shown, fmt, document=document))
+    if hub_count is not None and fmt in ("table", "markdown"):
+        say(_hub_note(hub_count))
+
+
+def _hub_note(found: dict) -> str:
+    """The hub's count beside ours, and the difference one cause per line."""
+    from inspector.reconcile import lines
+
+    dtypes = ", ".join(f"{k} {v:,}" for k, v in found["dtypes"].items())
+    head = (f"\nthe hub counts {found['total']:,} ({dtypes}); inspector {found['parameters']:,}"
+            f" parameters; difference {found['difference']:,}")
+    return "\n".join([head + (":" if found["causes"] or found["unexplained"] else ""),
+                      *(f"  {line}" for line in lines(found))])
 
 
 UNMAPPED_NAMES_SHOWN = 3
@@ -371,6 +389,27 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None,
         say(summary(summary_pairs(document), fmt))
     say(render(document[TABLE_KEYS[by]], fmt, COLUMNS[by] if fmt != "csv" else None,
                document=document))
+
+
+@cli.command()
+@click.argument("cache_dir", required=False)
+@FORMAT
+def scan(cache_dir: str | None, fmt: str) -> None:
+    """Every model repo and revision in the Hugging Face cache (CACHE_DIR, default HF_HUB_CACHE),
+    header-only: family, parameters, active parameters, dtypes, bytes on disk."""
+    from inspector.scan import COLUMNS
+    from inspector.scan import scan as scan_cache
+
+    document = scan_cache(cache_dir)
+    if fmt in ("table", "markdown"):
+        say(summary([("cache", document["cache"]),
+                     ("revisions", len(document["revisions"]))], fmt))
+    say(render(document["revisions"], fmt, COLUMNS, document=document))
+    for text in document["warnings"]:
+        warn(text)
+    if fmt in ("table", "markdown") and any(r["active"] is None and r["parameters"]
+                                            for r in document["revisions"]):
+        say("\nactive '-': a mixture of experts, not yet counted per expert.")
 
 
 @cli.command()

@@ -14,8 +14,9 @@ import socket
 import struct
 
 import pytest
-from conftest import run_cli, write_hole_safetensors
-from gpt2_files import published_shapes
+from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli, write_hole_safetensors
+from gguf_files import write_tiny_llama_gguf
+from gpt2_files import published_shapes, write_gpt2
 from hub_server import HubServer
 from test_hub import add_to_cache
 
@@ -59,6 +60,12 @@ def served(tmp_path_factory):
     with HubServer() as hub:
         hub.add(REPO, folder, branches={"v1": V1})
         hub.add("acme/gated", folder, gated=True, token="hf_open_sesame")
+        # The hub's model info for the published GPT-2 says F32 137,022,720: every stored value.
+        hub.add("openai-community/gpt2", write_gpt2(root / "published", "published"),
+                safetensors={"parameters": {"F32": PARAMETERS + MASKS}, "total": PARAMETERS + MASKS})
+        hub.add("acme/off-by-five", root / "published",
+                safetensors={"parameters": {"F32": PARAMETERS + MASKS + 5},
+                             "total": PARAMETERS + MASKS + 5})
         yield hub, folder
 
 
@@ -262,3 +269,70 @@ def test_a_gated_repo_opens_with_hf_token(hub):
     server, _, env = hub
     doc = inspect_json({**env, "HF_TOKEN": "hf_open_sesame"}, "acme/gated")
     assert doc["parameters"] == PARAMETERS
+
+
+def test_the_hubs_count_beside_ours_with_each_cause(hub):
+    """The hub says 137,022,720 for the published GPT-2; inspector counts 124,439,808
+    parameters; the 12,582,912 between them are the twelve 1 x 1 x 1,024 x 1,024 causal masks
+    (12 x 1,048,576), one line."""
+    server, _, env = hub
+    doc = inspect_json(env, "openai-community/gpt2")
+    masks = [f"h.{i}.attn.bias" for i in range(12)]
+    assert doc["hub"] == {
+        "total": 137_022_720, "dtypes": {"F32": 137_022_720}, "parameters": 124_439_808,
+        "difference": 12_582_912, "unexplained": 0,
+        "causes": [{"cause": "buffers (masks, rotary frequencies, position ids): stored, not"
+                             " parameters", "tensors": masks, "values": 12_582_912}]}
+    table = run_cli("inspect", "openai-community/gpt2", env=env).stdout
+    assert table.endswith(
+        "\nthe hub counts 137,022,720 (F32 137,022,720); inspector 124,439,808 parameters;"
+        " difference 12,582,912:\n"
+        "  12 x 1,048,576 = 12,582,912 values: buffers (masks, rotary frequencies, position ids):"
+        " stored, not parameters (h.0.attn.bias, h.1.attn.bias, ... h.11.attn.bias)\n")
+
+
+def test_what_the_headers_cannot_explain_is_said(hub):
+    """A hub total 5 over what the headers hold: the masks explain 12,582,912 of 12,582,917."""
+    _, _, env = hub
+    found = inspect_json(env, "acme/off-by-five")["hub"]
+    assert (found["difference"], found["unexplained"]) == (12_582_917, 5)
+    table = run_cli("inspect", "acme/off-by-five", env=env).stdout
+    assert table.endswith("\n  5 values that the stored tensors do not explain (the hub's total"
+                          " differs from what the headers hold)\n")
+
+
+@needs_smollm2
+def test_a_gguf_repo_reads_its_header_by_doubling_ranges(hub, tmp_path):
+    """SmolLM2-135M's Q4_1 GGUF (98 MB): 134,515,008 parameters from its header alone. The walk
+    asks 1 MiB, then as far as it needs and at least twice what it has: here 2 requests and
+    2 MiB, under twice the header (the gguf package's GGUFReader gives where the data starts)."""
+    from gguf import GGUFReader
+
+    server, _, env = hub
+    folder = tmp_path / "smol"
+    folder.mkdir()
+    (folder / SMOLLM2_GGUF.name).symlink_to(SMOLLM2_GGUF)
+    server.add("acme/smol", folder)
+    doc = inspect_json(env, "acme/smol")
+    assert (doc["format"], doc["parameters"]) == ("gguf", 134_515_008)
+    ranges = [asked for _, _, asked, _ in server.requests(".gguf")]
+    assert ranges == ["bytes=0-1048575", "bytes=1048576-2097151"]
+    header = GGUFReader(SMOLLM2_GGUF).data_offset
+    assert header < server.bytes_sent(".gguf") == 2 * 1_048_576 < 2 * header
+    server.reset()  # named as a file of the repo: the header comes from the cache
+    assert inspect_json(env, f"acme/smol/{SMOLLM2_GGUF.name}")["parameters"] == 134_515_008
+    assert server.requests(".gguf") == []
+
+
+def test_a_repo_of_several_ggufs_asks_for_one(hub, tmp_path):
+    server, _, env = hub
+    folder = tmp_path / "ggufs"
+    folder.mkdir()
+    for name in ("tiny-F16.gguf", "tiny-Q8_0.gguf"):
+        write_tiny_llama_gguf(folder / name)
+    server.add("acme/ggufs", folder)
+    result = run_cli("inspect", "acme/ggufs", env=env)
+    assert result.stderr == ("inspector: error: acme/ggufs: the repo has no safetensors and 2 GGUF"
+                             " files: name one, e.g. acme/ggufs/tiny-F16.gguf\n")
+    doc = inspect_json(env, "acme/ggufs/tiny-Q8_0.gguf")
+    assert doc["format"] == "gguf" and doc["shape"]["n_layers"] == 2

@@ -27,7 +27,7 @@ def open_checkpoint(source: str) -> Checkpoint:
     if path.is_dir():
         return open_folder(path, source)
     if path.is_file():
-        return _open_file(path, source)
+        return open_file(path, source)
     from inspector.formats import hub
 
     if hub.parse(source) and not path.parent.is_dir():  # `out/model` with ./out: a path
@@ -35,7 +35,7 @@ def open_checkpoint(source: str) -> Checkpoint:
     raise CheckpointError(source, "no such file or folder (nor a hub id of the form owner/name)")
 
 
-def _open_file(path: Path, source: str, config: dict | None = None) -> Checkpoint:
+def open_file(path: Path, source: str, config: dict | None = None) -> Checkpoint:
     name = path.name
     if name.endswith(".safetensors.index.json"):
         tensors, files = read_index(path, _safetensors_tensors)
@@ -92,13 +92,13 @@ def open_folder(folder: Path, source: str) -> Checkpoint:
     config = read_config(folder)
     for name in FOLDER_WEIGHTS:
         if (folder / name).is_file():
-            return _open_file(folder / name, source, config)
+            return open_file(folder / name, source, config)
     others = sorted(folder.glob("*.safetensors"))
     if len(others) == 1:
-        return _open_file(others[0], source, config)
+        return open_file(others[0], source, config)
     ggufs = sorted(folder.glob("*.gguf"))
     if not others and len(ggufs) == 1:
-        return _open_file(ggufs[0], source, config)
+        return open_file(ggufs[0], source, config)
     what = "config.json but no weights" if config is not None else "no weights"
     listed = ", ".join(FOLDER_WEIGHTS)
     extra = f" ({len(others)} *.safetensors files and no index to join them)" if others else ""

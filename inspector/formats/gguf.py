@@ -1,29 +1,27 @@
-"""GGUF files (llama.cpp), read with the `gguf` package's GGUFReader: numpy only, no torch.
+"""GGUF files (llama.cpp): the header walked with struct (gguf_bounds), no numpy, no torch.
 
 GGUF lists a tensor's dims fastest-varying first (ggml's ne[0] is the row length), so a PyTorch
 (out, in) weight is stored as [in, out]; the dims are reversed here and everything downstream sees
 PyTorch order. Quantized tensors (Q4_1, Q8_0, ...) pack blocks of values with their scales: a tensor
-reports its elements (numel, what the model has) and its real bytes on disk, which differ.
+reports its elements (numel, what the model has) and its real bytes on disk, which differ; the
+block sizes are the gguf package's own table.
 
-The reader memory-maps the file and builds views, so no tensor bytes are read. The key-value
-metadata is kept in `Checkpoint.metadata`; long arrays (the tokenizer's vocabulary, merges and
-scores) are summarised as {"array": TYPE, "length": n} rather than copied.
+No tensor bytes are read. The key-value metadata is kept in `Checkpoint.metadata`; long arrays
+(the tokenizer's vocabulary, merges and scores) are summarised as {"array": TYPE, "length": n}
+rather than decoded.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
-from math import prod
 from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
-from inspector.formats.gguf_bounds import check_bounds
+from inspector.formats.gguf_bounds import Header, read_header, tensor_size, type_name
 from inspector.guard import note_read
 
 MAGIC = b"GGUF"
-LONGEST_KEPT_ARRAY = 64  # arrays up to this length are kept whole in the metadata
 
 # GGUF metadata (prefixed by `{general.architecture}.`) -> the Hugging Face config.json key that
 # means the same, so that a GGUF can be read as a spec by inspector.hf_config. Mirrors what
@@ -54,53 +52,26 @@ def read_gguf(path: str | Path) -> tuple[list[TensorInfo], dict]:
         raise CheckpointError(path, f"cannot read: {e.strerror or e}") from e
     if magic != MAGIC:
         raise CheckpointError(path, f"not a GGUF file: it starts with {magic!r}, not {MAGIC!r}")
-    from gguf import GGUFReader
-
-    check_bounds(path)  # GGUFReader trusts its counts: a corrupt one would make it loop forever
-    try:
-        with warnings.catch_warnings():  # numpy's overflow warnings: stderr carries one line
-            warnings.simplefilter("ignore")
-            reader = GGUFReader(path)
-    except (ValueError, IndexError, KeyError, OverflowError, OSError) as e:
-        # The reader slices and reshapes a memory map: a short file fails there.
-        raise CheckpointError(path, f"GGUF header or tensor table cannot be read ({e}): the file"
-                                    f" ({size:,} bytes) is truncated or corrupt") from e
-    tensors = [_tensor(path, t, size) for t in reader.tensors]
-    try:
-        metadata = _metadata(reader)
-    except (ValueError, IndexError) as e:  # e.g. a string value that is not UTF-8
-        raise CheckpointError(path, f"GGUF metadata cannot be read ({e}): corrupt") from e
-    return tensors, metadata
+    header = read_header(path)
+    return tensors_of(path, header, size), header.metadata
 
 
-def _tensor(path: str, t, size: int) -> TensorInfo:
-    shape = tuple(int(d) for d in reversed(t.shape.tolist()))
-    nbytes, offset = int(t.n_bytes), int(t.data_offset)
-    if any(d >= 2**63 for d in shape):  # ggml's ne[] is int64_t, as are torch's and numpy's sizes
-        raise CheckpointError(path, f"tensor '{t.name}': dims {list(t.shape)} do not fit 64-bit"
-                                    " signed integers")
-    if prod(shape) != int(t.n_elements):
-        raise CheckpointError(path, f"tensor '{t.name}': dims {list(t.shape)} hold {prod(shape):,}"
-                                    f" elements but the header says {int(t.n_elements):,}")
-    if offset + nbytes > size:
-        raise CheckpointError(path, f"tensor '{t.name}': data ends at byte {offset + nbytes:,}"
-                                    f" but the file has {size:,}: truncated")
-    return TensorInfo(name=t.name, dtype=t.tensor_type.name, shape=shape, nbytes=nbytes,
-                      file=path, offset=offset)
-
-
-def _metadata(reader) -> dict:
-    from gguf import GGUFValueType
-
-    out: dict = {}
-    for key, field in reader.fields.items():
-        if field.types and field.types[0] == GGUFValueType.ARRAY and \
-                len(field.data) > LONGEST_KEPT_ARRAY:
-            item = field.types[-1].name if len(field.types) > 1 else "ARRAY"
-            out[key] = {"array": item, "length": len(field.data)}
-            continue
-        value = field.contents()
-        out[key] = value.item() if hasattr(value, "item") else value
+def tensors_of(where: str, header: Header, size: int) -> list[TensorInfo]:
+    """The header's tensors in PyTorch order, each checked to lie inside the file."""
+    out = []
+    for entry in header.tensors:
+        if any(d >= 2**63 for d in entry.dims):  # ggml's ne[] is int64_t, as are torch's sizes
+            raise CheckpointError(where, f"tensor '{entry.name}': dims {list(entry.dims)} do not"
+                                         " fit 64-bit signed integers")
+        numel, nbytes = tensor_size(where, entry)
+        offset = header.data_start + entry.offset
+        if offset + nbytes > size:
+            raise CheckpointError(where, f"tensor '{entry.name}': data ends at byte"
+                                         f" {offset + nbytes:,} but the file has {size:,}:"
+                                         " truncated or corrupt")
+        out.append(TensorInfo(name=entry.name, dtype=type_name(entry),
+                              shape=tuple(reversed(entry.dims)), nbytes=nbytes, file=where,
+                              offset=offset))
     return out
 
 

@@ -15,20 +15,28 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from inspector.errors import CheckpointError, UsageError
 from inspector.formats import FOLDER_WEIGHTS
 
-# owner/name, optionally @revision (a branch, tag or commit; a branch may hold slashes).
-HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<revision>[\w./-]+))?$")
+# owner/name, optionally a GGUF file in it, optionally @revision (a branch, tag or commit).
+HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+?)(?:/(?P<file>[\w./-]+\.gguf))?"
+                    r"(?:@(?P<revision>[\w./-]+))?$")
+
+
+class HubId(NamedTuple):
+    repo_id: str
+    revision: str | None
+    filename: str | None  # a GGUF file named in the repo
 # The weight files read by range: a pickle (pytorch_model.bin) has no header to read so.
 REMOTE_WEIGHTS = FOLDER_WEIGHTS[:2]
 
 
-def parse(source: str) -> tuple[str, str | None] | None:
-    """(repo_id, revision) of a hub id, or None when `source` is not one."""
+def parse(source: str) -> HubId | None:
+    """The parts of a hub id, or None when `source` is not one."""
     m = HUB_ID.match(source)
-    return (m.group("repo"), m.group("revision")) if m else None
+    return HubId(m.group("repo"), m.group("revision"), m.group("file")) if m else None
 
 
 def with_revision(source: str, revision: str | None) -> str:
@@ -38,27 +46,33 @@ def with_revision(source: str, revision: str | None) -> str:
     parsed = parse(source)
     if parsed is None:
         raise UsageError(source, "--revision applies to a hub id (owner/name) only")
-    if parsed[1] not in (None, revision):
-        raise UsageError(source, f"names revision {parsed[1]} and --revision {revision}: give one")
-    return f"{parsed[0]}@{revision}"
+    if parsed.revision not in (None, revision):
+        raise UsageError(source, f"names revision {parsed.revision} and --revision {revision}:"
+                                 " give one")
+    return f"{source}@{revision}"
 
 
 def open_hub(source: str):
     """The Checkpoint of a hub id: from a complete cached snapshot, else its headers."""
-    from inspector.formats import open_folder
+    from inspector.formats import open_file, open_folder
     from inspector.formats.remote import open_remote
 
-    repo_id, revision = parse(source)
-    folder = cached_snapshot(repo_id, revision)
+    hub_id = parse(source)
+    folder = cached_snapshot(hub_id)
     if folder is not None:
-        return open_folder(folder, source)
-    return open_remote(repo_id, revision, REMOTE_WEIGHTS)
+        return open_folder(folder, source) if folder.is_dir() else open_file(folder, source)
+    return open_remote(hub_id.repo_id, hub_id.revision, (hub_id.filename,) if hub_id.filename else REMOTE_WEIGHTS)
 
 
-def cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
-    """The snapshot folder when huggingface_hub's cache holds all of the repo's weights."""
+def cached_snapshot(hub_id: HubId) -> Path | None:
+    """The snapshot folder when huggingface_hub's cache holds all of the repo's weights (the file,
+    for a hub id that names one)."""
     from huggingface_hub import try_to_load_from_cache
 
+    repo_id, revision, filename = hub_id
+    if filename is not None:
+        found = try_to_load_from_cache(repo_id, filename, revision=revision)
+        return Path(found) if isinstance(found, str) else None
     for name in FOLDER_WEIGHTS:
         found = try_to_load_from_cache(repo_id, name, revision=revision)
         if not isinstance(found, str):
@@ -79,9 +93,9 @@ def download_size(source: str) -> tuple[int, list[str]]:
     and the index: no header is read)."""
     from inspector.formats.remote import Client, resolve, weight_files
 
-    repo_id, revision = parse(source)
+    repo_id, revision, filename = parse(source)
     rev = resolve(repo_id, revision)
-    name, promised = weight_files(rev, Client(rev), REMOTE_WEIGHTS)
+    name, promised = weight_files(rev, Client(rev), (filename,) if filename else REMOTE_WEIGHTS)
     names = sorted(promised) if promised is not None else [name]
     return sum(rev.files[n].get("size") or 0 for n in names), names
 
@@ -93,7 +107,7 @@ def download(source: str) -> str:
 
     from inspector.formats.remote import hub_errors
 
-    repo_id, revision = parse(source)
+    repo_id, revision, _ = parse(source)
     _, names = download_size(source)
     patterns = [*names, "config.json", FOLDER_WEIGHTS[0]]
     with hub_errors(repo_id, revision, None):
@@ -118,7 +132,8 @@ def load_hub_spec(name: str):
     parsed = parse(name)
     if parsed is None or Path(name).exists() or Path(name).suffix in (".yaml", ".yml", ".json"):
         return load_spec(name)
-    return spec_from_config(hub_config(*parsed), origin=f"{name} (config.json)")
+    return spec_from_config(hub_config(parsed.repo_id, parsed.revision),
+                            origin=f"{name} (config.json)")
 
 
 def hub_config(repo_id: str, revision: str | None) -> dict:

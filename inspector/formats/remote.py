@@ -32,6 +32,7 @@ from inspector.formats.safetensors import MAX_HEADER_BYTES, header_length, parse
 ENTRY_BYTES = 96
 SPARE_BYTES = 64  # __metadata__ ({"format":"pt"}) and the padding to 8 bytes
 SINGLE_FILE_WINDOW = 100_001  # no index names the tensors: huggingface_hub's own first read
+GGUF_WINDOW = 1 << 20  # a GGUF's first read; a tokenizer of 49,152 entries takes ~2 MB
 SMALL_FILE_LIMIT = 64 << 20  # config.json and the index; anything larger is not one of them
 MAX_WORKERS = 32
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -64,6 +65,10 @@ def open_remote(repo_id: str, revision: str | None, weights: tuple[str, ...]) ->
     name, promised = weight_files(rev, client, weights)
     origin = {"repo_id": repo_id, "revision": revision, "commit": rev.commit,
               "safetensors": rev.safetensors}
+    if name.endswith(".gguf"):  # GGUF carries its own configuration (see formats._open_gguf)
+        tensors, metadata = client.gguf(name)
+        return Checkpoint(rev.label, "gguf", tensors, [rev.where(name)], None, metadata,
+                          origin=origin)
     if promised is None:
         tensors, metadata = client.headers({name: None})[name]
         return Checkpoint(rev.label, "safetensors", tensors, [rev.where(name)], config, metadata,
@@ -82,6 +87,12 @@ def weight_files(rev: Revision, client: Client, weights: tuple[str, ...]
     """The weights file the repo has (the first of `weights`) and, for an index, the tensor names
     it gives each shard (None for a single file)."""
     name = next((n for n in weights if n in rev.files), None)
+    ggufs = sorted(n for n in rev.files if n.endswith(".gguf"))
+    if name is None and len(ggufs) == 1 and len(weights) > 1:
+        name = ggufs[0]  # no safetensors, one GGUF: the repo's model
+    if name is None and len(ggufs) > 1 and len(weights) > 1:
+        raise CheckpointError(rev.label, f"the repo has no safetensors and {len(ggufs)} GGUF"
+                                         f" files: name one, e.g. {rev.repo_id}/{ggufs[0]}")
     if name is None:
         others = sorted(n for n in rev.files if n.endswith((".bin", ".pt", ".pth")))
         extra = (f" (it holds {others[0]}: a pickle has no header to read by range; download it"
@@ -205,6 +216,36 @@ class Client:
         found = parse_header(where, head[8:], size)
         hub_cache.save_blob(etag, size, head)
         return found
+
+    def gguf(self, name: str) -> tuple[list[TensorInfo], dict]:
+        """A GGUF's tensors and metadata from its header, read by ranges as far as the walk
+        needs: GGUF_WINDOW first, then at least twice as much each time."""
+        from inspector.formats.gguf import MAGIC, tensors_of
+        from inspector.formats.gguf_bounds import NeedMore, walk
+
+        where = self.rev.where(name)
+        etag = self.rev.files.get(name, {}).get("etag")
+        cached = hub_cache.load_blob(etag)
+        if cached is not None:
+            size, head = cached
+            header = walk(where, head, size)
+            return tensors_of(where, header, size), header.metadata
+        head, size = self.read(name, 0, GGUF_WINDOW)
+        if head[:4] != MAGIC:
+            raise CheckpointError(where, f"not a GGUF file: it starts with {head[:4]!r}, not"
+                                         f" {MAGIC!r}")
+        while True:
+            try:
+                header = walk(where, head, size)
+                break
+            except NeedMore as more:
+                rest, _ = self.read(name, len(head), max(more.end, 2 * len(head)))
+                if not rest:
+                    raise CheckpointError(where, "the hub sent no more bytes of the header")
+                head += rest
+        head = head[:header.data_start]
+        hub_cache.save_blob(etag, size, head)
+        return tensors_of(where, header, size), header.metadata
 
     def read(self, name: str, start: int, end: int) -> tuple[bytes, int]:
         """Bytes [start, end) of a file (fewer at its end) and the file's full size."""
