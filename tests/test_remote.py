@@ -233,7 +233,8 @@ FAILURES = {
     "offline, not cached": (REPO, {}, {"HF_HUB_OFFLINE": "1"},
                             f"{REPO}: no weights for revision main in the Hugging Face cache"
                             " ({cache}; looked for model.safetensors.index.json,"
-                            " model.safetensors) nor headers in inspector's cache, and offline"
+                            " model.safetensors, pytorch_model.bin.index.json, pytorch_model.bin)"
+                            " nor headers in inspector's cache, and offline"
                             " mode is on (HF_HUB_OFFLINE=1): unset it to read the headers from"
                             " the hub"),
 }

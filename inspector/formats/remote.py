@@ -34,7 +34,7 @@ SPARE_BYTES = 64  # __metadata__ ({"format":"pt"}) and the padding to 8 bytes
 SINGLE_FILE_WINDOW = 100_001  # no index names the tensors: huggingface_hub's own first read
 GGUF_WINDOW = 1 << 20  # a GGUF's first read; a tokenizer of 49,152 entries takes ~2 MB
 SMALL_FILE_LIMIT = 64 << 20  # config.json and the index; anything larger is not one of them
-MAX_WORKERS = 32
+MAX_WORKERS = 64  # requests in flight at once; the hub serves each in its own time
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -61,6 +61,8 @@ def open_remote(repo_id: str, revision: str | None, weights: tuple[str, ...]) ->
     order (model.safetensors.index.json, model.safetensors)."""
     rev = resolve(repo_id, revision)
     client = Client(rev)
+    # config.json and the index at once: one round trip, not two.
+    client.prefetch([n for n in ("config.json", *weights) if n.endswith(".json")])
     config = client.json("config.json") if "config.json" in rev.files else None
     name, promised = weight_files(rev, client, weights)
     origin = {"repo_id": repo_id, "revision": revision, "commit": rev.commit,
@@ -121,10 +123,12 @@ def resolve(repo_id: str, revision: str | None) -> Revision:
     if is_offline_mode():
         from huggingface_hub import constants
 
+        from inspector.formats import FOLDER_WEIGHTS
+
         raise CheckpointError(repo_id, f"no weights for revision {asked} in the Hugging Face"
                                        f" cache ({constants.HF_HUB_CACHE}; looked for"
-                                       " model.safetensors.index.json, model.safetensors) nor"
-                                       " headers in inspector's cache, and offline mode is on"
+                                       f" {', '.join(FOLDER_WEIGHTS)}) nor headers in"
+                                       " inspector's cache, and offline mode is on"
                                        " (HF_HUB_OFFLINE=1): unset it to read the headers from"
                                        " the hub")
     from huggingface_hub import HfApi
@@ -159,6 +163,14 @@ class Client:
 
     def __init__(self, rev: Revision):
         self.rev = rev
+        self.fetched: dict[str, bytes] = {}  # whole files read in this call
+
+    def prefetch(self, names: list[str]) -> None:
+        """Read these small files (those the repo has) concurrently."""
+        names = [n for n in names if n in self.rev.files]
+        if len(names) > 1:
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                list(pool.map(self.whole, names))
 
     def json(self, name: str) -> object:
         data = self.whole(name)
@@ -168,6 +180,11 @@ class Client:
             raise CheckpointError(self.rev.where(name), f"not JSON ({e})") from e
 
     def whole(self, name: str) -> bytes:
+        if name not in self.fetched:
+            self.fetched[name] = self._whole(name)
+        return self.fetched[name]
+
+    def _whole(self, name: str) -> bytes:
         etag = self.rev.files.get(name, {}).get("etag")
         cached = hub_cache.load_blob(etag)
         if cached is not None and len(cached[1]) == cached[0]:
