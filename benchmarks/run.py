@@ -6,7 +6,8 @@ Makes its own inputs (benchmarks/inputs.py), runs each command and its baseline 
 processes, alternating, and takes the median wall time of `--reps` runs; peak memory is each
 process's own maximum resident set (os.wait4). Prints the table and writes it to
 benchmarks/results/latest.md and latest.json. Nothing here is asserted: a missed target is
-reported with its margin, not raised.
+reported with its margin, not raised. The remote section (hub repos read over HTTP from a local
+hub, and the GGUF header figure) is benchmarks/remote.py, also runnable alone.
 """
 
 from __future__ import annotations
@@ -427,19 +428,23 @@ def main() -> None:
             step()
         print("scale ...", file=sys.stderr)
         scale_rows = scale(root, args.reps)
+        print("remote ...", file=sys.stderr)  # self-contained: benchmarks/remote.py
+        from benchmarks import remote
+
+        remote_text, remote_data = remote.section(root, args.reps)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["load_after"] = _load()
-    text = render(results, scale_rows, rates, meta)
+    text = render(results, scale_rows, rates, meta) + "\n" + remote_text
     print(text)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.md").write_text(text)
     (out / "latest.json").write_text(json.dumps(
         {"meta": meta, "results": [asdict(r) for r in results], "scale": scale_rows,
-         "stats_bytes_per_second": rates}, indent=2) + "\n")
+         "stats_bytes_per_second": rates, **remote_data}, indent=2) + "\n")
     if args.readme:
         update_readme(HERE.parent / "README.md", text)
 

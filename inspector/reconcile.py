@@ -63,7 +63,8 @@ def lines(found: dict) -> list[str]:
         names, values = cause["tensors"], cause["values"]
         each = values // len(names)
         size = (f"{len(names)} x {each:,} = {values:,} values" if each * len(names) == values
-                and len(names) > 1 else f"{values:,} values in {len(names)} tensors")
+                and len(names) > 1 else
+                f"{values:,} values in {len(names)} tensor{'s' * (len(names) > 1)}")
         shown = ", ".join(names[:2]) + (f", ... {names[-1]}" if len(names) > 2 else "")
         out.append(f"{size}: {cause['cause']} ({shown})")
     if found["unexplained"]:

@@ -16,7 +16,7 @@ import struct
 import pytest
 from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli, write_hole_safetensors
 from gguf_files import write_tiny_llama_gguf
-from gpt2_files import published_shapes, write_gpt2
+from gpt2_files import published_shapes, transformers_shapes, write_gpt2
 from hub_server import HubServer
 from test_hub import add_to_cache
 
@@ -66,6 +66,12 @@ def served(tmp_path_factory):
         hub.add("acme/off-by-five", root / "published",
                 safetensors={"parameters": {"F32": PARAMETERS + MASKS + 5},
                              "total": PARAMETERS + MASKS + 5})
+        # transformers' GPT-2 with lm_head.weight stored too: the hub counts both copies.
+        tied = write_gpt2(root / "tied", "transformers")
+        shapes = {**transformers_shapes(), "lm_head.weight": [50257, 768]}
+        write_hole_safetensors(tied / "model.safetensors", {n: ("F32", s) for n, s in shapes.items()})
+        hub.add("acme/tied-copy", tied, safetensors={"parameters": {"F32": 163_037_184},
+                                                     "total": 163_037_184})
         yield hub, folder
 
 
@@ -337,3 +343,32 @@ def test_a_repo_of_several_ggufs_asks_for_one(hub, tmp_path):
                              " files: name one, e.g. acme/ggufs/tiny-F16.gguf\n")
     doc = inspect_json(env, "acme/ggufs/tiny-Q8_0.gguf")
     assert doc["format"] == "gguf" and doc["shape"]["n_layers"] == 2
+
+
+def test_a_stored_copy_of_a_tied_matrix_is_one_cause(hub):
+    """transformers' GPT-2 with lm_head.weight stored beside wte: the hub counts 124,439,808 +
+    50,257 x 768 (38,597,376) = 163,037,184; inspector counts the tied matrix once."""
+    _, _, env = hub
+    table = run_cli("inspect", "acme/tied-copy", env=env).stdout
+    assert table.endswith(
+        "\nthe hub counts 163,037,184 (F32 163,037,184); inspector 124,439,808 parameters;"
+        " difference 38,597,376:\n"
+        "  38,597,376 values in 1 tensor: stored copies of a tied matrix: one storage, counted"
+        " once (lm_head.weight)\n")
+
+
+def test_check_export_and_report_read_a_hub_id(hub, tmp_path):
+    """The published GPT-2 from the hub matches the shipped gpt2-124m spec; export writes its
+    tables; report names it. One model info request each after the first (headers cached)."""
+    server, _, env = hub
+    check = run_cli("check", "openai-community/gpt2", "--spec", "gpt2-124m", env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    export = run_cli("export", "openai-community/gpt2", "--out", tmp_path / "tables", env=env)
+    assert export.returncode == 0, export.stderr
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == [
+        "heads.csv", "layers.csv", "roles.csv", "tensors.csv"]
+    server.reset()
+    report = run_cli("report", "openai-community/gpt2", env=env)
+    assert report.returncode == 0, report.stderr
+    assert "- **parameters**: 124,439,808" in report.stdout
+    assert [path for _, path, _, _ in server.log] == ["/api/models/openai-community/gpt2"]
