@@ -94,6 +94,12 @@ def inspect_json(env, *args):
     return json.loads(result.stdout)
 
 
+def hub_note(env, repo) -> list[str]:
+    """The lines after the table that set the hub's count beside inspector's."""
+    table = run_cli("inspect", repo, env=env).stdout
+    return table[table.index("\nthe hub counts"):].strip("\n").split("\n")
+
+
 def test_headers_only_one_range_request_per_shard_all_at_once(hub):
     """Model info, config.json, the index, then the four shard headers at once (0.3 s added to
     each request, so all four are in flight together). Each shard is read from byte 0 with one
@@ -290,12 +296,11 @@ def test_the_hubs_count_beside_ours_with_each_cause(hub):
         "difference": 12_582_912, "unexplained": 0,
         "causes": [{"cause": "buffers (masks, rotary frequencies, position ids): stored, not"
                              " parameters", "tensors": masks, "values": 12_582_912}]}
-    table = run_cli("inspect", "openai-community/gpt2", env=env).stdout
-    assert table.endswith(
-        "\nthe hub counts 137,022,720 (F32 137,022,720); inspector 124,439,808 parameters;"
-        " difference 12,582,912:\n"
+    assert hub_note(env, "openai-community/gpt2") == [
+        "the hub counts 137,022,720 (F32 137,022,720); inspector 124,439,808 parameters;"
+        " difference 12,582,912:",
         "  12 x 1,048,576 = 12,582,912 values: buffers (masks, rotary frequencies, position ids):"
-        " stored, not parameters (h.0.attn.bias, h.1.attn.bias, ... h.11.attn.bias)\n")
+        " stored, not parameters (h.0.attn.bias, h.1.attn.bias, ... h.11.attn.bias)"]
 
 
 def test_what_the_headers_cannot_explain_is_said(hub):
@@ -303,9 +308,9 @@ def test_what_the_headers_cannot_explain_is_said(hub):
     _, _, env = hub
     found = inspect_json(env, "acme/off-by-five")["hub"]
     assert (found["difference"], found["unexplained"]) == (12_582_917, 5)
-    table = run_cli("inspect", "acme/off-by-five", env=env).stdout
-    assert table.endswith("\n  5 values that the stored tensors do not explain (the hub's total"
-                          " differs from what the headers hold)\n")
+    assert hub_note(env, "acme/off-by-five")[-1] == (
+        "  5 values that the stored tensors do not explain (the hub's total differs from what the"
+        " headers hold)")
 
 
 @needs_smollm2
@@ -349,12 +354,11 @@ def test_a_stored_copy_of_a_tied_matrix_is_one_cause(hub):
     """transformers' GPT-2 with lm_head.weight stored beside wte: the hub counts 124,439,808 +
     50,257 x 768 (38,597,376) = 163,037,184; inspector counts the tied matrix once."""
     _, _, env = hub
-    table = run_cli("inspect", "acme/tied-copy", env=env).stdout
-    assert table.endswith(
-        "\nthe hub counts 163,037,184 (F32 163,037,184); inspector 124,439,808 parameters;"
-        " difference 38,597,376:\n"
+    assert hub_note(env, "acme/tied-copy") == [
+        "the hub counts 163,037,184 (F32 163,037,184); inspector 124,439,808 parameters;"
+        " difference 38,597,376:",
         "  38,597,376 values in 1 tensor: stored copies of a tied matrix: one storage, counted"
-        " once (lm_head.weight)\n")
+        " once (lm_head.weight)"]
 
 
 def test_check_export_and_report_read_a_hub_id(hub, tmp_path):
