@@ -15,8 +15,10 @@ against a whole-process bare struct walk of the same header (WALK below).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,16 +64,24 @@ print(nt)
 """
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+def timed(cmd: list[str], env: dict) -> tuple[float, str, float]:
+    """Wall seconds, stdout and CPU seconds (user + system) of one process: on a shared machine
+    the CPU time says what the wall time cannot."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return wall, proc.stdout
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, proc.stdout, cpu
 
 
 def remote(root: Path, reps: int, delay: float) -> list[dict]:
+    # Byte-compiled as an installed package is (PYTHONDONTWRITEBYTECODE would otherwise make every
+    # run compile inspector's sources again, a cost huggingface_hub's installed files never pay).
+    compileall.compile_dir(HERE.parent / "inspector", quiet=1)
     rows = []
     with HubServer(delay=delay) as hub:
         for label, name in REPOS.items():
@@ -90,8 +100,8 @@ def remote(root: Path, reps: int, delay: float) -> list[dict]:
                                       "json"])]
                 for key, cmd in commands:
                     hub.reset()
-                    wall, out = timed(cmd, env)
-                    runs[key].append((wall, len(hub.log), hub.bytes_sent(), out))
+                    wall, out, cpu = timed(cmd, env)
+                    runs[key].append((wall, len(hub.log), hub.bytes_sent(), out, cpu))
                 shutil.rmtree(caches, ignore_errors=True)
             ours, base, warm = runs["inspector"], runs["huggingface_hub"], runs["warm"]
             stored = int(base[-1][3].strip().splitlines()[-1])
@@ -101,6 +111,8 @@ def remote(root: Path, reps: int, delay: float) -> list[dict]:
                 "stored_values": stored, "inspector_values": doc["parameters"] + sum(
                     b["numel"] for b in doc["buffers"]),
                 "inspector_s": statistics.median(r[0] for r in ours),
+                "inspector_cpu_s": statistics.median(r[4] for r in ours),
+                "hf_cpu_s": statistics.median(r[4] for r in base),
                 "inspector_requests": ours[-1][1], "inspector_bytes": ours[-1][2],
                 "hf_s": statistics.median(r[0] for r in base),
                 "hf_requests": base[-1][1], "hf_bytes": base[-1][2],
@@ -133,19 +145,21 @@ def gguf(reps: int) -> dict | None:
 def render(rows: list[dict], gguf_row: dict | None, delay: float, reps: int) -> str:
     lines = ["## Remote: hub repos header-only", "",
              (f"A hub on 127.0.0.1 (tests/hub_server.py) with {delay * 1000:.0f} ms added to every"
-              f" request; hole checkpoints; whole processes, empty caches, median of {reps};"
-              " requests and bytes as the server counted them. Target: inspector makes no more"
+              f" request; hole checkpoints; whole processes, empty caches, median of {reps}"
+              " (wall and CPU seconds, user + system); requests and bytes as the server counted"
+              " them. Target: inspector makes no more"
               " requests and reads no more bytes than huggingface_hub's get_safetensors_metadata,"
               " and is not slower."), "",
-             ("| model | inspector | requests | bytes | get_safetensors_metadata | requests |"
-              " bytes | result | inspect again (header cache) |"),
-             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+             ("| model | inspector | CPU | requests | bytes | get_safetensors_metadata | CPU |"
+              " requests | bytes | result | inspect again (header cache) |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         met = (r["inspector_requests"] <= r["hf_requests"] and r["inspector_bytes"] <= r["hf_bytes"]
                and r["inspector_s"] <= r["hf_s"])
         lines.append(
-            f"| {r['model']} | {r['inspector_s'] * 1000:.0f} ms | {r['inspector_requests']} |"
-            f" {r['inspector_bytes']:,} | {r['hf_s'] * 1000:.0f} ms | {r['hf_requests']} |"
+            f"| {r['model']} | {r['inspector_s'] * 1000:.0f} ms | {r['inspector_cpu_s']:.2f} s |"
+            f" {r['inspector_requests']} | {r['inspector_bytes']:,} | {r['hf_s'] * 1000:.0f} ms |"
+            f" {r['hf_cpu_s']:.2f} s | {r['hf_requests']} |"
             f" {r['hf_bytes']:,} | {'met' if met else '**MISSED**'}"
             f" ({r['hf_s'] / r['inspector_s']:.1f}x faster,"
             f" {r['hf_bytes'] / max(1, r['inspector_bytes']):.0f}x fewer bytes) |"

@@ -376,3 +376,26 @@ def test_check_export_and_report_read_a_hub_id(hub, tmp_path):
     assert report.returncode == 0, report.stderr
     assert "- **parameters**: 124,439,808" in report.stdout
     assert [path for _, path, _, _ in server.log] == ["/api/models/openai-community/gpt2"]
+
+
+def test_the_server_speaks_range_as_the_hub_does(hub):
+    """206 with Content-Range for a range, the range clipped at the end, 416 past the end: the
+    answers inspector's reader meets on the real hub."""
+    import urllib.error
+    import urllib.request
+
+    server, folder, _ = hub
+    size = os.path.getsize(folder / SHARDS[0])
+    url = f"{server.url}/{REPO}/resolve/main/{SHARDS[0]}"
+
+    def get(first: int, last: int):
+        request = urllib.request.Request(url, headers={"Range": f"bytes={first}-{last}"})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.headers["Content-Range"], len(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers["Content-Range"], 0
+
+    assert get(0, 7) == (206, f"bytes 0-7/{size}", 8)
+    assert get(size - 4, size + 100) == (206, f"bytes {size - 4}-{size - 1}/{size}", 4)
+    assert get(size, size + 10) == (416, f"bytes */{size}", 0)
