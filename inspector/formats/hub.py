@@ -58,10 +58,23 @@ def open_hub(source: str):
     from inspector.formats.remote import open_remote
 
     hub_id = parse(source)
+    check_repo_id(hub_id.repo_id)
     folder = cached_snapshot(hub_id)
     if folder is not None:
         return open_folder(folder, source) if folder.is_dir() else open_file(folder, source)
     return open_remote(hub_id.repo_id, hub_id.revision, (hub_id.filename,) if hub_id.filename else REMOTE_WEIGHTS)
+
+
+def check_repo_id(repo_id: str) -> None:
+    """huggingface_hub's own rule for a repo id (no `..` or `--`, at most 96 characters, ...),
+    applied before any lookup, so that its HFValidationError becomes one line naming the id."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(repo_id, f"not a file, a folder or a valid hub id: {reason}") from e
 
 
 def cached_snapshot(hub_id: HubId) -> Path | None:
