@@ -18,6 +18,7 @@ from inspector.formats.base import TensorInfo
 from inspector.roles import HEAD_ROLES, Role
 from inspector.rows import BIAS, Row
 
+
 @dataclass(frozen=True)
 class Cell:
     target: int  # index of the statistics this rectangle adds to

@@ -78,7 +78,7 @@ def test_scan_table_and_csv(cache):
     assert "active '-': a mixture of experts, not yet counted per expert." in table.stdout
     csv = run_cli("scan", folder, "--format", "csv").stdout.splitlines()
     assert csv[0] == "repo,revision,family,parameters,active,dtypes,bytes_on_disk,note"
-    assert csv[1].startswith(f"acme/tiny-mixtral,main,") and f",{mixtral},," in csv[1]
+    assert csv[1].startswith("acme/tiny-mixtral,main,") and f",{mixtral},," in csv[1]
 
 
 def test_scan_of_no_cache_is_one_line(tmp_path):

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli
 
+from inspector.engine import progress
 from inspector.formats import values as V
 from inspector.inspection import inspect_source
-from inspector.engine import progress
 from inspector.stats import weight_stats
 
 STATS = ("mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf", "values")
