@@ -7,6 +7,7 @@ that repeats the embedding's storage and is marked so that totals add it once.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from math import prod
 
 from inspector.canonical import parse
@@ -92,7 +93,7 @@ def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
 
 def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None) -> list[Row]:
     """The rows of one stored tensor: by the layout's rule, else by generic name patterns."""
-    found = layout.match(tensor.name)
+    found = layout.match(tensor.name) if layout.rules else None
     if found is not None:
         rule, layer = found
         if rule.is_buffer:
@@ -120,6 +121,14 @@ def split_sizes(rule: Rule, size: int, spec: Spec | None) -> list[int] | None:
     return [size // n] * n if size % n == 0 else None
 
 
+@cache
+def _role_and_kind(target: str) -> tuple[Role, str]:
+    """A layout target's role and kind, the same in every layer: parsed once per target, not
+    once per tensor (a header may hold 150,000)."""
+    role, _, kind = parse(target.replace("{i}", "0"))
+    return role, kind
+
+
 def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None) -> list[Row]:
     """The rows of one stored tensor: its shape in (out, in) order, cut where it is fused."""
     shape = list(tensor.shape)
@@ -142,7 +151,7 @@ def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None)
         if rule.transposed and len(part) == 2:
             part.reverse()
         canonical = target.replace("{i}", str(layer))
-        role, _, kind = parse(canonical)
+        role, kind = _role_and_kind(target)
         rows.append(Row(tensor.name, role, layer, kind, tuple(part), canonical=canonical,
                         dtype=tensor.dtype, nbytes=tensor.nbytes * prod(part) // total))
     return rows

@@ -34,10 +34,12 @@ def infer(name: str) -> tuple[Role | None, int | None, str] | None:
     """(role, layer, kind) for a stored name, kind "weight", "bias" or "buffer"; None when no
     generic pattern says what it is."""
     parts = name.split(".")
+    if len(parts) < 2 and parts[-1] not in BUFFER_LEAVES:  # (most names of a hostile header)
+        return None
     layer = next((int(p) for p in parts if p.isdigit() and p.isascii()), None)
     if parts[-1] in BUFFER_LEAVES:
         return None, layer, "buffer"
-    if len(parts) < 2 or parts[-1] not in ("weight", "bias"):
+    if parts[-1] not in ("weight", "bias"):
         return None
     leaf, kind = parts[-2], parts[-1]
     role = LEAF_ROLES.get(leaf)

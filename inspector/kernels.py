@@ -219,7 +219,7 @@ def _moments_checked(raw, how, first, rows, cols, stride):
         base = first + r * stride
         for j in range(cols):
             x = decode(raw, base + j, how)
-            if x != x:
+            if np.isnan(x):
                 nan += 1
                 continue
             if x == np.inf or x == -np.inf:
@@ -227,16 +227,14 @@ def _moments_checked(raw, how, first, rows, cols, stride):
                 continue
             if x == 0:
                 zeros += 1
-            if shift != shift:
+            if np.isnan(shift):  # the first finite value: the shift of a stable sum
                 shift = x
             d = x - shift
             s += d
             q += d * d
-            if x < lo:
-                lo = x
-            if x > hi:
-                hi = x
-    return nan, inf, zeros, (0.0 if shift != shift else shift), s, q, lo, hi
+            lo = min(lo, x)  # (x is finite here: NaN was counted above)
+            hi = max(hi, x)
+    return nan, inf, zeros, (0.0 if np.isnan(shift) else shift), s, q, lo, hi
 
 
 def moments(raw, how, first: int, rows: int, cols: int, stride: int) -> tuple:
@@ -298,7 +296,7 @@ def _compare_checked(ra, ha, rb, hb, first, rows, cols, stride, tolerance):
             a = decode(ra, base + j, ha)
             b = decode(rb, base + j, hb)
             if not (np.isfinite(a) and np.isfinite(b)):
-                if not (a == b or (a != a and b != b)):
+                if not (a == b or (np.isnan(a) and np.isnan(b))):
                     nonfinite += 1
                     changed += 1
                 continue
@@ -306,8 +304,7 @@ def _compare_checked(ra, ha, rb, hb, first, rows, cols, stride, tolerance):
             m = abs(d)
             if m > tolerance:
                 changed += 1
-            if m > largest:
-                largest = m
+            largest = max(largest, m)
             aa += a * a
             bb += b * b
             dd += d * d

@@ -87,15 +87,25 @@ def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
         cells = list(map(itemgetter(*columns), rows))
     else:
         cells = [tuple(r.get(c) for c in columns) for r in rows]
-    special = [i for i, values in enumerate(zip(*cells)) if not set(map(type, values)) <= _AS_IS]
-    if special:
-        cells = [tuple(cell(v, for_humans=False) if i in special else v for i, v in enumerate(row))
-                 for row in cells]
+    by_column = list(zip(*cells))
+    special = [i for i, values in enumerate(by_column) if not set(map(type, values)) <= _AS_IS]
+    if special:  # converted a column at a time (map in C), then zipped back into rows
+        for i in special:
+            by_column[i] = map(_machine_cell, by_column[i])
+        cells = zip(*by_column)
     writer.writerows(cells)
     return buffer.getvalue().rstrip("\n")
 
 
 _AS_IS = {str, int, float, type(None)}
+
+
+def _machine_cell(value: object) -> object:
+    """A CSV cell for a machine: shapes joined by "x", bools lower case, the rest as the csv
+    module writes it."""
+    if type(value) in _AS_IS:
+        return value
+    return cell(value, for_humans=False)
 
 
 def json_text(document: object) -> str:

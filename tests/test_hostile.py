@@ -22,7 +22,7 @@ from hostile_files import (
     MAX_PEAK_BYTES,
     MAX_WALL_S,
     header_of_empty_tensors,
-    run_measured,
+    run_within_bounds,
 )
 from malformed_files import assert_refused, write_tiny_gpt2
 
@@ -60,7 +60,8 @@ def test_hostile_input_is_refused_within_bounds(tmp_path, case):
     args, name, causes = HOSTILE[case](inp)
     args = [str(a).replace("{out}", str(out)) for a in args]
     before = snapshot(tmp_path, out)
-    result = run_measured(*args, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    result = run_within_bounds(*args, env={"HF_HUB_OFFLINE": "1",
+                                           "HF_HOME": str(tmp_path / "hf")})
     print(f"{case}: {result.peak_bytes / 2**20:.0f} MiB, {result.cpu_s:.2f} s CPU,"
           f" {result.wall_s:.2f} s: {result.stderr.strip()}")
     assert "Traceback" not in result.stderr, result.stderr
@@ -86,7 +87,7 @@ def test_a_header_at_the_tensor_cap_is_answered_within_bounds(tmp_path, header_a
     10 s of CPU; 150,000 unmapped names are one warning line."""
     args = {"inspect": ["inspect", header_at_the_cap],
             "export": ["export", header_at_the_cap, "--out", tmp_path / "tables"]}[command]
-    result = run_measured(*args)
+    result = run_within_bounds(*args)
     print(f"{command} at the cap: {result.peak_bytes / 2**20:.0f} MiB, {result.cpu_s:.2f} s CPU,"
           f" {result.wall_s:.2f} s")
     assert result.returncode == 0, result.stderr

@@ -224,31 +224,31 @@ def _closed_port() -> int:
 FAILURES = {
     # name: (repo, fail map, extra env, the line after "inspector: error: ")
     "missing repo": ("acme/nothing", {}, {},
-                     "acme/nothing: no such repo on {url}, or it is private: check the name, or"
-                     " set HF_TOKEN to a token that can read it"),
+                     ("acme/nothing: no such repo on {url}, or it is private: check the name, or"
+                     " set HF_TOKEN to a token that can read it")),
     "gated": ("acme/gated", {}, {},
-              "acme/gated: a gated repo: accept its terms at {url}/acme/gated and set HF_TOKEN"
-              " to a token of that account"),
+              ("acme/gated: a gated repo: accept its terms at {url}/acme/gated and set HF_TOKEN"
+              " to a token of that account")),
     "missing revision": (f"{REPO}@v9", {}, {},
-                         f"{REPO}@v9: the repo has no revision 'v9': name a branch, tag or commit"
-                         " that exists"),
+                         (f"{REPO}@v9: the repo has no revision 'v9': name a branch, tag or commit"
+                         " that exists")),
     "missing file": (REPO, {SHARDS[2]: 404}, {},
                      f"{REPO}: the repo has no file '{SHARDS[2]}' at revision main"),
     "server error": (REPO, {SHARDS[1]: 503}, {},
                      f"{REPO}: the hub ({{url}}) answered 503 for '{SHARDS[1]}': try again later"),
     "timeout": (REPO, {f"/api/models/{REPO}": "hang"}, {"HF_HUB_DOWNLOAD_TIMEOUT": "1"},
-                f"{REPO}: the hub ({{url}}) did not answer within 1 s for the model info"
+                (f"{REPO}: the hub ({{url}}) did not answer within 1 s for the model info"
                 " (HF_HUB_DOWNLOAD_TIMEOUT): try again, or set HF_HUB_OFFLINE=1 to use only the"
-                " cache"),
+                " cache")),
     "cut short": (REPO, {SHARDS[0]: "cut"}, {},
                   f"{REPO}: the hub ({{url}}) cut its answer for '{SHARDS[0]}' short: try again"),
     "offline, not cached": (REPO, {}, {"HF_HUB_OFFLINE": "1"},
-                            f"{REPO}: no weights for revision main in the Hugging Face cache"
+                            (f"{REPO}: no weights for revision main in the Hugging Face cache"
                             " ({cache}; looked for model.safetensors.index.json,"
                             " model.safetensors, pytorch_model.bin.index.json, pytorch_model.bin)"
                             " nor headers in inspector's cache, and offline"
                             " mode is on (HF_HUB_OFFLINE=1): unset it to read the headers from"
-                            " the hub"),
+                            " the hub")),
 }
 
 
@@ -279,7 +279,7 @@ def test_a_refused_connection_is_one_line(hub):
 
 
 def test_a_gated_repo_opens_with_hf_token(hub):
-    server, _, env = hub
+    _server, _, env = hub
     doc = inspect_json({**env, "HF_TOKEN": "hf_open_sesame"}, "acme/gated")
     assert doc["parameters"] == PARAMETERS
 
@@ -288,7 +288,7 @@ def test_the_hubs_count_beside_ours_with_each_cause(hub):
     """The hub says 137,022,720 for the published GPT-2; inspector counts 124,439,808
     parameters; the 12,582,912 between them are the twelve 1 x 1 x 1,024 x 1,024 causal masks
     (12 x 1,048,576), one line."""
-    server, _, env = hub
+    _server, _, env = hub
     doc = inspect_json(env, "openai-community/gpt2")
     masks = [f"h.{i}.attn.bias" for i in range(12)]
     assert doc["hub"] == {
@@ -297,10 +297,10 @@ def test_the_hubs_count_beside_ours_with_each_cause(hub):
         "causes": [{"cause": "buffers (masks, rotary frequencies, position ids): stored, not"
                              " parameters", "tensors": masks, "values": 12_582_912}]}
     assert hub_note(env, "openai-community/gpt2") == [
-        "the hub counts 137,022,720 (F32 137,022,720); inspector 124,439,808 parameters;"
-        " difference 12,582,912:",
-        "  12 x 1,048,576 = 12,582,912 values: buffers (masks, rotary frequencies, position ids):"
-        " stored, not parameters (h.0.attn.bias, h.1.attn.bias, ... h.11.attn.bias)"]
+        ("the hub counts 137,022,720 (F32 137,022,720); inspector 124,439,808 parameters;"
+        " difference 12,582,912:"),
+        ("  12 x 1,048,576 = 12,582,912 values: buffers (masks, rotary frequencies, position ids):"
+        " stored, not parameters (h.0.attn.bias, h.1.attn.bias, ... h.11.attn.bias)")]
 
 
 def test_what_the_headers_cannot_explain_is_said(hub):
@@ -355,10 +355,10 @@ def test_a_stored_copy_of_a_tied_matrix_is_one_cause(hub):
     50,257 x 768 (38,597,376) = 163,037,184; inspector counts the tied matrix once."""
     _, _, env = hub
     assert hub_note(env, "acme/tied-copy") == [
-        "the hub counts 163,037,184 (F32 163,037,184); inspector 124,439,808 parameters;"
-        " difference 38,597,376:",
-        "  38,597,376 values in 1 tensor: stored copies of a tied matrix: one storage, counted"
-        " once (lm_head.weight)"]
+        ("the hub counts 163,037,184 (F32 163,037,184); inspector 124,439,808 parameters;"
+        " difference 38,597,376:"),
+        ("  38,597,376 values in 1 tensor: stored copies of a tied matrix: one storage, counted"
+        " once (lm_head.weight)")]
 
 
 def test_check_export_and_report_read_a_hub_id(hub, tmp_path):

@@ -63,7 +63,7 @@ def tensors_of(where: str, header: Header, size: int) -> list[TensorInfo]:
         if any(d >= 2**63 for d in entry.dims):  # ggml's ne[] is int64_t, as are torch's sizes
             raise CheckpointError(where, f"tensor '{entry.name}': dims {list(entry.dims)} do not"
                                          " fit 64-bit signed integers")
-        numel, nbytes = tensor_size(where, entry)
+        _, nbytes = tensor_size(where, entry)
         offset = header.data_start + entry.offset
         if offset + nbytes > size:
             raise CheckpointError(where, f"tensor '{entry.name}': data ends at byte"

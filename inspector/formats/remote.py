@@ -285,25 +285,25 @@ def read_range(rev: Revision, name: str, start: int, end: int) -> tuple[bytes, i
     url = hf_hub_url(rev.repo_id, name, revision=rev.commit, endpoint=constants.ENDPOINT)
     headers = {**build_hf_headers(), "Range": f"bytes={start}-{end - 1}",
                "Accept-Encoding": "identity"}
-    with hub_errors(rev.repo_id, rev.asked, name):
-        with get_session().stream("GET", url, headers=headers, timeout=timeout()) as response:
-            if response.status_code == 416:  # the file ends before `start`
-                size = _total(response.headers.get("Content-Range"))
-                raise CheckpointError(rev.where(name), f"the file is {size:,} bytes, shorter than"
-                                                       " its header says: truncated")
-            if response.status_code >= 400:
-                response.read()  # the error's body, for hf_raise_for_status to quote
-            hf_raise_for_status(response)
-            ranged = response.status_code == 206
-            size = (_total(response.headers.get("Content-Range")) if ranged
-                    else int(response.headers.get("Content-Length", 0)))
-            skip = 0 if ranged else start  # a server that ignores Range sends from byte 0
-            want = min(end, size) - start
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) >= skip + want:
-                    break  # enough: the rest of a Range-less answer is left unread
+    with hub_errors(rev.repo_id, rev.asked, name), \
+            get_session().stream("GET", url, headers=headers, timeout=timeout()) as response:
+        if response.status_code == 416:  # the file ends before `start`
+            size = _total(response.headers.get("Content-Range"))
+            raise CheckpointError(rev.where(name), f"the file is {size:,} bytes, shorter than"
+                                                   " its header says: truncated")
+        if response.status_code >= 400:
+            response.read()  # the error's body, for hf_raise_for_status to quote
+        hf_raise_for_status(response)
+        ranged = response.status_code == 206
+        size = (_total(response.headers.get("Content-Range")) if ranged
+                else int(response.headers.get("Content-Length", 0)))
+        skip = 0 if ranged else start  # a server that ignores Range sends from byte 0
+        want = min(end, size) - start
+        data = bytearray()
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= skip + want:
+                break  # enough: the rest of a Range-less answer is left unread
     return bytes(data[skip:skip + want]), size
 
 

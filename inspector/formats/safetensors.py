@@ -101,7 +101,7 @@ def _tensor(path: str, name: str, entry: object, data_start: int) -> TensorInfo:
         width = DTYPE_BYTES[dtype]
         begin, end = offsets
         well_formed = (type(shape) is list and type(offsets) is list and _is_text(name)
-                       and _counts(shape) and _counts(offsets) and begin <= end)
+                       and _counts(shape + offsets) and begin <= end)
     except (TypeError, KeyError, ValueError):
         well_formed = False
     if not well_formed:
