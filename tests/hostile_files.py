@@ -223,6 +223,19 @@ def _pickle(inp: Path, value, name: str = "model.bin") -> Path:
     return inp / name
 
 
+def _legacy_pickle_over_the_bound(inp: Path):
+    """A legacy-format (pre-zip) .bin of 600 MB: a real legacy save of one small tensor followed
+    by a hole. torch.load would read the whole file into memory; refused by its size first."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"wte.weight": torch.zeros(2)}, buffer, _use_new_zipfile_serialization=False)
+    _sparse(inp / "pytorch_model.bin", 600_000_000, buffer.getvalue())
+    return (["inspect", inp / "pytorch_model.bin"], "pytorch_model.bin",
+            [("a legacy (pre-zip) PyTorch file is read whole into memory; this one is 600,000,000"
+             " bytes, over the 536,870,912-byte limit")])
+
+
 def _sparse_tensor_pickle(inp: Path):
     import torch
 
@@ -332,6 +345,7 @@ HOSTILE = {
     "spec.yaml-1.5GB-sparse": _sparse_spec_yaml,
     "spec.yaml-billion-laughs": _billion_laughs,
     "pt-data.pkl-inflates-to-700MB": _pickle_bomb,
+    "bin-legacy-pickle-600MB": _legacy_pickle_over_the_bound,
     "header-1.37M-tensors-exported": _header_of_1_37_million_tensors,
     "header-over-the-tensor-cap": _header_over_the_tensor_cap,
     "header-metadata-4.5M-objects": _metadata_of_millions_of_values,

@@ -54,6 +54,8 @@ def read_pytorch(path: str | Path) -> list[TensorInfo]:
                                     " a zip archive (PK) nor a pickle")
     if magic[:4] == ZIP_MAGIC:
         _check_archive(path)
+    else:
+        _check_legacy(path)
     import pickle
 
     import torch
@@ -103,6 +105,21 @@ def _check_archive(path: Path) -> None:
     if inflated > MAX_INFLATED_BYTES:
         raise CheckpointError(path, f"its compressed records inflate to {inflated:,} bytes, over"
                                     f" the {MAX_INFLATED_BYTES:,}-byte limit")
+
+
+# The legacy format (torch.save before 1.6, or _use_new_zipfile_serialization=False) cannot be
+# memory-mapped: torch.load reads every storage into memory, so the file's size is the memory it
+# takes. Bounded so that any input within the caps is answered within 1 GB.
+MAX_LEGACY_BYTES = 512 * 1024 * 1024
+
+
+def _check_legacy(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_LEGACY_BYTES:
+        raise CheckpointError(path, f"a legacy (pre-zip) PyTorch file is read whole into memory;"
+                                    f" this one is {size:,} bytes, over the"
+                                    f" {MAX_LEGACY_BYTES:,}-byte limit: re-save it with"
+                                    " torch.save (zip format) or as safetensors")
 
 
 def _strided():
