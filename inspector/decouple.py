@@ -49,7 +49,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     counts it."""
     from inspector.families import checkpoint_layout
 
-    layout = layout or checkpoint_layout(checkpoint) or INFERRED
+    layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None) or INFERRED
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
     for tensor in checkpoint.tensors:

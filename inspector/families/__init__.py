@@ -123,15 +123,20 @@ def gguf_family(arch: object) -> Family | None:
     return None
 
 
-def checkpoint_layout(checkpoint) -> Layout | None:
+def checkpoint_layout(checkpoint, claimed_family: str | None = None) -> Layout | None:
     """The layout of an opened checkpoint: a GGUF by its architecture and llama.cpp's names,
-    anything else by its config.json and its names."""
+    anything else by its config.json and its names. `claimed_family` (a --spec's family) stands
+    in for a config.json the checkpoint does not have: its layout is taken when the names fit it,
+    without scoring every family's layout against them."""
     names = [t.name for t in checkpoint.tensors]
     if checkpoint.format == "gguf":
         arch = checkpoint.metadata.get("general.architecture")
         return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None},
                              gguf=True)
-    return choose_layout(names, checkpoint.config,
+    config = checkpoint.config
+    if config is None and claimed_family in families():
+        config = {"model_type": families()[claimed_family].config_model_type}
+    return choose_layout(names, config,
                          shapes={t.name: tuple(t.shape) for t in checkpoint.tensors})
 
 
@@ -180,9 +185,13 @@ def choose_layout(names: list[str], config: dict | None = None,
                            family.hub_layout.name if family else None)
     if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
         return named  # else the config describes other weights: the names decide
-    # Most names recognised; among equals, the one whose matrices lie as it says.
-    scored = [(sum(layout.match(n) is not None for n in sample),
-               shapes is not None and fits_shapes(layout, sample, shapes), layout)
+    # Most names recognised; among equals, the one whose matrices lie as it says (looked at only
+    # for the layouts tied for most: the shapes cost more than the names).
+    scored = [(sum(layout.match(n) is not None for n in sample), layout)
               for layout in candidates.values()]
-    best, _, layout = max(scored, key=lambda scores: scores[:2], default=(0, False, None))
-    return layout if best else None
+    best = max((score for score, _ in scored), default=0)
+    if not best:
+        return None
+    tied = [layout for score, layout in scored if score == best]
+    return next((layout for layout in tied if shapes is None or len(tied) == 1
+                 or fits_shapes(layout, sample, shapes)), tied[0])
