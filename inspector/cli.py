@@ -170,9 +170,11 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     A hub id (owner/name[@revision]) is read header-only: config.json, the index and each
     safetensors header by HTTP Range, never the weights."""
     from inspector.tables import (
+        bookkeeping,
         buffers,
         head_table,
         layer_table,
+        quantized_roles,
         role_table,
         tensor_table,
         total,
@@ -180,6 +182,7 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
 
     source = hub_source(source, revision)
     inspection = _inspect(source, spec_name)
+    quantization = inspection.decoupled.quantization
     rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
     dtypes: dict[str, int] = {}
     for t in checkpoint.tensors:
@@ -192,6 +195,8 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         "tensors": len(checkpoint.tensors),
         "parameters": total(rows),
         "buffers": buffers(rows),
+        "quantization": quantization.as_dict() if quantization else None,
+        "bookkeeping": bookkeeping(rows),
         "bytes": checkpoint.nbytes,
         "dtypes": dtypes,
         "tied": inspection.decoupled.tied,
@@ -199,6 +204,8 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         "roles_inferred": inspection.decoupled.inferred,
         "roles": role_table(rows),
     }
+    if quantization:
+        document["roles"] = quantized_roles(rows, document["roles"])
     from inspector.reconcile import reconcile
 
     hub_count = reconcile(checkpoint, rows, document["parameters"])
@@ -260,6 +267,7 @@ def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
         ("tensors", doc["tensors"]),
         ("parameters", doc["parameters"]),
         ("buffers", f"{len(doc['buffers'])} tensors, {buffer_numel:,} values (not parameters)"),
+        *_quantized_summary(doc),
         ("bytes", doc["bytes"]),
         ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
         ("tied", ("unembedding is the embedding's storage (counted once)" if doc["tied"]
@@ -268,6 +276,22 @@ def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
         *([("roles", "inferred from generic tensor names: no family's layout matches")]
           if doc["roles_inferred"] else []),
     ]
+
+
+def _quantized_summary(doc: dict) -> list[tuple[str, object]]:
+    """What a quantized checkpoint's numbers are: logical parameters, and the bookkeeping."""
+    found = doc.get("quantization")
+    if not found:
+        return []
+    from inspector.quantization import Quantization
+
+    kept = doc["bookkeeping"]
+    values, nbytes = sum(b["numel"] for b in kept), sum(b["bytes"] for b in kept)
+    said = (f"{Quantization(**found).label}: parameters are the unquantized model's (packed"
+            " values unpacked)")
+    listed = (f"{len(kept):,} tensors, {values:,} values, {nbytes:,} bytes (scales, zero points,"
+              " indices: not parameters)")
+    return [("quantized", said), ("bookkeeping", listed)]
 
 
 def _inspect(source: str, spec_name: str | None):

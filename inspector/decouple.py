@@ -10,12 +10,21 @@ from dataclasses import dataclass, replace
 from functools import cache
 from math import prod
 
+from inspector.analytic import parameter_shapes
 from inspector.canonical import parse
+from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.inferred import infer
 from inspector.layout import Layout, Rule
+from inspector.quantization import (
+    Quantization,
+    QuantizationError,
+    Stored,
+    read_quantization,
+    stored_view,
+)
 from inspector.roles import Role
-from inspector.rows import BUFFER, UNMAPPED, WEIGHT, Row
+from inspector.rows import BOOKKEEPING, BUFFER, UNMAPPED, WEIGHT, Row
 from inspector.spec import Spec
 
 
@@ -26,6 +35,7 @@ class Decoupled:
     rows: list[Row]
     tied: bool  # the unembedding is the embedding's storage
     tied_copy: bool = False  # the file also stores the tied unembedding: a copy, counted once
+    quantization: Quantization | None = None  # how its weights are packed, if they are
 
     @property
     def inferred(self) -> bool:
@@ -49,16 +59,33 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     counts it."""
     from inspector.families import checkpoint_layout
 
-    layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None) or INFERRED
+    quantization = _quantization(checkpoint)
+    views = {t.name: stored_view(t, quantization) for t in checkpoint.tensors} \
+        if quantization else {}
+    # The spec's shapes, for bitsandbytes' 4-bit weights, stored flat.
+    described = dict(parameter_shapes(spec)) if quantization and spec is not None else {}
+    logical = [_logical(t, views[t.name]) for t in checkpoint.tensors
+               if not views[t.name].bookkeeping] if quantization else None
+    layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
+                                         tensors=logical) or INFERRED
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
+    served: dict[str, list[Row]] = {}  # a quantized weight's name -> its rows (its bookkeeping's)
     for tensor in checkpoint.tensors:
-        parts = _rows(tensor, layout, spec)
+        view = views.get(tensor.name)
+        if view is not None and view.bookkeeping:
+            continue  # after the weights: listed under the roles of the weight it serves
+        parts = _rows(tensor, layout, spec) if view is None or not view.packed \
+            else _packed_rows(tensor, view, layout, spec, described)
+        served[parts[0].canonical or tensor.name] = parts
         tied_to = None
         if tensor.storage is not None and parts[0].role is not None:
             tied_to = first_role_of_storage.setdefault(tensor.storage, parts[0].role)
             tied_to = tied_to if tied_to != parts[0].role else None
         rows.extend(replace(p, tied_to=tied_to) if tied_to else p for p in parts)
+    if quantization:
+        rows += [row for tensor in checkpoint.tensors if views[tensor.name].bookkeeping
+                 for row in _bookkeeping_rows(tensor, views[tensor.name].name, layout, served)]
     tied_copy = False
     if config_ties:
         rows, tied_copy = _tie_copies(rows)
@@ -75,7 +102,69 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
                             dtype=embedding.dtype, nbytes=embedding.nbytes,
                             tied_to=Role.EMBEDDING))
             tied = True
-    return Decoupled(checkpoint, layout, rows, tied, tied_copy)
+    return Decoupled(checkpoint, layout, rows, tied, tied_copy, quantization)
+
+
+def _quantization(checkpoint: Checkpoint) -> Quantization | None:
+    try:
+        return read_quantization(checkpoint.config, checkpoint.tensors)
+    except QuantizationError as e:
+        raise CheckpointError(checkpoint.source, str(e)) from e
+
+
+def _logical(tensor: TensorInfo, view: Stored) -> TensorInfo:
+    """The tensor as the unquantized model names and shapes it (what layouts match)."""
+    if view.name == tensor.name and view.shape == tuple(tensor.shape):
+        return tensor
+    return replace(tensor, name=view.name, shape=view.shape)
+
+
+def _packed_rows(tensor: TensorInfo, view: Stored, layout: Layout, spec: Spec | None,
+                 described: dict) -> list[Row]:
+    """The rows of a packed weight: its logical shape (cut where it is fused), its stored
+    elements and bytes shared among the parts by their logical sizes."""
+    logical = _logical(tensor, view)
+    if len(view.shape) == 1 and described:  # bitsandbytes 4-bit: flat in the file
+        logical = replace(logical, shape=_described_shape(view, layout, described) or view.shape)
+    rows = _rows(logical, layout, spec)
+    whole = prod(logical.shape) or 1
+    return [replace(r, tensor=tensor.name, stored=tensor.numel * r.numel // whole) for r in rows]
+
+
+def _described_shape(view: Stored, layout: Layout, shapes: dict) -> tuple[int, ...] | None:
+    """The shape the spec gives the module a flat packed weight fills (its parts stacked on the
+    split axis), when its values number as many."""
+    found = layout.match(view.name)
+    if found is None or found[0].is_buffer or found[0].transposed:
+        return None
+    rule, layer = found
+    parts = [shapes.get(t.replace("{i}", str(layer))) for t in rule.targets]
+    if any(p is None or len(p) != 2 for p in parts):
+        return None
+    shape = (sum(p[0] for p in parts), parts[0][1]) if len(parts) > 1 else parts[0]
+    return shape if prod(shape) == view.shape[0] else None
+
+
+def _bookkeeping_rows(tensor: TensorInfo, serves: str, layout: Layout,
+                      served: dict[str, list[Row]]) -> list[Row]:
+    """A bookkeeping tensor under the role and layer of the weight it serves; shared among a
+    fused weight's parts as its values are (so that bits per weight add up per role)."""
+    found = layout.match(serves) if layout.rules else None
+    canonical = ""
+    if found is not None and not found[0].is_buffer:
+        canonical = found[0].targets[0].replace("{i}", str(found[1]))
+    weight_rows = served.get(canonical) or served.get(serves) or []
+    whole = sum(r.numel for r in weight_rows)
+    if not whole:
+        return [Row(tensor.name, None, found[1] if found else None, BOOKKEEPING, tensor.shape,
+                    dtype=tensor.dtype, nbytes=tensor.nbytes)]
+    if len(weight_rows) == 1:
+        r = weight_rows[0]
+        return [Row(tensor.name, r.role, r.layer, BOOKKEEPING, tensor.shape, dtype=tensor.dtype,
+                    nbytes=tensor.nbytes)]
+    return [Row(tensor.name, r.role, r.layer, BOOKKEEPING, (tensor.numel * r.numel // whole,),
+                dtype=tensor.dtype, nbytes=tensor.nbytes * r.numel // whole)
+            for r in weight_rows]
 
 
 def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:

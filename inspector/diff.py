@@ -48,6 +48,7 @@ from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
 from inspector.inspection import inspect_source
 from inspector.plan import Cell, Job, Target, layout_rule, plan
+from inspector.quantization import refuse_values
 from inspector.roles import role_sort_key
 from inspector.rows import BUFFER, Row
 from inspector.spec import Spec
@@ -272,6 +273,8 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
     if not tolerance >= 0:  # also refuses NaN
         raise UsageError("--tolerance", f"must be 0 or more, got {tolerance}")
     a, b = inspect_source(source_a, spec), inspect_source(source_b, spec)
+    refuse_values(source_a, a.decoupled.quantization, "diff")
+    refuse_values(source_b, b.decoupled.quantization, "diff")
     if _family(a) and _family(b) and _family(a) != _family(b):
         return unrelated(source_a, source_b, by, tolerance, a, b)
     heads = None

@@ -18,6 +18,8 @@ from inspector.rows import BUFFER, Row
 BUFFERS = "buffers (masks, rotary frequencies, position ids): stored, not parameters"
 TIED = "stored copies of a tied matrix: one storage, counted once"
 BOOKKEEPING = "quantization bookkeeping (scales, zero points, group indices): not parameters"
+PACKED = ("packed quantized weights: the hub counts their stored elements, inspector the values"
+          " they hold (the unquantized model's parameters)")
 
 
 def reconcile(checkpoint: Checkpoint, rows: list[Row], parameters: int) -> dict | None:
@@ -35,6 +37,8 @@ def reconcile(checkpoint: Checkpoint, rows: list[Row], parameters: int) -> dict 
         uncounted = tensor.numel - sum(r.numel for r in own if r.counted)
         if uncounted > 0:
             causes[_cause(own)].append((tensor.name, uncounted))
+        elif uncounted < 0:  # more values than stored elements: a packed weight
+            causes[PACKED].append((tensor.name, uncounted))
     explained = sum(n for found in causes.values() for _, n in found)
     difference = hub["total"] - parameters
     return {
@@ -65,6 +69,8 @@ def lines(found: dict) -> list[str]:
         size = (f"{len(names)} x {each:,} = {values:,} values" if each * len(names) == values
                 and len(names) > 1 else
                 f"{values:,} values in {len(names)} tensor{'s' * (len(names) > 1)}")
+        if values < 0:  # fewer on the hub than in inspector's count
+            size = f"{-values:,} values more than stored in {len(names)} tensors"
         shown = ", ".join(names[:2]) + (f", ... {names[-1]}" if len(names) > 2 else "")
         out.append(f"{size}: {cause['cause']} ({shown})")
     if found["unexplained"]:

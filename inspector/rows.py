@@ -12,6 +12,9 @@ from math import prod
 from inspector.roles import Role
 
 WEIGHT, BIAS, BUFFER, UNMAPPED = "weight", "bias", "buffer", "unmapped"
+# A quantized checkpoint's scales, zero points, group indices: stored, never parameters
+# (inspector.quantization).
+BOOKKEEPING = "bookkeeping"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class Row:
     dtype: str = ""
     nbytes: int = 0
     tied_to: Role | None = None  # this row is another role's storage seen again: not in totals
+    # Stored elements, where packing makes them fewer than the logical values (numel): eight
+    # 4-bit values in one int32. None: as many as numel.
+    stored: int | None = None
 
     @property
     def numel(self) -> int:

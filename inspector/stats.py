@@ -26,6 +26,7 @@ from inspector.decouple import Decoupled
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.plan import Job, Target, plan
+from inspector.quantization import refuse_values
 from inspector.roles import role_sort_key
 from inspector.tables import HEADS_UNKNOWN, TABLE_KEYS, layer_sort_key, role_name, select
 
@@ -184,6 +185,7 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
         raise UsageError("--by", f"must be one of {', '.join(ROLLUPS)}")
     if by == "head" and not (heads and heads[0]):
         raise UsageError(decoupled.checkpoint.source, HEADS_UNKNOWN)
+    refuse_values(decoupled.checkpoint.source, decoupled.quantization, "stats")
     jobs, targets, aliases = plan(decoupled, heads if by == "head" else None)
     nbytes = sum(job.info.nbytes for job in jobs)
     bar = engine.progress(nbytes, "stats") if progress else None

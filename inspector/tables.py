@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from inspector.errors import UsageError
 from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, Role, role_sort_key
-from inspector.rows import BIAS, BUFFER, UNMAPPED, Row
+from inspector.rows import BIAS, BOOKKEEPING, BUFFER, UNMAPPED, Row
 
 UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
 
@@ -136,6 +136,40 @@ def tensor_table(rows: list[Row]) -> list[dict]:
 
 def buffers(rows: list[Row]) -> list[dict]:
     return [{"name": r.tensor, "numel": r.numel} for r in rows if r.kind == BUFFER]
+
+
+def bookkeeping(rows: list[Row]) -> list[dict]:
+    """A quantized checkpoint's scales, zero points and indices, one entry per stored tensor."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        if r.kind == BOOKKEEPING:
+            entry = out.setdefault(r.tensor, {"name": r.tensor, "numel": 0, "bytes": 0})
+            entry["numel"] += r.numel
+            entry["bytes"] += r.nbytes
+    return list(out.values())
+
+
+def quantized_roles(rows: list[Row], roles: list[dict]) -> list[dict]:
+    """The role table of a quantized checkpoint: beside each role's logical parameters, the
+    elements and bytes its weights are stored in, its bookkeeping's bytes, and the bits a
+    parameter takes with them."""
+    stored: dict[str, list[int]] = {}  # role -> [stored elements, bytes, bookkeeping bytes]
+    for r in rows:
+        if r.role is None and r.kind != UNMAPPED or r.tied_to is not None:
+            continue
+        cell = stored.setdefault(role_name(r), [0, 0, 0])
+        if r.kind == BOOKKEEPING:
+            cell[2] += r.nbytes
+        else:
+            cell[0] += r.numel if r.stored is None else r.stored
+            cell[1] += r.nbytes
+    out = []
+    for entry in roles:
+        elements, nbytes, extra = stored.get(entry["role"], [0, 0, 0])
+        bits = (nbytes + extra) * 8 / entry["parameters"] if entry["parameters"] else None
+        out.append({**entry, "stored": elements, "bytes": nbytes, "bookkeeping_bytes": extra,
+                    "bits_per_parameter": round(bits, 3) if bits is not None else None})
+    return out
 
 
 def unmapped(rows: list[Row]) -> list[str]:

@@ -18,6 +18,7 @@ from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli, write_hole_safetensor
 from gguf_files import write_tiny_llama_gguf
 from gpt2_files import published_shapes, transformers_shapes, write_gpt2
 from hub_server import HubServer
+from quantized_files import write_quantized
 from test_hub import add_to_cache
 
 REPO = "openai-community/gpt2-sharded"
@@ -72,6 +73,9 @@ def served(tmp_path_factory):
         write_hole_safetensors(tied / "model.safetensors", {n: ("F32", s) for n, s in shapes.items()})
         hub.add("acme/tied-copy", tied, safetensors={"parameters": {"F32": 163_037_184},
                                                      "total": 163_037_184})
+        # A GPTQ checkpoint: the hub counts its stored elements (see the test's arithmetic).
+        hub.add("acme/gptq", write_quantized(root / "gptq", "gptq"),
+                safetensors={"parameters": {"F16": 35_392, "I32": 10_528}, "total": 45_920})
         yield hub, folder
 
 
@@ -359,6 +363,33 @@ def test_a_stored_copy_of_a_tied_matrix_is_one_cause(hub):
         " difference 38,597,376:"),
         ("  38,597,376 values in 1 tensor: stored copies of a tied matrix: one storage, counted"
         " once (lm_head.weight)")]
+
+
+def test_a_quantized_checkpoints_packed_weights_and_bookkeeping_are_causes(hub):
+    """tests/quantized_files.py's GPTQ Llama (2 layers, d 64, d_ff 128, 4 heads and 2 kv heads
+    of 16, groups of 32, 4 bits: 8 values an int32). Per layer, the seven projections' logical
+    weights are q 4,096 + k 2,048 + v 2,048 + o 4,096 + gate, up, down 3 x 8,192 = 36,864.
+    Stored per layer: qweight (in / 8 x out) 512 + 256 + 256 + 512 + 1,024 x 3 = 4,608; qzeros
+    (groups x out / 8) 16 + 8 + 8 + 16 + 32 x 3 = 144; scales (groups x out) 128 + 64 + 64 + 128 +
+    256 x 3 = 1,152; g_idx (in) 64 x 6 + 128 = 512. F16: embed and lm_head 2 x 16,384, norms
+    5 x 64 = 320, scales 2 x 1,152: 35,392; I32: 2 x (4,608 + 144 + 512) = 10,528; the hub's total
+    45,920. inspector counts 106,816 (LlamaForCausalLM's num_parameters()): difference -60,896 =
+    bookkeeping 2 x (144 + 1,152 + 512) = 3,616 less the packed weights' 2 x 36,864 - 9,216 =
+    64,512 values beyond their stored elements."""
+    _, _, env = hub
+    found = inspect_json(env, "acme/gptq")["hub"]
+    causes = {c["cause"].split(" (")[0].split(":")[0]: c for c in found["causes"]}
+    assert (found["total"], found["parameters"], found["difference"], found["unexplained"]) == \
+        (45_920, 106_816, -60_896, 0)
+    assert causes["quantization bookkeeping"]["values"] == 3_616
+    assert len(causes["quantization bookkeeping"]["tensors"]) == 42  # 3 x 7 x 2
+    assert causes["packed quantized weights"]["values"] == -64_512
+    assert len(causes["packed quantized weights"]["tensors"]) == 14
+    note = hub_note(env, "acme/gptq")
+    assert note[0] == ("the hub counts 45,920 (F16 35,392, I32 10,528); inspector 106,816"
+                       " parameters; difference -60,896:")
+    assert any(line.startswith("  64,512 values more than stored in 14 tensors: packed quantized"
+                               " weights") for line in note)
 
 
 def test_check_export_and_report_read_a_hub_id(hub, tmp_path):

@@ -123,12 +123,15 @@ def gguf_family(arch: object) -> Family | None:
     return None
 
 
-def checkpoint_layout(checkpoint, claimed_family: str | None = None) -> Layout | None:
+def checkpoint_layout(checkpoint, claimed_family: str | None = None,
+                      tensors: list | None = None) -> Layout | None:
     """The layout of an opened checkpoint: a GGUF by its architecture and llama.cpp's names,
     anything else by its config.json and its names. `claimed_family` (a --spec's family) stands
     in for a config.json the checkpoint does not have: its layout is taken when the names fit it,
-    without scoring every family's layout against them."""
-    names = [t.name for t in checkpoint.tensors]
+    without scoring every family's layout against them. `tensors`: the checkpoint's tensors as
+    the unquantized model names them, where they are quantized."""
+    tensors = checkpoint.tensors if tensors is None else tensors
+    names = [t.name for t in tensors]
     if checkpoint.format == "gguf":
         arch = checkpoint.metadata.get("general.architecture")
         return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None},
@@ -136,8 +139,7 @@ def checkpoint_layout(checkpoint, claimed_family: str | None = None) -> Layout |
     config = checkpoint.config
     if config is None and claimed_family in families():
         config = {"model_type": families()[claimed_family].config_model_type}
-    return choose_layout(names, config,
-                         shapes={t.name: tuple(t.shape) for t in checkpoint.tensors})
+    return choose_layout(names, config, shapes={t.name: tuple(t.shape) for t in tensors})
 
 
 # Canonical modules that read the residual stream: their weights have d_model inputs.
