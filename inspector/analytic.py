@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.canonical import parse
+from inspector.canonical import expert_of, parse
 from inspector.roles import Role
 from inspector.rows import Row
 from inspector.spec import Spec
@@ -81,12 +81,33 @@ def block(spec: Spec, layer: str) -> list[Part]:
         parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
     if spec.norm_placement != "output" and not spec.shared_block_norm:
         parts.append(_norm(spec, f"{layer}.mlp_norm", d))
-    if spec.gated_mlp:
-        parts.append(_linear(spec, f"{layer}.mlp.gate", spec.d_ff, d, "mlp"))
-    parts.append(_linear(spec, f"{layer}.mlp.up", spec.d_ff, d, "mlp"))
-    parts.append(_linear(spec, f"{layer}.mlp.down", d, spec.d_ff, "mlp"))
+    if spec.is_moe_layer(int(layer.rsplit(".", 1)[1])):
+        parts += experts(spec, layer)
+    else:
+        parts += mlp(spec, f"{layer}.mlp", spec.d_ff)
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
+    return parts
+
+
+def mlp(spec: Spec, module: str, width: int) -> list[Part]:
+    """An MLP of `width`: gate (when gated), up, down."""
+    d = spec.d_model
+    return [*([_linear(spec, f"{module}.gate", width, d, "mlp")] if spec.gated_mlp else []),
+            _linear(spec, f"{module}.up", width, d, "mlp"),
+            _linear(spec, f"{module}.down", d, width, "mlp")]
+
+
+def experts(spec: Spec, layer: str) -> list[Part]:
+    """A mixture of experts' MLP: the router, the routed experts, the shared experts and
+    their gate."""
+    parts = [_linear(spec, f"{layer}.mlp.router", spec.n_experts, spec.d_model, "router")]
+    for e in range(spec.n_experts):
+        parts += mlp(spec, f"{layer}.mlp.experts.{e}", spec.expert_width)
+    if spec.d_ff_shared:
+        parts += mlp(spec, f"{layer}.mlp.shared", spec.d_ff_shared)
+        if spec.shared_expert_gate:
+            parts.append(_linear(spec, f"{layer}.mlp.shared_gate", 1, spec.d_model, "router"))
     return parts
 
 
@@ -110,5 +131,5 @@ def spec_rows(spec: Spec) -> list[Row]:
         role, layer, kind = parse(name)
         tied = Role.EMBEDDING if name == "unembed.weight" and spec.tied_embeddings else None
         rows.append(Row(tensor=name, role=role, layer=layer, kind=kind, shape=shape,
-                        canonical=name, tied_to=tied))
+                        canonical=name, tied_to=tied, expert=expert_of(name)))
     return rows

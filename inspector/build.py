@@ -118,16 +118,41 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    """down(act(up x)), or gated (SwiGLU): down(act(gate x) * up x)."""
+    """down(act(up x)), or gated (SwiGLU): down(act(gate x) * up x). With a router (a mixture
+    of experts' layer), each token goes through the k experts the router scores highest, their
+    outputs weighted by the softmax of the scores (renormalised over the k where
+    norm_topk_prob), plus the shared experts (scaled by sigmoid(shared_gate x) when gated)."""
 
     def __init__(self, spec: Spec):
         super().__init__()
         self.act = ACTIVATIONS[spec.activation]
         self.gated = spec.gated_mlp
+        self.k, self.norm_topk = spec.experts_per_token, spec.norm_topk_prob
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if "router" in self._modules:
+            return self._routed(x)
         h = self.act(self.gate(x)) * self.up(x) if self.gated else self.act(self.up(x))
         return self.down(h)
+
+    def _routed(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.reshape(-1, x.shape[-1])
+        probs = F.softmax(self.router(h), dim=-1, dtype=torch.float)
+        weights, chosen = probs.topk(self.k, dim=-1)
+        if self.norm_topk:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        weights = weights.to(h.dtype)
+        out = torch.zeros_like(h)
+        for e, expert in enumerate(self.experts):
+            tokens, slot = (chosen == e).nonzero(as_tuple=True)
+            if tokens.numel():
+                out.index_add_(0, tokens, expert(h[tokens]) * weights[tokens, slot, None])
+        if "shared" in self._modules:
+            shared = self.shared(h)
+            if "shared_gate" in self._modules:
+                shared = torch.sigmoid(self.shared_gate(h)) * shared
+            out = out + shared
+        return out.reshape(x.shape)
 
 
 class Block(nn.Module):
@@ -158,7 +183,8 @@ class Block(nn.Module):
 
 
 # The containers a description's names pass through inside a block.
-CONTAINERS = {"attn": Attention, "mlp": MLP}
+CONTAINERS = {"attn": Attention, "mlp": MLP, "shared": MLP,
+              "experts": lambda spec: nn.ModuleList(MLP(spec) for _ in range(spec.n_experts))}
 
 
 class Transformer(nn.Module):

@@ -25,6 +25,16 @@ MODULES: dict[str, Role] = {
     "layers.{i}.mlp.up": Role.UP,
     "layers.{i}.mlp.gate": Role.GATE,
     "layers.{i}.mlp.down": Role.DOWN,
+    # A mixture of experts: the router, routed expert {e} (k of them a token), and the shared
+    # experts every token passes through (gated by shared_gate in Qwen2-MoE).
+    "layers.{i}.mlp.router": Role.ROUTER,
+    "layers.{i}.mlp.experts.{e}.up": Role.UP,
+    "layers.{i}.mlp.experts.{e}.gate": Role.GATE,
+    "layers.{i}.mlp.experts.{e}.down": Role.DOWN,
+    "layers.{i}.mlp.shared.up": Role.UP,
+    "layers.{i}.mlp.shared.gate": Role.GATE,
+    "layers.{i}.mlp.shared.down": Role.DOWN,
+    "layers.{i}.mlp.shared_gate": Role.ROUTER,
     "layers.{i}.mlp_post_norm": Role.NORM,
     "final_norm": Role.NORM,
     "pooler": Role.POOLER,
@@ -35,6 +45,7 @@ MODULES: dict[str, Role] = {
 }
 
 _PATTERN = re.compile(r"^(?:layers\.(\d+)\.)?(.+)\.(weight|bias)$")
+_EXPERT = re.compile(r"\.experts\.(\d+)\.")
 
 
 def parse(name: str) -> tuple[Role, int | None, str]:
@@ -43,5 +54,12 @@ def parse(name: str) -> tuple[Role, int | None, str]:
     if not m:
         raise KeyError(name)
     layer, module, kind = m.groups()
+    module = _EXPERT.sub(".experts.{e}.", f".{module}.")[1:-1]
     key = f"layers.{{i}}.{module}" if layer is not None else module
     return MODULES[key], (int(layer) if layer is not None else None), kind
+
+
+def expert_of(name: str) -> int | None:
+    """The routed expert a canonical name belongs to: `layers.3.mlp.experts.5.up.weight` -> 5."""
+    m = _EXPERT.search(name)
+    return int(m.group(1)) if m else None

@@ -6,7 +6,7 @@ from inspector.analytic import spec_rows
 from inspector.decouple import Decoupled
 from inspector.roles import Role
 from inspector.spec import Spec
-from inspector.tables import buffers, role_table, total, unmapped
+from inspector.tables import active_total, buffers, role_table, total, unmapped
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -62,6 +62,8 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
         "spec": spec.name,
         "source": decoupled.checkpoint.source,
         "total": {"expected": expected_total, "actual": actual_total},
+        "active_parameters": {"expected": active_total(expected_rows, spec.experts_per_token),
+                              "actual": active_total(actual_rows, spec.experts_per_token)},
         "roles": roles,
         "buffers": buffers(actual_rows),
         "problems": problems,

@@ -94,7 +94,7 @@ def specs(fmt: str) -> None:
 
 @cli.command()
 @click.argument("spec_name", metavar="SPEC")
-@by_option("role", "layer", "tensor")
+@by_option("role", "layer", "tensor", "expert")
 @click.option("--count-tied", is_flag=True, help="Count a tied unembedding again (as the GPT-3"
                                                  " paper's style of table does).")
 @click.option("--weights-only", is_flag=True, help="Matrices only: no biases, norms or position"
@@ -113,16 +113,19 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
     """
     from inspector.analytic import spec_rows
     from inspector.formats.hub import load_hub_spec
-    from inspector.tables import layer_table, role_table, select, tensor_table, total
+    from inspector.tables import expert_table, layer_table, role_table, select, tensor_table, total
 
     spec = load_hub_spec(hub_source(spec_name, revision) if revision else spec_name)
     for w in spec.warnings():
         warn(w)
     rows = spec_rows(spec)
     roles = role_table(rows, count_tied, weights_only)
-    document = {"spec": spec.name, "total": total(rows, count_tied, weights_only), "roles": roles}
+    document = {"spec": spec.name, "total": total(rows, count_tied, weights_only),
+                **active_parameters(rows, spec), "roles": roles}
     shown = roles
-    if by == "layer":
+    if by == "expert":
+        shown = document["experts"] = expert_table(rows)
+    elif by == "layer":
         shown = document["layers"] = layer_table(rows, count_tied, weights_only)
     elif by == "tensor":
         shown = document["tensors"] = [
@@ -137,13 +140,34 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
             return
     if fmt in ("table", "markdown"):
         say(summary([("spec", spec.name), ("source", spec.source),
-                     ("total", document["total"])], fmt))
+                     ("total", document["total"]), *active_line(document, spec)], fmt))
     say(render(shown, fmt, document=document))
     if fmt in ("table", "markdown"):
         say(_count_footnote(roles, count_tied, weights_only))
         if with_costs:
             say("\ncosts (from the spec; every stored parameter once):\n")
             say(render(cost_rows(spec, document["costs"]), fmt))
+
+
+def active_parameters(rows, spec) -> dict:
+    """The JSON keys of the parameters a token passes through (every parameter of a dense
+    model; k of E routed experts of a mixture), with and without the embedding tables."""
+    from inspector.tables import active_total
+
+    k = spec.experts_per_token if spec is not None else None
+    return {"active_parameters": active_total(rows, k),
+            "active_parameters_without_embeddings": active_total(rows, k, embeddings=False)}
+
+
+def active_line(document: dict, spec) -> list[tuple[str, object]]:
+    """The summary line of a mixture of experts' active parameters (none for a dense model)."""
+    if spec is None or not spec.n_experts or document["active_parameters"] is None:
+        return []
+    line = (f"{document['active_parameters']:,} a token: {spec.experts_per_token} of"
+            f" {spec.n_experts} routed experts in each MoE layer;"
+            f" {document['active_parameters_without_embeddings']:,} without the embedding and"
+            " unembedding")
+    return [("active", line)]
 
 
 def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> str:
@@ -160,7 +184,7 @@ def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> 
 
 @cli.command()
 @click.argument("source")
-@BY
+@by_option(*TABLE_KEYS, "expert")
 @SPEC_FOR_HEADS
 @REVISION
 @FORMAT
@@ -199,6 +223,7 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         "bookkeeping": bookkeeping(rows),
         "bytes": checkpoint.nbytes,
         "dtypes": dtypes,
+        **active_parameters(rows, inspection.spec),
         "tied": inspection.decoupled.tied,
         "tied_copy": inspection.decoupled.tied_copy,
         "roles_inferred": inspection.decoupled.inferred,
@@ -212,7 +237,11 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     if hub_count is not None:
         document["hub"] = hub_count
     shown = document["roles"]
-    if by == "layer":
+    if by == "expert":
+        from inspector.tables import expert_table
+
+        shown = document["experts"] = expert_table(rows)
+    elif by == "layer":
         shown = document["layers"] = layer_table(rows)
     elif by == "head":
         shown = document["heads"] = head_table(rows, inspection.shape.n_heads,
@@ -221,7 +250,10 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         shown = document["tensor_rows"] = tensor_table(rows)
     warn_unmapped(source, document["layout"], rows)
     if fmt in ("table", "markdown"):
-        say(summary(_inspect_summary(document), fmt))
+        summary_lines = _inspect_summary(document)
+        at = next(i for i, (key, _) in enumerate(summary_lines) if key == "parameters") + 1
+        summary_lines[at:at] = active_line(document, inspection.spec)
+        say(summary(summary_lines, fmt))
     say(render(shown, fmt, document=document))
     if hub_count is not None and fmt in ("table", "markdown"):
         say(_hub_note(hub_count))

@@ -21,6 +21,9 @@ The conventions, stated once here and repeated in every row's `how`:
   so 2 x 2 x n_ctx/2 x d_attn per layer. Chinchilla (Hoffmann et al. 2022) counts the full n_ctx,
   twice this. A locally banded layer of window w averages w - w^2 / (2 n_ctx) keys instead; an
   encoder token attends to all n_ctx keys (twice the causal term).
+- A mixture of experts: memory (weights) holds every parameter; the FLOPs of a token count only
+  the parameters it passes through, k of each MoE layer's E routed experts (N is taken from the
+  active parameters).
 - Training FLOPs per token = 3 x forward (the backward pass costs twice the forward): 6N + 3 x the
   attention term.
 """
@@ -32,7 +35,7 @@ from fractions import Fraction
 from inspector.analytic import spec_rows
 from inspector.roles import Role
 from inspector.spec import Spec
-from inspector.tables import total
+from inspector.tables import active_total, total
 
 # (name, bits per value). fp16 and bf16 share a width, so one row serves both.
 WEIGHT_DTYPES = (("fp32", 32), ("fp16/bf16", 16), ("int8", 8), ("int4", 4))
@@ -93,7 +96,9 @@ def flops(spec: Spec) -> dict:
     unembedding = sum(r.numel for r in rows if r.role == Role.UNEMBEDDING)  # tied or not
     unembedding_stored = sum(r.numel for r in rows if r.counted and r.role == Role.UNEMBEDDING)
     non_embedding = parameters - lookup - unembedding_stored  # Kaplan's N
-    n = non_embedding + unembedding
+    active = active_total(rows, spec.experts_per_token)  # (all of them in a dense model)
+    skipped = parameters - active  # routed experts a token does not pass through
+    n = non_embedding + unembedding - skipped
     attention = round(sum(_attention_flops(spec, i) for i in range(spec.n_layers)))
     return {
         "parameters": parameters,
@@ -101,10 +106,12 @@ def flops(spec: Spec) -> dict:
         "non_embedding": non_embedding,
         "unembedding": unembedding,
         "tied_unembedding": unembedding - unembedding_stored,  # multiplied, not stored again
+        "experts_skipped": skipped,
         "n": n,
         "n_is": "parameters a token is multiplied by: all but the lookup tables (token, position,"
                 " token-type embeddings), the unembedding counted even when tied (Kaplan's"
-                " non-embedding N + the unembedding)",
+                " non-embedding N + the unembedding); of a mixture of experts only the k routed"
+                " experts a token passes through (weights still hold them all)",
         "attention": attention,
         "attention_is": "2 x n_layers x n_ctx x n_heads x d_head (Kaplan et al. 2020: scores and"
                         " weighted sum over a causal token's mean n_ctx/2 keys); banded layers"
@@ -164,6 +171,9 @@ def cost_rows(spec: Spec, document: dict | None = None) -> list[dict]:
         parts.append(f"- {f['lookup_tables']:,} lookup tables")
     if f["tied_unembedding"]:
         parts.append(f"+ {f['tied_unembedding']:,} tied unembedding (a matmul every token)")
+    if f["experts_skipped"]:
+        parts.append(f"- {f['experts_skipped']:,} in the routed experts a token skips"
+                     f" ({spec.experts_per_token} of {spec.n_experts} run; memory holds all)")
     rows.append(_row("N: parameters multiplied per token", f["n"], "parameters", " ".join(parts),
                      human=False))
     rows.append(_row("attention term per token", f["attention"], "FLOPs", _attention_how(spec)))

@@ -214,12 +214,23 @@ def split_sizes(rule: Rule, size: int, spec: Spec | None) -> list[int] | None:
 def _role_and_kind(target: str) -> tuple[Role, str]:
     """A layout target's role and kind, the same in every layer: parsed once per target, not
     once per tensor (a header may hold 150,000)."""
-    role, _, kind = parse(target.replace("{i}", "0"))
+    role, _, kind = parse(target.replace("{i}", "0").replace("{e}", "0"))
     return role, kind
 
 
 def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None) -> list[Row]:
-    """The rows of one stored tensor: its shape in (out, in) order, cut where it is fused."""
+    """The rows of one stored tensor: its shape in (out, in) order, cut where it is fused; a
+    layer's experts stored as one tensor, one expert's rows after another."""
+    if rule.experts and len(tensor.shape) > 1:
+        n, one = tensor.shape[0], replace(rule, experts=False)
+        each = replace(tensor, shape=tuple(tensor.shape[1:]), nbytes=tensor.nbytes // (n or 1))
+        return [replace(row, tensor=tensor.name)
+                for e in range(n) for row in _parts_of_one(each, one, layer, spec, e)]
+    return _parts_of_one(tensor, rule, layer, spec, rule.expert_in(tensor.name))
+
+
+def _parts_of_one(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None,
+                  expert: int | None) -> list[Row]:
     shape = list(tensor.shape)
     targets = rule.targets
     sizes: list[int | None] = [None]
@@ -239,8 +250,9 @@ def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None)
             part[rule.split_axis] = size
         if rule.transposed and len(part) == 2:
             part.reverse()
-        canonical = target.replace("{i}", str(layer))
+        canonical = target.replace("{i}", str(layer)).replace("{e}", str(expert))
         role, kind = _role_and_kind(target)
         rows.append(Row(tensor.name, role, layer, kind, tuple(part), canonical=canonical,
-                        dtype=tensor.dtype, nbytes=tensor.nbytes * prod(part) // total))
+                        dtype=tensor.dtype, nbytes=tensor.nbytes * prod(part) // total,
+                        expert=expert))
     return rows

@@ -40,6 +40,7 @@ class Inspection:
     shape: Shape
     config_spec: Spec | None  # config.json (or a GGUF's metadata) read as a spec, when it could be
     warnings: list[str] = field(default_factory=list)  # where a --spec disagrees with the files
+    spec: Spec | None = None  # what is known of the model: config.json read as a spec, else --spec
 
     @property
     def rows(self):
@@ -60,7 +61,7 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     warnings: list[str] = []
     if spec is not None:
         shape, warnings = with_spec_heads(shape, spec, source)
-    return Inspection(decoupled, shape, config_spec, warnings)
+    return Inspection(decoupled, shape, config_spec, warnings, known)
 
 
 # What a --spec is compared on against the checkpoint's own shape.

@@ -24,11 +24,23 @@ class Rule:
     head_interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
+    # Axis 0 holds every routed expert of the layer, as transformers >= 5 stores them (one 3-D
+    # `experts.gate_up_proj` a layer): each expert's slice is then read as the rule says, its
+    # targets naming expert `{e}`. (A pattern with `{e}` names one expert's tensor instead.)
+    experts: bool = False
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property
     def is_buffer(self) -> bool:
         return not self.targets
+
+    def expert_in(self, name: str) -> int | None:
+        """The expert a stored name holds, where the pattern has `{e}` (`...experts.{e}.w1...`):
+        the number in the same place counted from the end (prefixes differ at the start)."""
+        parts = self.pattern.split(".")
+        if "{e}" not in parts:
+            return None
+        return int(name.split(".")[parts.index("{e}") - len(parts)])
 
 
 @dataclass(frozen=True)
@@ -62,11 +74,13 @@ class Layout:
             if rule is not None:
                 return rule, None
             parts = rest.split(".")
-            for at, part in enumerate(parts):
-                if part.isdigit() and part.isascii():
-                    parts[at] = "{i}"
+            numbers = [at for at, part in enumerate(parts) if part.isdigit() and part.isascii()]
+            if numbers:
+                parts[numbers[0]] = "{i}"
+                rule = self._by_pattern.get(".".join(parts))
+                if rule is None and len(numbers) > 1:  # one expert's tensor: `...experts.{e}...`
+                    parts[numbers[1]] = "{e}"
                     rule = self._by_pattern.get(".".join(parts))
-                    if rule is not None:
-                        return rule, int(part)
-                    break
+                if rule is not None:
+                    return rule, int(rest.split(".")[numbers[0]])
         return None

@@ -35,6 +35,7 @@ ROLE_COLORS = {
     "norm": "#969696",
     "pooler": "#e7298a",
     "head": "#f1b6da",
+    "router": "#b2df8a",
     UNMAPPED_ROLE: "#252525",
 }
 

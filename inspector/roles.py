@@ -11,6 +11,9 @@ class Role(str, Enum):
     KEY = "key"
     VALUE = "value"
     OUTPUT = "output"
+    # The gate of a mixture of experts: scores the experts for each token (and Qwen2-MoE's gate
+    # of its shared expert). Not `gate`, which is a gated MLP's second projection.
+    ROUTER = "router"
     UP = "up"
     GATE = "gate"
     DOWN = "down"

@@ -31,6 +31,7 @@ class Row:
     # Stored elements, where packing makes them fewer than the logical values (numel): eight
     # 4-bit values in one int32. None: as many as numel.
     stored: int | None = None
+    expert: int | None = None  # the routed expert of a mixture of experts (k of E a token)
 
     @property
     def numel(self) -> int:

@@ -22,7 +22,8 @@ SPEC_DIR = Path(__file__).resolve().parent / "specs"
 REQUIRED = object()
 
 # Which layers carry an additive bias. Missing keys mean "no bias".
-BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler")
+BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler",
+              "router")  # (gpt-oss's router has a bias)
 
 # name: (type, default, allowed values or None). Types are checked exactly (bool is not an int).
 FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
@@ -38,6 +39,17 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "d_head": (int, None, None),  # default d_model / n_heads; may differ (GPT-3 13B's reading)
     "n_kv_heads": (int, None, None),  # default n_heads; fewer means grouped-query attention
     "d_ff": (int, REQUIRED, None),
+    # A mixture of experts: each MoE layer's MLP is n_experts routed experts of d_ff_expert, of
+    # which a router picks experts_per_token for each token, plus shared experts (of d_ff_shared
+    # in all) every token passes through. Layers in dense_layers keep a dense MLP of d_ff
+    # (DeepSeek's first layers, Qwen's mlp_only_layers).
+    "n_experts": (int, 0, None),
+    "experts_per_token": (int, None, None),
+    "d_ff_expert": (int, None, None),
+    "d_ff_shared": (int, 0, None),
+    "shared_expert_gate": (bool, False, None),  # Qwen2-MoE: sigmoid(Linear(d, 1)) x shared
+    "dense_layers": (list, None, None),
+    "norm_topk_prob": (bool, False, None),  # the k chosen weights renormalised to sum to 1
     "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
     "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
     "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
@@ -120,6 +132,13 @@ class Spec:
     n_heads: int
     d_ff: int
     architecture: str = "decoder"
+    n_experts: int = 0
+    experts_per_token: int | None = None
+    d_ff_expert: int | None = None
+    d_ff_shared: int = 0
+    shared_expert_gate: bool = False
+    dense_layers: tuple = ()
+    norm_topk_prob: bool = False
     d_head: int = 0
     n_kv_heads: int = 0
     activation: str = "gelu_tanh"
@@ -174,6 +193,13 @@ class Spec:
     def has_unembedding(self) -> bool:
         """A decoder's, or an encoder's masked-LM head's."""
         return self.architecture == "decoder" or self.mlm_head
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return self.n_experts > 0 and layer not in self.dense_layers
+
+    @property
+    def expert_width(self) -> int:
+        return self.d_ff_expert or self.d_ff
 
     def layer_attention(self, layer: int) -> str:
         return self.attention_pattern[layer % len(self.attention_pattern)]
@@ -280,6 +306,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         problems.append("'attention_pattern' has local layers but 'local_window' is not given")
     _check_heads(values, problems)
     _check_rotary(values, problems)
+    _check_experts(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
@@ -293,7 +320,9 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     d_head = values["d_head"] or values["d_model"] // values["n_heads"]
     return Spec(
         **{k: v for k, v in values.items() if k not in ("d_head", "n_kv_heads", "biases",
-                                                       "attention_pattern", "published")},
+                                                       "attention_pattern", "published",
+                                                       "dense_layers")},
+        dense_layers=tuple(values["dense_layers"] or ()),
         d_head=d_head,
         n_kv_heads=values["n_kv_heads"] or values["n_heads"],
         biases=biases,
@@ -327,6 +356,26 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
         elif not all(isinstance(scaling[k], (int, float)) and not isinstance(scaling[k], bool)
                      and scaling[k] > 0 for k in ROPE_SCALING_KEYS[1:]):
             problems.append(f"'rope_scaling' values must be positive numbers, got {scaling!r}")
+
+
+def _check_experts(values: dict, problems: list[str]) -> None:
+    experts, k = values.get("n_experts"), values.get("experts_per_token")
+    if not isinstance(experts, int) or isinstance(experts, bool):
+        return
+    if experts < 0:
+        problems.append(f"'n_experts' must be 0 or more, got {experts}")
+    elif experts and not (isinstance(k, int) and 0 < k <= experts):
+        problems.append(f"'experts_per_token' must be from 1 to n_experts ({experts}) in a"
+                        f" mixture of experts, got {reprlib.repr(k)}")
+    for key in ("d_ff_expert", "d_ff_shared"):
+        if isinstance(values.get(key), int) and values[key] < 0:
+            problems.append(f"'{key}' must be 0 or more, got {values[key]}")
+    dense = values.get("dense_layers") or []
+    n_layers = values.get("n_layers")
+    if any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < (n_layers or 0)
+           for i in dense):
+        problems.append(f"'dense_layers' must list layer numbers from 0 to n_layers - 1, got"
+                        f" {reprlib.repr(dense)}")
 
 
 def _check_family(family: object, problems: list[str]) -> None:

@@ -46,6 +46,48 @@ def total(rows: list[Row], count_tied: bool = False, weights_only: bool = False)
     return sum(r.numel for r in select(rows, count_tied, weights_only))
 
 
+# What model cards leave out of "non-embedding" parameters: the tables a token's id and position
+# look up, and the unembedding (Qwen3-30B-A3B: 30.5B, 29.9B non-embedding).
+EMBEDDING_TABLES = (Role.EMBEDDING, Role.POSITION, Role.TOKEN_TYPE, Role.UNEMBEDDING)
+
+
+def active_total(rows: list[Row], experts_per_token: int | None,
+                 embeddings: bool = True) -> int | None:
+    """The parameters a token passes through: every counted parameter, except that of the E
+    routed experts of an MoE layer only k are (k/E of their parameters; experts of one layer are
+    alike). None when the rows hold routed experts and k is not known. `embeddings=False`
+    leaves out the embedding tables and the unembedding (the model cards' convention)."""
+    routed: dict[int | None, int] = defaultdict(int)
+    experts: dict[int | None, set] = defaultdict(set)
+    fixed = 0
+    for row in select(rows):
+        if not embeddings and row.role in EMBEDDING_TABLES:
+            continue
+        if row.expert is None:
+            fixed += row.numel
+        else:
+            routed[row.layer] += row.numel
+            experts[row.layer].add(row.expert)
+    if routed and not experts_per_token:
+        return None
+    return fixed + sum(n * experts_per_token // len(experts[layer])
+                       for layer, n in routed.items())
+
+
+def expert_table(rows: list[Row]) -> list[dict]:
+    """One row per (layer, expert) of a mixture of experts, and one for each layer's shared
+    experts: their weights, biases and parameters."""
+    cells: dict[tuple, list[int]] = {}
+    for row in select(rows):
+        shared = ".mlp.shared." in row.canonical
+        if row.expert is None and not shared:
+            continue
+        cell = cells.setdefault((row.layer, "shared" if shared else row.expert), [0, 0])
+        cell[row.kind == BIAS] += row.numel
+    return [{"layer": layer, "expert": expert, "weights": w, "biases": b, "parameters": w + b}
+            for (layer, expert), (w, b) in cells.items()]
+
+
 def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
     """One row per role: weights, biases, parameters, and tied_to for a role that is a repeat.
 

@@ -10,6 +10,7 @@ single value is read, so a wrong checkpoint fails fast and names what is wrong.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,14 +25,25 @@ from inspector.spec import Spec
 MAX_PROBLEMS_SHOWN = 5
 
 
-def targets(rule: Rule, layer: int | None) -> list[str]:
-    return [t.replace("{i}", str(layer)) for t in rule.targets]
+def targets(rule: Rule, layer: int | None, expert: int | None = None) -> list[str]:
+    """The canonical names a stored tensor fills: every expert's, in order, when axis 0 holds
+    the layer's experts (`rule.experts`; `expert` then counts them)."""
+    names = [t.replace("{i}", str(layer)) for t in rule.targets]
+    if expert is None:
+        return names
+    if rule.experts:
+        return [n.replace("{e}", str(e)) for e in range(expert) for n in names]
+    return [n.replace("{e}", str(expert)) for n in names]
 
 
-def from_stored(value: torch.Tensor, rule: Rule, layer: int | None,
-                spec: Spec) -> list[tuple[str, torch.Tensor]]:
-    """One stored tensor -> its canonical tensors, each (out, in)."""
-    names = targets(rule, layer)
+def from_stored(value: torch.Tensor, rule: Rule, layer: int | None, spec: Spec,
+                expert: int | None = None) -> list[tuple[str, torch.Tensor]]:
+    """One stored tensor -> its canonical tensors, each (out, in). `expert`: the expert a
+    per-expert tensor holds."""
+    if rule.experts:  # one slice of axis 0 per expert, each read as the rule says
+        return [pair for e, part in enumerate(value.unbind(0))
+                for pair in from_stored(part, replace(rule, experts=False), layer, spec, e)]
+    names = targets(rule, layer, expert)
     parts = [value] if rule.split_axis is None else _split(value, rule, spec)
     out = []
     for name, part in zip(names, parts, strict=True):
@@ -45,7 +57,13 @@ def from_stored(value: torch.Tensor, rule: Rule, layer: int | None,
 
 def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
               spec: Spec) -> torch.Tensor:
-    """Canonical tensors (in the rule's target order) -> the one tensor the layout stores."""
+    """Canonical tensors (in the rule's target order; for `rule.experts`, every expert's in
+    turn) -> the one tensor the layout stores."""
+    if rule.experts:
+        n = len(rule.targets)
+        single = replace(rule, experts=False)
+        return torch.stack([to_stored(values[e:e + n], single, layer, spec)
+                            for e in range(0, len(values), n)])
     parts = []
     for name, part in zip(targets(rule, layer), values, strict=True):
         if rule.rotary_permuted:
@@ -191,7 +209,7 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
             if found is None or found[0].is_buffer:
                 continue
             rule, layer = found
-            for name, part in from_stored(value, rule, layer, spec):
+            for name, part in from_stored(value, rule, layer, spec, rule.expert_in(stored)):
                 param = params[name]
                 if tuple(part.shape) != tuple(param.shape):  # the header check makes this rare
                     _fail(checkpoint, spec, [(f"'{stored}' gives {name} the shape"

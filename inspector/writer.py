@@ -95,6 +95,15 @@ def _validated(config: dict, dtype: str) -> dict:
     return json.loads(made.to_json_string(use_diff=False))
 
 
+def _places(rule, spec: Spec) -> list[tuple[int | None, int | None]]:
+    """(layer, expert) of each tensor a rule stores: an expert's tensor per layer and expert,
+    a layer's experts together (expert = how many), or one a layer, or one."""
+    layers = range(spec.n_layers) if "{i}" in rule.pattern else [None]
+    if "{e}" in rule.pattern:
+        return [(layer, e) for layer in layers for e in range(spec.n_experts)]
+    return [(layer, spec.n_experts if rule.experts else None) for layer in layers]
+
+
 def hub_tensors(model, spec: Spec) -> dict:
     """The model's parameters under the family's names, in its stored orientation. A tied
     unembedding is not written (transformers ties it from the config)."""
@@ -106,8 +115,8 @@ def hub_tensors(model, spec: Spec) -> dict:
     for rule in layout.rules:
         if rule.is_buffer:
             continue
-        for layer in range(spec.n_layers) if "{i}" in rule.pattern else [None]:
-            names = targets(rule, layer)
+        for layer, expert in _places(rule, spec):
+            names = targets(rule, layer, expert)
             present = [n in canonical and n not in written for n in names]
             if not any(present):
                 continue  # a bias this spec does not have, or a name an earlier rule wrote
@@ -115,7 +124,7 @@ def hub_tensors(model, spec: Spec) -> dict:
                 raise UsageError(spec.name, f"the {layout.name} layout stores"
                                             f" {', '.join(names)} together, the model lacks"
                                             f" {', '.join(n for n, p in zip(names, present) if not p)}")
-            stored = rule.pattern.replace("{i}", str(layer))
+            stored = rule.pattern.replace("{i}", str(layer)).replace("{e}", str(expert))
             out[stored] = to_stored([canonical[n] for n in names], rule, layer, spec)
             written.update(names)
     left = sorted(set(canonical) - written)

@@ -159,6 +159,11 @@ def test_layout_rules_read_and_write_as_inverses(layout_name):
         if rule.is_buffer:
             continue
         names = [t.replace("{i}", "0") for t in rule.targets]
+        expert = None
+        if rule.experts:  # a layer's experts in one tensor: two experts' parts, stacked
+            names, expert = [n.replace("{e}", str(e)) for e in range(2) for n in names], 2
+        elif "{e}" in rule.pattern:  # one expert's tensor
+            names, expert = [n.replace("{e}", "1") for n in names], 1
         roles = [parse(n)[0] for n in names]
         if rule.split_axis is not None:  # fused parts: the sizes the rule names, else equal
             rows = [getattr(spec, a) for a in rule.split_sizes or ()] or [16] * len(names)
@@ -168,7 +173,8 @@ def test_layout_rules_read_and_write_as_inverses(layout_name):
             shapes_here = [shapes.get(r, (12, 16)) if parse(n)[2] == "weight" else (12,)
                            for n, r in zip(names, roles)]
         values = [torch.randn(s, generator=generator) for s in shapes_here]
-        back = from_stored(to_stored(values, rule, 0, spec), rule, 0, spec)
+        back = from_stored(to_stored(values, rule, 0, spec), rule, 0, spec,
+                           None if rule.experts else expert)
         assert [n for n, _ in back] == names
         assert all(torch.equal(v, b) for v, (_, b) in zip(values, back))
 

@@ -21,8 +21,13 @@ def test_count_json():
     result = run_cli("count", "gpt2-124m", "--format", "json")
     assert result.returncode == 0 and result.stderr == ""
     doc = json.loads(result.stdout)
-    assert set(doc) == {"spec", "total", "roles"}
+    assert set(doc) == {"spec", "total", "active_parameters",
+                        "active_parameters_without_embeddings", "roles"}
     assert doc["total"] == 124_439_808
+    # A dense model: a token passes through every parameter; without the tables (50,257 x 768
+    # tokens, 1,024 x 768 positions) 124,439,808 - 38,597,376 - 786,432 = 85,056,000.
+    assert (doc["active_parameters"], doc["active_parameters_without_embeddings"]) == \
+        (124_439_808, 85_056_000)
     assert all(set(r) == ROLE_KEYS for r in doc["roles"])
 
 
@@ -60,7 +65,9 @@ def test_check_json_and_exit_codes(tiny_gpt2_dir, tmp_path):
                  "--format", "json")
     assert ok.returncode == 0
     verdict = json.loads(ok.stdout)
-    assert set(verdict) == {"ok", "spec", "source", "total", "roles", "buffers", "problems"}
+    assert set(verdict) == {"ok", "spec", "source", "total", "active_parameters", "roles",
+                            "buffers", "problems"}
+    assert verdict["active_parameters"]["expected"] == verdict["total"]["expected"]  # dense
     assert all({"role", "expected", "actual", "ok"} <= set(r) for r in verdict["roles"])
     bad = run_cli("check", tiny_gpt2_dir, "--spec", "gpt2-124m", "--format", "json")
     assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False

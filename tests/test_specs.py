@@ -66,6 +66,15 @@ OTHERS = [
     # (3584 + 512 + 512): 2 x 152064 x 3584 + 28 x (2 x 12,845,056 + 2 x 1,835,008 + 4,608
     # + 203,685,888 + 7,168) + 3584 = 1,089,994,752 + 28 x 233,057,792 + 3,584
     ("qwen2.5-7b", 7_615_616_512),
+    # Mixtral 8x7B: Mistral 7B's block with 8 experts of F=14336 (3 x 58,720,256 each) and a
+    # router (8 x d), vocab 32000: 2 x 131,072,000 + 32 x (2 x 16,777,216 + 2 x 4,194,304 +
+    # 8 x 176,160,768 + 32,768 + 8,192) + 4,096 = 262,144,000 + 32 x 1,451,270,144 + 4,096
+    ("mixtral-8x7b", 46_702_792_704),
+    # Qwen3-30B-A3B: d=2048, 32 heads and 4 kv heads of 128 (q 4096 x 2048, k and v 512 x 2048,
+    # o 2048 x 4096), per-head q/k norms (2 x 128), 128 experts of 768 (3 x 768 x 2048 each), a
+    # router 128 x 2048, vocab 151936: 2 x 311,164,928 + 48 x (2 x 8,388,608 + 2 x 1,048,576 +
+    # 256 + 128 x 4,718,592 + 262,144 + 4,096) + 2,048 = 622,329,856 + 48 x 623,120,640 + 2,048
+    ("qwen3-30b-a3b", 30_532_122_624),
     # BERT encoder, d=384, F=1536, L=6, all biases, post-norm, pooler:
     # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
     # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
@@ -203,6 +212,20 @@ HUB_CONFIGS = [
                                "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
                                "sliding_window": 4096, "tie_word_embeddings": False,
                                "rope_theta": 10000.0}),
+    ("mixtral-8x7b", "mixtral", {"vocab_size": 32000, "hidden_size": 4096,
+                                 "intermediate_size": 14336, "num_hidden_layers": 32,
+                                 "num_attention_heads": 32, "num_key_value_heads": 8,
+                                 "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
+                                 "rope_theta": 1e6, "num_local_experts": 8,
+                                 "num_experts_per_tok": 2, "tie_word_embeddings": False}),
+    ("qwen3-30b-a3b", "qwen3_moe", {"vocab_size": 151936, "hidden_size": 2048,
+                                    "intermediate_size": 6144, "num_hidden_layers": 48,
+                                    "num_attention_heads": 32, "num_key_value_heads": 4,
+                                    "head_dim": 128, "moe_intermediate_size": 768,
+                                    "num_experts": 128, "num_experts_per_tok": 8,
+                                    "norm_topk_prob": True, "max_position_embeddings": 40960,
+                                    "rope_theta": 1e6, "rms_norm_eps": 1e-6,
+                                    "tie_word_embeddings": False}),
     ("qwen2.5-7b", "qwen2", {"vocab_size": 152064, "hidden_size": 3584,
                              "intermediate_size": 18944, "num_hidden_layers": 28,
                              "num_attention_heads": 28, "num_key_value_heads": 4,

@@ -1,0 +1,113 @@
+"""Mixtures of experts: active parameters, the experts' table, and the 3-D form of the experts.
+
+The reference for the active count is transformers' own model: every parameter outside the
+routed experts, and k/E of the routed experts' (a token passes through k of a layer's E alike
+experts; shared experts and routers are outside `.experts.` and always count)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import torch
+from conftest import run_cli
+from family_cases.moe import CASES
+from quantized_files import write_safetensors
+
+MOE_CASES = {case.name: case for case in CASES}
+
+
+def reference(case):
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    return model, config
+
+
+def transformers_active(model, config) -> int:
+    experts = sum(p.numel() for name, p in model.named_parameters() if ".experts." in name)
+    n = getattr(config, "num_local_experts", None) or config.num_experts
+    return model.num_parameters() - experts + experts * config.num_experts_per_tok // n
+
+
+def inspect_json(source, *args) -> dict:
+    result = run_cli("inspect", str(source), "--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("name", list(MOE_CASES))
+def test_active_parameters_equal_transformers_k_of_e(name, tmp_path):
+    model, config = reference(MOE_CASES[name])
+    model.save_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == model.num_parameters()
+    assert found["active_parameters"] == transformers_active(model, config)
+    tables = model.get_input_embeddings().weight.numel() + \
+        model.get_output_embeddings().weight.numel()
+    assert found["active_parameters_without_embeddings"] == found["active_parameters"] - tables
+
+
+def test_mixtral_arithmetic_and_the_summary_line(tmp_path):
+    """The Mixtral case (d 32, 4 experts of 80, k 2, vocab 120, 2 layers): an expert holds
+    3 x 80 x 32 = 7,680; a layer 4 x 7,680 = 30,720 of experts, a router 4 x 32 = 128, attention
+    2 x 2,048 + 2 x 1,024 = 6,144 and norms 64: 37,056. Total 2 x 3,840 + 2 x 37,056 + 32 =
+    81,824; active 81,824 - 2 x 30,720 + 2 x 2 x 7,680 = 51,104; without the embedding table
+    and lm_head 51,104 - 2 x 3,840 = 43,424."""
+    model, _ = reference(MOE_CASES["mixtral"])
+    model.save_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert (found["parameters"], found["active_parameters"],
+            found["active_parameters_without_embeddings"]) == (81_824, 51_104, 43_424)
+    lines = run_cli("inspect", str(tmp_path)).stdout.splitlines()
+    assert any(line.split(None, 1) == ["active", ("51,104 a token: 2 of 4 routed experts in each"
+                                       " MoE layer; 43,424 without the embedding and"
+                                       " unembedding")]
+               for line in lines)
+
+
+def test_the_experts_table(tmp_path):
+    """Qwen2-MoE's case: per layer 4 routed experts of 3 x 24 x 32 = 2,304 and a shared expert
+    of 3 x 40 x 32 = 3,840 (its gate, 32, is a router)."""
+    model, _ = reference(MOE_CASES["qwen2_moe"])
+    model.save_pretrained(tmp_path)
+    rows = inspect_json(tmp_path, "--by", "expert")["experts"]
+    assert rows == [{"layer": layer, "expert": expert, "weights": n, "biases": 0,
+                     "parameters": n}
+                    for layer in (0, 1)
+                    for expert, n in ((0, 2_304), (1, 2_304), (2, 2_304), (3, 2_304),
+                                      ("shared", 3_840))]
+
+
+def test_experts_fused_in_3d_tensors(tmp_path):
+    """transformers >= 5 holds a layer's experts as experts.gate_up_proj [E, 2 ff, d] and
+    experts.down_proj [E, d, ff] (its state dict; gpt-oss and newer checkpoints store them so):
+    read expert by expert, they count and route as the per-expert tensors do."""
+    model, config = reference(MOE_CASES["qwen3_moe"])
+    state = model.state_dict()
+    assert "model.layers.1.mlp.experts.gate_up_proj" in state
+    write_safetensors(tmp_path / "model.safetensors",
+                      {name: ("F32", tuple(p.shape)) for name, p in state.items()})
+    config.save_pretrained(tmp_path)
+    found = inspect_json(tmp_path, "--by", "tensor")
+    assert found["parameters"] == model.num_parameters()
+    assert found["active_parameters"] == transformers_active(model, config)
+    roles = [r["role"] for r in found["tensor_rows"]
+             if r["tensor"] == "model.layers.1.mlp.experts.gate_up_proj"]
+    assert roles == ["gate", "up"] * 4
+    check = run_cli("check", str(tmp_path), "--spec", str(tmp_path / "config.json"))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_count_of_a_shipped_moe_spec():
+    """mixtral-8x7b: 46,702,792,704 in all (tests/test_specs.py), 12,879,925,248 a token:
+    less 32 layers x 6 of 8 experts x 3 x 14,336 x 4,096 (6 x 176,160,768 = 1,056,964,608)."""
+    result = run_cli("count", "mixtral-8x7b", "--format", "json")
+    found = json.loads(result.stdout)
+    assert found["total"] == 46_702_792_704
+    assert found["active_parameters"] == 46_702_792_704 - 32 * 1_056_964_608 == 12_879_925_248
