@@ -21,7 +21,7 @@ from inspector.analytic import EMBEDDING, LINEAR, Part, describe
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
-from inspector.spec import Spec
+from inspector.spec import UNBUILT_ROPE_TYPES, Spec
 
 ACTIVATIONS = {
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),  # GPT-2's "gelu_new"
@@ -386,6 +386,7 @@ def build_model(spec: Spec, device: str | torch.device = "meta",
     """The model of `spec`. On "meta" no memory is allocated and nothing initialised (a 175B
     model is built in well under a second); on a real device the weights are GPT-2-style random
     values drawn from `seed` (see init_weights), ready to be overwritten by weights.load_into."""
+    refuse_unbuilt(spec)
     with torch.device("meta"):
         model = Transformer(spec)
     model.to(dtype=dtype)
@@ -393,6 +394,15 @@ def build_model(spec: Spec, device: str | torch.device = "meta",
         materialize(model, device)
         init_weights(model, seed)
     return model
+
+
+def refuse_unbuilt(spec: Spec) -> None:
+    """A spec this model would compute differently from its source: refused, not approximated."""
+    rope_type = (spec.rope_scaling or {}).get("rope_type")
+    if rope_type in UNBUILT_ROPE_TYPES:
+        raise UsageError(spec.name, f"rope_type {rope_type} changes no tensor (counts are exact)"
+                                    " but inspector's model does not compute it (it has default"
+                                    " and llama3 rotary): build and forward refuse")
 
 
 def materialize(model: Transformer, device: str | torch.device = "cpu") -> Transformer:

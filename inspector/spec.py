@@ -335,6 +335,10 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
 # Llama 3.1's rope_parameters, rope_type llama3 (transformers' _compute_llama3_parameters).
 ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor",
                      "original_max_position_embeddings")
+# Rotary scalings kept as config.json gives them: they change no tensor, so counting needs
+# nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
+# per-frequency factors, switched by sequence length), so building such a spec refuses.
+UNBUILT_ROPE_TYPES = ("longrope",)
 
 
 def _check_rotary(values: dict, problems: list[str]) -> None:
@@ -349,7 +353,7 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
             problems.append(f"'rotary_layers' has {len(layers)} entries for"
                             f" {values['n_layers']} layers")
     scaling = values.get("rope_scaling")
-    if scaling is not None:
+    if scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
         if set(scaling) != set(ROPE_SCALING_KEYS) or scaling.get("rope_type") != "llama3":
             problems.append("'rope_scaling' must give rope_type: llama3 and exactly "
                             + ", ".join(ROPE_SCALING_KEYS[1:]) + f"; got {scaling!r}")

@@ -139,6 +139,9 @@ def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
     """Build `spec` with seeded random weights (build.init_weights) and write it (write_model)."""
     if dtype not in DTYPES:
         raise UsageError(dtype, f"not a dtype to write; choose one of {', '.join(DTYPES)}")
+    from inspector.build import refuse_unbuilt
+
+    refuse_unbuilt(spec)  # a spec inspector's model would compute differently: before the config
     hub_config(spec, dtype)  # refuse an inexpressible spec before any work
     _prepare(Path(out_dir), spec, dtype, copies=2)  # the model, then its stored copy
 

@@ -178,3 +178,42 @@ def test_gpt2_and_starcoder_names_told_apart_by_shapes(c_attn, c_fc, layout):
               "transformer.h.0.mlp.c_fc.weight": c_fc,
               "transformer.h.0.mlp.c_proj.weight": c_fc[::-1]}
     assert choose_layout(list(shapes), None, shapes=shapes).name == layout
+
+
+def test_phi3_gguf_fused_and_longrope_factors(tmp_path):
+    """llama.cpp's phi3: `attn_qkv` (query rows 32, then key and value 16 each: 2 of 4 heads) and
+    `ffn_up` holding gate then up (64 rows each), as transformers orders them (the converter
+    permutes no phi3 rows); the longrope factor tensors are buffers. Same parameters as the tiny Llama
+    untied: 24,736."""
+    import numpy as np
+    from gguf import GGUFWriter
+    from gguf_files import TINY
+
+    v, d, f, heads, kv_heads = (TINY[k] for k in ("vocab", "d_model", "d_ff", "n_heads",
+                                                  "n_kv_heads"))
+    kv = kv_heads * d // heads
+    writer = GGUFWriter(str(tmp_path / "phi3.gguf"), "phi3")
+    for add, value in ((writer.add_block_count, TINY["n_layers"]), (writer.add_embedding_length, d),
+                       (writer.add_context_length, TINY["n_ctx"]), (writer.add_head_count, heads),
+                       (writer.add_head_count_kv, kv_heads), (writer.add_feed_forward_length, f)):
+        add(value)
+    tensors = {"token_embd": (v, d), "rope_factors_long": (2,), "rope_factors_short": (2,),
+               "output_norm": (d,), "output": (v, d)}
+    for i in range(TINY["n_layers"]):
+        tensors.update({f"blk.{i}.attn_norm": (d,), f"blk.{i}.attn_qkv": (d + 2 * kv, d),
+                        f"blk.{i}.attn_output": (d, d), f"blk.{i}.ffn_norm": (d,),
+                        f"blk.{i}.ffn_up": (2 * f, d), f"blk.{i}.ffn_down": (d, f)})
+    for name, shape in tensors.items():
+        writer.add_tensor(f"{name}.weight", np.zeros(shape, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    found = inspect_json(tmp_path / "phi3.gguf", "--by", "tensor")
+    assert found["parameters"] == TINY_LLAMA_UNTIED
+    assert sorted(b["name"] for b in found["buffers"]) == ["rope_factors_long.weight",
+                                                           "rope_factors_short.weight"]
+    rows = {(r["tensor"], r["role"]): r["shape"] for r in found["tensor_rows"]}
+    assert [rows[("blk.0.attn_qkv.weight", role)] for role in ("query", "key", "value")] == \
+        [[32, 32], [16, 32], [16, 32]]
+    assert [rows[("blk.0.ffn_up.weight", role)] for role in ("gate", "up")] == [[64, 32]] * 2

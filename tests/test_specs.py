@@ -75,6 +75,11 @@ OTHERS = [
     # router 128 x 2048, vocab 151936: 2 x 311,164,928 + 48 x (2 x 8,388,608 + 2 x 1,048,576 +
     # 256 + 128 x 4,718,592 + 262,144 + 4,096) + 2,048 = 622,329,856 + 48 x 623,120,640 + 2,048
     ("qwen3-30b-a3b", 30_532_122_624),
+    # Phi-3-mini: d=3072, F=8192, L=32, 32 kv heads, vocab 32064, untied, no biases; qkv_proj
+    # 3d^2 and gate_up_proj 2dF fused, but counted the same as apart:
+    # 2 x 32064 x 3072 + 32 x (4 x 9,437,184 + 3 x 25,165,824 + 2 x 3072) + 3072
+    # = 197,001,216 + 32 x 113,252,352 + 3,072
+    ("phi-3-mini", 3_821_079_552),
     # BERT encoder, d=384, F=1536, L=6, all biases, post-norm, pooler:
     # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
     # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
@@ -232,6 +237,12 @@ HUB_CONFIGS = [
                              "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
                              "rope_theta": 1000000.0, "tie_word_embeddings": False,
                              "use_sliding_window": False}),
+    ("phi-3-mini", "phi3", {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+                            "num_hidden_layers": 32, "num_attention_heads": 32,
+                            "num_key_value_heads": 32, "max_position_embeddings": 4096,
+                            "original_max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+                            "rope_theta": 10000.0, "sliding_window": 2047,
+                            "tie_word_embeddings": False}),
 ]
 
 
@@ -255,6 +266,39 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     read = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
     assert read.rope_scaling == load_spec(name).rope_scaling
     assert read.rope_theta == load_spec(name).rope_theta
+
+
+# Phi-3-mini-128k-instruct's config.json: Phi-3-mini's tensors, a 131,072-token context by
+# longrope rotary (its older name "su"; 48 factors each, one per rotated frequency of d_head 96;
+# transformers 5 wants original_max_position_embeddings inside rope_scaling too).
+PHI3_128K = {**HUB_CONFIGS[-1][2], "max_position_embeddings": 131072, "sliding_window": 262144,
+             "rope_scaling": {"type": "su", "long_factor": [1.5] * 48, "short_factor": [1.0] * 48,
+                              "original_max_position_embeddings": 4096}}
+
+
+def test_longrope_counts_but_does_not_build(tmp_path):
+    """Longrope changes no tensor: the 128k config.json counts as transformers' meta-device model
+    does (phi-3-mini's 3,821,079,552). Inspector's model does not compute longrope, so building
+    it refuses in one line (exit 2) rather than rotate positions otherwise."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from inspector.build import build_model
+    from inspector.errors import UsageError
+    from inspector.hf_config import spec_from_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "phi3", **PHI3_128K}))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model("phi3", **PHI3_128K))
+    counted = _count_json(str(tmp_path / "config.json"))
+    assert counted["total"] == model.num_parameters() == 3_821_079_552
+    spec = spec_from_config({"model_type": "phi3", **PHI3_128K})
+    assert spec.rope_scaling["rope_type"] == "longrope"
+    with pytest.raises(UsageError, match="rope_type longrope"):
+        build_model(spec)
+    built = run_cli("build", str(tmp_path / "config.json"), "--out", str(tmp_path / "out"))
+    assert built.returncode == 2
+    assert built.stderr.count("\n") == 1 and "rope_type longrope" in built.stderr, built.stderr
 
 
 def _count_json(spec: str) -> dict:

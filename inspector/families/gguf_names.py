@@ -32,8 +32,9 @@ def gguf_layout(family: Family) -> Layout:
         if stored is None or stored in rules:
             continue
         rules[stored] = _gguf_rule(family, rule, stored)
-    # Llama 3.1's rotary scaling factors, which the converter writes as a tensor.
-    rules.setdefault("rope_freqs.weight", Rule("rope_freqs.weight", what="rotary-frequency"))
+    # Rotary scaling factors the converter writes as tensors: Llama 3.1's, Phi-3's longrope.
+    for factors in ("rope_freqs", "rope_factors_long", "rope_factors_short"):
+        rules.setdefault(f"{factors}.weight", Rule(f"{factors}.weight", what="rotary-frequency"))
     return Layout(name=f"gguf-{family.gguf_arch}", rules=tuple(rules.values()),
                   family=family.name)
 

@@ -40,6 +40,10 @@ DEFAULTS = {"vocab_size": 49152, "d_model": 3072, "n_layers": 30, "n_heads": 24,
 
 def read_config(config: dict, data: dict) -> None:
     read_rope(config, data)
+    read_window(config, data)
+
+
+def read_window(config: dict, data: dict) -> None:
     window = config.get("sliding_window")
     if window is not None:  # every layer attends over the last sliding_window tokens
         data["attention_pattern"], data["local_window"] = ["local"], window
