@@ -65,7 +65,7 @@ def block(spec: Spec, layer: str) -> list[Part]:
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
     parts = []
-    if spec.norm_placement != "output":
+    if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
         parts.append(_norm(spec, f"{layer}.attn_norm", d))
     parts += [
         _linear(spec, f"{layer}.attn.query", spec.attn_width, d, "qkv"),

@@ -181,13 +181,13 @@ class Transformer(nn.Module):
         # every layer of that kind. Only shaped here (the model is built on the meta device, where
         # even arange costs an import of torch._dynamo); fill_buffers() computes them once the
         # model has real storage.
+        shape = (spec.n_ctx, spec.n_ctx)
         if spec.architecture == "decoder":
-            shape = (spec.n_ctx, spec.n_ctx)
             self.register_buffer("causal_mask", torch.empty(shape, dtype=torch.bool),
                                  persistent=False)
-            if "local" in spec.attention_pattern:
-                self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
-                                     persistent=False)
+        if "local" in spec.attention_pattern:
+            self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
+                                 persistent=False)
 
     def _container(self, path: list[str]) -> nn.Module:
         """The module at `path`, made when first named, so that parameters are registered in
@@ -210,6 +210,8 @@ class Transformer(nn.Module):
     def _mask(self, kind: str, device=None) -> torch.Tensor:
         n = self.spec.n_ctx
         i = torch.arange(n, device=device)
+        if self.spec.architecture == "encoder":  # ModernBERT's local band: w/2 each side
+            return (i[:, None] - i[None, :]).abs() <= self.spec.local_window // 2
         allowed = i[None, :] <= i[:, None]  # key position <= query position
         if kind == "local":  # GPT-3's banded layers: only the last local_window tokens
             allowed &= i[:, None] - i[None, :] < self.spec.local_window
@@ -224,9 +226,11 @@ class Transformer(nn.Module):
                        padding: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bool mask layer `layer` uses for t tokens (None: every token sees every token)."""
         mask = None
+        kind = self.spec.layer_attention(layer)
         if self.spec.architecture == "decoder":
-            kind = self.spec.layer_attention(layer)
             mask = (self.local_mask if kind == "local" else self.causal_mask)[:t, :t]
+        elif kind == "local":
+            mask = self.local_mask[:t, :t]
         if padding is not None:  # [b, t], 1 for a real token, 0 for padding
             keys = padding.bool()[:, None, None, :]
             mask = keys if mask is None else mask & keys
@@ -255,9 +259,10 @@ class Transformer(nn.Module):
             x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
         if spec.embedding_norm:
             x = self.embed_norm(x)
-        rotary = None
+        rotary = {}
         if spec.position == "rotary":
-            rotary = rotary_tables(positions, spec, x.dtype)
+            rotary = {kind: rotary_tables(positions, spec, x.dtype, kind)
+                      for kind in set(spec.attention_pattern)}
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
         if spec.position == "alibi":
@@ -265,7 +270,8 @@ class Transformer(nn.Module):
                      for kind, mask in masks.items()}
         for i, layer in enumerate(self.layers):
             rotates = spec.rotary_layers is None or spec.rotary_layers[i]  # SmolLM3's NoPE layers
-            x = layer(x, masks[spec.layer_attention(i)], rotary if rotates else None)
+            kind = spec.layer_attention(i)
+            x = layer(x, masks[kind], rotary.get(kind) if rotates else None)
         if spec.final_norm:
             x = self.final_norm(x)
         if spec.architecture == "decoder":
@@ -277,13 +283,15 @@ class Transformer(nn.Module):
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
 
-def rotary_tables(positions: torch.Tensor, spec: Spec,
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
+                  kind: str = "dense") -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin [t, rotated dims], as transformers computes them, in fp32. The rotated dims
     are the first rotary_fraction of each head; frequency j serves dims (j, j + half) in the
-    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere)."""
+    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere).
+    `kind`'s layers may have a base of their own (ModernBERT's local layers)."""
     dim = int(spec.d_head * spec.rotary_fraction)
-    inv_freq = 1.0 / (spec.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
+    theta = spec.local_rope_theta if kind == "local" and spec.local_rope_theta else spec.rope_theta
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
                                                        device=positions.device).float() / dim))
     if spec.rope_scaling is not None:
         inv_freq = llama3_frequencies(inv_freq, spec.rope_scaling)

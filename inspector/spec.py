@@ -55,10 +55,16 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "norm_eps": ((int, float), 1e-5, None),
     "final_norm": (bool, True, None),  # a norm after the last block (GPT-2 ln_f, Llama model.norm)
     "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
+    # False: the first block has no attention norm, the embedding norm feeding it already
+    # (ModernBERT's layer 0 attn_norm is an Identity; it stores nothing).
+    "first_attn_norm": (bool, True, None),
     # alibi: no position table; each head's scores get slope x (key - query) (BLOOM; Press et
     # al. 2022).
     "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "none")),
     "rope_theta": ((int, float), 10000.0, None),
+    # The rotary base of the "local" layers where it differs from the dense layers' rope_theta
+    # (ModernBERT: 160,000 global, 10,000 local); None: rope_theta everywhere.
+    "local_rope_theta": ((int, float), None, None),
     # The row of a learned position table that position 0 reads: RoBERTa and OPT keep the
     # first two rows unused (RoBERTa's padding index + 1), so their tables hold n_ctx rows of
     # which n_ctx - 2 are reachable.
@@ -93,7 +99,9 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "biases": ((bool, dict), False, None),
     "tied_embeddings": (bool, False, None),
     "attention_pattern": (list, ["dense"], None),  # cycled over layers: dense | local
-    "local_window": (int, None, None),  # tokens a "local" layer looks back over
+    # Tokens a "local" layer sees: a decoder's look back over the last local_window (GPT-3); an
+    # encoder's see local_window // 2 on each side (ModernBERT's local_attention, |q - k| <= w/2).
+    "local_window": (int, None, None),
     # What the source itself printed (its table row, its parameter count `n_params`), kept beside
     # the reading this spec takes so that `count` can say where the two part.
     "published": (dict, None, None),
@@ -133,8 +141,10 @@ class Spec:
     norm_eps: float = 1e-5
     final_norm: bool = True
     embedding_norm: bool = False
+    first_attn_norm: bool = True
     position: str = "learned"
     rope_theta: float = 10000.0
+    local_rope_theta: float | None = None
     position_offset: int = 0
     positions_skip_padding: bool = False
     rotary_fraction: float = 1.0
