@@ -16,14 +16,18 @@ from inspector.rows import Row
 from inspector.spec import Spec
 
 EMBEDDING, LINEAR, NORM = "embedding", "linear", "norm"
+# An image model's embedding is a convolution over patches (weight [d, channels, p, p]); its
+# [CLS] vector and position table are plain parameters, kept in the shape stored ([1, n, d]).
+PATCHES, TABLE = "patches", "table"
 
 
 @dataclass(frozen=True)
 class Part:
     """One module of the model: a table (embedding), a matrix (linear) or a norm."""
     module: str  # canonical module name, e.g. "layers.3.attn.query"
-    kind: str  # embedding | linear | norm
-    shape: tuple[int, ...]  # the weight's shape: (rows, d) | (out, in) | (width,)
+    kind: str  # embedding | linear | norm | patches | table
+    # the weight's shape: (rows, d) | (out, in) | (width,) | (d, channels, p, p) | as stored
+    shape: tuple[int, ...]
     bias: bool = False
     weight: bool = True  # False only for a norm without parameters (OLMo's LayerNorm)
 
@@ -37,9 +41,12 @@ class Part:
 def describe(spec: Spec) -> list[Part]:
     """Every module, in the order a token meets them."""
     d, v = spec.d_model, spec.vocab_size
-    parts = [Part("embed", EMBEDDING, (v, d))]
-    if spec.position == "learned":
-        parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
+    if spec.patch_size:
+        parts = image_embeddings(spec)
+    else:
+        parts = [Part("embed", EMBEDDING, (v, d))]
+        if spec.position == "learned":
+            parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
     if spec.type_vocab_size:
         parts.append(Part("token_type", EMBEDDING, (spec.type_vocab_size, d)))
     if spec.embedding_norm:
@@ -58,6 +65,13 @@ def describe(spec: Spec) -> list[Part]:
     if spec.nsp_head:
         parts.append(Part("nsp", LINEAR, (2, d), bias=True))
     return parts
+
+
+def image_embeddings(spec: Spec) -> list[Part]:
+    """ViT's: the patches' convolution, the [CLS] vector before them, a position per token."""
+    d, p = spec.d_model, spec.patch_size
+    return [Part("embed", PATCHES, (d, spec.num_channels, p, p), bias=True),
+            Part("cls", TABLE, (1, 1, d)), Part("pos", TABLE, (1, spec.n_ctx, d))]
 
 
 def block(spec: Spec, layer: str) -> list[Part]:

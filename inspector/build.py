@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.analytic import EMBEDDING, LINEAR, Part, describe
+from inspector.analytic import EMBEDDING, LINEAR, PATCHES, TABLE, Part, describe
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
@@ -73,10 +73,46 @@ class Norm(nn.Module):
         return h if self.weight is None else self.weight * h
 
 
+class Patches(nn.Conv2d):
+    """ViT's patch embedding: pixel values [b, channels, size, size] -> one d_model vector per
+    patch [b, patches, d], patches in row-major order; no default init (as Linear)."""
+
+    def __init__(self, spec: Spec, part: Part):
+        d, channels, p, _ = part.shape
+        super().__init__(channels, d, kernel_size=p, stride=p, bias=part.bias)
+        self.size = spec.image_size
+
+    def reset_parameters(self) -> None:
+        pass
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        if pixels.dim() != 4 or tuple(pixels.shape[1:]) != (self.in_channels, self.size,
+                                                            self.size):
+            raise UsageError("pixel values", f"expected [batch, {self.in_channels}, {self.size},"
+                                             f" {self.size}], got {list(pixels.shape)}")
+        return super().forward(pixels).flatten(2).transpose(1, 2)
+
+
+class Table(nn.Module):
+    """A parameter kept in its stored shape (ViT's [1, n, d] position table and [1, 1, d] [CLS]
+    vector), read as rows of d_model."""
+
+    def __init__(self, part: Part):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(part.shape))
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        return self.weight.reshape(-1, self.weight.shape[-1])[index]
+
+
 def make_module(part: Part, spec: Spec) -> nn.Module:
     """The torch module of one entry of `analytic.describe`."""
     if part.kind == EMBEDDING:
         return Embedding(*part.shape)
+    if part.kind == PATCHES:
+        return Patches(spec, part)
+    if part.kind == TABLE:
+        return Table(part)
     if part.kind == LINEAR:
         n_out, n_in = part.shape
         return Linear(n_in, n_out, bias=part.bias)
@@ -239,12 +275,14 @@ class Transformer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None):
         spec = self.spec
-        t = input_ids.shape[1]
+        x = self.embed(input_ids) * spec.embedding_multiplier  # ViT: input_ids are pixel values
+        if spec.patch_size:  # the [CLS] vector first, then the patches
+            x = torch.cat((self.cls.weight.expand(len(x), -1, -1), x), dim=1)
+        t = x.shape[1]
         positions = torch.arange(t, device=input_ids.device)
         if t > spec.n_ctx - spec.position_offset:
             raise UsageError(spec.name, f"{t} tokens given, the model takes at most"
                                         f" {spec.n_ctx - spec.position_offset}")
-        x = self.embed(input_ids) * spec.embedding_multiplier
         pos_ids = positions[None, :] + spec.position_offset
         if spec.positions_skip_padding:  # RoBERTa: cumsum of real tokens, padding keeps its id
             real = (input_ids != spec.position_offset - 1).long()

@@ -30,7 +30,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "family": (str, REQUIRED, None),  # a name in the family registry (checked below)
     "source": (str, REQUIRED, None),
     "architecture": (str, "decoder", ("decoder", "encoder")),
-    "vocab_size": (int, REQUIRED, None),
+    "vocab_size": (int, None, None),  # required, except of an image model (patch_size)
     "n_ctx": (int, REQUIRED, None),  # longest sequence: rows of a learned position table
     "d_model": (int, REQUIRED, None),
     "n_layers": (int, REQUIRED, None),
@@ -91,6 +91,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "logit_scale": ((int, float), 1.0, None),
     "clip_qkv": ((int, float), None, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
+    # An image model (ViT): the input is an image_size x image_size picture of num_channels,
+    # cut into patch_size x patch_size patches by a convolution (the embedding, with a bias),
+    # after a learned [CLS] vector; n_ctx = (image_size // patch_size)^2 + 1 positions.
+    "patch_size": (int, None, None),
+    "image_size": (int, None, None),
+    "num_channels": (int, 3, None),
     "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
     # BERT's pretraining heads: masked-LM (dense + activation + norm, then the unembedding,
     # tied to the embedding, with a bias) and next-sentence (2 classes from the pooled token).
@@ -109,7 +115,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 }
 
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
-            "d_ff", "local_window")
+            "d_ff", "local_window", "patch_size", "image_size", "num_channels")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -157,6 +163,9 @@ class Spec:
     logit_scale: float = 1.0
     clip_qkv: float | None = None
     type_vocab_size: int = 0
+    patch_size: int | None = None
+    image_size: int | None = None
+    num_channels: int = 3
     pooler: bool = False
     mlm_head: bool = False
     nsp_head: bool = False
@@ -290,6 +299,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         problems.append("'attention_pattern' has local layers but 'local_window' is not given")
     _check_heads(values, problems)
     _check_rotary(values, problems)
+    _check_input(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
@@ -337,6 +347,20 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
         elif not all(isinstance(scaling[k], (int, float)) and not isinstance(scaling[k], bool)
                      and scaling[k] > 0 for k in ROPE_SCALING_KEYS[1:]):
             problems.append(f"'rope_scaling' values must be positive numbers, got {scaling!r}")
+
+
+def _check_input(values: dict, problems: list[str]) -> None:
+    """Token ids need a vocabulary; an image, its size, and as many positions as patches + 1."""
+    patch, image, n_ctx = values.get("patch_size"), values.get("image_size"), values.get("n_ctx")
+    if patch is None:
+        if values.get("vocab_size") is None:
+            problems.append("missing key 'vocab_size'")
+        return
+    if not isinstance(image, int) or not isinstance(patch, int) or image <= 0 or patch <= 0:
+        problems.append("'patch_size' needs 'image_size' (an image model's input)")
+    elif isinstance(n_ctx, int) and n_ctx != (image // patch) ** 2 + 1:
+        problems.append(f"'n_ctx' must be the {(image // patch) ** 2} patches of a {image}-pixel"
+                        f" image in {patch}-pixel patches + 1 ([CLS]), got {n_ctx}")
 
 
 def _check_family(family: object, problems: list[str]) -> None:
