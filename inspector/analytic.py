@@ -58,7 +58,7 @@ def describe(spec: Spec) -> list[Part]:
     if spec.pooler:
         parts.append(_linear(spec, "pooler", d, d, "pooler"))
     if spec.mlm_head:
-        parts += [Part("mlm_transform", LINEAR, (d, d), bias=True), _norm(spec, "mlm_norm", d),
+        parts += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
                   Part("unembed", LINEAR, (v, d), bias=True)]
     elif spec.architecture == "decoder":
         parts.append(_linear(spec, "unembed", v, d, "unembedding"))

@@ -22,7 +22,8 @@ SPEC_DIR = Path(__file__).resolve().parent / "specs"
 REQUIRED = object()
 
 # Which layers carry an additive bias. Missing keys mean "no bias".
-BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler")
+# `head`: a task head's own layers (the masked-LM transform: BERT's has a bias, ModernBERT's not).
+BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler", "head")
 
 # name: (type, default, allowed values or None). Types are checked exactly (bool is not an int).
 FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {

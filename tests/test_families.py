@@ -43,7 +43,8 @@ def reference_model(case: FamilyCase):
 
 # Which element of inspector's encoder output (last hidden state, pooled, masked-LM logits)
 # answers to transformers' output of that name; decoders return logits alone.
-ENCODER_OUTPUTS = {"last_hidden_state": 0, "pooler_output": 1, "prediction_logits": 2}
+ENCODER_OUTPUTS = {"last_hidden_state": 0, "pooler_output": 1, "prediction_logits": 2,
+                   "logits": 2}  # a masked LM's (ModernBertForMaskedLM) as BERT's prediction_logits
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])

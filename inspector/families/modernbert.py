@@ -1,5 +1,6 @@
 """ModernBERT (Warner et al. 2024) as transformers stores it (ModernBertModel; `model.` inside
-ModernBertForMaskedLM and the other task heads).
+ModernBertForMaskedLM, whose masked-LM head is read too when config.json's `architectures` names
+it; the other task heads' classifiers are not).
 
 An encoder with a decoder's block: pre-norm LayerNorms without biases, rotary positions, a
 gated MLP (GeGLU), no bias anywhere by default. Its own ways:
@@ -40,8 +41,21 @@ RULES = (
     Rule("final_norm.bias", ("final_norm.bias",)),
 )
 
+# ModernBertForMaskedLM's head (the encoder under `model.`): head.norm(act(head.dense(x))),
+# then `decoder`, tied to the token embedding (not saved) with a bias of its own.
+HEAD_RULES = (
+    Rule("head.dense.weight", ("mlm_transform.weight",)),
+    Rule("head.dense.bias", ("mlm_transform.bias",)),
+    Rule("head.norm.weight", ("mlm_norm.weight",)),
+    Rule("head.norm.bias", ("mlm_norm.bias",)),
+    Rule("decoder.weight", ("unembed.weight",)),
+    Rule("decoder.bias", ("unembed.bias",)),
+)
+
 MODERNBERT_LAYOUT = Layout(name="modernbert", prefixes=("", "model."), has_lm_head=False,
-                           rules=RULES)
+                           rules=RULES + HEAD_RULES)
+
+MASKED_LM = "ModernBertForMaskedLM"
 
 # transformers' layer_types names -> the spec's attention_pattern entries.
 LAYER_KINDS = {"full_attention": "dense", "sliding_attention": "local"}
@@ -67,6 +81,7 @@ def read_modernbert(config: dict, data: dict) -> None:
                              f" {every!r}")
         n_layers = data["n_layers"] if isinstance(data["n_layers"], int) else every
         data["attention_pattern"] = ["local" if i % every else "dense" for i in range(n_layers)]
+    _read_head(config, data)
     rope = config.get("rope_parameters")
     for key, (layer_type, old_key) in ROPE_KEYS.items():
         theta = (rope.get(layer_type) or {}).get("rope_theta") if isinstance(rope, dict) \
@@ -75,7 +90,24 @@ def read_modernbert(config: dict, data: dict) -> None:
             data[key] = theta
 
 
+def _read_head(config: dict, data: dict) -> None:
+    """The masked-LM head when config.json's `architectures` names ModernBertForMaskedLM. Its
+    decoder always has a bias here, and its activation is the block's."""
+    architectures = config.get("architectures")
+    if not isinstance(architectures, list) or MASKED_LM not in architectures:
+        return
+    data["mlm_head"] = True
+    if config.get("decoder_bias") is False:
+        raise ValueError("decoder_bias false: a masked-LM decoder without a bias is not built")
+    act = config.get("classifier_activation", "gelu")
+    if act != config.get("hidden_activation", "gelu"):
+        raise ValueError(f"classifier_activation {act!r} differs from hidden_activation: the"
+                         " masked-LM head here uses the block's activation")
+
+
 def write_modernbert(spec, config: dict) -> None:
+    if spec.mlm_head:
+        config["architectures"] = [MASKED_LM]
     names = {ours: theirs for theirs, ours in LAYER_KINDS.items()}
     config["layer_types"] = [names[spec.layer_attention(i)] for i in range(spec.n_layers)]
     config["rope_parameters"] = {
@@ -95,10 +127,11 @@ MODERNBERT = Family(
               "activation": "gelu", "gated_mlp": True, "norm": "layernorm",
               "norm_placement": "pre", "embedding_norm": True, "first_attn_norm": False,
               "final_norm": True, "position": "rotary", "rope_theta": 160000.0,
-              "local_rope_theta": 10000.0, "local_window": 128, "tied_embeddings": True, "biases": False},
+              "local_rope_theta": 10000.0, "local_window": 128, "tied_embeddings": True,
+              "biases": False},
     activation_key="hidden_activation",
     bias_keys={"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",),
-               "norm_bias": ("norm",)},
+               "norm_bias": ("norm",), "classifier_bias": ("head",)},
     read_config=read_modernbert, write_config=write_modernbert,
 )
 

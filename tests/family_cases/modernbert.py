@@ -32,3 +32,18 @@ CASES = (
     FamilyCase("modernbert", CONFIG, MODERNBERT_ROLES, auto_class="AutoModel",
                output="last_hidden_state"),
 )
+
+# ModernBertForMaskedLM: the encoder under `model.`; head = norm(act(dense(x))) with
+# classifier_bias false (no dense bias) and norm_bias false; the decoder's weight is the token
+# embedding (tie_word_embeddings, not saved), its bias (decoder_bias true) is stored.
+MASKED_LM_ROLES = {
+    **{f"model.{name}": roles for name, roles in MODERNBERT_ROLES.items()},
+    "head.dense.weight": ("head",),
+    "head.norm.weight": ("norm",),
+    "decoder.bias": ("unembedding",),
+}
+
+CASES += (
+    FamilyCase("modernbert", CONFIG, MASKED_LM_ROLES, tied=True, id="modernbert-masked-lm",
+               auto_class="ModernBertForMaskedLM", output="logits"),
+)
