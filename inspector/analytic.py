@@ -16,14 +16,18 @@ from inspector.rows import Row
 from inspector.spec import Spec
 
 EMBEDDING, LINEAR, NORM = "embedding", "linear", "norm"
+# An image model's embedding is a convolution over patches (weight [d, channels, p, p]); its
+# [CLS] vector and position table are plain parameters, kept in the shape stored ([1, n, d]).
+PATCHES, TABLE = "patches", "table"
 
 
 @dataclass(frozen=True)
 class Part:
     """One module of the model: a table (embedding), a matrix (linear) or a norm."""
     module: str  # canonical module name, e.g. "layers.3.attn.query"
-    kind: str  # embedding | linear | norm
-    shape: tuple[int, ...]  # the weight's shape: (rows, d) | (out, in) | (width,)
+    kind: str  # embedding | linear | norm | patches | table
+    # the weight's shape: (rows, d) | (out, in) | (width,) | (d, channels, p, p) | as stored
+    shape: tuple[int, ...]
     bias: bool = False
     weight: bool = True  # False only for a norm without parameters (OLMo's LayerNorm)
 
@@ -37,9 +41,12 @@ class Part:
 def describe(spec: Spec) -> list[Part]:
     """Every module, in the order a token meets them."""
     d, v = spec.d_model, spec.vocab_size
-    parts = [Part("embed", EMBEDDING, (v, d))]
-    if spec.position == "learned":
-        parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
+    if spec.patch_size:
+        parts = image_embeddings(spec)
+    else:
+        parts = [Part("embed", EMBEDDING, (v, d))]
+        if spec.position == "learned":
+            parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
     if spec.type_vocab_size:
         parts.append(Part("token_type", EMBEDDING, (spec.type_vocab_size, d)))
     if spec.embedding_norm:
@@ -51,7 +58,7 @@ def describe(spec: Spec) -> list[Part]:
     if spec.pooler:
         parts.append(_linear(spec, "pooler", d, d, "pooler"))
     if spec.mlm_head:
-        parts += [Part("mlm_transform", LINEAR, (d, d), bias=True), _norm(spec, "mlm_norm", d),
+        parts += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
                   Part("unembed", LINEAR, (v, d), bias=True)]
     elif spec.architecture == "decoder":
         parts.append(_linear(spec, "unembed", v, d, "unembedding"))
@@ -60,12 +67,19 @@ def describe(spec: Spec) -> list[Part]:
     return parts
 
 
+def image_embeddings(spec: Spec) -> list[Part]:
+    """ViT's: the patches' convolution, the [CLS] vector before them, a position per token."""
+    d, p = spec.d_model, spec.patch_size
+    return [Part("embed", PATCHES, (d, spec.num_channels, p, p), bias=True),
+            Part("cls", TABLE, (1, 1, d)), Part("pos", TABLE, (1, spec.n_ctx, d))]
+
+
 def block(spec: Spec, layer: str) -> list[Part]:
     """One block: its norms where the spec places them, attention, the MLP."""
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
     parts = []
-    if spec.norm_placement != "output":
+    if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
         parts.append(_norm(spec, f"{layer}.attn_norm", d))
     parts += [
         _linear(spec, f"{layer}.attn.query", spec.attn_width, d, "qkv"),

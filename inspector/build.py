@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.analytic import EMBEDDING, LINEAR, Part, describe
+from inspector.analytic import EMBEDDING, LINEAR, PATCHES, TABLE, Part, describe
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
@@ -73,10 +73,46 @@ class Norm(nn.Module):
         return h if self.weight is None else self.weight * h
 
 
+class Patches(nn.Conv2d):
+    """ViT's patch embedding: pixel values [b, channels, size, size] -> one d_model vector per
+    patch [b, patches, d], patches in row-major order; no default init (as Linear)."""
+
+    def __init__(self, spec: Spec, part: Part):
+        d, channels, p, _ = part.shape
+        super().__init__(channels, d, kernel_size=p, stride=p, bias=part.bias)
+        self.size = spec.image_size
+
+    def reset_parameters(self) -> None:
+        pass
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        if pixels.dim() != 4 or tuple(pixels.shape[1:]) != (self.in_channels, self.size,
+                                                            self.size):
+            raise UsageError("pixel values", f"expected [batch, {self.in_channels}, {self.size},"
+                                             f" {self.size}], got {list(pixels.shape)}")
+        return super().forward(pixels).flatten(2).transpose(1, 2)
+
+
+class Table(nn.Module):
+    """A parameter kept in its stored shape (ViT's [1, n, d] position table and [1, 1, d] [CLS]
+    vector), read as rows of d_model."""
+
+    def __init__(self, part: Part):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(part.shape))
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        return self.weight.reshape(-1, self.weight.shape[-1])[index]
+
+
 def make_module(part: Part, spec: Spec) -> nn.Module:
     """The torch module of one entry of `analytic.describe`."""
     if part.kind == EMBEDDING:
         return Embedding(*part.shape)
+    if part.kind == PATCHES:
+        return Patches(spec, part)
+    if part.kind == TABLE:
+        return Table(part)
     if part.kind == LINEAR:
         n_out, n_in = part.shape
         return Linear(n_in, n_out, bias=part.bias)
@@ -207,13 +243,13 @@ class Transformer(nn.Module):
         # every layer of that kind. Only shaped here (the model is built on the meta device, where
         # even arange costs an import of torch._dynamo); fill_buffers() computes them once the
         # model has real storage.
+        shape = (spec.n_ctx, spec.n_ctx)
         if spec.architecture == "decoder":
-            shape = (spec.n_ctx, spec.n_ctx)
             self.register_buffer("causal_mask", torch.empty(shape, dtype=torch.bool),
                                  persistent=False)
-            if "local" in spec.attention_pattern:
-                self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
-                                     persistent=False)
+        if "local" in spec.attention_pattern:
+            self.register_buffer("local_mask", torch.empty(shape, dtype=torch.bool),
+                                 persistent=False)
 
     def _container(self, path: list[str]) -> nn.Module:
         """The module at `path`, made when first named, so that parameters are registered in
@@ -236,6 +272,8 @@ class Transformer(nn.Module):
     def _mask(self, kind: str, device=None) -> torch.Tensor:
         n = self.spec.n_ctx
         i = torch.arange(n, device=device)
+        if self.spec.architecture == "encoder":  # ModernBERT's local band: w/2 each side
+            return (i[:, None] - i[None, :]).abs() <= self.spec.local_window // 2
         allowed = i[None, :] <= i[:, None]  # key position <= query position
         if kind == "local":  # GPT-3's banded layers: only the last local_window tokens
             allowed &= i[:, None] - i[None, :] < self.spec.local_window
@@ -250,9 +288,11 @@ class Transformer(nn.Module):
                        padding: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bool mask layer `layer` uses for t tokens (None: every token sees every token)."""
         mask = None
+        kind = self.spec.layer_attention(layer)
         if self.spec.architecture == "decoder":
-            kind = self.spec.layer_attention(layer)
             mask = (self.local_mask if kind == "local" else self.causal_mask)[:t, :t]
+        elif kind == "local":
+            mask = self.local_mask[:t, :t]
         if padding is not None:  # [b, t], 1 for a real token, 0 for padding
             keys = padding.bool()[:, None, None, :]
             mask = keys if mask is None else mask & keys
@@ -261,12 +301,14 @@ class Transformer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None):
         spec = self.spec
-        t = input_ids.shape[1]
+        x = self.embed(input_ids) * spec.embedding_multiplier  # ViT: input_ids are pixel values
+        if spec.patch_size:  # the [CLS] vector first, then the patches
+            x = torch.cat((self.cls.weight.expand(len(x), -1, -1), x), dim=1)
+        t = x.shape[1]
         positions = torch.arange(t, device=input_ids.device)
         if t > spec.n_ctx - spec.position_offset:
             raise UsageError(spec.name, f"{t} tokens given, the model takes at most"
                                         f" {spec.n_ctx - spec.position_offset}")
-        x = self.embed(input_ids) * spec.embedding_multiplier
         pos_ids = positions[None, :] + spec.position_offset
         if spec.positions_skip_padding:  # RoBERTa: cumsum of real tokens, padding keeps its id
             real = (input_ids != spec.position_offset - 1).long()
@@ -281,9 +323,10 @@ class Transformer(nn.Module):
             x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
         if spec.embedding_norm:
             x = self.embed_norm(x)
-        rotary = None
+        rotary = {}
         if spec.position == "rotary":
-            rotary = rotary_tables(positions, spec, x.dtype)
+            rotary = {kind: rotary_tables(positions, spec, x.dtype, kind)
+                      for kind in set(spec.attention_pattern)}
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
         if spec.position == "alibi":
@@ -291,7 +334,8 @@ class Transformer(nn.Module):
                      for kind, mask in masks.items()}
         for i, layer in enumerate(self.layers):
             rotates = spec.rotary_layers is None or spec.rotary_layers[i]  # SmolLM3's NoPE layers
-            x = layer(x, masks[spec.layer_attention(i)], rotary if rotates else None)
+            kind = spec.layer_attention(i)
+            x = layer(x, masks[kind], rotary.get(kind) if rotates else None)
         if spec.final_norm:
             x = self.final_norm(x)
         if spec.architecture == "decoder":
@@ -303,13 +347,15 @@ class Transformer(nn.Module):
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
 
-def rotary_tables(positions: torch.Tensor, spec: Spec,
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
+                  kind: str = "dense") -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin [t, rotated dims], as transformers computes them, in fp32. The rotated dims
     are the first rotary_fraction of each head; frequency j serves dims (j, j + half) in the
-    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere)."""
+    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere).
+    `kind`'s layers may have a base of their own (ModernBERT's local layers)."""
     dim = int(spec.d_head * spec.rotary_fraction)
-    inv_freq = 1.0 / (spec.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
+    theta = spec.local_rope_theta if kind == "local" and spec.local_rope_theta else spec.rope_theta
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
                                                        device=positions.device).float() / dim))
     if spec.rope_scaling is not None:
         inv_freq = llama3_frequencies(inv_freq, spec.rope_scaling)

@@ -10,6 +10,9 @@ from inspector.roles import Role
 # Canonical module -> role. `{i}` is the layer number. Each module has a `.weight` and maybe a `.bias`.
 MODULES: dict[str, Role] = {
     "embed": Role.EMBEDDING,
+    # ViT's [CLS] vector: an input vector learned as a token's embedding row is (BERT's [CLS] is
+    # a row of its word embedding), taken by no token id.
+    "cls": Role.EMBEDDING,
     "pos": Role.POSITION,
     "token_type": Role.TOKEN_TYPE,
     "embed_norm": Role.NORM,

@@ -20,6 +20,8 @@ The conventions, stated once here and repeated in every row's `how`:
   (A V) each cost 2 FLOPs per multiply-add over a causal token's average context of n_ctx / 2 keys,
   so 2 x 2 x n_ctx/2 x d_attn per layer. Chinchilla (Hoffmann et al. 2022) counts the full n_ctx,
   twice this. A locally banded layer of window w averages w - w^2 / (2 n_ctx) keys instead; an
+  encoder token attends to all n_ctx keys (twice the causal term), or in a local layer to the
+  h = w // 2 on each side and itself, 2h + 1 - h(h + 1) / n_ctx on average.
   encoder token attends to all n_ctx keys (twice the causal term).
 - A mixture of experts: memory (weights) holds every parameter; the FLOPs of a token count only
   the parameters it passes through, k of each MoE layer's E routed experts (N is taken from the
@@ -83,7 +85,10 @@ def _attention_flops(spec: Spec, layer: int) -> Fraction:
     """Scores plus weighted sum for one token in one layer: 4 x (mean keys attended) x d_attn."""
     n, width = spec.n_ctx, spec.attn_width
     if spec.architecture != "decoder":
-        return Fraction(4 * _span(spec, layer) * width)
+        if spec.layer_attention(layer) == "local":  # ModernBERT: h = w // 2 keys each side, cut
+            h = min(spec.local_window // 2, n - 1)  # at the ends: 2h + 1 - h(h + 1) / n on average
+            return 4 * (Fraction(2 * h + 1) - Fraction(h * (h + 1), n)) * width
+        return Fraction(4 * n * width)
     w = _span(spec, layer)
     mean_keys = Fraction(w) - Fraction(w * w, 2 * n)  # n/2 when w = n (dense): Kaplan's term
     return 4 * mean_keys * width
@@ -92,7 +97,9 @@ def _attention_flops(spec: Spec, layer: int) -> Fraction:
 def flops(spec: Spec) -> dict:
     rows = spec_rows(spec)
     parameters = total(rows)
-    lookup = sum(r.numel for r in rows if r.counted and r.role in LOOKUP_ROLES)
+    lookup = sum(r.numel for r in rows if r.counted and r.role in LOOKUP_ROLES
+                 and not (spec.patch_size and r.canonical.startswith("embed.")))  # ViT's
+    # embedding is a convolution: every patch is multiplied by it, not looked up
     unembedding = sum(r.numel for r in rows if r.role == Role.UNEMBEDDING)  # tied or not
     unembedding_stored = sum(r.numel for r in rows if r.counted and r.role == Role.UNEMBEDDING)
     non_embedding = parameters - lookup - unembedding_stored  # Kaplan's N

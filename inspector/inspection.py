@@ -132,6 +132,9 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
     layers = [r.layer for r in decoupled.rows if r.layer is not None and r.role is not None]
     embed, pos = by_canonical.get("embed.weight"), by_canonical.get("pos.weight")
+    # An image model's embedding is a patch convolution [d, channels, p, p], its position table
+    # [1, n_ctx, d] (ViT): no vocabulary.
+    patches = embed is not None and len(embed.shape) == 4
     up = by_canonical.get("layers.0.mlp.up.weight")
     query, key = by_canonical.get("layers.0.attn.query.weight"), by_canonical.get(
         "layers.0.attn.key.weight")
@@ -142,10 +145,10 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
         family=family_name(decoupled, config),
         basis="tensor shapes",
         n_layers=max(layers) + 1 if layers else 0,
-        d_model=_dim(embed, 1),
-        vocab_size=_dim(embed, 0),
+        d_model=_dim(embed, 0 if patches else 1),
+        vocab_size=None if patches else _dim(embed, 0),
         d_ff=_dim(up, 0),
-        n_ctx=_dim(pos, 0),
+        n_ctx=_dim(pos, 1 if patches else 0),
         n_heads=n_heads,
         n_kv_heads=n_kv_heads,
         d_head=d_head if n_heads else None,

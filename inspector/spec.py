@@ -22,8 +22,9 @@ SPEC_DIR = Path(__file__).resolve().parent / "specs"
 REQUIRED = object()
 
 # Which layers carry an additive bias. Missing keys mean "no bias".
-BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler",
-              "router")  # (gpt-oss's router has a bias)
+# `head`: a task head's own layers (the masked-LM transform: BERT's has a bias, ModernBERT's not);
+# `router`: a mixture of experts' router (gpt-oss's has a bias).
+BIAS_KINDS = ("qkv", "attn_output", "mlp", "norm", "unembedding", "pooler", "head", "router")
 
 # name: (type, default, allowed values or None). Types are checked exactly (bool is not an int).
 FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
@@ -31,7 +32,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "family": (str, REQUIRED, None),  # a name in the family registry (checked below)
     "source": (str, REQUIRED, None),
     "architecture": (str, "decoder", ("decoder", "encoder")),
-    "vocab_size": (int, REQUIRED, None),
+    "vocab_size": (int, None, None),  # required, except of an image model (patch_size)
     "n_ctx": (int, REQUIRED, None),  # longest sequence: rows of a learned position table
     "d_model": (int, REQUIRED, None),
     "n_layers": (int, REQUIRED, None),
@@ -67,10 +68,16 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "norm_eps": ((int, float), 1e-5, None),
     "final_norm": (bool, True, None),  # a norm after the last block (GPT-2 ln_f, Llama model.norm)
     "embedding_norm": (bool, False, None),  # a norm right after the embeddings (BERT)
+    # False: the first block has no attention norm, the embedding norm feeding it already
+    # (ModernBERT's layer 0 attn_norm is an Identity; it stores nothing).
+    "first_attn_norm": (bool, True, None),
     # alibi: no position table; each head's scores get slope x (key - query) (BLOOM; Press et
     # al. 2022).
     "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "none")),
     "rope_theta": ((int, float), 10000.0, None),
+    # The rotary base of the "local" layers where it differs from the dense layers' rope_theta
+    # (ModernBERT: 160,000 global, 10,000 local); None: rope_theta everywhere.
+    "local_rope_theta": ((int, float), None, None),
     # The row of a learned position table that position 0 reads: RoBERTa and OPT keep the
     # first two rows unused (RoBERTa's padding index + 1), so their tables hold n_ctx rows of
     # which n_ctx - 2 are reachable.
@@ -97,6 +104,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "logit_scale": ((int, float), 1.0, None),
     "clip_qkv": ((int, float), None, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
+    # An image model (ViT): the input is an image_size x image_size picture of num_channels,
+    # cut into patch_size x patch_size patches by a convolution (the embedding, with a bias),
+    # after a learned [CLS] vector; n_ctx = (image_size // patch_size)^2 + 1 positions.
+    "patch_size": (int, None, None),
+    "image_size": (int, None, None),
+    "num_channels": (int, 3, None),
     "pooler": (bool, False, None),  # BERT pooler: dense + tanh on the first token
     # BERT's pretraining heads: masked-LM (dense + activation + norm, then the unembedding,
     # tied to the embedding, with a bias) and next-sentence (2 classes from the pooled token).
@@ -105,7 +118,9 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "biases": ((bool, dict), False, None),
     "tied_embeddings": (bool, False, None),
     "attention_pattern": (list, ["dense"], None),  # cycled over layers: dense | local
-    "local_window": (int, None, None),  # tokens a "local" layer looks back over
+    # Tokens a "local" layer sees: a decoder's look back over the last local_window (GPT-3); an
+    # encoder's see local_window // 2 on each side (ModernBERT's local_attention, |q - k| <= w/2).
+    "local_window": (int, None, None),
     # What the source itself printed (its table row, its parameter count `n_params`), kept beside
     # the reading this spec takes so that `count` can say where the two part.
     "published": (dict, None, None),
@@ -113,7 +128,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 }
 
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
-            "d_ff", "local_window")
+            "d_ff", "local_window", "patch_size", "image_size", "num_channels")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -152,8 +167,10 @@ class Spec:
     norm_eps: float = 1e-5
     final_norm: bool = True
     embedding_norm: bool = False
+    first_attn_norm: bool = True
     position: str = "learned"
     rope_theta: float = 10000.0
+    local_rope_theta: float | None = None
     position_offset: int = 0
     positions_skip_padding: bool = False
     rotary_fraction: float = 1.0
@@ -166,6 +183,9 @@ class Spec:
     logit_scale: float = 1.0
     clip_qkv: float | None = None
     type_vocab_size: int = 0
+    patch_size: int | None = None
+    image_size: int | None = None
+    num_channels: int = 3
     pooler: bool = False
     mlm_head: bool = False
     nsp_head: bool = False
@@ -307,6 +327,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     _check_heads(values, problems)
     _check_rotary(values, problems)
     _check_experts(values, problems)
+    _check_input(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
         if key != "n_params" and key not in FIELDS:
@@ -380,6 +401,20 @@ def _check_experts(values: dict, problems: list[str]) -> None:
            for i in dense):
         problems.append(f"'dense_layers' must list layer numbers from 0 to n_layers - 1, got"
                         f" {reprlib.repr(dense)}")
+
+
+def _check_input(values: dict, problems: list[str]) -> None:
+    """Token ids need a vocabulary; an image, its size, and as many positions as patches + 1."""
+    patch, image, n_ctx = values.get("patch_size"), values.get("image_size"), values.get("n_ctx")
+    if patch is None:
+        if values.get("vocab_size") is None:
+            problems.append("missing key 'vocab_size'")
+        return
+    if not isinstance(image, int) or not isinstance(patch, int) or image <= 0 or patch <= 0:
+        problems.append("'patch_size' needs 'image_size' (an image model's input)")
+    elif isinstance(n_ctx, int) and n_ctx != (image // patch) ** 2 + 1:
+        problems.append(f"'n_ctx' must be the {(image // patch) ** 2} patches of a {image}-pixel"
+                        f" image in {patch}-pixel patches + 1 ([CLS]), got {n_ctx}")
 
 
 def _check_family(family: object, problems: list[str]) -> None:

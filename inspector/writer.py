@@ -64,12 +64,19 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
                                     + "; ".join(lost) + f": {family.hf_class} would be a"
                                     " different model")
     notes = []
-    if spec.attention_pattern != ("dense",):
+    if _layer_attention(spec) != _layer_attention(back):  # a pattern the config has no key for
         notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
                      f" {spec.local_window}) has no {family.config_model_type} config key; the tensors"
                      f" are the same, but transformers' {family.hf_class} attends densely in every"
                      " layer (inspector's own model keeps the local layers)")
     return config, notes
+
+
+def _layer_attention(spec: Spec) -> tuple:
+    """Each layer's attention kind, and the window of the local ones."""
+    local = "local" in spec.attention_pattern
+    return (tuple(spec.layer_attention(i) for i in range(spec.n_layers)),
+            spec.local_window if local else None)
 
 
 # Special tokens a config class names by default (GPT-2's <|endoftext|> is 50256).

@@ -93,6 +93,31 @@ def test_banded_layers():
     assert by_dtype(doc["kv_cache"]["per_token"])["fp16/bf16"] == 2 * 2 * 4 * 8 * 2
 
 
+def test_encoder_local_band():
+    """An encoder's local layer (ModernBERT) sees h = window // 2 = 2 tokens on each side and
+    itself, cut at the ends: over n_ctx 16, 16 x 5 - 2 x (1 + 2) = 74 (query, key) pairs, 74 / 16
+    = 4.625 keys on average. Width 32: dense 4 x 16 x 32 = 2,048; local 4 x 4.625 x 32 = 592;
+    total 2,640."""
+    spec = spec_from_dict({"name": "band", "family": "modernbert", "source": "test",
+                           "architecture": "encoder", "vocab_size": 100, "n_ctx": 16,
+                           "d_model": 32, "n_layers": 2, "n_heads": 4, "d_ff": 64,
+                           "attention_pattern": ["dense", "local"], "local_window": 4})
+    assert costs(spec)["flops"]["attention"] == 2_640
+
+
+def test_image_model_patches_are_multiplied():
+    """ViT-Base/16 (transformers' default ViTConfig, ViTModel with its pooler): 86,389,248
+    parameters; the lookup tables are the [CLS] vector 768 and the position table 197 x 768 =
+    151,296, together 152,064. The patch convolution (768 x 3 x 16 x 16 + 768) multiplies every
+    patch, so it stays in N = 86,389,248 - 152,064 = 86,237,184."""
+    from inspector.hf_config import spec_from_config
+
+    flops = costs(spec_from_config({"model_type": "vit"}))["flops"]
+    assert flops["parameters"] == 86_389_248
+    assert flops["lookup_tables"] == 152_064
+    assert flops["n"] == 86_237_184
+
+
 @needs_minilm
 def test_encoder_costs_all_minilm():
     """BERT encoder from its config.json: no KV cache. Lookup tables 30522 x 384 + 512 x 384 +

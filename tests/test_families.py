@@ -43,7 +43,8 @@ def reference_model(case: FamilyCase):
 
 # Which element of inspector's encoder output (last hidden state, pooled, masked-LM logits)
 # answers to transformers' output of that name; decoders return logits alone.
-ENCODER_OUTPUTS = {"last_hidden_state": 0, "pooler_output": 1, "prediction_logits": 2}
+ENCODER_OUTPUTS = {"last_hidden_state": 0, "pooler_output": 1, "prediction_logits": 2,
+                   "logits": 2}  # a masked LM's (ModernBertForMaskedLM) as BERT's prediction_logits
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
@@ -134,6 +135,19 @@ def test_build_round_trip(saved, tmp_path):
     assert loaded.num_parameters() == model.num_parameters()
 
 
+def model_inputs(case: FamilyCase, spec) -> torch.Tensor:
+    """Two sequences of 12 token ids (seeded) with the case's special ids placed; for an image
+    model (ViT), two seeded images of the size its config names."""
+    generator = torch.Generator().manual_seed(0)
+    if spec.patch_size:
+        return torch.randn(2, spec.num_channels, spec.image_size, spec.image_size,
+                           generator=generator)
+    ids = torch.randint(0, spec.vocab_size, (2, 12), generator=generator)
+    for k, token in enumerate(case.special_ids):
+        ids[1, k] = ids[0, 5 + k] = token
+    return ids
+
+
 def test_forward_equivalence(saved):
     """The model inspector builds from config.json, filled from the folder, gives transformers'
     outputs (decoders: logits; encoders: the last hidden state) in fp32."""
@@ -145,10 +159,7 @@ def test_forward_equivalence(saved):
         pytest.skip(case.notes)
     config = json.loads((folder / "config.json").read_text())
     ours = load_model(folder, spec_from_config(config, name=case.model_type))
-    vocab = ours.spec.vocab_size
-    ids = torch.randint(0, vocab, (2, 12), generator=torch.Generator().manual_seed(0))
-    for k, token in enumerate(case.special_ids):
-        ids[1, k] = ids[0, 5 + k] = token
+    ids = model_inputs(case, ours.spec)
     with torch.no_grad():
         theirs = getattr(model(ids), case.output)
         mine = ours(ids)

@@ -83,7 +83,8 @@ ENCODER_DEFAULTS = {
     "architecture": "encoder", "activation": "gelu", "norm": "layernorm", "norm_placement": "post",
     "embedding_norm": True, "final_norm": False, "position": "learned", "pooler": True,
     "type_vocab_size": 2,
-    "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True, "pooler": True}}
+    "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True, "pooler": True,
+               "head": True}}
 
 # transformers class -> the heads it adds to BertModel (config.json's `architectures` says it).
 BERT_HEADS = {
