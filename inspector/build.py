@@ -54,14 +54,17 @@ class Embedding(nn.Embedding):
 
 class Norm(nn.Module):
     """LayerNorm or RMSNorm over the last dim; `weight` unless the spec's norms have none
-    (OLMo), `bias` when the spec gives norms a bias."""
+    (OLMo), `bias` when the spec gives norms a bias; a gain of 1 + weight where the spec stores
+    gains as offsets from 1 (Gemma)."""
 
     def __init__(self, spec: Spec, part: Part):
         super().__init__()
         self.kind, self.eps = spec.norm, float(spec.norm_eps)
+        self.unit_offset = spec.norm_unit_offset
         width = part.shape[0]
         self.width = width
-        self.weight = nn.Parameter(torch.ones(width)) if part.weight else None
+        gain = torch.zeros(width) if self.unit_offset else torch.ones(width)
+        self.weight = nn.Parameter(gain) if part.weight else None
         self.bias = nn.Parameter(torch.zeros(width)) if part.bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +72,10 @@ class Norm(nn.Module):
             return F.layer_norm(x, (self.width,), self.weight, self.bias, self.eps)
         # RMSNorm as Llama computes it: in fp32, scaled back in the input's dtype.
         h = x.float()
-        h = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.unit_offset:  # Gemma: (x * (1 + w)) in fp32, then cast back
+            return (h * (1.0 + self.weight.float())).type_as(x)
+        h = h.to(x.dtype)
         return h if self.weight is None else self.weight * h
 
 
@@ -93,6 +99,7 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.d_head = spec.n_heads, spec.n_kv_heads, spec.d_head
         self.qk_norm = spec.qk_norm
         self.clip, self.scale = spec.clip_qkv, spec.attention_scale  # OLMo; Granite
+        self.softcap = spec.attention_softcap  # Gemma 2
         self.interleaved = spec.rotary_interleaved
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
@@ -112,9 +119,27 @@ class Attention(nn.Module):
         if rotary is not None:
             q = apply_rotary(q, *rotary, self.interleaved)
             k = apply_rotary(k, *rotary, self.interleaved)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
-                                           enable_gqa=self.n_kv_heads != self.n_heads)
+        if self.softcap is None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
+                                               enable_gqa=self.n_kv_heads != self.n_heads)
+        else:  # scaled_dot_product_attention has no soft cap
+            y = softcapped_attention(q, k, v, mask, self.scale, self.softcap)
         return self.output(y.transpose(1, 2).reshape(b, t, self.n_heads * self.d_head))
+
+
+def softcapped_attention(q, k, v, mask: torch.Tensor | None, scale: float | None,
+                         cap: float) -> torch.Tensor:
+    """Attention as transformers' eager Gemma 2 computes it: scores x scale, capped to
+    cap x tanh(scores / cap), then masked (a bool mask, or ALiBi's additive one); softmax in fp32.
+    Query head h reads key/value head h // (n_heads / n_kv_heads)."""
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5 if scale is None else scale)
+    scores = torch.tanh(scores / cap) * cap
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool \
+            else scores + mask
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype) @ v
 
 
 class MLP(nn.Module):
@@ -241,6 +266,8 @@ class Transformer(nn.Module):
             raise UsageError(spec.name, f"{t} tokens given, the model takes at most"
                                         f" {spec.n_ctx - spec.position_offset}")
         x = self.embed(input_ids) * spec.embedding_multiplier
+        if spec.embedding_scale == "sqrt_d_model":  # Gemma: the factor as an fp32 tensor, then
+            x = x * torch.tensor(spec.d_model ** 0.5).to(x.device, x.dtype)  # the model's dtype
         pos_ids = positions[None, :] + spec.position_offset
         if spec.positions_skip_padding:  # RoBERTa: cumsum of real tokens, padding keeps its id
             real = (input_ids != spec.position_offset - 1).long()
@@ -255,9 +282,10 @@ class Transformer(nn.Module):
             x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
         if spec.embedding_norm:
             x = self.embed_norm(x)
-        rotary = None
+        rotary = {}  # per attention kind: Gemma 3's local layers turn at a theta of their own
         if spec.position == "rotary":
-            rotary = rotary_tables(positions, spec, x.dtype)
+            rotary = {kind: rotary_tables(positions, spec, x.dtype, kind)
+                      for kind in set(spec.attention_pattern)}
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
         if spec.position == "alibi":
@@ -265,11 +293,15 @@ class Transformer(nn.Module):
                      for kind, mask in masks.items()}
         for i, layer in enumerate(self.layers):
             rotates = spec.rotary_layers is None or spec.rotary_layers[i]  # SmolLM3's NoPE layers
-            x = layer(x, masks[spec.layer_attention(i)], rotary if rotates else None)
+            kind = spec.layer_attention(i)
+            x = layer(x, masks[kind], rotary.get(kind) if rotates else None)
         if spec.final_norm:
             x = self.final_norm(x)
         if spec.architecture == "decoder":
-            return self.unembed(x) * spec.logit_scale
+            logits = self.unembed(x) * spec.logit_scale
+            if spec.logit_softcap is not None:  # Gemma 2: cap x tanh(logits / cap)
+                logits = torch.tanh(logits / spec.logit_softcap) * spec.logit_softcap
+            return logits
         pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
         if not spec.mlm_head:
             return x, pooled
@@ -277,16 +309,22 @@ class Transformer(nn.Module):
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
 
-def rotary_tables(positions: torch.Tensor, spec: Spec,
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
+                  kind: str = "dense") -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin [t, rotated dims], as transformers computes them, in fp32. The rotated dims
     are the first rotary_fraction of each head; frequency j serves dims (j, j + half) in the
-    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere)."""
+    "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere).
+    Layers of `kind` local take local_rope_theta, unscaled, where the spec gives one."""
     dim = int(spec.d_head * spec.rotary_fraction)
-    inv_freq = 1.0 / (spec.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
-                                                       device=positions.device).float() / dim))
-    if spec.rope_scaling is not None:
-        inv_freq = llama3_frequencies(inv_freq, spec.rope_scaling)
+    theta, scaling = spec.rope_theta, spec.rope_scaling
+    if kind == "local" and spec.local_rope_theta is not None:
+        theta, scaling = spec.local_rope_theta, None
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
+                                             device=positions.device).float() / dim))
+    if scaling is not None and scaling["rope_type"] == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif scaling is not None:
+        inv_freq = llama3_frequencies(inv_freq, scaling)
     angles = positions.float()[:, None] * inv_freq[None, :]
     angles = angles.repeat_interleave(2, dim=-1) if spec.rotary_interleaved \
         else torch.cat((angles, angles), dim=-1)
@@ -388,7 +426,7 @@ def init_weights(model: Transformer, seed: int = 0) -> None:
         if kind == "bias":
             p.zero_()
         elif role == Role.NORM:
-            p.fill_(1.0)
+            p.fill_(0.0 if model.spec.norm_unit_offset else 1.0)  # a gain of 1 either way
         else:
             std = residual_std if name.endswith(RESIDUAL_PROJECTIONS) else INIT_STD
             values = torch.empty(p.shape, dtype=torch.float32).normal_(0.0, std,

@@ -42,6 +42,9 @@ class Layout:
     # A stored rotary `inv_freq` covers the whole head (d_head / 2 frequencies), so it tells
     # d_head when no config does (older Llama checkpoints stored one per layer).
     rotary_inv_freq_is_full_head: bool = False
+    # Patterns every checkpoint in this layout stores, which its look-alikes lack: where two
+    # layouts recognise the same names, the one missing its own is not the checkpoint's.
+    requires: tuple[str, ...] = ()
     _by_pattern: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

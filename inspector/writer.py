@@ -64,7 +64,8 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
                                     + "; ".join(lost) + f": {family.hf_class} would be a"
                                     " different model")
     notes = []
-    if spec.attention_pattern != ("dense",):
+    if spec.attention_pattern != ("dense",) and (back.attention_pattern, back.local_window) \
+            != (spec.attention_pattern, spec.local_window):  # a family whose config says none
         notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
                      f" {spec.local_window}) has no {family.config_model_type} config key; the tensors"
                      f" are the same, but transformers' {family.hf_class} attends densely in every"

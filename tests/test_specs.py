@@ -70,6 +70,21 @@ OTHERS = [
     # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
     # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
     ("all-minilm-l6-v2", 22_713_216),
+    # Gemma 2, tied, vocab 256000, no biases, four RMSNorms a block (d each), GeGLU (3 x d x F),
+    # attention width A = n_heads x d_head apart from d_model, key/value width K:
+    # 256000d + L x (2dA + 2dK + 3dF + 4d) + d
+    # d=2304, A=8x256=2048, K=4x256=1024, F=9216, L=26:
+    # 589,824,000 + 26 x (9,437,184 + 4,718,592 + 63,700,992 + 9,216) + 2,304
+    # = 589,824,000 + 26 x 77,865,984 + 2,304
+    ("gemma-2-2b", 2_614_341_888),
+    # d=3584, A=16x256=4096, K=8x256=2048, F=14336, L=42:
+    # 917,504,000 + 42 x (29,360,128 + 14,680,064 + 154,140,672 + 14,336) + 3,584
+    # = 917,504,000 + 42 x 198,195,200 + 3,584
+    ("gemma-2-9b", 9_241_705_984),
+    # d=4608, A=32x128=4096, K=16x128=2048, F=36864, L=46:
+    # 1,179,648,000 + 46 x (37,748,736 + 18,874,368 + 509,607,936 + 18,432) + 4,608
+    # = 1,179,648,000 + 46 x 566,249,472 + 4,608
+    ("gemma-2-27b", 27_227_128_320),
     # GPT-2, as in test_analytic: 50257d + 1024d + L(12d^2 + 13d) + 2d
     ("gpt2-124m", 124_439_808),
     ("gpt2-355m", 354_823_168),
@@ -189,6 +204,22 @@ LLAMA31 = {"vocab_size": 128256, "max_position_embeddings": 131072, "num_key_val
            "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
                                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                "original_max_position_embeddings": 8192}}
+# google/gemma-2-2b, -9b and -27b: what their config.json files share, then their sizes.
+GEMMA2 = {"vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
+          "hidden_activation": "gelu_pytorch_tanh", "sliding_window": 4096,
+          "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+          "tie_word_embeddings": True, "rope_theta": 10000.0}
+GEMMA2_SIZES = [
+    ("2b", {"hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+            "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+            "query_pre_attn_scalar": 256}),
+    ("9b", {"hidden_size": 3584, "intermediate_size": 14336, "num_hidden_layers": 42,
+            "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 256,
+            "query_pre_attn_scalar": 256}),
+    ("27b", {"hidden_size": 4608, "intermediate_size": 36864, "num_hidden_layers": 46,
+             "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128,
+             "query_pre_attn_scalar": 144}),
+]
 HUB_CONFIGS = [
     ("llama-3.1-8b", "llama", {**LLAMA31, "hidden_size": 4096, "intermediate_size": 14336,
                                "num_hidden_layers": 32, "num_attention_heads": 32}),
@@ -203,6 +234,7 @@ HUB_CONFIGS = [
                                "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
                                "sliding_window": 4096, "tie_word_embeddings": False,
                                "rope_theta": 10000.0}),
+    *[(f"gemma-2-{size}", "gemma2", {**GEMMA2, **sizes}) for size, sizes in GEMMA2_SIZES],
     ("qwen2.5-7b", "qwen2", {"vocab_size": 152064, "hidden_size": 3584,
                              "intermediate_size": 18944, "num_hidden_layers": 28,
                              "num_attention_heads": 28, "num_key_value_heads": 4,
@@ -216,7 +248,9 @@ HUB_CONFIGS = [
 def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     """Each spec's source config.json, built by transformers on the meta device, has exactly the
     spec's `inspector count` (the arithmetic is in OTHERS above); the config.json itself, read as a
-    spec, counts the same role by role and keeps Llama 3.1's rotary scaling."""
+    spec, counts the same role by role and is the spec in everything the forward pass reads:
+    Llama 3.1's rotary scaling, Mistral 7B v0.1's sliding window (every layer local over 4096
+    tokens), Gemma 2's alternating local and global layers, its scale and soft caps."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -230,8 +264,16 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     from inspector.hf_config import spec_from_config
 
     read = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
-    assert read.rope_scaling == load_spec(name).rope_scaling
-    assert read.rope_theta == load_spec(name).rope_theta
+    shipped = load_spec(name)
+    for field in FORWARD_FIELDS:
+        assert getattr(read, field) == getattr(shipped, field), field
+
+
+# What the forward pass reads beyond the tensors, compared between a spec and its config.json.
+FORWARD_FIELDS = ("rope_scaling", "rope_theta", "local_rope_theta", "attention_pattern",
+                  "local_window", "attention_scale", "attention_softcap", "logit_softcap",
+                  "embedding_scale", "norm_unit_offset", "norm_placement", "activation",
+                  "norm_eps", "tied_embeddings")
 
 
 def _count_json(spec: str) -> dict:

@@ -164,6 +164,14 @@ def fits_shapes(layout: Layout, names: list[str], shapes: dict) -> bool:
     return True
 
 
+def has_required(layout: Layout, names: list[str]) -> bool:
+    """Whether `names` hold every pattern the layout says its checkpoints always store."""
+    if not layout.requires:
+        return True
+    found = {match[0].pattern for name in names if (match := layout.match(name))}
+    return all(pattern in found for pattern in layout.requires)
+
+
 def choose_layout(names: list[str], config: dict | None = None,
                   gguf: bool = False, shapes: dict | None = None) -> Layout | None:
     """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most
@@ -180,9 +188,11 @@ def choose_layout(names: list[str], config: dict | None = None,
                            family.hub_layout.name if family else None)
     if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
         return named  # else the config describes other weights: the names decide
-    # Most names recognised; among equals, the one whose matrices lie as it says.
+    # Most names recognised; among equals, the one whose matrices lie as it says, then one
+    # whose telling names are there (an OLMo 2 checkpoint is all Gemma 2 names, but not Gemma 2).
     scored = [(sum(layout.match(n) is not None for n in sample),
-               shapes is not None and fits_shapes(layout, sample, shapes), layout)
+               shapes is not None and fits_shapes(layout, sample, shapes),
+               has_required(layout, sample), layout)
               for layout in candidates.values()]
-    best, _, layout = max(scored, key=lambda scores: scores[:2], default=(0, False, None))
+    best, *_, layout = max(scored, key=lambda scores: scores[:3], default=(0, False, False, None))
     return layout if best else None
