@@ -24,6 +24,9 @@ class Rule:
     head_interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
+    # Stored = canonical + value_offset (llama.cpp writes Gemma's norm gains 1 + w as they act);
+    # undone on loading.
+    value_offset: float = 0.0
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property

@@ -39,6 +39,8 @@ def from_stored(value: torch.Tensor, rule: Rule, layer: int | None,
             part = part.t()
         if rule.rotary_permuted:
             part = unpermute_rotary(part, _rotary_heads(name, spec))
+        if rule.value_offset:
+            part = part - rule.value_offset
         out.append((name, part))
     return out
 
@@ -48,6 +50,8 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
     """Canonical tensors (in the rule's target order) -> the one tensor the layout stores."""
     parts = []
     for name, part in zip(targets(rule, layer), values, strict=True):
+        if rule.value_offset:
+            part = part + rule.value_offset
         if rule.rotary_permuted:
             part = permute_rotary(part, _rotary_heads(name, spec))
         if rule.transposed:

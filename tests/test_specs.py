@@ -332,6 +332,88 @@ def test_config_json_rope_theta_from_rope_parameters(tmp_path):
     assert spec.rope_theta == 100000.0
 
 
+# google/gemma-3-1b-pt's config.json as the hub has it (transformers 4.50's keys: rope_theta,
+# rope_local_base_freq and rope_scaling at the top, sliding_window_pattern, no layer_types).
+GEMMA3_1B = {"model_type": "gemma3_text", "vocab_size": 262144, "hidden_size": 1152,
+             "intermediate_size": 6912, "num_hidden_layers": 26, "num_attention_heads": 4,
+             "num_key_value_heads": 1, "head_dim": 256, "query_pre_attn_scalar": 256,
+             "sliding_window": 512, "sliding_window_pattern": 6, "rope_theta": 1000000.0,
+             "rope_local_base_freq": 10000.0, "rope_scaling": None,
+             "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+             "hidden_activation": "gelu_pytorch_tanh", "attn_logit_softcapping": None,
+             "final_logit_softcapping": None, "tie_word_embeddings": True}
+
+
+@pytest.mark.parametrize("scaling", [None, {"factor": 8.0, "rope_type": "linear"}],
+                         ids=["1b", "4b-linear"])
+def test_config_json_as_a_spec_gemma3(scaling, tmp_path):
+    """Gemma 3 1B's config.json (and with Gemma 3 4B's linear scaling of its global layers) as a
+    spec: transformers' count on the meta device (262144 x 1152 + 26 x (2 x 1152 x 1024 +
+    2 x 1152 x 256 + 3 x 1152 x 6912 + 4 x 1152 + 2 x 256) + 1152 = 301,989,888 + 26 x
+    26,842,112 + 1,152 = 999,885,952), five local layers over 512 tokens to one global, the
+    global layers at theta 1e6 (scaled), the local ones at 1e4; and the same config as
+    transformers 5 writes it (rope_parameters per layer type, layer_types) reads as the same."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from inspector.hf_config import spec_from_config
+
+    hub = {**GEMMA3_1B, "rope_scaling": scaling}
+    config = AutoConfig.for_model(**hub)
+    with torch.device("meta"):
+        expected = AutoModelForCausalLM.from_config(config).num_parameters()
+    assert expected == 999_885_952
+    (tmp_path / "config.json").write_text(json.dumps(hub))
+    assert _count_json(str(tmp_path / "config.json"))["total"] == expected
+    spec = spec_from_config(hub)
+    assert spec.attention_pattern == ("local",) * 5 + ("dense",) and spec.local_window == 512
+    assert (spec.rope_theta, spec.local_rope_theta) == (1_000_000.0, 10_000.0)
+    assert spec.rope_scaling == (scaling and {"rope_type": "linear", "factor": 8.0})
+    assert (spec.attention_scale, spec.attention_softcap, spec.logit_softcap) == (1 / 16, None,
+                                                                                 None)
+    config.save_pretrained(tmp_path / "v5")
+    written = json.loads((tmp_path / "v5" / "config.json").read_text())
+    assert "full_attention" in written["rope_parameters"] and "layer_types" in written
+    again = spec_from_config(written)
+    assert [getattr(again, f) for f in FORWARD_FIELDS] == [getattr(spec, f) for f in FORWARD_FIELDS]
+
+
+def test_mistral_sliding_window():
+    """Mistral's sliding_window: 4096 (v0.1, and MistralConfig's default when the key is absent)
+    makes every layer local over 4096 tokens; null (v0.2 on) makes every layer dense. Written
+    back, each says the same."""
+    from inspector.hf_config import config_from_spec, spec_from_config
+
+    base = {"model_type": "mistral"}
+    for config, pattern, window in [({**base, "sliding_window": 4096}, ("local",), 4096),
+                                    (base, ("local",), 4096),
+                                    ({**base, "sliding_window": None}, ("dense",), None)]:
+        spec = spec_from_config(config)
+        assert (spec.attention_pattern, spec.local_window) == (pattern, window)
+        assert config_from_spec(spec)["sliding_window"] == window
+
+
+@pytest.mark.parametrize("config, said", [
+    ({"model_type": "gemma3_text", "attn_logit_softcapping": 50.0},
+     "attn_logit_softcapping is set, but transformers' Gemma 3 never applies it"),
+    ({"model_type": "gemma2", "use_bidirectional_attention": True},
+     "use_bidirectional_attention (an encoder's mask) is not supported"),
+    ({"model_type": "gemma3_text", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}},
+     "full_attention: rope_type 'yarn' is not supported (default, llama3, linear)"),
+    ({"model_type": "gemma2", "sliding_window": None},
+     "layer_types has sliding_attention layers but sliding_window is null"),
+    ({"model_type": "gemma2", "num_hidden_layers": 2, "layer_types": ["full_attention"]},
+     "layer_types must give sliding_attention or full_attention for each of the 2 layers"),
+])
+def test_gemma_configs_refused_in_one_line(config, said, tmp_path):
+    """What transformers would not run as the config says, or what inspector's model does not
+    do, is one line and exit 2."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("count", str(tmp_path / "config.json"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and said in result.stderr, result.stderr
+
+
 @needs_minilm
 def test_config_json_as_a_spec_bert():
     """The real all-MiniLM-L6-v2 config.json counts as the all-minilm-l6-v2 spec (22,713,216)."""

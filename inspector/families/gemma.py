@@ -18,7 +18,8 @@ scale its global layers' frequencies (linear); five local layers to one global b
 caps. transformers' Gemma 3 never applies attn_logit_softcapping, so a config that sets it is
 refused rather than counted as a model transformers does not run.
 
-llama.cpp (convert_hf_to_gguf.py) stores them as transformers does, rows not permuted for rotary.
+llama.cpp (convert_hf_to_gguf.py) does not permute their query and key rows for rotary, and
+stores every norm weight plus 1 (the gain itself), which loading undoes.
 """
 
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
@@ -201,14 +202,17 @@ def write_gemma3(spec, config: dict) -> None:
     write_block(spec, config)
 
 
+# llama.cpp's converter: query and key rows as transformers has them, norm weights plus 1.
+GGUF = {"gguf_rotary_permuted": False, "gguf_norm_offset": 1.0}
+
 GEMMA = family("gemma", "GemmaForCausalLM", config_keys=KEYS, defaults=GEMMA_DEFAULTS,
-               read_config=read_gemma, write_config=write_rope, gguf_rotary_permuted=False)
+               read_config=read_gemma, write_config=write_rope, **GGUF)
 GEMMA2 = family("gemma2", "Gemma2ForCausalLM", layouts=(GEMMA2_LAYOUT,), config_keys=GEMMA2_KEYS,
                 defaults=GEMMA2_DEFAULTS, activation_key="hidden_activation",
-                read_config=read_gemma2, write_config=write_gemma2, gguf_rotary_permuted=False)
+                read_config=read_gemma2, write_config=write_gemma2, **GGUF)
 GEMMA3 = family("gemma3_text", "Gemma3ForCausalLM", layouts=(GEMMA2_LAYOUT,),
                 config_keys=GEMMA3_KEYS, defaults=GEMMA3_DEFAULTS,
                 activation_key="hidden_activation", read_config=read_gemma3,
-                write_config=write_gemma3, gguf_arch="gemma3", gguf_rotary_permuted=False)
+                write_config=write_gemma3, gguf_arch="gemma3", **GGUF)
 
 FAMILIES = (GEMMA, GEMMA2, GEMMA3)
