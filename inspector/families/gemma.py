@@ -22,6 +22,8 @@ llama.cpp (convert_hf_to_gguf.py) does not permute their query and key rows for 
 stores every norm weight plus 1 (the gain itself), which loading undoes.
 """
 
+import reprlib
+
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
 from inspector.layout import Layout, Rule
 from inspector.spec import MAX_LAYERS, ROPE_TYPES
@@ -74,12 +76,20 @@ LAYER_TYPES = {"sliding_attention": "local", "full_attention": "dense"}
 CONFIG_LAYER_TYPES = {kind: name for name, kind in LAYER_TYPES.items()}
 
 
+def section(config: dict, key: str) -> dict:
+    """A config.json entry that holds an object ({} when absent or null)."""
+    value = config.get(key)
+    if value is None or isinstance(value, dict):
+        return value or {}
+    raise ValueError(f"{key} must be an object, got {reprlib.repr(value)}")  # read_config's error
+
+
 def rope_scaling(params: dict, where: str) -> dict | None:
     """A rope_parameters entry's frequency scaling as the spec's rope_scaling (None: default)."""
     kind = params.get("rope_type", params.get("type", "default"))
     if kind == "default":
         return None
-    if kind not in ROPE_TYPES:
+    if not isinstance(kind, str) or kind not in ROPE_TYPES:
         raise ValueError(f"{where}rope_type {kind!r} is not supported (default, "
                          + ", ".join(ROPE_TYPES) + ")")
     return {"rope_type": kind, **{key: params.get(key) for key in ROPE_TYPES[kind][1:]}}
@@ -89,7 +99,7 @@ def read_rope(config: dict, data: dict) -> None:
     """One rotary for every layer, as rope_parameters (transformers 5), or rope_theta and
     rope_scaling at the top (older files). Gemma's rotary turns the whole head: transformers
     ignores a partial_rotary_factor here."""
-    params = config.get("rope_scaling") or config.get("rope_parameters") or {}
+    params = section(config, "rope_scaling") or section(config, "rope_parameters")
     data["rope_theta"] = params.get("rope_theta") or config.get("rope_theta") or 10000.0
     data["rope_scaling"] = rope_scaling(params, "")
 
@@ -146,7 +156,7 @@ def read_pattern(config: dict, data: dict, default_period: int) -> None:
     if not isinstance(types, list) or len(types) != n_layers \
             or any(not isinstance(t, str) or t not in LAYER_TYPES for t in types):
         raise ValueError(f"layer_types must give sliding_attention or full_attention for each of"
-                         f" the {n_layers} layers, got {types!r}")
+                         f" the {n_layers} layers, got {reprlib.repr(types)}")
     kinds = [LAYER_TYPES[t] for t in types]
     data["attention_pattern"] = next(kinds[:k] for k in range(1, len(kinds) + 1)
                                      if all(kinds[i] == kinds[i % k] for i in range(len(kinds))))
@@ -178,11 +188,11 @@ def read_gemma3(config: dict, data: dict) -> None:
     if config.get("attn_logit_softcapping") is not None:
         raise ValueError("attn_logit_softcapping is set, but transformers' Gemma 3 never"
                          " applies it; not supported")
-    rope = config.get("rope_parameters") or {}
+    rope = section(config, "rope_parameters")
     if "full_attention" in rope or "sliding_attention" in rope:
-        full, local = rope.get("full_attention") or {}, rope.get("sliding_attention") or {}
+        full, local = section(rope, "full_attention"), section(rope, "sliding_attention")
     else:
-        full = {**rope, **(config.get("rope_scaling") or {})}
+        full = {**rope, **section(config, "rope_scaling")}
         local = {"rope_theta": config.get("rope_local_base_freq")}
     data["rope_theta"] = full.get("rope_theta") or config.get("rope_theta") or 1_000_000.0
     data["rope_scaling"] = rope_scaling(full, "full_attention: ")
