@@ -57,7 +57,7 @@ def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
         split_axis = 1 - split_axis  # the converter wrote it (out, in)
     permuted = family.gguf_rotary_permuted and any(
         t.endswith(("attn.query.weight", "attn.key.weight")) for t in rule.targets)
-    offset = family.gguf_norm_offset if all(parse(t.replace("{i}", "0"))[0] == Role.NORM
-                                            for t in rule.targets) else 0.0
+    gain = all(parse(t.replace("{i}", "0"))[::2] == (Role.NORM, "weight") for t in rule.targets)
+    offset = family.gguf_norm_offset if gain else 0.0  # a norm's weight, never its bias
     return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
                    rotary_permuted=permuted, head_interleaved=False, value_offset=offset)
