@@ -2,7 +2,8 @@
 
 One model for every family: the spec's fields switch each feature on or off (position kind, norm
 kind and placement, activation, gated MLP, grouped-query attention, d_head apart from d_model,
-causal or bidirectional, local attention layers, token types, pooler, tied unembedding), so that
+causal or bidirectional, local attention layers, soft caps, Gemma's 1 + w norm gains and
+sqrt(d_model) embedding scale, token types, pooler, tied unembedding), so that
 `inspector.analytic.spec_rows(spec)` and `build_model(spec).named_parameters()` agree name by name.
 
 Masks are non-persistent buffers (never parameters, never saved). Rotary and sinusoidal tables are
