@@ -2,7 +2,8 @@
 
 One model for every family: the spec's fields switch each feature on or off (position kind, norm
 kind and placement, activation, gated MLP, grouped-query attention, d_head apart from d_model,
-causal or bidirectional, local attention layers, token types, pooler, tied unembedding), so that
+causal or bidirectional, local attention layers, soft caps, Gemma's 1 + w norm gains and
+sqrt(d_model) embedding scale, token types, pooler, tied unembedding), so that
 `inspector.analytic.spec_rows(spec)` and `build_model(spec).named_parameters()` agree name by name.
 
 Masks are non-persistent buffers (never parameters, never saved). Rotary and sinusoidal tables are
@@ -54,14 +55,17 @@ class Embedding(nn.Embedding):
 
 class Norm(nn.Module):
     """LayerNorm or RMSNorm over the last dim; `weight` unless the spec's norms have none
-    (OLMo), `bias` when the spec gives norms a bias."""
+    (OLMo), `bias` when the spec gives norms a bias; a gain of 1 + weight where the spec stores
+    gains as offsets from 1 (Gemma)."""
 
     def __init__(self, spec: Spec, part: Part):
         super().__init__()
         self.kind, self.eps = spec.norm, float(spec.norm_eps)
+        self.unit_offset = spec.norm_unit_offset
         width = part.shape[0]
         self.width = width
-        self.weight = nn.Parameter(torch.ones(width)) if part.weight else None
+        gain = torch.zeros(width) if self.unit_offset else torch.ones(width)
+        self.weight = nn.Parameter(gain) if part.weight else None
         self.bias = nn.Parameter(torch.zeros(width)) if part.bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +73,10 @@ class Norm(nn.Module):
             return F.layer_norm(x, (self.width,), self.weight, self.bias, self.eps)
         # RMSNorm as Llama computes it: in fp32, scaled back in the input's dtype.
         h = x.float()
-        h = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.unit_offset:  # Gemma: (x * (1 + w)) in fp32, then cast back
+            return (h * (1.0 + self.weight.float())).type_as(x)
+        h = h.to(x.dtype)
         return h if self.weight is None else self.weight * h
 
 
@@ -129,6 +136,7 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.d_head = spec.n_heads, spec.n_kv_heads, spec.d_head
         self.qk_norm = spec.qk_norm
         self.clip, self.scale = spec.clip_qkv, spec.attention_scale  # OLMo; Granite
+        self.softcap = spec.attention_softcap  # Gemma 2
         self.interleaved = spec.rotary_interleaved
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
@@ -148,9 +156,27 @@ class Attention(nn.Module):
         if rotary is not None:
             q = apply_rotary(q, *rotary, self.interleaved)
             k = apply_rotary(k, *rotary, self.interleaved)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
-                                           enable_gqa=self.n_kv_heads != self.n_heads)
+        if self.softcap is None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
+                                               enable_gqa=self.n_kv_heads != self.n_heads)
+        else:  # scaled_dot_product_attention has no soft cap
+            y = softcapped_attention(q, k, v, mask, self.scale, self.softcap)
         return self.output(y.transpose(1, 2).reshape(b, t, self.n_heads * self.d_head))
+
+
+def softcapped_attention(q, k, v, mask: torch.Tensor | None, scale: float | None,
+                         cap: float) -> torch.Tensor:
+    """Attention as transformers' eager Gemma 2 computes it: scores x scale, capped to
+    cap x tanh(scores / cap), then masked (a bool mask, or ALiBi's additive one); softmax in fp32.
+    Query head h reads key/value head h // (n_heads / n_kv_heads)."""
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5 if scale is None else scale)
+    scores = torch.tanh(scores / cap) * cap
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool \
+            else scores + mask
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype) @ v
 
 
 class MLP(nn.Module):
@@ -302,6 +328,8 @@ class Transformer(nn.Module):
                 token_type_ids: torch.Tensor | None = None):
         spec = self.spec
         x = self.embed(input_ids) * spec.embedding_multiplier  # ViT: input_ids are pixel values
+        if spec.embedding_scale == "sqrt_d_model":  # Gemma: the factor as an fp32 tensor, then
+            x = x * torch.tensor(spec.d_model ** 0.5).to(x.device, x.dtype)  # the model's dtype
         if spec.patch_size:  # the [CLS] vector first, then the patches
             x = torch.cat((self.cls.weight.expand(len(x), -1, -1), x), dim=1)
         t = x.shape[1]
@@ -323,7 +351,7 @@ class Transformer(nn.Module):
             x = x + sinusoid_table(positions, spec.d_model).to(x.dtype)
         if spec.embedding_norm:
             x = self.embed_norm(x)
-        rotary = {}
+        rotary = {}  # per attention kind: Gemma 3's local layers turn at a theta of their own
         if spec.position == "rotary":
             rotary = {kind: rotary_tables(positions, spec, x.dtype, kind)
                       for kind in set(spec.attention_pattern)}
@@ -339,7 +367,10 @@ class Transformer(nn.Module):
         if spec.final_norm:
             x = self.final_norm(x)
         if spec.architecture == "decoder":
-            return self.unembed(x) * spec.logit_scale
+            logits = self.unembed(x) * spec.logit_scale
+            if spec.logit_softcap is not None:  # Gemma 2: cap x tanh(logits / cap)
+                logits = torch.tanh(logits / spec.logit_softcap) * spec.logit_softcap
+            return logits
         pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
         if not spec.mlm_head:
             return x, pooled
@@ -352,13 +383,18 @@ def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
     """cos and sin [t, rotated dims], as transformers computes them, in fp32. The rotated dims
     are the first rotary_fraction of each head; frequency j serves dims (j, j + half) in the
     "rotate half" convention (Llama), dims (2j, 2j + 1) when interleaved (GLM-4, Cohere).
-    `kind`'s layers may have a base of their own (ModernBERT's local layers)."""
+    Layers of `kind` local take local_rope_theta, unscaled, where the spec gives one (Gemma 3's
+    and ModernBERT's local layers)."""
     dim = int(spec.d_head * spec.rotary_fraction)
-    theta = spec.local_rope_theta if kind == "local" and spec.local_rope_theta else spec.rope_theta
+    theta, scaling = spec.rope_theta, spec.rope_scaling
+    if kind == "local" and spec.local_rope_theta is not None:
+        theta, scaling = spec.local_rope_theta, None
     inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
-                                                       device=positions.device).float() / dim))
-    if spec.rope_scaling is not None:
-        inv_freq = llama3_frequencies(inv_freq, spec.rope_scaling)
+                                             device=positions.device).float() / dim))
+    if scaling is not None and scaling["rope_type"] == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif scaling is not None:
+        inv_freq = llama3_frequencies(inv_freq, scaling)
     angles = positions.float()[:, None] * inv_freq[None, :]
     angles = angles.repeat_interleave(2, dim=-1) if spec.rotary_interleaved \
         else torch.cat((angles, angles), dim=-1)
@@ -470,7 +506,7 @@ def init_weights(model: Transformer, seed: int = 0) -> None:
         if kind == "bias":
             p.zero_()
         elif role == Role.NORM:
-            p.fill_(1.0)
+            p.fill_(0.0 if model.spec.norm_unit_offset else 1.0)  # a gain of 1 either way
         else:
             std = residual_std if name.endswith(RESIDUAL_PROJECTIONS) else INIT_STD
             values = torch.empty(p.shape, dtype=torch.float32).normal_(0.0, std,

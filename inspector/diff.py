@@ -164,7 +164,9 @@ def _index(jobs: list[Job]) -> dict[int, tuple[Job, Cell]]:
 
 def _orientation(decoupled, name: str) -> tuple:
     rule = layout_rule(decoupled, name)
-    return (rule.transposed, rule.rotary_permuted) if rule else (False, False)
+    # value_offset: llama.cpp's Gemma norms hold 1 + w where the hub's hold w.
+    return (rule.transposed, rule.rotary_permuted, rule.value_offset) if rule \
+        else (False, False, 0.0)
 
 
 def pair_up(a, b, heads: tuple[int, int] | None):
@@ -206,7 +208,8 @@ def pair_up(a, b, heads: tuple[int, int] | None):
             raise UsageError(job_b.info.file,
                              f"'{job_b.info.name}' stores {target.row.canonical} differently from"
                              f" '{job_a.info.name}' in {job_a.info.file} (fused, transposed or"
-                             " reordered otherwise): diff compares checkpoints of one layout")
+                             " reordered or offset otherwise): diff compares checkpoints of one"
+                             " layout")
         pair = pairs.setdefault((job_a.info.name, job_b.info.name), Pair(job_a, job_b))
         pair.cells.append((cell_a, len(entries) - 1))
     for j, target in enumerate(targets_b):

@@ -28,6 +28,9 @@ class Rule:
     # `experts.gate_up_proj` a layer): each expert's slice is then read as the rule says, its
     # targets naming expert `{e}`. (A pattern with `{e}` names one expert's tensor instead.)
     experts: bool = False
+    # Stored = canonical + value_offset (llama.cpp writes Gemma's norm gains 1 + w as they act);
+    # undone on loading.
+    value_offset: float = 0.0
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property
@@ -54,6 +57,9 @@ class Layout:
     # A stored rotary `inv_freq` covers the whole head (d_head / 2 frequencies), so it tells
     # d_head when no config does (older Llama checkpoints stored one per layer).
     rotary_inv_freq_is_full_head: bool = False
+    # Patterns every checkpoint in this layout stores, which its look-alikes lack: where two
+    # layouts recognise the same names, the one missing its own is not the checkpoint's.
+    requires: tuple[str, ...] = ()
     _by_pattern: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

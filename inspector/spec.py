@@ -58,6 +58,9 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     # post_norm(f(norm(x))) (Gemma 2, GLM-4); output: x + post_norm(f(x)), no norm before (OLMo 2).
     "norm_placement": (str, "pre", ("pre", "post", "sandwich", "output")),
     "norm_params": (bool, True, None),  # False: norms with no weight at all (OLMo's LayerNorm)
+    # Gemma: every norm's gain is 1 + weight (weights stored as offsets from 1, zero-initialised),
+    # applied in fp32 before casting back: a checkpoint's norm values mean something else.
+    "norm_unit_offset": (bool, False, None),
     # A norm of each head's queries and keys (Qwen 3, Gemma 3: `head`, d_head wide) or of the
     # whole projection (OLMo 2: `full`, n_heads x d_head and n_kv_heads x d_head wide).
     "qk_norm": (str, "none", ("none", "head", "full")),
@@ -76,7 +79,8 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "none")),
     "rope_theta": ((int, float), 10000.0, None),
     # The rotary base of the "local" layers where it differs from the dense layers' rope_theta
-    # (ModernBERT: 160,000 global, 10,000 local); None: rope_theta everywhere.
+    # (ModernBERT: 160,000 global, 10,000 local; Gemma 3's rope_local_base_freq 10,000 beside
+    # 1,000,000); those layers take no rope_scaling. None: rope_theta everywhere.
     "local_rope_theta": ((int, float), None, None),
     # The row of a learned position table that position 0 reads: RoBERTa and OPT keep the
     # first two rows unused (RoBERTa's padding index + 1), so their tables hold n_ctx rows of
@@ -103,6 +107,13 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "attention_scale": ((int, float), None, None),
     "logit_scale": ((int, float), 1.0, None),
     "clip_qkv": ((int, float), None, None),
+    # Gemma: embeddings x sqrt(d_model), a factor transformers rounds to the model's dtype first
+    # (bf16 makes sqrt(3072) 55.5), so it is said by name, not as an embedding_multiplier.
+    "embedding_scale": (str, "none", ("none", "sqrt_d_model")),
+    # Gemma 2's soft caps, cap x tanh(x / cap): on attention scores (after attention_scale,
+    # before the mask) and on the final logits.
+    "attention_softcap": ((int, float), None, None),
+    "logit_softcap": ((int, float), None, None),
     "type_vocab_size": (int, 0, None),  # BERT token-type (segment) embeddings
     # An image model (ViT): the input is an image_size x image_size picture of num_channels,
     # cut into patch_size x patch_size patches by a convolution (the embedding, with a bias),
@@ -128,7 +139,8 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 }
 
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
-            "d_ff", "local_window", "patch_size", "image_size", "num_channels")
+            "d_ff", "local_window", "patch_size", "image_size", "num_channels",
+            "local_rope_theta", "attention_softcap", "logit_softcap")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -161,6 +173,7 @@ class Spec:
     norm: str = "layernorm"
     norm_placement: str = "pre"
     norm_params: bool = True
+    norm_unit_offset: bool = False
     qk_norm: str = "none"
     residual: str = "sequential"
     shared_block_norm: bool = False
@@ -182,6 +195,9 @@ class Spec:
     attention_scale: float | None = None
     logit_scale: float = 1.0
     clip_qkv: float | None = None
+    embedding_scale: str = "none"
+    attention_softcap: float | None = None
+    logit_softcap: float | None = None
     type_vocab_size: int = 0
     patch_size: int | None = None
     image_size: int | None = None
@@ -307,7 +323,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         values[key] = value
     for key in POSITIVE:
         value = values.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
             problems.append(f"'{key}' must be positive, got {value}")
     n_layers = values.get("n_layers")
     if isinstance(n_layers, int) and n_layers > MAX_LAYERS:
@@ -336,6 +352,9 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         problems.append("'nsp_head' classifies the pooled token: it needs 'pooler: true'")
     if values.get("norm") == "rmsnorm" and "norm" in biases:
         problems.append("'biases.norm' cannot be true with norm: rmsnorm (RMSNorm has no bias)")
+    if values.get("norm_unit_offset") and values.get("norm") != "rmsnorm":
+        problems.append("'norm_unit_offset' is Gemma's RMSNorm gain (1 + weight): it needs"
+                        " norm: rmsnorm")
     if problems:
         raise SpecError(where, "; ".join(problems))
     d_head = values["d_head"] or values["d_model"] // values["n_heads"]
@@ -360,6 +379,9 @@ ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor
 # nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
 # per-frequency factors, switched by sequence length), so building such a spec refuses.
 UNBUILT_ROPE_TYPES = ("longrope",)
+# Linear scaling (rope_type linear, Gemma 3's global layers): every frequency divided by factor.
+LINEAR_ROPE_KEYS = ("rope_type", "factor")
+ROPE_TYPES = {"llama3": ROPE_SCALING_KEYS, "linear": LINEAR_ROPE_KEYS}
 
 
 def _check_rotary(values: dict, problems: list[str]) -> None:
@@ -375,11 +397,13 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
                             f" {values['n_layers']} layers")
     scaling = values.get("rope_scaling")
     if scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
-        if set(scaling) != set(ROPE_SCALING_KEYS) or scaling.get("rope_type") != "llama3":
+        keys = ROPE_TYPES.get(scaling.get("rope_type"))
+        if keys is None or set(scaling) != set(keys):
             problems.append("'rope_scaling' must give rope_type: llama3 and exactly "
-                            + ", ".join(ROPE_SCALING_KEYS[1:]) + f"; got {scaling!r}")
+                            + ", ".join(ROPE_SCALING_KEYS[1:])
+                            + f", or rope_type: linear and factor; got {scaling!r}")
         elif not all(isinstance(scaling[k], (int, float)) and not isinstance(scaling[k], bool)
-                     and scaling[k] > 0 for k in ROPE_SCALING_KEYS[1:]):
+                     and scaling[k] > 0 for k in keys[1:]):
             problems.append(f"'rope_scaling' values must be positive numbers, got {scaling!r}")
 
 

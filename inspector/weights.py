@@ -2,9 +2,10 @@
 
 The layout rules (inspector.layout, one table per family) are read in both directions, so one table says how a family
 stores its tensors: `from_stored` splits a fused tensor (GPT-2's c_attn) on `split_axis`,
-transposes Conv1D's (in, out) weights and undoes llama.cpp's rotary row order; `to_stored` does
-the same three steps backwards. Headers are checked against the spec (inspector.check) before a
-single value is read, so a wrong checkpoint fails fast and names what is wrong.
+transposes Conv1D's (in, out) weights, undoes llama.cpp's rotary row order and takes off the 1
+it adds to Gemma's norm weights; `to_stored` does the same steps backwards. Headers are checked
+against the spec (inspector.check) before a single value is read, so a wrong checkpoint fails fast
+and names what is wrong.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def from_stored(value: torch.Tensor, rule: Rule, layer: int | None, spec: Spec,
             part = part.t()
         if rule.rotary_permuted:
             part = unpermute_rotary(part, _rotary_heads(name, spec))
+        if rule.value_offset:
+            part = part - rule.value_offset
         out.append((name, part))
     return out
 
@@ -66,6 +69,8 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
                             for e in range(0, len(values), n)])
     parts = []
     for name, part in zip(targets(rule, layer), values, strict=True):
+        if rule.value_offset:
+            part = part + rule.value_offset
         if rule.rotary_permuted:
             part = permute_rotary(part, _rotary_heads(name, spec))
         if rule.transposed:

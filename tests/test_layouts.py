@@ -217,3 +217,21 @@ def test_phi3_gguf_fused_and_longrope_factors(tmp_path):
     assert [rows[("blk.0.attn_qkv.weight", role)] for role in ("query", "key", "value")] == \
         [[32, 32], [16, 32], [16, 32]]
     assert [rows[("blk.0.ffn_up.weight", role)] for role in ("gate", "up")] == [[64, 32]] * 2
+
+
+@pytest.mark.parametrize(("extra", "layout"), [
+    ((), "olmo2"),
+    (("input_layernorm", "pre_feedforward_layernorm"), "gemma2"),  # Gemma 3's, with q/k norms
+])
+def test_olmo2_and_gemma2_names_told_apart(extra, layout):
+    """Gemma 2's layout knows every name OLMo 2 stores (post_attention_layernorm on attention's
+    output, post_feedforward_layernorm, Gemma 3's q/k norms); without a config.json, names with
+    no pre_feedforward_layernorm (which every Gemma 2 and 3 block has) are OLMo 2's."""
+    from inspector.families import choose_layout
+
+    block = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+             "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm", "mlp.gate_proj",
+             "mlp.up_proj", "mlp.down_proj", "post_feedforward_layernorm", *extra]
+    names = ["model.embed_tokens.weight", *(f"model.layers.{i}.{n}.weight" for i in range(2)
+                                            for n in block), "model.norm.weight", "lm_head.weight"]
+    assert choose_layout(names, None).name == layout

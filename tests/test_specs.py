@@ -84,6 +84,21 @@ OTHERS = [
     # 30522d + 512d + 2d + 2d (embedding LayerNorm) + 6 x (4(d^2 + d) + 2dF + F + d + 4d)
     # + d^2 + d = 11,720,448 + 196,608 + 768 + 768 + 6 x 1,774,464 + 147,840
     ("all-minilm-l6-v2", 22_713_216),
+    # Gemma 2, tied, vocab 256000, no biases, four RMSNorms a block (d each), GeGLU (3 x d x F),
+    # attention width A = n_heads x d_head apart from d_model, key/value width K:
+    # 256000d + L x (2dA + 2dK + 3dF + 4d) + d
+    # d=2304, A=8x256=2048, K=4x256=1024, F=9216, L=26:
+    # 589,824,000 + 26 x (9,437,184 + 4,718,592 + 63,700,992 + 9,216) + 2,304
+    # = 589,824,000 + 26 x 77,865,984 + 2,304
+    ("gemma-2-2b", 2_614_341_888),
+    # d=3584, A=16x256=4096, K=8x256=2048, F=14336, L=42:
+    # 917,504,000 + 42 x (29,360,128 + 14,680,064 + 154,140,672 + 14,336) + 3,584
+    # = 917,504,000 + 42 x 198,195,200 + 3,584
+    ("gemma-2-9b", 9_241_705_984),
+    # d=4608, A=32x128=4096, K=16x128=2048, F=36864, L=46:
+    # 1,179,648,000 + 46 x (37,748,736 + 18,874,368 + 509,607,936 + 18,432) + 4,608
+    # = 1,179,648,000 + 46 x 566,249,472 + 4,608
+    ("gemma-2-27b", 27_227_128_320),
     # GPT-2, as in test_analytic: 50257d + 1024d + L(12d^2 + 13d) + 2d
     ("gpt2-124m", 124_439_808),
     ("gpt2-355m", 354_823_168),
@@ -203,6 +218,22 @@ LLAMA31 = {"vocab_size": 128256, "max_position_embeddings": 131072, "num_key_val
            "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
                                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                "original_max_position_embeddings": 8192}}
+# google/gemma-2-2b, -9b and -27b: what their config.json files share, then their sizes.
+GEMMA2 = {"vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
+          "hidden_activation": "gelu_pytorch_tanh", "sliding_window": 4096,
+          "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+          "tie_word_embeddings": True, "rope_theta": 10000.0}
+GEMMA2_SIZES = [
+    ("2b", {"hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+            "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+            "query_pre_attn_scalar": 256}),
+    ("9b", {"hidden_size": 3584, "intermediate_size": 14336, "num_hidden_layers": 42,
+            "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 256,
+            "query_pre_attn_scalar": 256}),
+    ("27b", {"hidden_size": 4608, "intermediate_size": 36864, "num_hidden_layers": 46,
+             "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128,
+             "query_pre_attn_scalar": 144}),
+]
 HUB_CONFIGS = [
     ("llama-3.1-8b", "llama", {**LLAMA31, "hidden_size": 4096, "intermediate_size": 14336,
                                "num_hidden_layers": 32, "num_attention_heads": 32}),
@@ -231,6 +262,7 @@ HUB_CONFIGS = [
                                     "norm_topk_prob": True, "max_position_embeddings": 40960,
                                     "rope_theta": 1e6, "rms_norm_eps": 1e-6,
                                     "tie_word_embeddings": False}),
+    *[(f"gemma-2-{size}", "gemma2", {**GEMMA2, **sizes}) for size, sizes in GEMMA2_SIZES],
     ("qwen2.5-7b", "qwen2", {"vocab_size": 152064, "hidden_size": 3584,
                              "intermediate_size": 18944, "num_hidden_layers": 28,
                              "num_attention_heads": 28, "num_key_value_heads": 4,
@@ -250,7 +282,9 @@ HUB_CONFIGS = [
 def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     """Each spec's source config.json, built by transformers on the meta device, has exactly the
     spec's `inspector count` (the arithmetic is in OTHERS above); the config.json itself, read as a
-    spec, counts the same role by role and keeps Llama 3.1's rotary scaling."""
+    spec, counts the same role by role and is the spec in everything the forward pass reads:
+    Llama 3.1's rotary scaling, Mistral 7B v0.1's sliding window (every layer local over 4096
+    tokens), Gemma 2's alternating local and global layers, its scale and soft caps."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -264,8 +298,16 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     from inspector.hf_config import spec_from_config
 
     read = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
-    assert read.rope_scaling == load_spec(name).rope_scaling
-    assert read.rope_theta == load_spec(name).rope_theta
+    shipped = load_spec(name)
+    for field in FORWARD_FIELDS:
+        assert getattr(read, field) == getattr(shipped, field), field
+
+
+# What the forward pass reads beyond the tensors, compared between a spec and its config.json.
+FORWARD_FIELDS = ("rope_scaling", "rope_theta", "local_rope_theta", "attention_pattern",
+                  "local_window", "attention_scale", "attention_softcap", "logit_softcap",
+                  "embedding_scale", "norm_unit_offset", "norm_placement", "activation",
+                  "norm_eps", "tied_embeddings")
 
 
 # Phi-3-mini-128k-instruct's config.json: Phi-3-mini's tensors, a 131,072-token context by
@@ -355,6 +397,88 @@ def test_config_json_rope_theta_from_rope_parameters(tmp_path):
     LlamaConfig(rope_theta=100000.0).save_pretrained(tmp_path)
     spec = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
     assert spec.rope_theta == 100000.0
+
+
+# google/gemma-3-1b-pt's config.json as the hub has it (transformers 4.50's keys: rope_theta,
+# rope_local_base_freq and rope_scaling at the top, sliding_window_pattern, no layer_types).
+GEMMA3_1B = {"model_type": "gemma3_text", "vocab_size": 262144, "hidden_size": 1152,
+             "intermediate_size": 6912, "num_hidden_layers": 26, "num_attention_heads": 4,
+             "num_key_value_heads": 1, "head_dim": 256, "query_pre_attn_scalar": 256,
+             "sliding_window": 512, "sliding_window_pattern": 6, "rope_theta": 1000000.0,
+             "rope_local_base_freq": 10000.0, "rope_scaling": None,
+             "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+             "hidden_activation": "gelu_pytorch_tanh", "attn_logit_softcapping": None,
+             "final_logit_softcapping": None, "tie_word_embeddings": True}
+
+
+@pytest.mark.parametrize("scaling", [None, {"factor": 8.0, "rope_type": "linear"}],
+                         ids=["1b", "4b-linear"])
+def test_config_json_as_a_spec_gemma3(scaling, tmp_path):
+    """Gemma 3 1B's config.json (and with Gemma 3 4B's linear scaling of its global layers) as a
+    spec: transformers' count on the meta device (262144 x 1152 + 26 x (2 x 1152 x 1024 +
+    2 x 1152 x 256 + 3 x 1152 x 6912 + 4 x 1152 + 2 x 256) + 1152 = 301,989,888 + 26 x
+    26,842,112 + 1,152 = 999,885,952), five local layers over 512 tokens to one global, the
+    global layers at theta 1e6 (scaled), the local ones at 1e4; and the same config as
+    transformers 5 writes it (rope_parameters per layer type, layer_types) reads as the same."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from inspector.hf_config import spec_from_config
+
+    hub = {**GEMMA3_1B, "rope_scaling": scaling}
+    config = AutoConfig.for_model(**hub)
+    with torch.device("meta"):
+        expected = AutoModelForCausalLM.from_config(config).num_parameters()
+    assert expected == 999_885_952
+    (tmp_path / "config.json").write_text(json.dumps(hub))
+    assert _count_json(str(tmp_path / "config.json"))["total"] == expected
+    spec = spec_from_config(hub)
+    assert spec.attention_pattern == ("local",) * 5 + ("dense",) and spec.local_window == 512
+    assert (spec.rope_theta, spec.local_rope_theta) == (1_000_000.0, 10_000.0)
+    assert spec.rope_scaling == (scaling and {"rope_type": "linear", "factor": 8.0})
+    assert (spec.attention_scale, spec.attention_softcap, spec.logit_softcap) == (1 / 16, None,
+                                                                                 None)
+    config.save_pretrained(tmp_path / "v5")
+    written = json.loads((tmp_path / "v5" / "config.json").read_text())
+    assert "full_attention" in written["rope_parameters"] and "layer_types" in written
+    again = spec_from_config(written)
+    assert [getattr(again, f) for f in FORWARD_FIELDS] == [getattr(spec, f) for f in FORWARD_FIELDS]
+
+
+def test_mistral_sliding_window():
+    """Mistral's sliding_window: 4096 (v0.1, and MistralConfig's default when the key is absent)
+    makes every layer local over 4096 tokens; null (v0.2 on) makes every layer dense. Written
+    back, each says the same."""
+    from inspector.hf_config import config_from_spec, spec_from_config
+
+    base = {"model_type": "mistral"}
+    for config, pattern, window in [({**base, "sliding_window": 4096}, ("local",), 4096),
+                                    (base, ("local",), 4096),
+                                    ({**base, "sliding_window": None}, ("dense",), None)]:
+        spec = spec_from_config(config)
+        assert (spec.attention_pattern, spec.local_window) == (pattern, window)
+        assert config_from_spec(spec)["sliding_window"] == window
+
+
+@pytest.mark.parametrize("config, said", [
+    ({"model_type": "gemma3_text", "attn_logit_softcapping": 50.0},
+     "attn_logit_softcapping is set, but transformers' Gemma 3 never applies it"),
+    ({"model_type": "gemma2", "use_bidirectional_attention": True},
+     "use_bidirectional_attention (an encoder's mask) is not supported"),
+    ({"model_type": "gemma3_text", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}},
+     "full_attention: rope_type 'yarn' is not supported (default, llama3, linear)"),
+    ({"model_type": "gemma2", "sliding_window": None},
+     "layer_types has sliding_attention layers but sliding_window is null"),
+    ({"model_type": "gemma2", "num_hidden_layers": 2, "layer_types": ["full_attention"]},
+     "layer_types must give sliding_attention or full_attention for each of the 2 layers"),
+])
+def test_gemma_configs_refused_in_one_line(config, said, tmp_path):
+    """What transformers would not run as the config says, or what inspector's model does not
+    do, is one line and exit 2."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = run_cli("count", str(tmp_path / "config.json"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and said in result.stderr, result.stderr
 
 
 @needs_minilm

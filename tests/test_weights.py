@@ -78,3 +78,37 @@ def test_gguf_values_come_in_pytorch_order(tmp_path):
     writer.close()
     values = dict(stored_values(open_source(path)))
     assert torch.equal(values["blk.0.attn_v.weight"], torch.from_numpy(w))
+
+
+def test_gemma2_gguf_norms_are_stored_as_their_gain(tmp_path):
+    """llama.cpp's converter (Gemma2Model.modify_tensors) writes every `*norm.weight` plus 1, the
+    gain 1 + w that Gemma's RMSNorm applies, under its gemma2 names, rows not permuted. Loaded
+    back, the model gives transformers' logits: the 1 is taken off again."""
+    import gguf
+    import transformers
+    from family_cases.gemma import SLIDING, SMALL
+    from reference_models import scramble
+
+    from inspector.hf_config import spec_from_config
+    from inspector.weights import load_model
+
+    config = transformers.AutoConfig.for_model("gemma2", **SMALL, **SLIDING)
+    torch.manual_seed(0)
+    model = scramble(transformers.AutoModelForCausalLM.from_config(config).float(), seed=1)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA2, config.num_hidden_layers)
+    path = tmp_path / "gemma2.gguf"
+    writer = gguf.GGUFWriter(str(path), "gemma2")
+    for name, value in model.state_dict().items():
+        if name == "lm_head.weight":  # tied: the converter writes token_embd only
+            continue
+        value = value + 1 if name.endswith("norm.weight") else value
+        writer.add_tensor(names.get_name(name, try_suffixes=(".weight",)),
+                          value.numpy().astype("float32"))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    ours = load_model(path, spec_from_config(config.to_dict()))
+    ids = torch.randint(0, config.vocab_size, (2, 12), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert (ours(ids) - model(ids).logits).abs().max().item() < 1e-4

@@ -171,6 +171,14 @@ def fits_shapes(layout: Layout, names: list[str], shapes: dict) -> bool:
     return True
 
 
+def has_required(layout: Layout, names: list[str]) -> bool:
+    """Whether `names` hold every pattern the layout says its checkpoints always store."""
+    if not layout.requires:
+        return True
+    found = {match[0].pattern for name in names if (match := layout.match(name))}
+    return all(pattern in found for pattern in layout.requires)
+
+
 def choose_layout(names: list[str], config: dict | None = None,
                   gguf: bool = False, shapes: dict | None = None) -> Layout | None:
     """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most
@@ -187,13 +195,16 @@ def choose_layout(names: list[str], config: dict | None = None,
                            family.hub_layout.name if family else None)
     if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
         return named  # else the config describes other weights: the names decide
-    # Most names recognised; among equals, the one whose matrices lie as it says (looked at only
-    # for the layouts tied for most: the shapes cost more than the names).
+    # Most names recognised; among equals, the one whose matrices lie as it says, then one
+    # whose telling names are there (an OLMo 2 checkpoint is all Gemma 2 names, but not Gemma 2).
+    # The shapes and telling names are looked at only for the layouts tied for most names.
     scored = [(sum(layout.match(n) is not None for n in sample), layout)
               for layout in candidates.values()]
     best = max((score for score, _ in scored), default=0)
     if not best:
         return None
     tied = [layout for score, layout in scored if score == best]
-    return next((layout for layout in tied if shapes is None or len(tied) == 1
-                 or fits_shapes(layout, sample, shapes)), tied[0])
+    if len(tied) == 1:
+        return tied[0]
+    return max(tied, key=lambda layout: (shapes is not None and fits_shapes(layout, sample, shapes),
+                                         has_required(layout, sample)))

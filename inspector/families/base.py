@@ -39,6 +39,8 @@ class Family:
     # llama.cpp's converter reorders the query and key rows of these architectures for its
     # rotary kernel (LlamaModel.permute); other architectures are stored as transformers has them.
     gguf_rotary_permuted: bool = False
+    # llama.cpp's converter stores every norm weight plus this (Gemma's: 1 + w, the gain itself).
+    gguf_norm_offset: float = 0.0
     spec_only: bool = False  # a spec family with no config.json of its own (gpt3 is gpt2's)
     # spec -> the layout `build --out` writes, where the hub layout names one canonical module
     # several ways and the config decides which (Falcon's input_layernorm or ln_attn).

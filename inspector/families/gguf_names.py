@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from inspector.canonical import parse
 from inspector.families.base import Family
 from inspector.layout import Layout, Rule
+from inspector.roles import Role
 
 # Stand-in layer number while names go through the map (any block index the map covers).
 PROBE = 7
@@ -56,5 +58,7 @@ def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
         split_axis = 1 - split_axis  # the converter wrote it (out, in)
     permuted = family.gguf_rotary_permuted and any(
         t.endswith(("attn.query.weight", "attn.key.weight")) for t in rule.targets)
+    gain = all(parse(t.replace("{i}", "0"))[::2] == (Role.NORM, "weight") for t in rule.targets)
+    offset = family.gguf_norm_offset if gain else 0.0  # a norm's weight, never its bias
     return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
-                   rotary_permuted=permuted, head_interleaved=False)
+                   rotary_permuted=permuted, head_interleaved=False, value_offset=offset)

@@ -106,9 +106,28 @@ def family(name: str, hf_class: str, **changes) -> Family:
     return Family(name=name, hf_class=hf_class, **fields)
 
 
+def read_mistral(config: dict, data: dict) -> None:
+    """sliding_window (the key table's local_window): every layer attends over that many
+    tokens; null (v0.2 on) means every layer dense."""
+    read_rope(config, data)
+    if "sliding_window" in config and config["sliding_window"] is None:
+        data["local_window"] = None
+    data["attention_pattern"] = ["local"] if data.get("local_window") is not None else ["dense"]
+
+
+def write_mistral(spec, config: dict) -> None:
+    """Only "every layer local" has a key (any other pattern is written dense, with a note)."""
+    write_rope(spec, config)
+    config["sliding_window"] = spec.local_window if spec.attention_pattern == ("local",) else None
+
+
 LLAMA = family("llama", "LlamaForCausalLM")
-# llama.cpp converts Mistral as a Llama (general.architecture "llama").
+# llama.cpp converts Mistral as a Llama (general.architecture "llama"). MistralConfig's default
+# sliding_window is 4096 (Mistral 7B v0.1's).
 MISTRAL = family("mistral", "MistralForCausalLM", bias_keys={}, gguf_arch=None,
-                 defaults={**DEFAULTS, "n_ctx": 131072, "d_ff": 14336, "n_kv_heads": 8})
+                 config_keys={**CONFIG_KEYS, "local_window": "sliding_window"},
+                 defaults={**DEFAULTS, "n_ctx": 131072, "d_ff": 14336, "n_kv_heads": 8,
+                           "attention_pattern": ["local"], "local_window": 4096},
+                 read_config=read_mistral, write_config=write_mistral)
 
 FAMILIES = (LLAMA, MISTRAL)
