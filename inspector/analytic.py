@@ -45,7 +45,11 @@ def describe(spec: Spec) -> list[Part]:
     if spec.embedding_norm:
         parts.append(_norm(spec, "embed_norm", d))
     for i in range(spec.n_layers):
-        parts.extend(block(spec, f"layers.{i}"))
+        parts.extend(block(spec, f"layers.{i}", first=i == 0))
+    if spec.architecture == "encoder-decoder":  # the encoder's last norm, then the decoder's
+        parts.append(_norm(spec, "encoder_norm", d))  # blocks, numbered after the encoder's
+        for i in range(spec.n_decoder_layers):
+            parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
     if spec.final_norm:
         parts.append(_norm(spec, "final_norm", d))
     if spec.pooler:
@@ -53,32 +57,36 @@ def describe(spec: Spec) -> list[Part]:
     if spec.mlm_head:
         parts += [Part("mlm_transform", LINEAR, (d, d), bias=True), _norm(spec, "mlm_norm", d),
                   Part("unembed", LINEAR, (v, d), bias=True)]
-    elif spec.architecture == "decoder":
+    elif spec.architecture != "encoder":
         parts.append(_linear(spec, "unembed", v, d, "unembedding"))
     if spec.nsp_head:
         parts.append(Part("nsp", LINEAR, (2, d), bias=True))
     return parts
 
 
-def block(spec: Spec, layer: str) -> list[Part]:
-    """One block: its norms where the spec places them, attention, the MLP."""
+def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[Part]:
+    """One block: its norms where the spec places them, attention, cross-attention to the
+    encoder's output (`cross`: a decoder block of an encoder-decoder), the MLP. Relative
+    position biases live in the `first` block of each stack."""
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
     parts = []
     if spec.norm_placement != "output":
         parts.append(_norm(spec, f"{layer}.attn_norm", d))
-    parts += [
-        _linear(spec, f"{layer}.attn.query", spec.attn_width, d, "qkv"),
-        _linear(spec, f"{layer}.attn.key", spec.kv_width, d, "qkv"),
-        _linear(spec, f"{layer}.attn.value", spec.kv_width, d, "qkv"),
-    ]
+    parts += _qkv(spec, f"{layer}.attn")
     if spec.qk_norm != "none":
         head = spec.qk_norm == "head"
         parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
         parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
     parts.append(_linear(spec, f"{layer}.attn.output", d, spec.attn_width, "attn_output"))
+    if spec.position == "relative" and first:
+        parts.append(Part(f"{layer}.attn.rel_bias", EMBEDDING, (spec.relative_buckets,
+                                                               spec.n_heads)))
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
+    if cross:
+        parts += [_norm(spec, f"{layer}.cross_attn_norm", d), *_qkv(spec, f"{layer}.cross_attn"),
+                  _linear(spec, f"{layer}.cross_attn.output", d, spec.attn_width, "attn_output")]
     if spec.norm_placement != "output" and not spec.shared_block_norm:
         parts.append(_norm(spec, f"{layer}.mlp_norm", d))
     if spec.gated_mlp:
@@ -88,6 +96,13 @@ def block(spec: Spec, layer: str) -> list[Part]:
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
     return parts
+
+
+def _qkv(spec: Spec, attention: str) -> list[Part]:
+    """An attention's query, key and value projections of the d_model-wide stream."""
+    return [_linear(spec, f"{attention}.query", spec.attn_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.key", spec.kv_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.value", spec.kv_width, spec.d_model, "qkv")]
 
 
 def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> Part:

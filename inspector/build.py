@@ -355,11 +355,21 @@ def sinusoid_table(positions: torch.Tensor, d_model: int) -> torch.Tensor:
     return table
 
 
+def refuse_unbuilt(spec: Spec) -> None:
+    """What this model cannot compute yet is refused, not built wrong: an encoder-decoder
+    (a second stack that attends to the first) and relative position biases are counted and
+    checked, but Transformer has neither."""
+    if spec.architecture == "encoder-decoder" or spec.position == "relative":
+        raise UsageError(spec.name, "cannot build an encoder-decoder or relative position"
+                                    " biases yet (count, inspect and check read them)")
+
+
 def build_model(spec: Spec, device: str | torch.device = "meta",
                 dtype: torch.dtype = torch.float32, seed: int = 0) -> Transformer:
     """The model of `spec`. On "meta" no memory is allocated and nothing initialised (a 175B
     model is built in well under a second); on a real device the weights are GPT-2-style random
     values drawn from `seed` (see init_weights), ready to be overwritten by weights.load_into."""
+    refuse_unbuilt(spec)
     with torch.device("meta"):
         model = Transformer(spec)
     model.to(dtype=dtype)

@@ -50,10 +50,11 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     from inspector.families import checkpoint_layout
 
     layout = layout or checkpoint_layout(checkpoint) or INFERRED
+    offset = _decoder_offset(checkpoint, layout, spec)
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
     for tensor in checkpoint.tensors:
-        parts = _rows(tensor, layout, spec)
+        parts = _rows(tensor, layout, spec, offset)
         tied_to = None
         if tensor.storage is not None and parts[0].role is not None:
             tied_to = first_role_of_storage.setdefault(tensor.storage, parts[0].role)
@@ -78,6 +79,19 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     return Decoupled(checkpoint, layout, rows, tied, tied_copy)
 
 
+def _decoder_offset(checkpoint: Checkpoint, layout: Layout, spec: Spec | None) -> int:
+    """The canonical number of an encoder-decoder's first decoder block: the encoder's block
+    count, from the spec, else from the stored encoder blocks; 0 for a layout with no decoder
+    stack of its own."""
+    if not any(rule.after_encoder for rule in layout.rules):
+        return 0
+    if spec is not None:
+        return spec.n_layers
+    encoder = {found[1] for found in map(layout.match, (t.name for t in checkpoint.tensors))
+               if found is not None and found[1] is not None and not found[0].after_encoder}
+    return max(encoder) + 1 if encoder else 0
+
+
 def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
     """A stored unembedding weight of the embedding's shape, in a model whose config ties them,
     marked as the embedding seen again."""
@@ -91,11 +105,13 @@ def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
     return out, copied
 
 
-def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None) -> list[Row]:
+def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0) -> list[Row]:
     """The rows of one stored tensor: by the layout's rule, else by generic name patterns."""
     found = layout.match(tensor.name) if layout.rules else None
     if found is not None:
         rule, layer = found
+        if rule.after_encoder and layer is not None:
+            layer += offset
         if rule.is_buffer:
             return [Row(tensor.name, None, layer, BUFFER, tensor.shape, dtype=tensor.dtype,
                         nbytes=tensor.nbytes)]

@@ -22,6 +22,7 @@ class Shape:
     family: str
     basis: str  # where the numbers come from: config.json, GGUF metadata, or tensor shapes
     n_layers: int | None = None
+    n_decoder_layers: int | None = None  # an encoder-decoder's second stack
     d_model: int | None = None
     vocab_size: int | None = None
     d_ff: int | None = None
@@ -31,7 +32,12 @@ class Shape:
     d_head: int | None = None
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        """The fields, n_decoder_layers only for an encoder-decoder (every other model's JSON
+        keeps the keys it always had)."""
+        out = dict(self.__dict__)
+        if out["n_decoder_layers"] is None:
+            del out["n_decoder_layers"]
+        return out
 
 
 @dataclass
@@ -125,6 +131,7 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
                 config: dict | None = None) -> Shape:
     if known is not None:
         return Shape(family=family_name(decoupled, config), basis=basis, n_layers=known.n_layers,
+                     n_decoder_layers=known.n_decoder_layers or None,
                      d_model=known.d_model, vocab_size=known.vocab_size, d_ff=known.d_ff,
                      n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
                      d_head=known.d_head)

@@ -24,6 +24,9 @@ class Rule:
     head_interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
+    # The stored layer number counts an encoder-decoder's decoder blocks from 0; canonical
+    # numbers continue after the encoder's blocks (T5's decoder.block.{i}: layers.{n_layers + i}).
+    after_encoder: bool = False
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property

@@ -130,7 +130,10 @@ def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
     """Build `spec` with seeded random weights (build.init_weights) and write it (write_model)."""
     if dtype not in DTYPES:
         raise UsageError(dtype, f"not a dtype to write; choose one of {', '.join(DTYPES)}")
-    hub_config(spec, dtype)  # refuse an inexpressible spec before any work
+    from inspector.build import refuse_unbuilt
+
+    refuse_unbuilt(spec)  # refuse a model that cannot be built, or an inexpressible spec,
+    hub_config(spec, dtype)  # before any work
     _prepare(Path(out_dir), spec, dtype, copies=2)  # the model, then its stored copy
 
     import torch

@@ -178,3 +178,71 @@ def test_gpt2_and_starcoder_names_told_apart_by_shapes(c_attn, c_fc, layout):
               "transformer.h.0.mlp.c_fc.weight": c_fc,
               "transformer.h.0.mlp.c_proj.weight": c_fc[::-1]}
     assert choose_layout(list(shapes), None, shapes=shapes).name == layout
+
+
+# Tiny T5: V=100, d=32, 4 heads of d_kv 6 (24 wide), F=64, 2 + 2 blocks, 8 relative buckets.
+# An attention: q, k, v 24 x 32 + o 32 x 24 = 4 x 768 = 3,072. MLP: ReLU wi + wo 2 x 2,048 =
+# 4,096; gated wi_0 + wi_1 + wo 6,144. Each stack: one relative bias 8 x 4 = 32 and a final
+# norm of 32.
+TINY_T5 = {"vocab_size": 100, "d_model": 32, "d_kv": 6, "num_heads": 4, "d_ff": 64,
+           "num_layers": 2, "num_decoder_layers": 2, "relative_attention_num_buckets": 8}
+
+
+def tiny_t5(**overrides):
+    import warnings
+
+    import torch
+    from transformers import AutoConfig, T5ForConditionalGeneration
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        return T5ForConditionalGeneration(AutoConfig.for_model("t5", **TINY_T5, **overrides))
+
+
+def test_flan_t5_as_the_hub_stores_it(tmp_path):
+    """Flan-T5's own files: config.json says tie_word_embeddings false (no
+    scale_decoder_outputs: written before transformers 5) and lm_head.weight is stored with
+    values of its own. transformers loads it untied; so inspector counts the unembedding apart:
+    encoder 2 x (2 x 32 + 3,072 + 6,144) + 32 + 32 = 18,624, decoder 2 x (3 x 32 + 2 x 3,072 +
+    6,144) + 32 + 32 = 24,832, shared 3,200, lm_head 3,200: 49,856."""
+    import warnings
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import T5ForConditionalGeneration
+
+    model = tiny_t5(feed_forward_proj="gated-gelu")
+    state = {k: v.clone().contiguous() for k, v in model.state_dict().items()
+             if "embed_tokens" not in k}
+    state["lm_head.weight"] = torch.randn(100, 32, generator=torch.Generator().manual_seed(1))
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    config = {k: v for k, v in model.config.to_dict().items() if k != "scale_decoder_outputs"}
+    (tmp_path / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = T5ForConditionalGeneration.from_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == loaded.num_parameters() == 49_856
+    assert found["tied"] is False and found["shape"]["family"] == "t5"
+    assert found["shape"]["n_decoder_layers"] == 2 and found["shape"]["d_head"] == 6
+    check_ok(tmp_path, tmp_path / "config.json")
+
+
+def test_t5_v1_torch_bin_with_every_tied_name(tmp_path):
+    """A torch .bin of T5 v1.0 holds shared.weight, encoder.embed_tokens.weight,
+    decoder.embed_tokens.weight and lm_head.weight over one storage: the table once (the stacks'
+    names are its tied copies, lm_head the tied unembedding), as transformers counts it:
+    encoder 2 x (2 x 32 + 3,072 + 4,096) + 64 = 14,528, decoder 2 x (3 x 32 + 2 x 3,072 +
+    4,096) + 64 = 20,736, shared 3,200: 38,464."""
+    import torch
+
+    model = tiny_t5()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    model.config.to_json_file(tmp_path / "config.json")
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == model.num_parameters() == 38_464
+    assert found["tied"] is True
+    assert sorted(b["name"] for b in found["buffers"]) == ["decoder.embed_tokens.weight",
+                                                          "encoder.embed_tokens.weight"]
+    check_ok(tmp_path, tmp_path / "config.json")
