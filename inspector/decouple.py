@@ -110,8 +110,7 @@ def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0
     found = layout.match(tensor.name) if layout.rules else None
     if found is not None:
         rule, layer = found
-        if rule.after_encoder and layer is not None:
-            layer += offset
+        layer = rule.canonical_layer(layer, offset)
         if rule.is_buffer:
             return [Row(tensor.name, None, layer, BUFFER, tensor.shape, dtype=tensor.dtype,
                         nbytes=tensor.nbytes)]

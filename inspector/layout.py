@@ -33,6 +33,10 @@ class Rule:
     def is_buffer(self) -> bool:
         return not self.targets
 
+    def canonical_layer(self, stored: int | None, n_encoder_layers: int) -> int | None:
+        """The canonical number of the block a stored name's layer number counts."""
+        return stored + n_encoder_layers if self.after_encoder and stored is not None else stored
+
 
 @dataclass(frozen=True)
 class Layout:

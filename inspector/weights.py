@@ -191,6 +191,7 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
             if found is None or found[0].is_buffer:
                 continue
             rule, layer = found
+            layer = rule.canonical_layer(layer, spec.n_layers)
             for name, part in from_stored(value, rule, layer, spec):
                 param = params[name]
                 if tuple(part.shape) != tuple(param.shape):  # the header check makes this rare

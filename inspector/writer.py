@@ -106,7 +106,8 @@ def hub_tensors(model, spec: Spec) -> dict:
     for rule in layout.rules:
         if rule.is_buffer:
             continue
-        for layer in range(spec.n_layers) if "{i}" in rule.pattern else [None]:
+        for stored_layer in _stored_layers(rule, spec):
+            layer = rule.canonical_layer(stored_layer, spec.n_layers)
             names = targets(rule, layer)
             present = [n in canonical and n not in written for n in names]
             if not any(present):
@@ -115,7 +116,7 @@ def hub_tensors(model, spec: Spec) -> dict:
                 raise UsageError(spec.name, f"the {layout.name} layout stores"
                                             f" {', '.join(names)} together, the model lacks"
                                             f" {', '.join(n for n, p in zip(names, present) if not p)}")
-            stored = rule.pattern.replace("{i}", str(layer))
+            stored = rule.pattern.replace("{i}", str(stored_layer))
             out[stored] = to_stored([canonical[n] for n in names], rule, layer, spec)
             written.update(names)
     left = sorted(set(canonical) - written)
@@ -123,6 +124,13 @@ def hub_tensors(model, spec: Spec) -> dict:
         raise UsageError(spec.name, f"the {layout.name} layout has no name for "
                                     f"{', '.join(left[:5])}" + (" ..." if len(left) > 5 else ""))
     return out
+
+
+def _stored_layers(rule, spec: Spec) -> list[int | None]:
+    """The layer numbers a rule's stored names take: none, the blocks, or a decoder stack's."""
+    if "{i}" not in rule.pattern:
+        return [None]
+    return list(range(spec.n_decoder_layers if rule.after_encoder else spec.n_layers))
 
 
 def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,

@@ -113,6 +113,24 @@ def test_build_refuses_a_spec_the_family_config_cannot_say(tmp_path):
     assert "norm 'rmsnorm' (it reads back as 'layernorm')" in _refusal(spec, tmp_path / "out")
 
 
+def test_build_refuses_an_encoder_decoder_it_would_build_wrong(tmp_path):
+    """inspector's encoder-decoder is T5's (relative biases, pre-norm): one with rotary
+    positions is counted, but `build` says what it cannot do rather than ignore the rotation."""
+    import yaml
+
+    spec = tmp_path / "rotary-t5.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "rotary-t5", "family": "t5", "source": "test", "architecture": "encoder-decoder",
+        "vocab_size": 100, "n_ctx": 64, "d_model": 32, "n_layers": 2, "n_heads": 4, "d_ff": 64,
+        "position": "rotary"}))
+    assert run_cli("count", spec).returncode == 0
+    result = run_cli("build", spec, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot build an encoder-decoder with position 'rotary'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_demo_builds_inspects_checks_and_exports(tmp_path):
     """The README's main job: gpt2-124m from its spec, inspected, checked (exit 0), exported."""

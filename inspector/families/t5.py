@@ -62,6 +62,18 @@ T5_LAYOUT = Layout(
     ),
 )
 
+
+
+def _without(*modules: str) -> Layout:
+    """T5's layout less the named MLP modules: `build --out` writes one MLP kind, and `wi` and
+    `wi_1` both hold mlp.up."""
+    names = tuple(f".DenseReluDense.{module}.weight" for module in modules)
+    return Layout(name=T5_LAYOUT.name, rules=tuple(rule for rule in T5_LAYOUT.rules
+                                                   if not rule.pattern.endswith(names)))
+
+
+WRITTEN = {True: _without("wi"), False: _without("wi_0", "wi_1")}  # by gated_mlp
+
 CONFIG_KEYS = {
     "vocab_size": "vocab_size",
     "n_ctx": "n_positions",  # older config.json files only; relative positions have no table
@@ -120,7 +132,7 @@ def write_t5(spec, config: dict) -> None:
 T5 = Family(
     name="t5", hf_class="T5ForConditionalGeneration", layouts=(T5_LAYOUT,),
     config_keys=CONFIG_KEYS, defaults=DEFAULTS, activation_key=None,
-    read_config=read_t5, write_config=write_t5,
+    read_config=read_t5, write_config=write_t5, writes=lambda spec: WRITTEN[spec.gated_mlp],
 )
 
 FAMILIES = (T5,)
