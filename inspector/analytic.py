@@ -51,7 +51,7 @@ def describe(spec: Spec) -> list[Part]:
         for i in range(spec.n_decoder_layers):
             parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
     if spec.final_norm:
-        parts.append(_norm(spec, "final_norm", d))
+        parts.append(_norm(spec, last_norm(spec), d))
     if spec.pooler:
         parts.append(_linear(spec, "pooler", d, d, "pooler"))
     if spec.mlm_head:
@@ -62,6 +62,12 @@ def describe(spec: Spec) -> list[Part]:
     if spec.nsp_head:
         parts.append(Part("nsp", LINEAR, (2, d), bias=True))
     return parts
+
+
+def last_norm(spec: Spec) -> str:
+    """The canonical name of the norm after the last block: an encoder's is the encoder's
+    (T5's encoder alone keeps the name it has beside a decoder)."""
+    return "encoder_norm" if spec.architecture == "encoder" else "final_norm"
 
 
 def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[Part]:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.analytic import EMBEDDING, LINEAR, Part, describe
+from inspector.analytic import EMBEDDING, LINEAR, Part, describe, last_norm
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
@@ -280,6 +280,8 @@ class Transformer(nn.Module):
             rotary = rotary_tables(positions, spec, x.dtype)
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
+        if spec.position == "relative":  # an encoder alone (T5EncoderModel): one table's bias
+            masks = {kind: self.relative_bias(0, t, attention_mask) for kind in masks}
         if spec.position == "alibi":
             masks = {kind: alibi_bias(mask, positions, spec.n_heads, x.dtype)
                      for kind, mask in masks.items()}
@@ -287,7 +289,7 @@ class Transformer(nn.Module):
             rotates = spec.rotary_layers is None or spec.rotary_layers[i]  # SmolLM3's NoPE layers
             x = layer(x, masks[spec.layer_attention(i)], rotary if rotates else None)
         if spec.final_norm:
-            x = self.final_norm(x)
+            x = getattr(self, last_norm(spec))(x)
         if spec.architecture == "decoder":
             return self.unembed(x) * spec.logit_scale
         pooled = torch.tanh(self.pooler(x[:, 0])) if spec.pooler else None
@@ -441,11 +443,11 @@ ENCODER_DECODER = {"position": "relative", "norm_placement": "pre", "residual": 
 
 def refuse_unbuilt(spec: Spec) -> None:
     """What this model cannot compute is refused, not built wrong: relative position biases
-    outside an encoder-decoder, or an encoder-decoder other than T5's kind."""
+    in a decoder alone, or an encoder-decoder other than T5's kind."""
     if spec.architecture != "encoder-decoder":
-        if spec.position == "relative":
+        if spec.position == "relative" and spec.architecture == "decoder":
             raise UsageError(spec.name, "can build relative position biases only in an"
-                                        " encoder-decoder")
+                                        " encoder or an encoder-decoder")
         return
     differ = [f"{key} {getattr(spec, key)!r}" for key, value in ENCODER_DECODER.items()
               if getattr(spec, key) != value]

@@ -34,7 +34,7 @@ MODULES: dict[str, Role] = {
     "layers.{i}.mlp.gate": Role.GATE,
     "layers.{i}.mlp.down": Role.DOWN,
     "layers.{i}.mlp_post_norm": Role.NORM,
-    "encoder_norm": Role.NORM,  # an encoder-decoder's norm after the encoder's last block
+    "encoder_norm": Role.NORM,  # the norm after an encoder's last block (also beside a decoder)
     "final_norm": Role.NORM,
     "pooler": Role.POOLER,
     "mlm_transform": Role.HEAD,

@@ -64,7 +64,9 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     if config_ties:
         rows, tied_copy = _tie_copies(rows)
     tied = any(r.role == Role.UNEMBEDDING and r.tied_to == Role.EMBEDDING for r in rows)
-    has_unembedding = layout.has_lm_head or (spec is not None and spec.mlm_head)
+    # (an encoder's spec says a layout that can hold an lm_head holds none: T5's encoder alone)
+    has_unembedding = (layout.has_lm_head and (spec is None or spec.has_unembedding)) or (
+        spec is not None and spec.mlm_head)
     stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in rows)  # (its bias
     # may be stored alone: BERT's MLM decoder)
     if has_unembedding and tied_default and not stored:

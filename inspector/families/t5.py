@@ -98,9 +98,13 @@ DEFAULTS = {"vocab_size": 32128, "n_ctx": 512, "d_model": 512, "d_head": 64, "d_
             "attention_scale": 1.0, "tied_embeddings": True, "biases": False}
 
 
+ENCODER_CLASS = "T5EncoderModel"  # shared, encoder.* and nothing else
+
+
 def read_t5(config: dict, data: dict) -> None:
     """feed_forward_proj ("relu", "gated-gelu", ...) -> activation and gating, as T5Config
-    reads it ("gated-gelu" is gelu_new); the decoder's output scaled by d_model^-0.5 before the
+    reads it ("gated-gelu" is gelu_new); T5EncoderModel's config an encoder; the decoder's
+    output scaled by d_model^-0.5 before the
     unembedding when the config says so (scale_decoder_outputs, written by transformers >= 5;
     before it, whenever tie_word_embeddings was not false: T5 v1.0)."""
     from inspector.hf_config import ACTIVATIONS
@@ -112,6 +116,10 @@ def read_t5(config: dict, data: dict) -> None:
     act = proj.split("-")[-1]
     data["gated_mlp"] = proj.startswith("gated-")
     data["activation"] = "gelu_tanh" if proj == "gated-gelu" else ACTIVATIONS.get(act, act)
+    if config.get("architectures") == [ENCODER_CLASS]:  # the encoder stack alone
+        data["architecture"] = "encoder"
+        data.pop("n_decoder_layers", None)
+        return
     scale = config.get("scale_decoder_outputs")
     if scale is None:
         scale = config.get("tie_word_embeddings") is not False
@@ -127,6 +135,9 @@ def write_t5(spec, config: dict) -> None:
         else HF_ACTIVATIONS[spec.activation]
     config["feed_forward_proj"] = f"gated-{act}" if spec.gated_mlp else act
     config["scale_decoder_outputs"] = spec.logit_scale != 1.0
+    if spec.architecture == "encoder":
+        config["architectures"] = [ENCODER_CLASS]
+        del config["num_decoder_layers"]  # (0: an encoder has no decoder stack)
 
 
 T5 = Family(

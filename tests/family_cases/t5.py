@@ -10,6 +10,7 @@ activation (gate) times `wi_1` (up); `shared` the token table both stacks read. 
 ties `lm_head` to `shared` whatever config.json says (T5Config sets tie_word_embeddings true and
 keeps the old flag only as scale_decoder_outputs), so save_pretrained stores `shared.weight` alone
 in both versions. (A hub Flan-T5 folder with its own lm_head: tests/test_layouts.py.)
+T5EncoderModel (config.json's architectures say it) is the encoder stack alone.
 """
 
 from family_cases import FamilyCase
@@ -49,10 +50,17 @@ SMALL = {"vocab_size": 100, "d_model": 32, "d_kv": 6, "num_heads": 4, "d_ff": 64
          "num_layers": 2, "num_decoder_layers": 2, "relative_attention_num_buckets": 8,
          "relative_attention_max_distance": 20}
 
+# T5EncoderModel (the text encoder of many image models): `shared` and the encoder stack only.
+ENCODER_ROLES = {name: roles for name, roles in t5_roles(gated=True).items()
+                 if not name.startswith("decoder.")}
+
 CASES = (
     FamilyCase("t5", SMALL, t5_roles(gated=False), tied=True,
                auto_class="AutoModelForSeq2SeqLM", changed={"d_ff": 40}),
     FamilyCase("t5", {**SMALL, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False},
                t5_roles(gated=True), tied=True, id="t5-v1.1",
                auto_class="AutoModelForSeq2SeqLM", changed={"num_decoder_layers": 3}),
+    FamilyCase("t5", {**SMALL, "feed_forward_proj": "gated-gelu"}, ENCODER_ROLES,
+               id="t5-encoder", auto_class="T5EncoderModel", output="last_hidden_state",
+               changed={"num_layers": 3}),
 )
