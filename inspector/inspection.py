@@ -137,6 +137,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
                      d_head=known.d_head)
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
     layers = [r.layer for r in decoupled.rows if r.layer is not None and r.role is not None]
+    # An encoder-decoder's decoder blocks (those with cross-attention) come after the encoder's.
+    decoder = len({r.layer for r in decoupled.rows if ".cross_attn." in r.canonical})
     embed, pos = by_canonical.get("embed.weight"), by_canonical.get("pos.weight")
     up = by_canonical.get("layers.0.mlp.up.weight")
     query, key = by_canonical.get("layers.0.attn.query.weight"), by_canonical.get(
@@ -147,7 +149,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
     return Shape(
         family=family_name(decoupled, config),
         basis="tensor shapes",
-        n_layers=max(layers) + 1 if layers else 0,
+        n_layers=max(layers) + 1 - decoder if layers else 0,
+        n_decoder_layers=decoder or None,
         d_model=_dim(embed, 1),
         vocab_size=_dim(embed, 0),
         d_ff=_dim(up, 0),

@@ -197,7 +197,7 @@ def tiny_t5(**overrides):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.manual_seed(0)
-        return T5ForConditionalGeneration(AutoConfig.for_model("t5", **TINY_T5, **overrides))
+        return T5ForConditionalGeneration(AutoConfig.for_model("t5", **{**TINY_T5, **overrides}))
 
 
 def test_flan_t5_as_the_hub_stores_it(tmp_path):
@@ -246,3 +246,19 @@ def test_t5_v1_torch_bin_with_every_tied_name(tmp_path):
     assert sorted(b["name"] for b in found["buffers"]) == ["decoder.embed_tokens.weight",
                                                           "encoder.embed_tokens.weight"]
     check_ok(tmp_path, tmp_path / "config.json")
+
+
+def test_t5_without_config_numbers_decoder_blocks_after_the_encoder(tmp_path):
+    """No config.json: the names alone say 2 encoder blocks and 3 decoder blocks (those with
+    cross-attention), the decoder's first block is canonical layer 2, and the count is
+    transformers': 14,528 (encoder) + 3 x 10,336 + 64 (decoder) + 3,200 = 48,800."""
+    model = tiny_t5(num_decoder_layers=3)
+    model.save_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    found = inspect_json(tmp_path / "model.safetensors", "--by", "tensor")
+    assert found["parameters"] == model.num_parameters() == 48_800
+    assert (found["shape"]["n_layers"], found["shape"]["n_decoder_layers"]) == (2, 3)
+    rows = {r["tensor"]: r for r in found["tensor_rows"]}
+    cross = rows["decoder.block.0.layer.1.EncDecAttention.q.weight"]
+    assert (cross["layer"], cross["canonical"], cross["role"]) == \
+        (2, "layers.2.cross_attn.query.weight", "query")
