@@ -35,7 +35,8 @@ class Part:
 
 
 def describe(spec: Spec) -> list[Part]:
-    """Every module, in the order a token meets them."""
+    """Every module, in the order a token meets them (an encoder-decoder's encoder norm after
+    all the blocks, where the built model, one list of blocks, registers it)."""
     d, v = spec.d_model, spec.vocab_size
     parts = [Part("embed", EMBEDDING, (v, d))]
     if spec.position == "learned":
@@ -46,10 +47,10 @@ def describe(spec: Spec) -> list[Part]:
         parts.append(_norm(spec, "embed_norm", d))
     for i in range(spec.n_layers):
         parts.extend(block(spec, f"layers.{i}", first=i == 0))
-    if spec.architecture == "encoder-decoder":  # the encoder's last norm, then the decoder's
-        parts.append(_norm(spec, "encoder_norm", d))  # blocks, numbered after the encoder's
-        for i in range(spec.n_decoder_layers):
+    if spec.architecture == "encoder-decoder":  # the decoder's blocks, numbered after the
+        for i in range(spec.n_decoder_layers):  # encoder's, then the encoder's last norm (the
             parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
+        parts.append(_norm(spec, "encoder_norm", d))  # model keeps all blocks in one list)
     if spec.final_norm:
         parts.append(_norm(spec, last_norm(spec), d))
     if spec.pooler:
