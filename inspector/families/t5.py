@@ -98,27 +98,31 @@ DEFAULTS = {"vocab_size": 32128, "n_ctx": 512, "d_model": 512, "d_head": 64, "d_
             "attention_scale": 1.0, "tied_embeddings": True, "biases": False}
 
 
-ENCODER_CLASS = "T5EncoderModel"  # shared, encoder.* and nothing else
-
-
-def read_t5(config: dict, data: dict) -> None:
+def read_block(config: dict, data: dict, default_proj: str, encoder_class: str) -> bool:
     """feed_forward_proj ("relu", "gated-gelu", ...) -> activation and gating, as T5Config
-    reads it ("gated-gelu" is gelu_new); T5EncoderModel's config an encoder; the decoder's
-    output scaled by d_model^-0.5 before the
-    unembedding when the config says so (scale_decoder_outputs, written by transformers >= 5;
-    before it, whenever tie_word_embeddings was not false: T5 v1.0)."""
+    reads it ("gated-gelu" is gelu_new); the encoder class's config (T5EncoderModel: `shared`
+    and encoder.* only) an encoder. Whether it is that encoder."""
     from inspector.hf_config import ACTIVATIONS
 
-    proj = config.get("feed_forward_proj", "relu")
+    proj = config.get("feed_forward_proj", default_proj)
     if not isinstance(proj, str) or len(proj.split("-")) > 2 \
             or ("-" in proj and not proj.startswith("gated-")):
         raise ValueError(f"feed_forward_proj {proj!r} is not relu, gated-gelu or gated-ACT")
     act = proj.split("-")[-1]
     data["gated_mlp"] = proj.startswith("gated-")
     data["activation"] = "gelu_tanh" if proj == "gated-gelu" else ACTIVATIONS.get(act, act)
-    if config.get("architectures") == [ENCODER_CLASS]:  # the encoder stack alone
-        data["architecture"] = "encoder"
-        data.pop("n_decoder_layers", None)
+    if config.get("architectures") != [encoder_class]:
+        return False
+    data["architecture"] = "encoder"
+    data.pop("n_decoder_layers", None)
+    return True
+
+
+def read_t5(config: dict, data: dict) -> None:
+    """The block (read_block), and the decoder's output scaled by d_model^-0.5 before the
+    unembedding when the config says so (scale_decoder_outputs, written by transformers >= 5;
+    before it, whenever tie_word_embeddings was not false: T5 v1.0)."""
+    if read_block(config, data, "relu", "T5EncoderModel"):
         return
     scale = config.get("scale_decoder_outputs")
     if scale is None:
@@ -128,22 +132,49 @@ def read_t5(config: dict, data: dict) -> None:
         data["logit_scale"] = d_model ** -0.5
 
 
-def write_t5(spec, config: dict) -> None:
+def write_block(spec, config: dict, encoder_class: str) -> None:
     from inspector.hf_config import HF_ACTIVATIONS
 
     act = "gelu" if spec.gated_mlp and spec.activation == "gelu_tanh" \
         else HF_ACTIVATIONS[spec.activation]
     config["feed_forward_proj"] = f"gated-{act}" if spec.gated_mlp else act
-    config["scale_decoder_outputs"] = spec.logit_scale != 1.0
     if spec.architecture == "encoder":
-        config["architectures"] = [ENCODER_CLASS]
+        config["architectures"] = [encoder_class]
         del config["num_decoder_layers"]  # (0: an encoder has no decoder stack)
+
+
+def write_t5(spec, config: dict) -> None:
+    write_block(spec, config, "T5EncoderModel")
+    config["scale_decoder_outputs"] = spec.logit_scale != 1.0
+
+
+def written(spec) -> Layout:
+    return WRITTEN[spec.gated_mlp]
 
 
 T5 = Family(
     name="t5", hf_class="T5ForConditionalGeneration", layouts=(T5_LAYOUT,),
     config_keys=CONFIG_KEYS, defaults=DEFAULTS, activation_key=None,
-    read_config=read_t5, write_config=write_t5, writes=lambda spec: WRITTEN[spec.gated_mlp],
+    read_config=read_t5, write_config=write_t5, writes=written,
 )
 
-FAMILIES = (T5,)
+
+def read_mt5(config: dict, data: dict) -> None:
+    read_block(config, data, "gated-gelu", "MT5EncoderModel")
+
+
+def write_mt5(spec, config: dict) -> None:
+    write_block(spec, config, "MT5EncoderModel")
+
+
+# mT5 (Xue et al. 2021): T5 v1.1's block and names, a 250,112-token vocabulary; MT5Config's
+# defaults (mt5-small). Its decoder's output is never scaled.
+MT5 = Family(
+    name="mt5", hf_class="MT5ForConditionalGeneration", layouts=(T5_LAYOUT,),
+    config_keys=CONFIG_KEYS, activation_key=None, writes=written,
+    defaults={**DEFAULTS, "vocab_size": 250112, "d_ff": 1024, "n_layers": 8, "n_heads": 6,
+              "activation": "gelu_tanh", "gated_mlp": True},
+    read_config=read_mt5, write_config=write_mt5,
+)
+
+FAMILIES = (T5, MT5)

@@ -1,4 +1,4 @@
-"""T5 (T5ForConditionalGeneration), v1.0's ReLU MLP and v1.1's (Flan-T5's) gated GELU.
+"""T5 (T5ForConditionalGeneration), v1.0's ReLU MLP and v1.1's (Flan-T5's) gated GELU; mT5.
 
 Roles from transformers' modeling_t5.py: T5Attention's q, k, v, o (self-attention `SelfAttention`
 in layer.0 of every block, cross-attention `EncDecAttention` in layer.1 of a decoder block: the
@@ -63,4 +63,7 @@ CASES = (
     FamilyCase("t5", {**SMALL, "feed_forward_proj": "gated-gelu"}, ENCODER_ROLES,
                id="t5-encoder", auto_class="T5EncoderModel", output="last_hidden_state",
                changed={"num_layers": 3}),
+    # mT5: T5 v1.1's names and block (gated GELU by default), never a scaled decoder output.
+    FamilyCase("mt5", SMALL, t5_roles(gated=True), tied=True,
+               auto_class="AutoModelForSeq2SeqLM", changed={"d_kv": 8}),
 )
