@@ -200,25 +200,32 @@ def tiny_t5(**overrides):
         return T5ForConditionalGeneration(AutoConfig.for_model("t5", **{**TINY_T5, **overrides}))
 
 
-def test_flan_t5_as_the_hub_stores_it(tmp_path):
-    """Flan-T5's own files: config.json says tie_word_embeddings false (no
+def write_hub_flan_t5(folder) -> None:
+    """A tiny Flan-T5 as the hub stores it: config.json says tie_word_embeddings false (no
     scale_decoder_outputs: written before transformers 5) and lm_head.weight is stored with
-    values of its own. transformers loads it untied; so inspector counts the unembedding apart:
-    encoder 2 x (2 x 32 + 3,072 + 6,144) + 32 + 32 = 18,624, decoder 2 x (3 x 32 + 2 x 3,072 +
-    6,144) + 32 + 32 = 24,832, shared 3,200, lm_head 3,200: 49,856."""
-    import warnings
-
+    values of its own."""
     import torch
     from safetensors.torch import save_file
-    from transformers import T5ForConditionalGeneration
 
     model = tiny_t5(feed_forward_proj="gated-gelu")
     state = {k: v.clone().contiguous() for k, v in model.state_dict().items()
              if "embed_tokens" not in k}
     state["lm_head.weight"] = torch.randn(100, 32, generator=torch.Generator().manual_seed(1))
-    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     config = {k: v for k, v in model.config.to_dict().items() if k != "scale_decoder_outputs"}
-    (tmp_path / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+    (folder / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+
+
+def test_flan_t5_as_the_hub_stores_it(tmp_path):
+    """transformers loads the hub's Flan-T5 untied; so inspector counts the unembedding apart:
+    encoder 2 x (2 x 32 + 3,072 + 6,144) + 32 + 32 = 18,624, decoder 2 x (3 x 32 + 2 x 3,072 +
+    6,144) + 32 + 32 = 24,832, shared 3,200, lm_head 3,200: 49,856."""
+    import warnings
+
+    from transformers import T5ForConditionalGeneration
+
+    write_hub_flan_t5(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = T5ForConditionalGeneration.from_pretrained(tmp_path)
@@ -262,3 +269,39 @@ def test_t5_without_config_numbers_decoder_blocks_after_the_encoder(tmp_path):
     cross = rows["decoder.block.0.layer.1.EncDecAttention.q.weight"]
     assert (cross["layer"], cross["canonical"], cross["role"]) == \
         (2, "layers.2.cross_attn.query.weight", "query")
+
+
+def test_flan_t5_saved_again_by_transformers_5(tmp_path):
+    """The Flan-T5 folder above loaded and saved by transformers 5: its config.json now says
+    tie_word_embeddings true (T5Config forces it; scale_decoder_outputs false keeps v1.1's
+    unscaled output) while lm_head.weight is stored with values of its own, which transformers
+    unties on loading. The files decide: 49,856 parameters, untied, as transformers counts; the
+    config checks (exit 0); and inspector's model, built as the files have it, gives
+    transformers' logits."""
+    import warnings
+
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    from inspector.hf_config import spec_from_config
+    from inspector.weights import load_model
+
+    write_hub_flan_t5(tmp_path / "hub")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T5ForConditionalGeneration.from_pretrained(tmp_path / "hub").save_pretrained(
+            tmp_path / "again")
+        loaded = T5ForConditionalGeneration.from_pretrained(tmp_path / "again").eval()
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert (config["tie_word_embeddings"], config["scale_decoder_outputs"]) == (True, False)
+    found = inspect_json(tmp_path / "again")
+    assert found["parameters"] == loaded.num_parameters() == 49_856
+    assert found["tied"] is False and found["tied_copy"] is False
+    check_ok(tmp_path / "again", tmp_path / "again" / "config.json")
+    ours = load_model(tmp_path / "again", spec_from_config(config))
+    ids = torch.randint(0, 100, (2, 7), generator=torch.Generator().manual_seed(0))
+    decoder_ids = torch.randint(0, 100, (2, 5), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = loaded(ids, decoder_input_ids=decoder_ids).logits
+        mine = ours(ids, decoder_input_ids=decoder_ids)
+    assert (mine - theirs).abs().max().item() < 1e-4

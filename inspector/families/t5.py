@@ -155,7 +155,7 @@ def written(spec) -> Layout:
 T5 = Family(
     name="t5", hf_class="T5ForConditionalGeneration", layouts=(T5_LAYOUT,),
     config_keys=CONFIG_KEYS, defaults=DEFAULTS, activation_key=None,
-    read_config=read_t5, write_config=write_t5, writes=written,
+    read_config=read_t5, write_config=write_t5, writes=written, tie_from_files=True,
 )
 
 
@@ -174,7 +174,7 @@ MT5 = Family(
     config_keys=CONFIG_KEYS, activation_key=None, writes=written,
     defaults={**DEFAULTS, "vocab_size": 250112, "d_ff": 1024, "n_layers": 8, "n_heads": 6,
               "activation": "gelu_tanh", "gated_mlp": True},
-    read_config=read_mt5, write_config=write_mt5,
+    read_config=read_mt5, write_config=write_mt5, tie_from_files=True,
 )
 
 FAMILIES = (T5, MT5)
