@@ -51,6 +51,7 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
         raise UsageError(spec.name, f"a {family.config_model_type} config.json cannot express"
                                     " this spec:"
                                     f" read back, {e.cause}") from e
+    back = families.tied_as_stored(back, spec.tied_embeddings)  # the tensors written say it
     lost = [f"{key} {getattr(spec, key)!r} (it reads back as {getattr(back, key)!r})"
             for key in FIELDS if key not in DESCRIPTIVE + FORWARD_ONLY + ("biases",)
             and getattr(spec, key) != getattr(back, key)]
