@@ -298,7 +298,6 @@ class Transformer(nn.Module):
         logits = self.unembed(self.mlm_norm(ACTIVATIONS[spec.activation](self.mlm_transform(x))))
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
 
-
     def encode_decode(self, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None,
                       attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """An encoder-decoder (T5): the encoder's blocks read input_ids, the decoder's read
@@ -438,7 +437,8 @@ def sinusoid_table(positions: torch.Tensor, d_model: int) -> torch.Tensor:
 # with the difference silently ignored.
 ENCODER_DECODER = {"position": "relative", "norm_placement": "pre", "residual": "sequential",
                    "type_vocab_size": 0, "embedding_norm": False, "embedding_multiplier": 1.0,
-                   "final_norm": True, "pooler": False, "mlm_head": False}
+                   "final_norm": True, "pooler": False, "mlm_head": False, "qk_norm": "none",
+                   "attention_pattern": ("dense",)}
 
 
 def refuse_unbuilt(spec: Spec) -> None:

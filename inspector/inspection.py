@@ -60,8 +60,10 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     config_spec = _config_spec(config, f"{source} ({basis})")
     known = config_spec or spec
     tied_default = known.tied_embeddings if known is not None else True
-    files_tie = known is not None and families.tie_from_files(known)  # absent: tied; stored:
-    decoupled = decouple(checkpoint, tied_default=tied_default or files_tie, spec=known,  # apart
+    # Where the family leaves the tie to the files: an absent unembedding is tied, a stored one
+    # is its own (never a copy that config.json ties).
+    files_tie = known is not None and families.tie_from_files(known)
+    decoupled = decouple(checkpoint, tied_default=tied_default or files_tie, spec=known,
                          config_ties=config_spec is not None and config_spec.tied_embeddings
                          and not files_tie)
     shape = infer_shape(decoupled, config_spec, basis=basis, config=config)

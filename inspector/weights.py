@@ -227,10 +227,11 @@ def load_model(source: str | Path, spec: Spec, dtype: torch.dtype = torch.float3
     family leaves the tie to them)."""
     from inspector.build import build_model
     from inspector.decouple import decouple
-    from inspector.families import tied_as_stored
+    from inspector.families import tie_from_files, tied_as_stored
 
     checkpoint = open_source(source)
-    stored = decouple(checkpoint, tied_default=True, spec=spec)
-    model = build_model(tied_as_stored(spec, stored.tied), device="meta", dtype=dtype)
+    if tie_from_files(spec):
+        spec = tied_as_stored(spec, decouple(checkpoint, tied_default=True, spec=spec).tied)
+    model = build_model(spec, device="meta", dtype=dtype)
     load_into(model, checkpoint)
     return model.eval()
