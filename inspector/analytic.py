@@ -39,7 +39,8 @@ class Part:
 
 
 def describe(spec: Spec) -> list[Part]:
-    """Every module, in the order a token meets them."""
+    """Every module, in the order a token meets them (an encoder-decoder's encoder norm after
+    all the blocks, where the built model, one list of blocks, registers it)."""
     d, v = spec.d_model, spec.vocab_size
     if spec.patch_size:
         parts = image_embeddings(spec)
@@ -52,15 +53,19 @@ def describe(spec: Spec) -> list[Part]:
     if spec.embedding_norm:
         parts.append(_norm(spec, "embed_norm", d))
     for i in range(spec.n_layers):
-        parts.extend(block(spec, f"layers.{i}"))
+        parts.extend(block(spec, f"layers.{i}", first=i == 0))
+    if spec.architecture == "encoder-decoder":  # the decoder's blocks, numbered after the
+        for i in range(spec.n_decoder_layers):  # encoder's, then the encoder's last norm (the
+            parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
+        parts.append(_norm(spec, "encoder_norm", d))  # model keeps all blocks in one list)
     if spec.final_norm:
-        parts.append(_norm(spec, "final_norm", d))
+        parts.append(_norm(spec, last_norm(spec), d))
     if spec.pooler:
         parts.append(_linear(spec, "pooler", d, d, "pooler"))
     if spec.mlm_head:
         parts += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
                   Part("unembed", LINEAR, (v, d), bias=True)]
-    elif spec.architecture == "decoder":
+    elif spec.architecture != "encoder":
         parts.append(_linear(spec, "unembed", v, d, "unembedding"))
     if spec.nsp_head:
         parts.append(Part("nsp", LINEAR, (2, d), bias=True))
@@ -74,25 +79,40 @@ def image_embeddings(spec: Spec) -> list[Part]:
             Part("cls", TABLE, (1, 1, d)), Part("pos", TABLE, (1, spec.n_ctx, d))]
 
 
-def block(spec: Spec, layer: str) -> list[Part]:
-    """One block: its norms where the spec places them, attention, the MLP."""
+def last_norm(spec: Spec) -> str:
+    """The canonical name of the norm after the last block: `final_norm`, except an encoder's
+    whose family names it as an encoder-decoder's encoder norm (T5's encoder alone keeps the
+    name it has beside a decoder; BERT's, ModernBERT's, ViT's are final norms)."""
+    if spec.architecture != "encoder":
+        return "final_norm"
+    from inspector import families
+
+    return families.get(spec.family).encoder_only_norm
+
+
+def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[Part]:
+    """One block: its norms where the spec places them, attention, cross-attention to the
+    encoder's output (`cross`: a decoder block of an encoder-decoder), the MLP. Relative
+    position biases live in the `first` block of each stack."""
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
     parts = []
     if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
         parts.append(_norm(spec, f"{layer}.attn_norm", d))
-    parts += [
-        _linear(spec, f"{layer}.attn.query", spec.attn_width, d, "qkv"),
-        _linear(spec, f"{layer}.attn.key", spec.kv_width, d, "qkv"),
-        _linear(spec, f"{layer}.attn.value", spec.kv_width, d, "qkv"),
-    ]
+    parts += _qkv(spec, f"{layer}.attn")
     if spec.qk_norm != "none":
         head = spec.qk_norm == "head"
         parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
         parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
     parts.append(_linear(spec, f"{layer}.attn.output", d, spec.attn_width, "attn_output"))
+    if spec.position == "relative" and first:
+        parts.append(Part(f"{layer}.attn.rel_bias", EMBEDDING, (spec.relative_buckets,
+                                                               spec.n_heads)))
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
+    if cross:
+        parts += [_norm(spec, f"{layer}.cross_attn_norm", d), *_qkv(spec, f"{layer}.cross_attn"),
+                  _linear(spec, f"{layer}.cross_attn.output", d, spec.attn_width, "attn_output")]
     if spec.norm_placement != "output" and not spec.shared_block_norm:
         parts.append(_norm(spec, f"{layer}.mlp_norm", d))
     if spec.is_moe_layer(int(layer.rsplit(".", 1)[1])):
@@ -123,6 +143,13 @@ def experts(spec: Spec, layer: str) -> list[Part]:
         if spec.shared_expert_gate:
             parts.append(_linear(spec, f"{layer}.mlp.shared_gate", 1, spec.d_model, "router"))
     return parts
+
+
+def _qkv(spec: Spec, attention: str) -> list[Part]:
+    """An attention's query, key and value projections of the d_model-wide stream."""
+    return [_linear(spec, f"{attention}.query", spec.attn_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.key", spec.kv_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.value", spec.kv_width, spec.d_model, "qkv")]
 
 
 def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> Part:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inspector.analytic import EMBEDDING, LINEAR, PATCHES, TABLE, Part, describe
+from inspector.analytic import EMBEDDING, LINEAR, PATCHES, TABLE, Part, describe, last_norm
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.roles import Role
@@ -140,17 +140,22 @@ class Attention(nn.Module):
         self.interleaved = spec.rotary_interleaved
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
-                rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+                rotary: tuple[torch.Tensor, torch.Tensor] | None,
+                memory: torch.Tensor | None = None) -> torch.Tensor:
+        """Self-attention, or cross-attention to `memory` (keys and values from the encoder's
+        output, s tokens long)."""
         b, t, _ = x.shape
-        q, k, v = self.query(x), self.key(x), self.value(x)
+        source = x if memory is None else memory
+        s = source.shape[1]
+        q, k, v = self.query(x), self.key(source), self.value(source)
         if self.clip is not None:  # OLMo's clip_qkv: tames loss spikes in training
             q, k, v = (h.clamp(-self.clip, self.clip) for h in (q, k, v))
         if self.qk_norm == "full":  # OLMo 2: over the whole projection
             q, k = self.q_norm(q), self.k_norm(k)
         # "b t (h d) -> b h t d": heads are consecutive blocks of d_head rows of each projection.
         q = q.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
-        k = k.view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
-        v = v.view(b, t, self.n_kv_heads, self.d_head).transpose(1, 2)
+        k = k.view(b, s, self.n_kv_heads, self.d_head).transpose(1, 2)
+        v = v.view(b, s, self.n_kv_heads, self.d_head).transpose(1, 2)
         if self.qk_norm == "head":  # Qwen 3: each head's d_head values
             q, k = self.q_norm(q), self.k_norm(k)
         if rotary is not None:
@@ -220,7 +225,9 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm: x + f(norm(x)) (GPT-2, Llama). Post-norm: norm(x + f(x)) (BERT). Sandwich:
     x + post_norm(f(norm(x))) (Gemma 2). Output: x + post_norm(f(x)) (OLMo 2). Parallel:
-    x + attn(norm(x)) + mlp(norm'(x)), norm' = norm when the block shares one (GPT-J, Phi)."""
+    x + attn(norm(x)) + mlp(norm'(x)), norm' = norm when the block shares one (GPT-J, Phi).
+    An encoder-decoder's decoder block (pre-norm) adds cross-attention to the encoder's output
+    between the two: x + cross_attn(cross_attn_norm(x), memory) (T5)."""
 
     def __init__(self, spec: Spec):
         super().__init__()
@@ -231,7 +238,7 @@ class Block(nn.Module):
         norm = getattr(self, name, None)
         return x if norm is None else norm(x)
 
-    def forward(self, x, mask, rotary):
+    def forward(self, x, mask, rotary, memory=None, memory_mask=None):
         if self.placement == "post":
             x = self.attn_norm(x + self.attn(x, mask, rotary))
             return self.mlp_norm(x + self.mlp(x))
@@ -241,11 +248,13 @@ class Block(nn.Module):
             m = self.mlp(h if getattr(self, "mlp_norm", None) is None else self.mlp_norm(x))
             return x + a + self._norm("mlp_post_norm", m)
         x = x + a * self.scale
+        if memory is not None:
+            x = x + self.cross_attn(self.cross_attn_norm(x), memory_mask, None, memory)
         return x + self._norm("mlp_post_norm", self.mlp(self._norm("mlp_norm", x))) * self.scale
 
 
 # The containers a description's names pass through inside a block.
-CONTAINERS = {"attn": Attention, "mlp": MLP, "shared": MLP,
+CONTAINERS = {"attn": Attention, "cross_attn": Attention, "mlp": MLP, "shared": MLP,
               "experts": lambda spec: nn.ModuleList(MLP(spec) for _ in range(spec.n_experts))}
 
 
@@ -270,7 +279,7 @@ class Transformer(nn.Module):
         # even arange costs an import of torch._dynamo); fill_buffers() computes them once the
         # model has real storage.
         shape = (spec.n_ctx, spec.n_ctx)
-        if spec.architecture == "decoder":
+        if spec.architecture != "encoder":
             self.register_buffer("causal_mask", torch.empty(shape, dtype=torch.bool),
                                  persistent=False)
         if "local" in spec.attention_pattern:
@@ -285,7 +294,8 @@ class Transformer(nn.Module):
             if name not in module._modules:
                 made = CONTAINERS[name](self.spec) if depth else None
                 if name == "layers":
-                    made = nn.ModuleList(Block(self.spec) for _ in range(self.spec.n_layers))
+                    made = nn.ModuleList(Block(self.spec) for _ in
+                                         range(self.spec.n_layers + self.spec.n_decoder_layers))
                 module.add_module(name, made)
             module = module._modules[name]
         return module
@@ -310,12 +320,19 @@ class Transformer(nn.Module):
             if name in self._buffers:
                 self._buffers[name] = self._mask(kind, self._buffers[name].device)
 
+    def causal(self, layer: int) -> bool:
+        """Whether a layer's tokens see only those before them: a decoder's, and an
+        encoder-decoder's blocks after the encoder's."""
+        spec = self.spec
+        return spec.architecture == "decoder" or (spec.architecture == "encoder-decoder"
+                                                  and layer >= spec.n_layers)
+
     def attention_mask(self, layer: int, t: int,
                        padding: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bool mask layer `layer` uses for t tokens (None: every token sees every token)."""
         mask = None
         kind = self.spec.layer_attention(layer)
-        if self.spec.architecture == "decoder":
+        if self.causal(layer):
             mask = (self.local_mask if kind == "local" else self.causal_mask)[:t, :t]
         elif kind == "local":
             mask = self.local_mask[:t, :t]
@@ -325,8 +342,11 @@ class Transformer(nn.Module):
         return mask
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None):
+                token_type_ids: torch.Tensor | None = None,
+                decoder_input_ids: torch.Tensor | None = None):
         spec = self.spec
+        if spec.architecture == "encoder-decoder":
+            return self.encode_decode(input_ids, decoder_input_ids, attention_mask)
         x = self.embed(input_ids) * spec.embedding_multiplier  # ViT: input_ids are pixel values
         if spec.embedding_scale == "sqrt_d_model":  # Gemma: the factor as an fp32 tensor, then
             x = x * torch.tensor(spec.d_model ** 0.5).to(x.device, x.dtype)  # the model's dtype
@@ -357,6 +377,8 @@ class Transformer(nn.Module):
                       for kind in set(spec.attention_pattern)}
         masks = {kind: self.attention_mask(i, t, attention_mask)
                  for i, kind in enumerate(spec.attention_pattern[:spec.n_layers])}
+        if spec.position == "relative":  # an encoder alone (T5EncoderModel): one table's bias
+            masks = {kind: self.relative_bias(0, t, attention_mask) for kind in masks}
         if spec.position == "alibi":
             masks = {kind: alibi_bias(mask, positions, spec.n_heads, x.dtype)
                      for kind, mask in masks.items()}
@@ -365,7 +387,7 @@ class Transformer(nn.Module):
             kind = spec.layer_attention(i)
             x = layer(x, masks[kind], rotary.get(kind) if rotates else None)
         if spec.final_norm:
-            x = self.final_norm(x)
+            x = getattr(self, last_norm(spec))(x)
         if spec.architecture == "decoder":
             logits = self.unembed(x) * spec.logit_scale
             if spec.logit_softcap is not None:  # Gemma 2: cap x tanh(logits / cap)
@@ -376,6 +398,62 @@ class Transformer(nn.Module):
             return x, pooled
         logits = self.unembed(self.mlm_norm(ACTIVATIONS[spec.activation](self.mlm_transform(x))))
         return (x, pooled, logits) + ((self.nsp(pooled),) if spec.nsp_head else ())
+
+    def encode_decode(self, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None,
+                      attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """An encoder-decoder (T5): the encoder's blocks read input_ids, the decoder's read
+        decoder_input_ids causally and attend to the encoder's normed output; the decoder's
+        logits [b, t, vocab]. Positions only as each stack's relative biases."""
+        spec, n = self.spec, self.spec.n_layers
+        if decoder_input_ids is None:
+            raise UsageError(spec.name, "an encoder-decoder reads decoder_input_ids too")
+        x = self.embed(input_ids)
+        bias = self.relative_bias(0, x.shape[1], attention_mask)
+        for layer in self.layers[:n]:
+            x = layer(x, bias, None)
+        memory = self.encoder_norm(x)
+        memory_mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
+        y = self.embed(decoder_input_ids)
+        if y.shape[1] > spec.n_ctx:  # the causal mask's size; the encoder's stack has none
+            raise UsageError(spec.name, f"{y.shape[1]} decoder tokens given, the model takes at"
+                                        f" most {spec.n_ctx}")
+        bias = self.relative_bias(n, y.shape[1])
+        for layer in self.layers[n:]:
+            y = layer(y, bias, None, memory, memory_mask)
+        return self.unembed(self.final_norm(y)) * spec.logit_scale
+
+    def relative_bias(self, layer: int, t: int,
+                      padding: torch.Tensor | None = None) -> torch.Tensor:
+        """The additive scores of the stack whose first block is `layer`: its relative bias
+        table read at the bucket of (key - query), [1 or b, n_heads, t, t], -inf where the
+        layer's mask forbids (shared by every block of the stack)."""
+        spec = self.spec
+        positions = torch.arange(t, device=self.embed.weight.device)
+        buckets = relative_buckets(positions[None, :] - positions[:, None],
+                                   not self.causal(layer), spec.relative_buckets,
+                                   spec.relative_max_distance)
+        bias = self.layers[layer].attn.rel_bias(buckets).permute(2, 0, 1)[None]
+        mask = self.attention_mask(layer, t, padding)
+        return bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+
+
+def relative_buckets(relative: torch.Tensor, bidirectional: bool, n_buckets: int,
+                     max_distance: int) -> torch.Tensor:
+    """T5's bucket of each relative position (key - query), as Mesh TensorFlow computes it:
+    half the buckets (bidirectional: for each sign) hold the small distances exactly, the
+    other half log-spaced distances up to max_distance, beyond which all share the last."""
+    buckets = torch.zeros_like(relative)
+    if bidirectional:
+        n_buckets //= 2
+        buckets = (relative > 0).long() * n_buckets
+        relative = relative.abs()
+    else:
+        relative = -torch.clamp(relative, max=0)  # a causal layer never looks ahead
+    exact = n_buckets // 2
+    logged = exact + (torch.log(relative.float() / exact) / math.log(max_distance / exact)
+                      * (n_buckets - exact)).long()
+    logged = logged.clamp(max=n_buckets - 1)
+    return buckets + torch.where(relative < exact, relative, logged)
 
 
 def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
@@ -463,6 +541,36 @@ def sinusoid_table(positions: torch.Tensor, d_model: int) -> torch.Tensor:
     return table
 
 
+# What `encode_decode` computes of an encoder-decoder: a spec that says otherwise would be built
+# with the difference silently ignored.
+ENCODER_DECODER = {"position": "relative", "norm_placement": "pre", "residual": "sequential",
+                   "type_vocab_size": 0, "embedding_norm": False, "embedding_multiplier": 1.0,
+                   "final_norm": True, "pooler": False, "mlm_head": False, "qk_norm": "none",
+                   "attention_pattern": ("dense",)}
+
+
+def refuse_unbuilt(spec: Spec) -> None:
+    """What this model cannot compute is refused, not built wrong (nor approximated): a rotary
+    scaling it does not compute, relative position biases in a decoder alone, or an
+    encoder-decoder other than T5's kind."""
+    rope_type = (spec.rope_scaling or {}).get("rope_type")
+    if rope_type in UNBUILT_ROPE_TYPES:
+        raise UsageError(spec.name, f"rope_type {rope_type} changes no tensor (counts are exact)"
+                                    " but inspector's model does not compute it (it has default,"
+                                    " linear and llama3 rotary): build and forward refuse")
+    if spec.architecture != "encoder-decoder":
+        if spec.position == "relative" and spec.architecture == "decoder":
+            raise UsageError(spec.name, "can build relative position biases only in an"
+                                        " encoder or an encoder-decoder")
+        return
+    differ = [f"{key} {getattr(spec, key)!r}" for key, value in ENCODER_DECODER.items()
+              if getattr(spec, key) != value]
+    if differ:
+        raise UsageError(spec.name, "cannot build an encoder-decoder with " + ", ".join(differ)
+                         + "; it builds " + ", ".join(f"{k} {v!r}"
+                                                       for k, v in ENCODER_DECODER.items()))
+
+
 def build_model(spec: Spec, device: str | torch.device = "meta",
                 dtype: torch.dtype = torch.float32, seed: int = 0) -> Transformer:
     """The model of `spec`. On "meta" no memory is allocated and nothing initialised (a 175B
@@ -476,15 +584,6 @@ def build_model(spec: Spec, device: str | torch.device = "meta",
         materialize(model, device)
         init_weights(model, seed)
     return model
-
-
-def refuse_unbuilt(spec: Spec) -> None:
-    """A spec this model would compute differently from its source: refused, not approximated."""
-    rope_type = (spec.rope_scaling or {}).get("rope_type")
-    if rope_type in UNBUILT_ROPE_TYPES:
-        raise UsageError(spec.name, f"rope_type {rope_type} changes no tensor (counts are exact)"
-                                    " but inspector's model does not compute it (it has default"
-                                    " and llama3 rotary): build and forward refuse")
 
 
 def materialize(model: Transformer, device: str | torch.device = "cpu") -> Transformer:

@@ -23,7 +23,15 @@ MODULES: dict[str, Role] = {
     "layers.{i}.attn.output": Role.OUTPUT,
     "layers.{i}.attn.q_norm": Role.NORM,  # a norm is a norm wherever it sits (README: Roles)
     "layers.{i}.attn.k_norm": Role.NORM,
+    "layers.{i}.attn.rel_bias": Role.POSITION,  # relative position biases (T5: first block only)
     "layers.{i}.attn_post_norm": Role.NORM,
+    # An encoder-decoder's decoder blocks (numbered after the encoder's) attend to the encoder's
+    # output: queries from the block, keys and values from the encoder.
+    "layers.{i}.cross_attn_norm": Role.NORM,
+    "layers.{i}.cross_attn.query": Role.QUERY,
+    "layers.{i}.cross_attn.key": Role.KEY,
+    "layers.{i}.cross_attn.value": Role.VALUE,
+    "layers.{i}.cross_attn.output": Role.OUTPUT,
     "layers.{i}.mlp_norm": Role.NORM,
     "layers.{i}.mlp.up": Role.UP,
     "layers.{i}.mlp.gate": Role.GATE,
@@ -39,6 +47,7 @@ MODULES: dict[str, Role] = {
     "layers.{i}.mlp.shared.down": Role.DOWN,
     "layers.{i}.mlp.shared_gate": Role.ROUTER,
     "layers.{i}.mlp_post_norm": Role.NORM,
+    "encoder_norm": Role.NORM,  # the norm after an encoder's last block (also beside a decoder)
     "final_norm": Role.NORM,
     "pooler": Role.POOLER,
     "mlm_transform": Role.HEAD,

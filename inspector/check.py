@@ -14,6 +14,9 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def check(spec: Spec, decoupled: Decoupled) -> dict:
+    from inspector.families import tied_as_stored
+
+    spec = tied_as_stored(spec, decoupled.tied)  # where the family leaves the tie to the files
     expected_rows, actual_rows = spec_rows(spec), decoupled.rows
     problems: list[str] = []
     bad_roles: set[str] = set()

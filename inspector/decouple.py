@@ -68,6 +68,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
                if not views[t.name].bookkeeping] if quantization else None
     layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
                                          tensors=logical) or INFERRED
+    offset = _decoder_offset(checkpoint, layout, spec)
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
     served: dict[str, list[Row]] = {}  # a quantized weight's name -> its rows (its bookkeeping's)
@@ -75,8 +76,8 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
         view = views.get(tensor.name)
         if view is not None and view.bookkeeping:
             continue  # after the weights: listed under the roles of the weight it serves
-        parts = _rows(tensor, layout, spec) if view is None or not view.packed \
-            else _packed_rows(tensor, view, layout, spec, described)
+        parts = _rows(tensor, layout, spec, offset) if view is None or not view.packed \
+            else _packed_rows(tensor, view, layout, spec, described, offset)
         served[parts[0].canonical or tensor.name] = parts
         tied_to = None
         if tensor.storage is not None and parts[0].role is not None:
@@ -90,7 +91,9 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     if config_ties:
         rows, tied_copy = _tie_copies(rows)
     tied = any(r.role == Role.UNEMBEDDING and r.tied_to == Role.EMBEDDING for r in rows)
-    has_unembedding = layout.has_lm_head or (spec is not None and spec.mlm_head)
+    # (an encoder's spec says a layout that can hold an lm_head holds none: T5's encoder alone)
+    has_unembedding = (layout.has_lm_head and (spec is None or spec.has_unembedding)) or (
+        spec is not None and spec.mlm_head)
     stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in rows)  # (its bias
     # may be stored alone: BERT's MLM decoder)
     if has_unembedding and tied_default and not stored:
@@ -120,13 +123,13 @@ def _logical(tensor: TensorInfo, view: Stored) -> TensorInfo:
 
 
 def _packed_rows(tensor: TensorInfo, view: Stored, layout: Layout, spec: Spec | None,
-                 described: dict) -> list[Row]:
+                 described: dict, offset: int = 0) -> list[Row]:
     """The rows of a packed weight: its logical shape (cut where it is fused), its stored
     elements and bytes shared among the parts by their logical sizes."""
     logical = _logical(tensor, view)
     if len(view.shape) == 1 and described:  # bitsandbytes 4-bit: flat in the file
         logical = replace(logical, shape=_described_shape(view, layout, described) or view.shape)
-    rows = _rows(logical, layout, spec)
+    rows = _rows(logical, layout, spec, offset)
     whole = prod(logical.shape) or 1
     return [replace(r, tensor=tensor.name, stored=tensor.numel * r.numel // whole) for r in rows]
 
@@ -167,6 +170,19 @@ def _bookkeeping_rows(tensor: TensorInfo, serves: str, layout: Layout,
             for r in weight_rows]
 
 
+def _decoder_offset(checkpoint: Checkpoint, layout: Layout, spec: Spec | None) -> int:
+    """The canonical number of an encoder-decoder's first decoder block: the encoder's block
+    count, from the spec, else from the stored encoder blocks; 0 for a layout with no decoder
+    stack of its own."""
+    if not any(rule.after_encoder for rule in layout.rules):
+        return 0
+    if spec is not None:
+        return spec.n_layers
+    encoder = {found[1] for found in map(layout.match, (t.name for t in checkpoint.tensors))
+               if found is not None and found[1] is not None and not found[0].after_encoder}
+    return max(encoder) + 1 if encoder else 0
+
+
 def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
     """A stored unembedding weight of the embedding's shape, in a model whose config ties them,
     marked as the embedding seen again."""
@@ -180,11 +196,12 @@ def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
     return out, copied
 
 
-def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None) -> list[Row]:
+def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0) -> list[Row]:
     """The rows of one stored tensor: by the layout's rule, else by generic name patterns."""
     found = layout.match(tensor.name) if layout.rules else None
     if found is not None:
         rule, layer = found
+        layer = rule.canonical_layer(layer, offset)
         if rule.is_buffer:
             return [Row(tensor.name, None, layer, BUFFER, tensor.shape, dtype=tensor.dtype,
                         nbytes=tensor.nbytes)]

@@ -22,6 +22,7 @@ class Shape:
     family: str
     basis: str  # where the numbers come from: config.json, GGUF metadata, or tensor shapes
     n_layers: int | None = None
+    n_decoder_layers: int | None = None  # an encoder-decoder's second stack
     d_model: int | None = None
     vocab_size: int | None = None
     d_ff: int | None = None
@@ -31,7 +32,12 @@ class Shape:
     d_head: int | None = None
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        """The fields, n_decoder_layers only for an encoder-decoder (every other model's JSON
+        keeps the keys it always had)."""
+        out = dict(self.__dict__)
+        if out["n_decoder_layers"] is None:
+            del out["n_decoder_layers"]
+        return out
 
 
 @dataclass
@@ -55,8 +61,12 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     config_spec = _config_spec(config, f"{source} ({basis})")
     known = config_spec or spec
     tied_default = known.tied_embeddings if known is not None else True
-    decoupled = decouple(checkpoint, tied_default=tied_default, spec=known,
-                         config_ties=config_spec is not None and config_spec.tied_embeddings)
+    # Where the family leaves the tie to the files: an absent unembedding is tied, a stored one
+    # is its own (never a copy that config.json ties).
+    files_tie = known is not None and families.tie_from_files(known)
+    decoupled = decouple(checkpoint, tied_default=tied_default or files_tie, spec=known,
+                         config_ties=config_spec is not None and config_spec.tied_embeddings
+                         and not files_tie)
     shape = infer_shape(decoupled, config_spec, basis=basis, config=config)
     warnings: list[str] = []
     if spec is not None:
@@ -126,11 +136,14 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
                 config: dict | None = None) -> Shape:
     if known is not None:
         return Shape(family=family_name(decoupled, config), basis=basis, n_layers=known.n_layers,
+                     n_decoder_layers=known.n_decoder_layers or None,
                      d_model=known.d_model, vocab_size=known.vocab_size, d_ff=known.d_ff,
                      n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
                      d_head=known.d_head)
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
     layers = [r.layer for r in decoupled.rows if r.layer is not None and r.role is not None]
+    # An encoder-decoder's decoder blocks (those with cross-attention) come after the encoder's.
+    decoder = len({r.layer for r in decoupled.rows if ".cross_attn." in r.canonical})
     embed, pos = by_canonical.get("embed.weight"), by_canonical.get("pos.weight")
     # An image model's embedding is a patch convolution [d, channels, p, p], its position table
     # [1, n_ctx, d] (ViT): no vocabulary.
@@ -144,7 +157,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
     return Shape(
         family=family_name(decoupled, config),
         basis="tensor shapes",
-        n_layers=max(layers) + 1 if layers else 0,
+        n_layers=max(layers) + 1 - decoder if layers else 0,
+        n_decoder_layers=decoder or None,
         d_model=_dim(embed, 0 if patches else 1),
         vocab_size=None if patches else _dim(embed, 0),
         d_ff=_dim(up, 0),

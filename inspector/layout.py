@@ -31,6 +31,9 @@ class Rule:
     # Stored = canonical + value_offset (llama.cpp writes Gemma's norm gains 1 + w as they act);
     # undone on loading.
     value_offset: float = 0.0
+    # The stored layer number counts an encoder-decoder's decoder blocks from 0; canonical
+    # numbers continue after the encoder's blocks (T5's decoder.block.{i}: layers.{n_layers + i}).
+    after_encoder: bool = False
     what: str = ""  # for a buffer: what it holds, in a word or two (reports name it)
 
     @property
@@ -44,6 +47,10 @@ class Rule:
         if "{e}" not in parts:
             return None
         return int(name.split(".")[parts.index("{e}") - len(parts)])
+
+    def canonical_layer(self, stored: int | None, n_encoder_layers: int) -> int | None:
+        """The canonical number of the block a stored name's layer number counts."""
+        return stored + n_encoder_layers if self.after_encoder and stored is not None else stored
 
 
 @dataclass(frozen=True)

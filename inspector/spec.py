@@ -31,11 +31,14 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "name": (str, REQUIRED, None),
     "family": (str, REQUIRED, None),  # a name in the family registry (checked below)
     "source": (str, REQUIRED, None),
-    "architecture": (str, "decoder", ("decoder", "encoder")),
+    # encoder-decoder: an encoder's blocks, then n_decoder_layers decoder blocks that also attend
+    # to the encoder's output (cross-attention), numbered after the encoder's (T5).
+    "architecture": (str, "decoder", ("decoder", "encoder", "encoder-decoder")),
     "vocab_size": (int, None, None),  # required, except of an image model (patch_size)
     "n_ctx": (int, REQUIRED, None),  # longest sequence: rows of a learned position table
     "d_model": (int, REQUIRED, None),
     "n_layers": (int, REQUIRED, None),
+    "n_decoder_layers": (int, None, None),  # an encoder-decoder's decoder blocks; default n_layers
     "n_heads": (int, REQUIRED, None),
     "d_head": (int, None, None),  # default d_model / n_heads; may differ (GPT-3 13B's reading)
     "n_kv_heads": (int, None, None),  # default n_heads; fewer means grouped-query attention
@@ -76,7 +79,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "first_attn_norm": (bool, True, None),
     # alibi: no position table; each head's scores get slope x (key - query) (BLOOM; Press et
     # al. 2022).
-    "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "none")),
+    # relative: no position table at the input; the first block of each stack holds a
+    # [relative_buckets, n_heads] table of biases added to every layer's scores by the bucket of
+    # (key - query), log-spaced up to relative_max_distance (T5; Raffel et al. 2020).
+    "position": (str, "learned", ("learned", "sinusoidal", "rotary", "alibi", "relative", "none")),
+    "relative_buckets": (int, 32, None),
+    "relative_max_distance": (int, 128, None),
     "rope_theta": ((int, float), 10000.0, None),
     # The rotary base of the "local" layers where it differs from the dense layers' rope_theta
     # (ModernBERT: 160,000 global, 10,000 local; Gemma 3's rope_local_base_freq 10,000 beside
@@ -138,9 +146,10 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "notes": (str, "", None),
 }
 
-POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
-            "d_ff", "local_window", "patch_size", "image_size", "num_channels",
-            "local_rope_theta", "attention_softcap", "logit_softcap")
+POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_decoder_layers", "n_heads", "d_head",
+            "n_kv_heads", "d_ff", "local_window", "patch_size", "image_size", "num_channels",
+            "local_rope_theta", "attention_softcap", "logit_softcap", "relative_buckets",
+            "relative_max_distance")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -159,6 +168,7 @@ class Spec:
     n_heads: int
     d_ff: int
     architecture: str = "decoder"
+    n_decoder_layers: int = 0  # 0 unless an encoder-decoder
     n_experts: int = 0
     experts_per_token: int | None = None
     d_ff_expert: int | None = None
@@ -184,6 +194,8 @@ class Spec:
     position: str = "learned"
     rope_theta: float = 10000.0
     local_rope_theta: float | None = None
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
     position_offset: int = 0
     positions_skip_padding: bool = False
     rotary_fraction: float = 1.0
@@ -227,8 +239,8 @@ class Spec:
 
     @property
     def has_unembedding(self) -> bool:
-        """A decoder's, or an encoder's masked-LM head's."""
-        return self.architecture == "decoder" or self.mlm_head
+        """A decoder's (an encoder-decoder's too), or an encoder's masked-LM head's."""
+        return self.architecture != "encoder" or self.mlm_head
 
     def is_moe_layer(self, layer: int) -> bool:
         return self.n_experts > 0 and layer not in self.dense_layers
@@ -325,10 +337,13 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
         value = values.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
             problems.append(f"'{key}' must be positive, got {value}")
-    n_layers = values.get("n_layers")
-    if isinstance(n_layers, int) and n_layers > MAX_LAYERS:
-        shown = f"{n_layers:,}" if n_layers < 10**30 else "over 10^30"
-        problems.append(f"'n_layers' is {shown}, more than the {MAX_LAYERS:,} this tool counts")
+    for key in ("n_layers", "n_decoder_layers"):
+        n_layers = values.get(key)
+        if isinstance(n_layers, int) and n_layers > MAX_LAYERS:
+            shown = f"{n_layers:,}" if n_layers < 10**30 else "over 10^30"
+            problems.append(f"'{key}' is {shown}, more than the {MAX_LAYERS:,} this tool counts")
+    if values.get("n_decoder_layers") and values.get("architecture") != "encoder-decoder":
+        problems.append("'n_decoder_layers' is for architecture: encoder-decoder only")
     if isinstance(values.get("position_offset"), int) and values["position_offset"] < 0:
         problems.append(f"'position_offset' must be 0 or more, got {values['position_offset']}")
     if isinstance(values.get("type_vocab_size"), int) and values["type_vocab_size"] < 0:
@@ -358,11 +373,14 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     if problems:
         raise SpecError(where, "; ".join(problems))
     d_head = values["d_head"] or values["d_model"] // values["n_heads"]
+    encoder_decoder = values["architecture"] == "encoder-decoder"
     return Spec(
         **{k: v for k, v in values.items() if k not in ("d_head", "n_kv_heads", "biases",
                                                        "attention_pattern", "published",
-                                                       "dense_layers")},
+                                                       "dense_layers", "n_decoder_layers")},
         dense_layers=tuple(values["dense_layers"] or ()),
+        n_decoder_layers=(values["n_decoder_layers"] or values["n_layers"]) if encoder_decoder
+        else 0,
         d_head=d_head,
         n_kv_heads=values["n_kv_heads"] or values["n_heads"],
         biases=biases,

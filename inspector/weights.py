@@ -193,11 +193,18 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
     from inspector.build import materialize
     from inspector.check import check
     from inspector.decouple import decouple
+    from inspector.families import tie_from_files
 
     spec: Spec = model.spec
     checkpoint = open_source(source)
     decoupled = decouple(checkpoint, layout, tied_default=spec.tied_embeddings, spec=spec)
     layout = decoupled.layout
+    if tie_from_files(spec) and spec.tied_embeddings != decoupled.tied:
+        # check accepts either (the files decide), but the model has one tie or the other
+        said = "ties" if spec.tied_embeddings else "does not tie"
+        found = "tied" if decoupled.tied else "stored apart"
+        _fail(checkpoint, spec, [(f"unembedding: the model {said} it, the files have it"
+                                  f" {found} (load_model builds it as the files have it)")])
     verdict = check(spec, decoupled)
     if not verdict["ok"]:
         problems = verdict["problems"] or [
@@ -214,6 +221,7 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
             if found is None or found[0].is_buffer:
                 continue
             rule, layer = found
+            layer = rule.canonical_layer(layer, spec.n_layers)
             for name, part in from_stored(value, rule, layer, spec, rule.expert_in(stored)):
                 param = params[name]
                 if tuple(part.shape) != tuple(param.shape):  # the header check makes this rare
@@ -238,9 +246,15 @@ def _fail(checkpoint: Checkpoint, spec: Spec, problems: list[str]) -> None:
 
 
 def load_model(source: str | Path, spec: Spec, dtype: torch.dtype = torch.float32):
-    """Build `spec` and fill it from `source`, in eval mode."""
+    """Build `spec` and fill it from `source`, in eval mode (tied as the files are, where the
+    family leaves the tie to them)."""
     from inspector.build import build_model
+    from inspector.decouple import decouple
+    from inspector.families import tie_from_files, tied_as_stored
 
+    checkpoint = open_source(source)
+    if tie_from_files(spec):
+        spec = tied_as_stored(spec, decouple(checkpoint, tied_default=True, spec=spec).tied)
     model = build_model(spec, device="meta", dtype=dtype)
-    load_into(model, source)
+    load_into(model, checkpoint)
     return model.eval()

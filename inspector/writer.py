@@ -51,6 +51,7 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
         raise UsageError(spec.name, f"a {family.config_model_type} config.json cannot express"
                                     " this spec:"
                                     f" read back, {e.cause}") from e
+    back = families.tied_as_stored(back, spec.tied_embeddings)  # the tensors written say it
     lost = [f"{key} {getattr(spec, key)!r} (it reads back as {getattr(back, key)!r})"
             for key in FIELDS if key not in DESCRIPTIVE + FORWARD_ONLY + ("biases",)
             and getattr(spec, key) != getattr(back, key)]
@@ -105,7 +106,7 @@ def _validated(config: dict, dtype: str) -> dict:
 def _places(rule, spec: Spec) -> list[tuple[int | None, int | None]]:
     """(layer, expert) of each tensor a rule stores: an expert's tensor per layer and expert,
     a layer's experts together (expert = how many), or one a layer, or one."""
-    layers = range(spec.n_layers) if "{i}" in rule.pattern else [None]
+    layers = _stored_layers(rule, spec)
     if "{e}" in rule.pattern:
         return [(layer, e) for layer in layers for e in range(spec.n_experts)]
     return [(layer, spec.n_experts if rule.experts else None) for layer in layers]
@@ -122,7 +123,8 @@ def hub_tensors(model, spec: Spec) -> dict:
     for rule in layout.rules:
         if rule.is_buffer:
             continue
-        for layer, expert in _places(rule, spec):
+        for stored_layer, expert in _places(rule, spec):
+            layer = rule.canonical_layer(stored_layer, spec.n_layers)
             names = targets(rule, layer, expert)
             present = [n in canonical and n not in written for n in names]
             if not any(present):
@@ -131,7 +133,7 @@ def hub_tensors(model, spec: Spec) -> dict:
                 raise UsageError(spec.name, f"the {layout.name} layout stores"
                                             f" {', '.join(names)} together, the model lacks"
                                             f" {', '.join(n for n, p in zip(names, present) if not p)}")
-            stored = rule.pattern.replace("{i}", str(layer)).replace("{e}", str(expert))
+            stored = rule.pattern.replace("{i}", str(stored_layer)).replace("{e}", str(expert))
             out[stored] = to_stored([canonical[n] for n in names], rule, layer, spec)
             written.update(names)
     left = sorted(set(canonical) - written)
@@ -141,6 +143,13 @@ def hub_tensors(model, spec: Spec) -> dict:
     return out
 
 
+def _stored_layers(rule, spec: Spec) -> list[int | None]:
+    """The layer numbers a rule's stored names take: none, the blocks, or a decoder stack's."""
+    if "{i}" not in rule.pattern:
+        return [None]
+    return list(range(spec.n_decoder_layers if rule.after_encoder else spec.n_layers))
+
+
 def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
                      dtype: str = "float32") -> Written:
     """Build `spec` with seeded random weights (build.init_weights) and write it (write_model)."""
@@ -148,8 +157,8 @@ def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
         raise UsageError(dtype, f"not a dtype to write; choose one of {', '.join(DTYPES)}")
     from inspector.build import refuse_unbuilt
 
-    refuse_unbuilt(spec)  # a spec inspector's model would compute differently: before the config
-    hub_config(spec, dtype)  # refuse an inexpressible spec before any work
+    refuse_unbuilt(spec)  # refuse a model that cannot be built, or an inexpressible spec,
+    hub_config(spec, dtype)  # before any work
     _prepare(Path(out_dir), spec, dtype, copies=2)  # the model, then its stored copy
 
     import torch

@@ -41,7 +41,7 @@ def test_every_shipped_spec_builds_its_analytic_rows(name):
     assert all(p.is_meta for _, p in params)
     expected = {r["role"]: r["parameters"] for r in role_table(rows) if r["tied_to"] is None}
     assert by_role(model) == expected
-    tied = spec.tied_embeddings and spec.architecture == "decoder"
+    tied = spec.tied_embeddings and spec.has_unembedding
     assert (getattr(model, "unembed", None) is not None
             and model.unembed.weight is model.embed.weight) == tied
 

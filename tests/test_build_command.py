@@ -113,6 +113,54 @@ def test_build_refuses_a_spec_the_family_config_cannot_say(tmp_path):
     assert "norm 'rmsnorm' (it reads back as 'layernorm')" in _refusal(spec, tmp_path / "out")
 
 
+def test_build_refuses_an_encoder_decoder_it_would_build_wrong(tmp_path):
+    """inspector's encoder-decoder is T5's (relative biases, pre-norm): one with rotary
+    positions is counted, but `build` says what it cannot do rather than ignore the rotation."""
+    import yaml
+
+    spec = tmp_path / "rotary-t5.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "rotary-t5", "family": "t5", "source": "test", "architecture": "encoder-decoder",
+        "vocab_size": 100, "n_ctx": 64, "d_model": 32, "n_layers": 2, "n_heads": 4, "d_ff": 64,
+        "position": "rotary"}))
+    assert run_cli("count", spec).returncode == 0
+    result = run_cli("build", spec, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot build an encoder-decoder with position 'rotary'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_an_untied_t5(tmp_path):
+    """transformers 5's T5Config always says tie_word_embeddings true, but unties a stored
+    lm_head of values of its own: an untied T5 spec is written with its lm_head and loads
+    untied. 32128 -> 100 tokens, d 32, 2 + 2 blocks of 4 heads x 8, F 64, gated: shared and
+    lm_head 2 x 3,200, encoder 2 x (64 + 4,096 + 6,144) + 32 + 32, decoder 2 x (96 + 8,192 +
+    6,144) + 32 + 32 = 6,400 + 20,672 + 28,928 = 56,000."""
+    import warnings
+
+    import yaml
+    from transformers import T5ForConditionalGeneration
+
+    spec = tmp_path / "flan.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "tiny-flan", "family": "t5", "source": "test", "architecture": "encoder-decoder",
+        "vocab_size": 100, "n_ctx": 64, "d_model": 32, "n_layers": 2, "n_heads": 4, "d_ff": 64,
+        "d_head": 8, "activation": "gelu_tanh", "gated_mlp": True, "norm": "rmsnorm",
+        "norm_eps": 1e-6, "position": "relative", "relative_buckets": 8,
+        "attention_scale": 1.0, "tied_embeddings": False}))
+    out = tmp_path / "out"
+    assert run_cli("build", spec, "--out", out).returncode == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded, info = T5ForConditionalGeneration.from_pretrained(out, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert loaded.num_parameters() == 56_000
+    checked = run_cli("check", out, "--spec", spec, "--format", "json")
+    assert checked.returncode == 0, checked.stdout
+    assert json.loads(checked.stdout)["total"] == {"expected": 56_000, "actual": 56_000}
+
+
 @pytest.mark.slow
 def test_demo_builds_inspects_checks_and_exports(tmp_path):
     """The README's main job: gpt2-124m from its spec, inspected, checked (exit 0), exported."""

@@ -235,3 +235,130 @@ def test_olmo2_and_gemma2_names_told_apart(extra, layout):
     names = ["model.embed_tokens.weight", *(f"model.layers.{i}.{n}.weight" for i in range(2)
                                             for n in block), "model.norm.weight", "lm_head.weight"]
     assert choose_layout(names, None).name == layout
+
+
+# Tiny T5: V=100, d=32, 4 heads of d_kv 6 (24 wide), F=64, 2 + 2 blocks, 8 relative buckets.
+# An attention: q, k, v 24 x 32 + o 32 x 24 = 4 x 768 = 3,072. MLP: ReLU wi + wo 2 x 2,048 =
+# 4,096; gated wi_0 + wi_1 + wo 6,144. Each stack: one relative bias 8 x 4 = 32 and a final
+# norm of 32.
+TINY_T5 = {"vocab_size": 100, "d_model": 32, "d_kv": 6, "num_heads": 4, "d_ff": 64,
+           "num_layers": 2, "num_decoder_layers": 2, "relative_attention_num_buckets": 8}
+
+
+def tiny_t5(**overrides):
+    import warnings
+
+    import torch
+    from transformers import AutoConfig, T5ForConditionalGeneration
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        return T5ForConditionalGeneration(AutoConfig.for_model("t5", **{**TINY_T5, **overrides}))
+
+
+def write_hub_flan_t5(folder) -> None:
+    """A tiny Flan-T5 as the hub stores it: config.json says tie_word_embeddings false (no
+    scale_decoder_outputs: written before transformers 5) and lm_head.weight is stored with
+    values of its own."""
+    import torch
+    from safetensors.torch import save_file
+
+    model = tiny_t5(feed_forward_proj="gated-gelu")
+    state = {k: v.clone().contiguous() for k, v in model.state_dict().items()
+             if "embed_tokens" not in k}
+    state["lm_head.weight"] = torch.randn(100, 32, generator=torch.Generator().manual_seed(1))
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = {k: v for k, v in model.config.to_dict().items() if k != "scale_decoder_outputs"}
+    (folder / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+
+
+def test_flan_t5_as_the_hub_stores_it(tmp_path):
+    """transformers loads the hub's Flan-T5 untied; so inspector counts the unembedding apart:
+    encoder 2 x (2 x 32 + 3,072 + 6,144) + 32 + 32 = 18,624, decoder 2 x (3 x 32 + 2 x 3,072 +
+    6,144) + 32 + 32 = 24,832, shared 3,200, lm_head 3,200: 49,856."""
+    import warnings
+
+    from transformers import T5ForConditionalGeneration
+
+    write_hub_flan_t5(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = T5ForConditionalGeneration.from_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == loaded.num_parameters() == 49_856
+    assert found["tied"] is False and found["shape"]["family"] == "t5"
+    assert found["shape"]["n_decoder_layers"] == 2 and found["shape"]["d_head"] == 6
+    check_ok(tmp_path, tmp_path / "config.json")
+
+
+def test_t5_v1_torch_bin_with_every_tied_name(tmp_path):
+    """A torch .bin of T5 v1.0 holds shared.weight, encoder.embed_tokens.weight,
+    decoder.embed_tokens.weight and lm_head.weight over one storage: the table once (the stacks'
+    names are its tied copies, lm_head the tied unembedding), as transformers counts it:
+    encoder 2 x (2 x 32 + 3,072 + 4,096) + 64 = 14,528, decoder 2 x (3 x 32 + 2 x 3,072 +
+    4,096) + 64 = 20,736, shared 3,200: 38,464."""
+    import torch
+
+    model = tiny_t5()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    model.config.to_json_file(tmp_path / "config.json")
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == model.num_parameters() == 38_464
+    assert found["tied"] is True
+    assert sorted(b["name"] for b in found["buffers"]) == ["decoder.embed_tokens.weight",
+                                                          "encoder.embed_tokens.weight"]
+    check_ok(tmp_path, tmp_path / "config.json")
+
+
+def test_t5_without_config_numbers_decoder_blocks_after_the_encoder(tmp_path):
+    """No config.json: the names alone say 2 encoder blocks and 3 decoder blocks (those with
+    cross-attention), the decoder's first block is canonical layer 2, and the count is
+    transformers': 14,528 (encoder) + 3 x 10,336 + 64 (decoder) + 3,200 = 48,800."""
+    model = tiny_t5(num_decoder_layers=3)
+    model.save_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    found = inspect_json(tmp_path / "model.safetensors", "--by", "tensor")
+    assert found["parameters"] == model.num_parameters() == 48_800
+    assert (found["shape"]["n_layers"], found["shape"]["n_decoder_layers"]) == (2, 3)
+    rows = {r["tensor"]: r for r in found["tensor_rows"]}
+    cross = rows["decoder.block.0.layer.1.EncDecAttention.q.weight"]
+    assert (cross["layer"], cross["canonical"], cross["role"]) == \
+        (2, "layers.2.cross_attn.query.weight", "query")
+
+
+def test_flan_t5_saved_again_by_transformers_5(tmp_path):
+    """The Flan-T5 folder above loaded and saved by transformers 5: its config.json now says
+    tie_word_embeddings true (T5Config forces it; scale_decoder_outputs false keeps v1.1's
+    unscaled output) while lm_head.weight is stored with values of its own, which transformers
+    unties on loading. The files decide: 49,856 parameters, untied, as transformers counts; the
+    config checks (exit 0); and inspector's model, built as the files have it, gives
+    transformers' logits."""
+    import warnings
+
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    from inspector.hf_config import spec_from_config
+    from inspector.weights import load_model
+
+    write_hub_flan_t5(tmp_path / "hub")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T5ForConditionalGeneration.from_pretrained(tmp_path / "hub").save_pretrained(
+            tmp_path / "again")
+        loaded = T5ForConditionalGeneration.from_pretrained(tmp_path / "again").eval()
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert (config["tie_word_embeddings"], config["scale_decoder_outputs"]) == (True, False)
+    found = inspect_json(tmp_path / "again")
+    assert found["parameters"] == loaded.num_parameters() == 49_856
+    assert found["tied"] is False and found["tied_copy"] is False
+    check_ok(tmp_path / "again", tmp_path / "again" / "config.json")
+    ours = load_model(tmp_path / "again", spec_from_config(config))
+    ids = torch.randint(0, 100, (2, 7), generator=torch.Generator().manual_seed(0))
+    decoder_ids = torch.randint(0, 100, (2, 5), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = loaded(ids, decoder_input_ids=decoder_ids).logits
+        mine = ours(ids, decoder_input_ids=decoder_ids)
+    assert (mine - theirs).abs().max().item() < 1e-4

@@ -99,6 +99,15 @@ OTHERS = [
     # 1,179,648,000 + 46 x (37,748,736 + 18,874,368 + 509,607,936 + 18,432) + 4,608
     # = 1,179,648,000 + 46 x 566,249,472 + 4,608
     ("gemma-2-27b", 27_227_128_320),
+    # T5 (encoder-decoder, no biases, RMSNorm d each, attention 4 x d x A with A = 64 x heads,
+    # a 32 x heads relative bias table and a final norm per stack, vocab 32128):
+    # 32128d (shared) + L_enc x (2d + 4dA + MLP) + L_dec x (3d + 8dA + MLP) + 2 x (32h + d)
+    # t5-small, tied, ReLU MLP 2dF: d=512, A=512, F=2048, h=8, 6 + 6 blocks:
+    # 16,449,536 + 6 x 3,146,752 + 6 x 4,195,840 + 2 x 768
+    ("t5-small", 60_506_624),
+    # flan-t5-base, untied (+ 32128d), gated MLP 3dF: d=768, A=768, F=2048, h=12, 12 + 12:
+    # 2 x 24,674,304 + 12 x 7,079,424 + 12 x 9,439,488 + 2 x 1,152
+    ("flan-t5-base", 247_577_856),
     # GPT-2, as in test_analytic: 50257d + 1024d + L(12d^2 + 13d) + 2d
     ("gpt2-124m", 124_439_808),
     ("gpt2-355m", 354_823_168),
@@ -209,6 +218,25 @@ def test_llama_specs_equal_transformers(name, config):
 
     with torch.device("meta"):
         model = LlamaForCausalLM(LlamaConfig(**config))
+    assert model.num_parameters() == total(spec_rows(load_spec(name)))
+
+
+@pytest.mark.parametrize("name, config", [
+    ("t5-small", {}),  # T5Config's defaults are t5-small's
+    ("flan-t5-base", {"d_model": 768, "num_layers": 12, "num_heads": 12,
+                      "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False}),
+])
+def test_t5_specs_equal_transformers(name, config):
+    """T5ForConditionalGeneration on the meta device. transformers 5 ties lm_head to `shared`
+    whatever the config says, and unties it on loading a file that stores its own lm_head (as
+    Flan-T5's does): the reference for an untied spec is the model with lm_head its own."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    with torch.device("meta"):
+        model = T5ForConditionalGeneration(T5Config(**config))
+        if config.get("tie_word_embeddings") is False:
+            model.lm_head.weight = torch.nn.Parameter(torch.empty_like(model.lm_head.weight))
     assert model.num_parameters() == total(spec_rows(load_spec(name)))
 
 
@@ -512,3 +540,37 @@ def test_llama2_70b_grouped_query_roles():
     assert roles["embedding"]["parameters"] == roles["unembedding"]["parameters"] == 262_144_000
     assert roles["unembedding"]["tied_to"] is None
     assert all(r["biases"] == 0 for r in roles.values())
+
+
+# The config.json files of google-t5/t5-small and google/flan-t5-base as the hub has them
+# (transformers 4.x: no num_decoder_layers or tie_word_embeddings in t5-small's, so symmetric
+# and tied; no scale_decoder_outputs in either), less task_specific_params.
+T5_HUB = {"architectures": ["T5ForConditionalGeneration"], "d_ff": 2048, "d_kv": 64,
+          "decoder_start_token_id": 0, "dropout_rate": 0.1, "eos_token_id": 1,
+          "initializer_factor": 1.0, "is_encoder_decoder": True, "layer_norm_epsilon": 1e-06,
+          "model_type": "t5", "n_positions": 512, "output_past": True, "pad_token_id": 0,
+          "relative_attention_num_buckets": 32, "vocab_size": 32128}
+T5_HUB_CONFIGS = [
+    ("t5-small", {**T5_HUB, "d_model": 512, "num_heads": 8, "num_layers": 6}),
+    ("flan-t5-base", {**T5_HUB, "d_model": 768, "num_heads": 12, "num_layers": 12,
+                      "num_decoder_layers": 12, "dense_act_fn": "gelu_new",
+                      "feed_forward_proj": "gated-gelu", "is_gated_act": True,
+                      "relative_attention_max_distance": 128, "tie_word_embeddings": False,
+                      "transformers_version": "4.23.1"}),
+]
+
+
+@pytest.mark.parametrize("name, config", T5_HUB_CONFIGS, ids=[n for n, _ in T5_HUB_CONFIGS])
+def test_t5_hub_config_is_the_shipped_spec(name, config):
+    """Each T5 spec is its source's config.json, field by field: gating and activation from
+    feed_forward_proj, the tie from tie_word_embeddings (absent: tied), the decoder's output
+    scaled by 512^-0.5 only where tied (T5 v1.0)."""
+    from dataclasses import asdict
+
+    from inspector.hf_config import spec_from_config
+
+    provenance = ("name", "source", "path", "published", "notes")
+    read, shipped = asdict(spec_from_config(config)), asdict(load_spec(name))
+    for key in provenance:
+        read.pop(key), shipped.pop(key)
+    assert read == shipped

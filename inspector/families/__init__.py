@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import replace
 from functools import cache
 
 from inspector.canonical import MODULES, parse
@@ -48,6 +49,16 @@ def families() -> dict[str, Family]:
 
 def get(name: str) -> Family | None:
     return families().get(name)
+
+
+def tie_from_files(spec) -> bool:
+    family = get(spec.family)
+    return family is not None and family.tie_from_files and spec.has_unembedding
+
+
+def tied_as_stored(spec, tied: bool):
+    """`spec` with the files' tie where its family leaves the tie to the files."""
+    return replace(spec, tied_embeddings=tied) if tie_from_files(spec) else spec
 
 
 def spec_family_names() -> tuple[str, ...]:

@@ -35,6 +35,14 @@ class Family:
     # spec -> config.json entries the key table cannot write (the inverse of read_config).
     write_config: Callable[[object, dict], None] | None = None
     tie_key: str | None = "tie_word_embeddings"  # the config key that ties the unembedding
+    # The canonical name of an encoder-only model's last norm: T5EncoderModel keeps the name its
+    # encoder's norm has beside a decoder (`encoder_norm`); other encoders end in `final_norm`.
+    encoder_only_norm: str = "final_norm"
+    # The files, not config.json, say whether the unembedding is tied: transformers ties it
+    # exactly where the files store none of their own (T5 in transformers 5 forces
+    # tie_word_embeddings true, and unties a stored lm_head whose values differ, as a trained
+    # one's do), so a stored unembedding is never read as a copy of the embedding.
+    tie_from_files: bool = False
     gguf_arch: str | None = None  # llama.cpp's architecture name (gguf.MODEL_ARCH_NAMES)
     # llama.cpp's converter reorders the query and key rows of these architectures for its
     # rotary kernel (LlamaModel.permute); other architectures are stored as transformers has them.
