@@ -480,6 +480,12 @@ def build_model(spec: Spec, device: str | torch.device = "meta",
 
 def refuse_unbuilt(spec: Spec) -> None:
     """A spec this model would compute differently from its source: refused, not approximated."""
+    unbuilt = [what for what, on in (("multi-head latent attention", spec.kv_lora_rank),
+                                     ("attention sinks", spec.attention_sinks)) if on]
+    if unbuilt:
+        raise UsageError(spec.name, f"{' and '.join(unbuilt)} change no count (counts are exact)"
+                                    " but inspector's model does not compute them: build and"
+                                    " forward refuse")
     rope_type = (spec.rope_scaling or {}).get("rope_type")
     if rope_type in UNBUILT_ROPE_TYPES:
         raise UsageError(spec.name, f"rope_type {rope_type} changes no tensor (counts are exact)"

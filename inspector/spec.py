@@ -51,6 +51,19 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "shared_expert_gate": (bool, False, None),  # Qwen2-MoE: sigmoid(Linear(d, 1)) x shared
     "dense_layers": (list, None, None),
     "norm_topk_prob": (bool, False, None),  # the k chosen weights renormalised to sum to 1
+    # Multi-head latent attention (DeepSeek-V2/V3), on where kv_lora_rank is given: keys and
+    # values come up from one latent of kv_lora_rank per token (kv_down, then key_up/value_up
+    # per head), queries through a latent of q_lora_rank (absent: one query projection); each
+    # query and key head is qk_nope_head_dim unrotated + qk_rope_head_dim rotated dims (the
+    # rotated key part one for all heads, from kv_down), each value head v_head_dim.
+    "q_lora_rank": (int, None, None),
+    "kv_lora_rank": (int, None, None),
+    "qk_nope_head_dim": (int, None, None),
+    "qk_rope_head_dim": (int, None, None),
+    "v_head_dim": (int, None, None),
+    # gpt-oss: a learned logit per head that joins each query's softmax as a key of value zero
+    # (an attention sink), one parameter per head in each layer.
+    "attention_sinks": (bool, False, None),
     "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
     "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
     "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
@@ -140,7 +153,8 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_heads", "d_head", "n_kv_heads",
             "d_ff", "local_window", "patch_size", "image_size", "num_channels",
-            "local_rope_theta", "attention_softcap", "logit_softcap")
+            "local_rope_theta", "attention_softcap", "logit_softcap", "q_lora_rank",
+            "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -166,6 +180,12 @@ class Spec:
     shared_expert_gate: bool = False
     dense_layers: tuple = ()
     norm_topk_prob: bool = False
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    attention_sinks: bool = False
     d_head: int = 0
     n_kv_heads: int = 0
     activation: str = "gelu_tanh"
@@ -224,6 +244,21 @@ class Spec:
     @property
     def kv_width(self) -> int:
         return self.n_kv_heads * self.d_head
+
+    @property
+    def key_up_width(self) -> int:
+        """Latent attention: the unrotated keys' rows of kv_up, n_heads x qk_nope_head_dim."""
+        return self.n_heads * (self.qk_nope_head_dim or 0)
+
+    @property
+    def value_up_width(self) -> int:
+        """Latent attention: the values' rows of kv_up, n_heads x v_head_dim."""
+        return self.n_heads * (self.v_head_dim or 0)
+
+    @property
+    def output_width(self) -> int:
+        """What the attention output projection reads: the heads' values side by side."""
+        return self.value_up_width if self.kv_lora_rank else self.attn_width
 
     @property
     def has_unembedding(self) -> bool:
@@ -343,6 +378,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     _check_heads(values, problems)
     _check_rotary(values, problems)
     _check_experts(values, problems)
+    _check_latent(values, problems)
     _check_input(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
@@ -378,7 +414,7 @@ ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor
 # Rotary scalings kept as config.json gives them: they change no tensor, so counting needs
 # nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
 # per-frequency factors, switched by sequence length), so building such a spec refuses.
-UNBUILT_ROPE_TYPES = ("longrope",)
+UNBUILT_ROPE_TYPES = ("longrope", "yarn")
 # Linear scaling (rope_type linear, Gemma 3's global layers): every frequency divided by factor.
 LINEAR_ROPE_KEYS = ("rope_type", "factor")
 ROPE_TYPES = {"llama3": ROPE_SCALING_KEYS, "linear": LINEAR_ROPE_KEYS}
@@ -425,6 +461,16 @@ def _check_experts(values: dict, problems: list[str]) -> None:
            for i in dense):
         problems.append(f"'dense_layers' must list layer numbers from 0 to n_layers - 1, got"
                         f" {reprlib.repr(dense)}")
+
+
+def _check_latent(values: dict, problems: list[str]) -> None:
+    """Latent attention needs every head width it names."""
+    if values.get("kv_lora_rank") is None:
+        return
+    missing = [key for key in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+               if values.get(key) is None]
+    if missing:
+        problems.append(f"'kv_lora_rank' (latent attention) needs {', '.join(missing)}")
 
 
 def _check_input(values: dict, problems: list[str]) -> None:
