@@ -282,7 +282,7 @@ class Spec:
             if key != "n_params" and getattr(self, key) != said:
                 out.append(f"{self.name}: the source gives {key} {said}, this spec takes"
                            f" {getattr(self, key)} (see the spec's notes: {self.notes.strip()})")
-        if self.attn_width != self.d_model:
+        if self.attn_width != self.d_model and not self.kv_lora_rank:  # (latent: by design)
             out.append(
                 f"{self.name}: n_heads x d_head = {self.n_heads} x {self.d_head} = {self.attn_width:,}"
                 f" differs from d_model {self.d_model:,}; attention projects {self.d_model:,} ->"
