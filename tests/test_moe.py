@@ -184,3 +184,32 @@ def test_deepseek_multi_token_prediction_layer_is_recognised(tmp_path):
     # of d, eh_proj 2d x d, shared_head.head and embed_tokens v x d each
     layer_one = sum(p.numel() for n, p in model.named_parameters() if ".layers.1." in n)
     assert in_mtp == layer_one + 3 * d + 2 * d * d + 2 * v * d
+
+
+def test_gpt_oss_experts_read_as_transformers_computes_them():
+    """GptOssExperts: gate_up = x @ gate_up_proj[e] + bias, gate = gate_up[..., ::2], up =
+    gate_up[..., 1::2]; down = h @ down_proj[e]. Read through the layout, expert e's canonical
+    gate, up and down (out, in) give the same numbers, and written back are the stored tensors."""
+    from inspector.families import get
+    from inspector.hf_config import spec_from_config
+    from inspector.weights import from_stored, to_stored
+
+    case = LATENT_AND_SINKS["gpt_oss"]
+    model, config = reference(case)
+    spec = spec_from_config(config.to_dict())
+    layout = get("gpt_oss").hub_layout
+    experts = model.model.layers[1].mlp.experts
+    x = torch.randn(3, config.hidden_size)
+    for stored in ("gate_up_proj", "gate_up_proj_bias", "down_proj"):
+        name = f"model.layers.1.mlp.experts.{stored}"
+        rule, layer = layout.match(name)
+        value = getattr(experts, stored).detach()
+        read = dict(from_stored(value, rule, layer, spec))
+        assert torch.equal(to_stored(list(read.values()), rule, layer, spec), value)
+        if stored == "gate_up_proj":
+            for e in range(config.num_local_experts):
+                both = x @ value[e]
+                assert torch.allclose(x @ read[f"layers.1.mlp.experts.{e}.gate.weight"].T,
+                                      both[..., ::2])
+                assert torch.allclose(x @ read[f"layers.1.mlp.experts.{e}.up.weight"].T,
+                                      both[..., 1::2])
