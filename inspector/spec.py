@@ -65,6 +65,10 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     # (an attention sink), one parameter per head in each layer.
     "attention_sinks": (bool, False, None),
     "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
+    # gpt-oss's clamped SwiGLU, where swiglu_limit is given: gate clamped to at most the limit,
+    # up to +-limit, then gate x sigmoid(swiglu_alpha x gate) x (up + 1).
+    "swiglu_limit": ((int, float), None, None),
+    "swiglu_alpha": ((int, float), 1.0, None),
     "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
     "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
     # pre: x + f(norm(x)) (GPT-2, Llama); post: norm(x + f(x)) (BERT); sandwich: x +
@@ -189,6 +193,8 @@ class Spec:
     d_head: int = 0
     n_kv_heads: int = 0
     activation: str = "gelu_tanh"
+    swiglu_limit: float | None = None
+    swiglu_alpha: float = 1.0
     gated_mlp: bool = False
     norm: str = "layernorm"
     norm_placement: str = "pre"
@@ -414,7 +420,10 @@ ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor
 # Rotary scalings kept as config.json gives them: they change no tensor, so counting needs
 # nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
 # per-frequency factors, switched by sequence length), so building such a spec refuses.
-UNBUILT_ROPE_TYPES = ("longrope", "yarn")
+UNBUILT_ROPE_TYPES = ("longrope",)
+# Scalings whose keys vary from config to config (yarn's mscale, mscale_all_dim, truncate,
+# attention_factor): kept as config.json gives them, as the unbuilt ones are.
+KEPT_ROPE_TYPES = (*UNBUILT_ROPE_TYPES, "yarn")
 # Linear scaling (rope_type linear, Gemma 3's global layers): every frequency divided by factor.
 LINEAR_ROPE_KEYS = ("rope_type", "factor")
 ROPE_TYPES = {"llama3": ROPE_SCALING_KEYS, "linear": LINEAR_ROPE_KEYS}
@@ -432,7 +441,12 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
             problems.append(f"'rotary_layers' has {len(layers)} entries for"
                             f" {values['n_layers']} layers")
     scaling = values.get("rope_scaling")
-    if scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
+    if scaling is not None and scaling.get("rope_type") == "yarn":
+        if not all(isinstance(scaling.get(k), (int, float)) and scaling[k] > 0
+                   for k in ("factor", "original_max_position_embeddings")):
+            problems.append("'rope_scaling' of rope_type yarn needs positive factor and"
+                            f" original_max_position_embeddings; got {scaling!r}")
+    elif scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
         keys = ROPE_TYPES.get(scaling.get("rope_type"))
         if keys is None or set(scaling) != set(keys):
             problems.append("'rope_scaling' must give rope_type: llama3 and exactly "

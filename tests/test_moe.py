@@ -143,10 +143,9 @@ def test_count_of_the_latent_and_sink_specs(name, total, active):
     assert active in (37_552_282_624, 5_711_982_912)
 
 
-@pytest.mark.parametrize("name", ["deepseek-v3", "gpt-oss-120b"])
-def test_build_refuses_latent_attention_and_sinks(name, tmp_path):
+def test_build_refuses_latent_attention(tmp_path):
     """Counted exactly, not computed: `build` says so in one line and exits 2."""
-    built = run_cli("build", name, "--out", str(tmp_path / "out"))
+    built = run_cli("build", "deepseek-v3", "--out", str(tmp_path / "out"))
     assert built.returncode == 2
     assert built.stderr.count("\n") == 1 and "build and forward refuse" in built.stderr, \
         built.stderr

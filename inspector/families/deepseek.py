@@ -46,7 +46,7 @@ from inspector.families.base import Family
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, L, M, linear, norm, read_rope
 from inspector.families.moe import MOE_LAYOUT, expert
 from inspector.layout import Layout, Rule
-from inspector.spec import UNBUILT_ROPE_TYPES
+from inspector.spec import KEPT_ROPE_TYPES
 
 A = f"{M}.self_attn"
 MTP = f"{L}.mtp"
@@ -107,7 +107,7 @@ def read_scaled_rope(config: dict, data: dict, theta: float) -> None:
     data["rope_theta"] = rope.get("rope_theta") or config.get("rope_theta") or theta
     read_rope(config, data)  # llama3's scaling
     kind = rope.get("rope_type", rope.get("type"))
-    if kind in UNBUILT_ROPE_TYPES:
+    if kind in KEPT_ROPE_TYPES:
         data["rope_scaling"] = {"rope_type": kind, **{k: v for k, v in rope.items()
                                                       if k not in ("type", "rope_type",
                                                                    "rope_theta")}}

@@ -14,9 +14,9 @@ gate_up[..., 1::2]), `gate_up_proj_bias` [E, 2 ff] alike, `experts.down_proj` [E
 `down_proj_bias` [E, d]: the spec's `mlp` biases. intermediate_size is each expert's width; no
 layer is dense.
 
-Counting is exact; inspector's model does not compute attention sinks, the clamped SwiGLU
-(swiglu_alpha, swiglu_limit), the softmax over the top k router logits, nor yarn rotary:
-`build` refuses a gpt_oss spec.
+The router takes the softmax of the top k logits: the softmax of all of them renormalised
+over the top k is the same numbers (`norm_topk_prob`). The experts' SwiGLU is clamped
+(`swiglu_limit`, `swiglu_alpha`: gate x sigmoid(alpha gate) x (up + 1)); rotary is yarn.
 """
 
 from inspector.families.base import Family
@@ -52,12 +52,15 @@ GPT_OSS_LAYOUT = Layout(
 
 KEYS = {**CONFIG_KEYS, "local_window": "sliding_window",
         "n_experts": ("num_local_experts", "num_experts"),
-        "experts_per_token": ("num_experts_per_tok", "experts_per_token")}
+        "experts_per_token": ("num_experts_per_tok", "experts_per_token"),
+        "swiglu_limit": "swiglu_limit", "swiglu_alpha": "swiglu_alpha"}
 
-# GptOssConfig's defaults: gpt-oss-120b's sizes, yarn rotary (factor 32 over 4,096 positions).
+# GptOssConfig's defaults: gpt-oss-120b's sizes, yarn rotary (factor 32 over 4,096 positions);
+# the router's softmax over the top k is norm_topk_prob's renormalisation (see above).
 GPT_OSS_DEFAULTS = {**DEFAULTS, "vocab_size": 201088, "n_ctx": 131072, "d_model": 2880,
                     "n_layers": 36, "n_heads": 64, "n_kv_heads": 8, "d_head": 64, "d_ff": 2880,
                     "norm_eps": 1e-5, "n_experts": 128, "experts_per_token": 4,
+                    "norm_topk_prob": True, "swiglu_limit": 7.0, "swiglu_alpha": 1.702,
                     "attention_sinks": True, "attention_pattern": ["local", "dense"],
                     "local_window": 128, "rope_theta": 150000.0,
                     "rope_scaling": {"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0,

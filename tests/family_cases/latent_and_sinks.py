@@ -3,7 +3,7 @@ gpt-oss (attention sinks, biases everywhere, experts stored (in, out) with gate 
 interleaved). Roles written from transformers' modeling code (DeepseekV3Attention, DeepseekV3MoE,
 GptOssAttention, GptOssExperts) and the choices inspector/families/deepseek.py and gpt_oss.py
 explain: kv_a_proj_with_mqa is `key`, kv_b_proj's rows per head key then value, a sink `output`.
-Neither is built by inspector (latent attention, sinks, yarn rotary): forward and build skip."""
+inspector does not build latent attention: DeepSeek's forward and build skip."""
 
 from family_cases import FamilyCase
 
@@ -41,8 +41,8 @@ DEEPSEEK_CONFIG = {"vocab_size": 120, "hidden_size": 32, "intermediate_size": 40
                    "v_head_dim": 6, "n_routed_experts": EXPERTS, "n_shared_experts": 2,
                    "num_experts_per_tok": 2, "n_group": 2, "topk_group": 1,
                    "first_k_dense_replace": 1, "max_position_embeddings": 64}
-NOT_BUILT = ("inspector's model does not compute multi-head latent attention, attention sinks or"
-             " yarn rotary: `build` refuses (counts, roles and check are exact)")
+NOT_BUILT = ("inspector's model does not compute multi-head latent attention: `build` refuses"
+             " (counts, roles and check are exact)")
 
 GPT_OSS_ROLES = {
     **COMMON,
@@ -77,7 +77,7 @@ CASES = (
                            "num_hidden_layers": 2, "num_attention_heads": 4,
                            "num_key_value_heads": 2, "head_dim": 8,
                            "num_local_experts": EXPERTS, "num_experts_per_tok": 2,
-                           "sliding_window": 4, "max_position_embeddings": 64},
-               GPT_OSS_ROLES, changed={"num_local_experts": 3}, forward=False, build=False,
-               notes=NOT_BUILT),
+                           "sliding_window": 4, "max_position_embeddings": 64,
+                           "swiglu_limit": 0.5},  # small, so that the clamps bite
+               GPT_OSS_ROLES, changed={"num_local_experts": 3}),
 )
