@@ -37,9 +37,11 @@ unembedding) and its own `embed_tokens`. Those tensors are recognised under `lay
 all of layer n is the MTP module, apart from the main model, whose num_hidden_layers layers the
 spec counts (671,026,404,352 for DeepSeek-V3).
 
-Counting is exact; inspector's model does not compute latent attention, the sigmoid scores with
-group-limited top-k, the correction bias or routed_scaling_factor, nor yarn rotary: `build`
-refuses a deepseek_v3 spec.
+Counting is exact; inspector's model does not compute latent attention (nor its rotary on the
+qk_rope part alone, interleaved), the sigmoid scores with group-limited top-k (n_group,
+topk_group), the correction bias (a buffer its loader would have to fill) or
+routed_scaling_factor, nor yarn's mscale_all_dim on the attention scale: `build` refuses a
+deepseek_v3 spec (inspector.build.refuse_unbuilt, on kv_lora_rank).
 """
 
 from inspector.families.base import Family
