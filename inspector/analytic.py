@@ -99,12 +99,17 @@ def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> l
     parts = []
     if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
         parts.append(_norm(spec, f"{layer}.attn_norm", d))
-    parts += _qkv(spec, f"{layer}.attn")
+    if spec.kv_lora_rank:
+        parts += latent_attention(spec, f"{layer}.attn")
+    else:
+        parts += _qkv(spec, f"{layer}.attn")
     if spec.qk_norm != "none":
         head = spec.qk_norm == "head"
         parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
         parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
-    parts.append(_linear(spec, f"{layer}.attn.output", d, spec.attn_width, "attn_output"))
+    if spec.attention_sinks:  # gpt-oss: one logit per head
+        parts.append(Part(f"{layer}.attn.sinks", TABLE, (spec.n_heads,)))
+    parts.append(_linear(spec, f"{layer}.attn.output", d, spec.output_width, "attn_output"))
     if spec.position == "relative" and first:
         parts.append(Part(f"{layer}.attn.rel_bias", EMBEDDING, (spec.relative_buckets,
                                                                spec.n_heads)))
@@ -122,6 +127,26 @@ def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> l
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
     return parts
+
+
+def latent_attention(spec: Spec, attn: str) -> list[Part]:
+    """DeepSeek's multi-head latent attention (DeepSeek-V2, section 2.1): queries from d through
+    a normed latent of q_lora_rank (or one projection), keys and values from one normed latent
+    of kv_lora_rank that kv_down makes beside the rotated key part all heads share, and kv_up
+    brings up to each head's unrotated key and value. The up-projections have no bias ever."""
+    d, heads = spec.d_model, spec.n_heads
+    q_width = heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
+    if spec.q_lora_rank:
+        parts = [_linear(spec, f"{attn}.q_down", spec.q_lora_rank, d, "qkv"),
+                 _norm(spec, f"{attn}.q_down_norm", spec.q_lora_rank),
+                 Part(f"{attn}.q_up", LINEAR, (q_width, spec.q_lora_rank))]
+    else:
+        parts = [Part(f"{attn}.query", LINEAR, (q_width, d))]
+    rank = spec.kv_lora_rank
+    return parts + [_linear(spec, f"{attn}.kv_down", rank + spec.qk_rope_head_dim, d, "qkv"),
+                    _norm(spec, f"{attn}.kv_down_norm", rank),
+                    Part(f"{attn}.key_up", LINEAR, (spec.key_up_width, rank)),
+                    Part(f"{attn}.value_up", LINEAR, (spec.value_up_width, rank))]
 
 
 def mlp(spec: Spec, module: str, width: int) -> list[Part]:

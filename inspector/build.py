@@ -3,7 +3,8 @@
 One model for every family: the spec's fields switch each feature on or off (position kind, norm
 kind and placement, activation, gated MLP, grouped-query attention, d_head apart from d_model,
 causal or bidirectional, local attention layers, soft caps, Gemma's 1 + w norm gains and
-sqrt(d_model) embedding scale, token types, pooler, tied unembedding), so that
+sqrt(d_model) embedding scale, token types, pooler, tied unembedding, mixtures of experts,
+attention sinks, yarn rotary, gpt-oss's clamped SwiGLU), so that
 `inspector.analytic.spec_rows(spec)` and `build_model(spec).named_parameters()` agree name by name.
 
 Masks are non-persistent buffers (never parameters, never saved). Rotary and sinusoidal tables are
@@ -161,26 +162,34 @@ class Attention(nn.Module):
         if rotary is not None:
             q = apply_rotary(q, *rotary, self.interleaved)
             k = apply_rotary(k, *rotary, self.interleaved)
-        if self.softcap is None:
+        sinks = self.sinks.weight if "sinks" in self._modules else None
+        if self.softcap is None and sinks is None:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                                enable_gqa=self.n_kv_heads != self.n_heads)
-        else:  # scaled_dot_product_attention has no soft cap
-            y = softcapped_attention(q, k, v, mask, self.scale, self.softcap)
+        else:  # scaled_dot_product_attention has no soft cap and no sink
+            y = eager_attention(q, k, v, mask, self.scale, self.softcap, sinks)
         return self.output(y.transpose(1, 2).reshape(b, t, self.n_heads * self.d_head))
 
 
-def softcapped_attention(q, k, v, mask: torch.Tensor | None, scale: float | None,
-                         cap: float) -> torch.Tensor:
-    """Attention as transformers' eager Gemma 2 computes it: scores x scale, capped to
-    cap x tanh(scores / cap), then masked (a bool mask, or ALiBi's additive one); softmax in fp32.
-    Query head h reads key/value head h // (n_heads / n_kv_heads)."""
+def eager_attention(q, k, v, mask: torch.Tensor | None, scale: float | None,
+                    cap: float | None, sinks: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention as transformers' eager Gemma 2 and gpt-oss compute it: scores x scale, capped
+    to cap x tanh(scores / cap) where there is a cap, then masked (a bool mask, or ALiBi's
+    additive one); each head's sink logit joins the softmax (in fp32) as one more key, whose
+    share is then dropped (its value is zero). Query head h reads key/value head
+    h // (n_heads / n_kv_heads)."""
     groups = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
     scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5 if scale is None else scale)
-    scores = torch.tanh(scores / cap) * cap
+    if cap is not None:
+        scores = torch.tanh(scores / cap) * cap
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool \
             else scores + mask
+    if sinks is not None:
+        sink = sinks.reshape(1, -1, 1, 1).expand(*scores.shape[:-1], 1)
+        return torch.softmax(torch.cat((scores, sink), dim=-1), dim=-1,
+                             dtype=torch.float32)[..., :-1].to(q.dtype) @ v
     return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype) @ v
 
 
@@ -195,10 +204,15 @@ class MLP(nn.Module):
         self.act = ACTIVATIONS[spec.activation]
         self.gated = spec.gated_mlp
         self.k, self.norm_topk = spec.experts_per_token, spec.norm_topk_prob
+        self.limit, self.alpha = spec.swiglu_limit, spec.swiglu_alpha
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if "router" in self._modules:
             return self._routed(x)
+        if self.limit is not None:  # gpt-oss: clamped, gate x sigmoid(alpha gate) x (up + 1)
+            gate = self.gate(x).clamp(max=self.limit)
+            up = self.up(x).clamp(-self.limit, self.limit)
+            return self.down(gate * torch.sigmoid(gate * self.alpha) * (up + 1))
         h = self.act(self.gate(x)) * self.up(x) if self.gated else self.act(self.up(x))
         return self.down(h)
 
@@ -469,14 +483,50 @@ def rotary_tables(positions: torch.Tensor, spec: Spec, dtype: torch.dtype,
         theta, scaling = spec.local_rope_theta, None
     inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64,
                                              device=positions.device).float() / dim))
+    gain = 1.0  # cos and sin x gain: yarn's attention factor
     if scaling is not None and scaling["rope_type"] == "linear":
         inv_freq = inv_freq / scaling["factor"]
+    elif scaling is not None and scaling["rope_type"] == "yarn":
+        inv_freq, gain = yarn_frequencies(inv_freq, scaling, theta, dim)
     elif scaling is not None:
         inv_freq = llama3_frequencies(inv_freq, scaling)
     angles = positions.float()[:, None] * inv_freq[None, :]
     angles = angles.repeat_interleave(2, dim=-1) if spec.rotary_interleaved \
         else torch.cat((angles, angles), dim=-1)
-    return angles.cos().to(dtype), angles.sin().to(dtype)
+    return (angles.cos() * gain).to(dtype), (angles.sin() * gain).to(dtype)
+
+
+def yarn_frequencies(inv_freq: torch.Tensor, scaling: dict, theta: float,
+                     dim: int) -> tuple[torch.Tensor, float]:
+    """YaRN (Peng et al. 2023), as transformers' _compute_yarn_parameters: frequencies that turn
+    fewer than beta_slow times over original_max positions are divided by factor, those past
+    beta_fast kept, a linear ramp between (over dims cut to whole numbers unless truncate is
+    false); cos and sin scaled by attention_factor (default 0.1 ln(factor) + 1, or the ratio of
+    mscale's to mscale_all_dim's)."""
+    factor, original = scaling["factor"], scaling["original_max_position_embeddings"]
+
+    def mscale(scale: float, m: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    gain = scaling.get("attention_factor")
+    if gain is None:
+        m, m_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
+        gain = mscale(factor, m) / mscale(factor, m_all) if m and m_all else mscale(factor)
+
+    def correction_dim(rotations: float) -> float:
+        return dim * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+    low = correction_dim(scaling.get("beta_fast") or 32)
+    high = correction_dim(scaling.get("beta_slow") or 1)
+    if scaling.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001  # (transformers' guard against a zero-width ramp)
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32, device=inv_freq.device) - low)
+            / (high - low)).clamp(0, 1)
+    kept = 1 - ramp  # the share of each frequency left as it is
+    return inv_freq / factor * (1 - kept) + inv_freq * kept, float(gain)
 
 
 def llama3_frequencies(inv_freq: torch.Tensor, scaling: dict) -> torch.Tensor:
@@ -553,11 +603,15 @@ def refuse_unbuilt(spec: Spec) -> None:
     """What this model cannot compute is refused, not built wrong (nor approximated): a rotary
     scaling it does not compute, relative position biases in a decoder alone, or an
     encoder-decoder other than T5's kind."""
+    if spec.kv_lora_rank:
+        raise UsageError(spec.name, "multi-head latent attention changes no count (counts are"
+                                    " exact) but inspector's model does not compute it: build"
+                                    " and forward refuse")
     rope_type = (spec.rope_scaling or {}).get("rope_type")
     if rope_type in UNBUILT_ROPE_TYPES:
         raise UsageError(spec.name, f"rope_type {rope_type} changes no tensor (counts are exact)"
                                     " but inspector's model does not compute it (it has default,"
-                                    " linear and llama3 rotary): build and forward refuse")
+                                    " linear, llama3 and yarn rotary): build and forward refuse")
     if spec.architecture != "encoder-decoder":
         if spec.position == "relative" and spec.architecture == "decoder":
             raise UsageError(spec.name, "can build relative position biases only in an"

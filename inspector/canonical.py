@@ -21,6 +21,20 @@ MODULES: dict[str, Role] = {
     "layers.{i}.attn.key": Role.KEY,
     "layers.{i}.attn.value": Role.VALUE,
     "layers.{i}.attn.output": Role.OUTPUT,
+    # Latent attention (DeepSeek): the queries' down and up projections are the query's; kv_down
+    # makes the latent the keys and values are brought up from and the rotated key part, named
+    # `key` since the cache holds it in place of keys (and the rotated part is a key outright);
+    # kv_up's rows are the heads' keys (key_up) and values (value_up). Latent norms are norms.
+    "layers.{i}.attn.q_down": Role.QUERY,
+    "layers.{i}.attn.q_down_norm": Role.NORM,
+    "layers.{i}.attn.q_up": Role.QUERY,
+    "layers.{i}.attn.kv_down": Role.KEY,
+    "layers.{i}.attn.kv_down_norm": Role.NORM,
+    "layers.{i}.attn.key_up": Role.KEY,
+    "layers.{i}.attn.value_up": Role.VALUE,
+    # gpt-oss's attention sinks: a learned logit per head with value zero; it takes a share of
+    # each head's softmax and so scales what the head hands the output projection: `output`.
+    "layers.{i}.attn.sinks": Role.OUTPUT,
     "layers.{i}.attn.q_norm": Role.NORM,  # a norm is a norm wherever it sits (README: Roles)
     "layers.{i}.attn.k_norm": Role.NORM,
     "layers.{i}.attn.rel_bias": Role.POSITION,  # relative position biases (T5: first block only)
@@ -48,6 +62,15 @@ MODULES: dict[str, Role] = {
     "layers.{i}.mlp.shared_gate": Role.ROUTER,
     "layers.{i}.mlp_post_norm": Role.NORM,
     "encoder_norm": Role.NORM,  # the norm after an encoder's last block (also beside a decoder)
+    # DeepSeek-V3's multi-token-prediction module, stored as the layer after the last: norms of
+    # the next token's embedding and of the hidden state, their joining projection (a head's
+    # own layer), its final norm, unembedding and embedding copy.
+    "layers.{i}.mtp.enorm": Role.NORM,
+    "layers.{i}.mtp.hnorm": Role.NORM,
+    "layers.{i}.mtp.eh_proj": Role.HEAD,
+    "layers.{i}.mtp.head_norm": Role.NORM,
+    "layers.{i}.mtp.unembed": Role.UNEMBEDDING,
+    "layers.{i}.mtp.embed": Role.EMBEDDING,
     "final_norm": Role.NORM,
     "pooler": Role.POOLER,
     "mlm_transform": Role.HEAD,

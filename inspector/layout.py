@@ -22,6 +22,9 @@ class Rule:
     # Falcon 40B's "(g (q_per_g + 2) d)", and with one key/value head (multi-query: StarCoder's
     # c_attn, Falcon 7B) simply consecutive blocks. Else always consecutive ("(parts h d) ...").
     head_interleaved: bool = False
+    # The parts alternate element by element on split_axis ("(n parts)"): gpt-oss's
+    # gate_up_proj, whose columns are gate, up, gate, up, ...
+    interleaved: bool = False
     transposed: bool = False  # stored (in, out), as GPT-2's Conv1D; canonical is (out, in)
     rotary_permuted: bool = False  # rows reordered for rotary by llama.cpp; undone on loading
     # Axis 0 holds every routed expert of the layer, as transformers >= 5 stores them (one 3-D

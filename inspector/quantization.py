@@ -196,10 +196,12 @@ def stored_view(tensor, quantization: Quantization | None) -> Stored:
         return Stored(name[:-len("_packed")], (shape[0], shape[1] * per_int32), packed=True)
     if method == "mlx" and name.endswith(".weight") and tensor.dtype == "U32" and per_int32:
         return Stored(name, (*shape[:-1], shape[-1] * per_int32), packed=True)
-    if method == "mxfp4" and name.endswith("_blocks") and len(shape) >= 2:
-        # the last two dims are blocks of 32 values in 16 bytes: one row of values
-        return Stored(name[:-len("_blocks")], (*shape[:-2], shape[-2] * shape[-1] * 2),
-                      packed=True)
+    if method == "mxfp4" and name.endswith("_blocks") and len(shape) >= 3:
+        # the last two dims are blocks of 32 values in 16 bytes: one row of values; rows are
+        # outputs, and transformers dequantizes to (in, out) (mxfp4.py: out.transpose(1, 2)),
+        # the shape of its unquantized gpt-oss experts
+        return Stored(name[:-len("_blocks")], (*shape[:-3], shape[-2] * shape[-1] * 2,
+                                               shape[-3]), packed=True)
     if method == "bitsandbytes-4bit" and name.endswith(".weight") and tensor.dtype == "U8":
         return Stored(name, (tensor.numel * 2,), packed=True)  # shape: see logical_shape
     return Stored(name, shape)

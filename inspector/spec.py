@@ -54,7 +54,24 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "shared_expert_gate": (bool, False, None),  # Qwen2-MoE: sigmoid(Linear(d, 1)) x shared
     "dense_layers": (list, None, None),
     "norm_topk_prob": (bool, False, None),  # the k chosen weights renormalised to sum to 1
+    # Multi-head latent attention (DeepSeek-V2/V3), on where kv_lora_rank is given: keys and
+    # values come up from one latent of kv_lora_rank per token (kv_down, then key_up/value_up
+    # per head), queries through a latent of q_lora_rank (absent: one query projection); each
+    # query and key head is qk_nope_head_dim unrotated + qk_rope_head_dim rotated dims (the
+    # rotated key part one for all heads, from kv_down), each value head v_head_dim.
+    "q_lora_rank": (int, None, None),
+    "kv_lora_rank": (int, None, None),
+    "qk_nope_head_dim": (int, None, None),
+    "qk_rope_head_dim": (int, None, None),
+    "v_head_dim": (int, None, None),
+    # gpt-oss: a learned logit per head that joins each query's softmax as a key of value zero
+    # (an attention sink), one parameter per head in each layer.
+    "attention_sinks": (bool, False, None),
     "activation": (str, "gelu_tanh", ("gelu", "gelu_tanh", "relu", "silu")),
+    # gpt-oss's clamped SwiGLU, where swiglu_limit is given: gate clamped to at most the limit,
+    # up to +-limit, then gate x sigmoid(swiglu_alpha x gate) x (up + 1).
+    "swiglu_limit": ((int, float), None, None),
+    "swiglu_alpha": ((int, float), 1.0, None),
     "gated_mlp": (bool, False, None),  # SwiGLU-style: down(act(gate(x)) * up(x))
     "norm": (str, "layernorm", ("layernorm", "rmsnorm")),
     # pre: x + f(norm(x)) (GPT-2, Llama); post: norm(x + f(x)) (BERT); sandwich: x +
@@ -149,7 +166,8 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
 POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_decoder_layers", "n_heads", "d_head",
             "n_kv_heads", "d_ff", "local_window", "patch_size", "image_size", "num_channels",
             "local_rope_theta", "attention_softcap", "logit_softcap", "relative_buckets",
-            "relative_max_distance")
+            "relative_max_distance", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+            "qk_rope_head_dim", "v_head_dim")
 
 # Every per-layer table has a row per layer, so a corrupt or hostile n_layers of 10**9 would run
 # for hours. Far past any published model (DeepNet's 1,000 layers); counting 10,000 takes ~1 s.
@@ -176,9 +194,17 @@ class Spec:
     shared_expert_gate: bool = False
     dense_layers: tuple = ()
     norm_topk_prob: bool = False
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    attention_sinks: bool = False
     d_head: int = 0
     n_kv_heads: int = 0
     activation: str = "gelu_tanh"
+    swiglu_limit: float | None = None
+    swiglu_alpha: float = 1.0
     gated_mlp: bool = False
     norm: str = "layernorm"
     norm_placement: str = "pre"
@@ -238,6 +264,21 @@ class Spec:
         return self.n_kv_heads * self.d_head
 
     @property
+    def key_up_width(self) -> int:
+        """Latent attention: the unrotated keys' rows of kv_up, n_heads x qk_nope_head_dim."""
+        return self.n_heads * (self.qk_nope_head_dim or 0)
+
+    @property
+    def value_up_width(self) -> int:
+        """Latent attention: the values' rows of kv_up, n_heads x v_head_dim."""
+        return self.n_heads * (self.v_head_dim or 0)
+
+    @property
+    def output_width(self) -> int:
+        """What the attention output projection reads: the heads' values side by side."""
+        return self.value_up_width if self.kv_lora_rank else self.attn_width
+
+    @property
     def has_unembedding(self) -> bool:
         """A decoder's (an encoder-decoder's too), or an encoder's masked-LM head's."""
         return self.architecture != "encoder" or self.mlm_head
@@ -259,7 +300,7 @@ class Spec:
             if key != "n_params" and getattr(self, key) != said:
                 out.append(f"{self.name}: the source gives {key} {said}, this spec takes"
                            f" {getattr(self, key)} (see the spec's notes: {self.notes.strip()})")
-        if self.attn_width != self.d_model:
+        if self.attn_width != self.d_model and not self.kv_lora_rank:  # (latent: by design)
             out.append(
                 f"{self.name}: n_heads x d_head = {self.n_heads} x {self.d_head} = {self.attn_width:,}"
                 f" differs from d_model {self.d_model:,}; attention projects {self.d_model:,} ->"
@@ -358,6 +399,7 @@ def spec_from_dict(data: object, origin: str = "") -> Spec:
     _check_heads(values, problems)
     _check_rotary(values, problems)
     _check_experts(values, problems)
+    _check_latent(values, problems)
     _check_input(values, problems)
     _check_family(values.get("family"), problems)
     for key in values.get("published") or {}:
@@ -397,6 +439,9 @@ ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor
 # nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
 # per-frequency factors, switched by sequence length), so building such a spec refuses.
 UNBUILT_ROPE_TYPES = ("longrope",)
+# Scalings whose keys vary from config to config (yarn's mscale, mscale_all_dim, truncate,
+# attention_factor): kept as config.json gives them, as the unbuilt ones are.
+KEPT_ROPE_TYPES = (*UNBUILT_ROPE_TYPES, "yarn")
 # Linear scaling (rope_type linear, Gemma 3's global layers): every frequency divided by factor.
 LINEAR_ROPE_KEYS = ("rope_type", "factor")
 ROPE_TYPES = {"llama3": ROPE_SCALING_KEYS, "linear": LINEAR_ROPE_KEYS}
@@ -414,7 +459,12 @@ def _check_rotary(values: dict, problems: list[str]) -> None:
             problems.append(f"'rotary_layers' has {len(layers)} entries for"
                             f" {values['n_layers']} layers")
     scaling = values.get("rope_scaling")
-    if scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
+    if scaling is not None and scaling.get("rope_type") == "yarn":
+        if not all(isinstance(scaling.get(k), (int, float)) and scaling[k] > 0
+                   for k in ("factor", "original_max_position_embeddings")):
+            problems.append("'rope_scaling' of rope_type yarn needs positive factor and"
+                            f" original_max_position_embeddings; got {scaling!r}")
+    elif scaling is not None and scaling.get("rope_type") not in UNBUILT_ROPE_TYPES:
         keys = ROPE_TYPES.get(scaling.get("rope_type"))
         if keys is None or set(scaling) != set(keys):
             problems.append("'rope_scaling' must give rope_type: llama3 and exactly "
@@ -443,6 +493,16 @@ def _check_experts(values: dict, problems: list[str]) -> None:
            for i in dense):
         problems.append(f"'dense_layers' must list layer numbers from 0 to n_layers - 1, got"
                         f" {reprlib.repr(dense)}")
+
+
+def _check_latent(values: dict, problems: list[str]) -> None:
+    """Latent attention needs every head width it names."""
+    if values.get("kv_lora_rank") is None:
+        return
+    missing = [key for key in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+               if values.get(key) is None]
+    if missing:
+        problems.append(f"'kv_lora_rank' (latent attention) needs {', '.join(missing)}")
 
 
 def _check_input(values: dict, problems: list[str]) -> None:

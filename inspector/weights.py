@@ -78,6 +78,9 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
         parts.append(part)
     if rule.split_axis is None:
         return parts[0].contiguous()
+    if rule.interleaved:  # "parts n -> (n parts)", the inverse of _split's
+        return torch.stack(parts, dim=rule.split_axis + 1).flatten(
+            rule.split_axis, rule.split_axis + 1).contiguous()
     if rule.head_interleaved:  # "(parts g d) ... -> (g parts d) ...", the inverse of _split's
         groups = [p.unflatten(rule.split_axis, (spec.n_kv_heads, -1)) for p in parts]
         return torch.cat(groups, dim=rule.split_axis + 1).flatten(
@@ -88,7 +91,7 @@ def to_stored(values: list[torch.Tensor], rule: Rule, layer: int | None,
 def _split(value: torch.Tensor, rule: Rule, spec: Spec) -> list[torch.Tensor]:
     """A fused tensor's parts: consecutive blocks of the sizes the rule names (equal parts
     when it names none), or, head-interleaved ("(g parts) ...", g key/value heads), each
-    group's slices gathered."""
+    group's slices gathered, or, interleaved, every n-th element from each start."""
     from inspector.decouple import split_sizes
 
     axis = rule.split_axis
@@ -97,6 +100,8 @@ def _split(value: torch.Tensor, rule: Rule, spec: Spec) -> list[torch.Tensor]:
     if sizes is None or any(size % groups for size in sizes):
         raise UsageError(rule.pattern, f"cannot cut {value.shape[axis]} into"
                                        f" {', '.join(rule.split_sizes or ())} for {spec.name}")
+    if rule.interleaved:  # "(n parts) -> parts n": every len(sizes)-th element from each start
+        return list(value.unflatten(axis, (-1, len(sizes))).unbind(axis + 1))
     if rule.head_interleaved:
         per_group = value.unflatten(axis, (groups, -1))
         return [part.flatten(axis, axis + 1) for part in

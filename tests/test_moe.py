@@ -12,6 +12,7 @@ import warnings
 import pytest
 import torch
 from conftest import run_cli
+from family_cases.latent_and_sinks import CASES as LATENT_CASES
 from family_cases.moe import CASES
 from quantized_files import write_safetensors
 
@@ -111,3 +112,103 @@ def test_count_of_a_shipped_moe_spec():
     found = json.loads(result.stdout)
     assert found["total"] == 46_702_792_704
     assert found["active_parameters"] == 46_702_792_704 - 32 * 1_056_964_608 == 12_879_925_248
+
+
+LATENT_AND_SINKS = {case.name: case for case in LATENT_CASES}
+
+
+@pytest.mark.parametrize("name", list(LATENT_AND_SINKS))
+def test_deepseek_and_gpt_oss_active_equal_transformers(name, tmp_path):
+    """DeepSeek-V3's routed experts (its shared experts and dense layers always count) and
+    gpt-oss's experts with their biases, stored (in, out) in 3-D tensors: k/E of them active."""
+    model, config = reference(LATENT_AND_SINKS[name])
+    model.save_pretrained(tmp_path)
+    found = inspect_json(tmp_path)
+    assert found["parameters"] == model.num_parameters()
+    assert found["active_parameters"] == transformers_active(model, config)
+
+
+@pytest.mark.parametrize("name, total, active", [
+    # 58 MoE layers x 248 of 256 experts x 3 x 2048 x 7168 (44,040,192) = 633,474,121,728
+    ("deepseek-v3", 671_026_404_352, 671_026_404_352 - 633_474_121_728),
+    # 36 layers x 124 of 128 experts x 24,891,840 (gate_up 5760 x 2880 + 5760, down
+    # 2880 x 2880 + 2880) = 111,117,173,760
+    ("gpt-oss-120b", 116_829_156_672, 116_829_156_672 - 111_117_173_760),
+])
+def test_count_of_the_latent_and_sink_specs(name, total, active):
+    """37,552,282,624 and 5,711,982,912 a token, as transformers' meta-device models give
+    (num_parameters less (E - k)/E of the `.experts.` parameters)."""
+    found = json.loads(run_cli("count", name, "--format", "json").stdout)
+    assert (found["total"], found["active_parameters"]) == (total, active)
+    assert active in (37_552_282_624, 5_711_982_912)
+
+
+def test_build_refuses_latent_attention(tmp_path):
+    """Counted exactly, not computed: `build` says so in one line and exits 2."""
+    built = run_cli("build", "deepseek-v3", "--out", str(tmp_path / "out"))
+    assert built.returncode == 2
+    assert built.stderr.count("\n") == 1 and "build and forward refuse" in built.stderr, \
+        built.stderr
+
+
+def test_deepseek_multi_token_prediction_layer_is_recognised(tmp_path):
+    """DeepSeek-V3's published files store a multi-token-prediction module as layer
+    num_hidden_layers: a whole decoder layer, enorm, hnorm, eh_proj (2d -> d), shared_head.norm,
+    shared_head.head and embed_tokens. Every tensor gets a role (none unmapped); the module is
+    the rows of that layer, and the rest are transformers' model (whose count ignores it)."""
+    case = LATENT_AND_SINKS["deepseek_v3"]
+    model, config = reference(case)
+    d, v = config.hidden_size, config.vocab_size
+    state = {name: ("F32", tuple(p.shape)) for name, p in model.state_dict().items()}
+    layer = {name.replace("layers.1.", "layers.2."): shape for name, shape in state.items()
+             if name.startswith("model.layers.1.")}
+    own = {"enorm.weight": ((d,), "norm"), "hnorm.weight": ((d,), "norm"),
+           "eh_proj.weight": ((d, 2 * d), "head"),
+           "shared_head.norm.weight": ((d,), "norm"),
+           "shared_head.head.weight": ((v, d), "unembedding"),
+           "embed_tokens.weight": ((v, d), "embedding")}
+    own = {f"model.layers.2.{name}": shape_role for name, shape_role in own.items()}
+    write_safetensors(tmp_path / "model.safetensors",
+                      {**state, **layer, **{k: ("F32", s) for k, (s, _) in own.items()}})
+    config.save_pretrained(tmp_path)
+    rows = inspect_json(tmp_path, "--by", "tensor")["tensor_rows"]
+    assert all(row["role"] != "unmapped" for row in rows)
+    roles = {row["tensor"]: row["role"] for row in rows if row["tensor"] in own}
+    assert roles == {name: role for name, (_, role) in own.items()}
+    params = [row for row in rows if row["kind"] != "buffer"]
+    in_main = sum(row["numel"] for row in params if row["layer"] != config.num_hidden_layers)
+    in_mtp = sum(row["numel"] for row in params if row["layer"] == config.num_hidden_layers)
+    assert in_main == model.num_parameters()
+    # the decoder layer (layer 1's parameters; its correction bias is a buffer), three norms
+    # of d, eh_proj 2d x d, shared_head.head and embed_tokens v x d each
+    layer_one = sum(p.numel() for n, p in model.named_parameters() if ".layers.1." in n)
+    assert in_mtp == layer_one + 3 * d + 2 * d * d + 2 * v * d
+
+
+def test_gpt_oss_experts_read_as_transformers_computes_them():
+    """GptOssExperts: gate_up = x @ gate_up_proj[e] + bias, gate = gate_up[..., ::2], up =
+    gate_up[..., 1::2]; down = h @ down_proj[e]. Read through the layout, expert e's canonical
+    gate, up and down (out, in) give the same numbers, and written back are the stored tensors."""
+    from inspector.families import get
+    from inspector.hf_config import spec_from_config
+    from inspector.weights import from_stored, to_stored
+
+    case = LATENT_AND_SINKS["gpt_oss"]
+    model, config = reference(case)
+    spec = spec_from_config(config.to_dict())
+    layout = get("gpt_oss").hub_layout
+    experts = model.model.layers[1].mlp.experts
+    x = torch.randn(3, config.hidden_size)
+    for stored in ("gate_up_proj", "gate_up_proj_bias", "down_proj"):
+        name = f"model.layers.1.mlp.experts.{stored}"
+        rule, layer = layout.match(name)
+        value = getattr(experts, stored).detach()
+        read = dict(from_stored(value, rule, layer, spec))
+        assert torch.equal(to_stored(list(read.values()), rule, layer, spec), value)
+        if stored == "gate_up_proj":
+            for e in range(config.num_local_experts):
+                both = x @ value[e]
+                assert torch.allclose(x @ read[f"layers.1.mlp.experts.{e}.gate.weight"].T,
+                                      both[..., ::2])
+                assert torch.allclose(x @ read[f"layers.1.mlp.experts.{e}.up.weight"].T,
+                                      both[..., 1::2])

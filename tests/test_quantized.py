@@ -145,6 +145,9 @@ def test_mxfp4_experts_unpack_to_transformers_count(tmp_path):
     assert doc["quantization"]["method"] == "mxfp4"
     # scales: 2 layers x (4 x 128 x 2 + 4 x 64 x 2) = 3,072 values in 4 tensors
     assert (len(doc["bookkeeping"]), sum(b["numel"] for b in doc["bookkeeping"])) == (4, 3_072)
+    # dequantized as transformers does, (E, in, out): each expert's gate and up [64, 64]
+    check = run_cli("check", str(tmp_path), "--spec", str(tmp_path / "config.json"))
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 # meta-llama/Llama-3.1-8B's config.json (the sizes; rope scaling does not change a count).

@@ -113,6 +113,21 @@ OTHERS = [
     ("gpt2-355m", 354_823_168),
     ("gpt2-774m", 774_030_080),
     ("gpt2-1558m", 1_557_611_200),
+    # DeepSeek-V3: d=7168, vocab 129280, untied, 61 layers (3 dense, 58 MoE), 128 heads.
+    # Latent attention: q_a 1536d = 11,010,048, its norm 1,536, q_b 128 x 192 x 1536 =
+    # 37,748,736, kv_a (512 + 64)d = 4,128,768, its norm 512, kv_b 128 x (128 + 128) x 512 =
+    # 16,777,216, o d x 128 x 128 = 117,440,512: 187,107,328; two norms 14,336.
+    # Dense MLP 3 x 18432d = 396,361,728; MoE: router 256d = 1,835,008, 256 experts of
+    # 3 x 2048d = 44,040,192 (11,274,289,152) and one shared of the same: 11,320,164,352.
+    # 2 x 129280d + 3 x 583,483,392 + 58 x 11,507,286,016 + d
+    # = 1,853,358,080 + 1,750,450,176 + 667,422,588,928 + 7,168
+    ("deepseek-v3", 671_026_404_352),
+    # gpt-oss-120b: d=2880, vocab 201088, untied, 36 layers, 64 heads and 8 kv heads of 64, all
+    # biased. Attention: q 4096d + 4096, k and v 512d + 512, o 4096d + 2880, sinks 64:
+    # 26,550,144; two norms 5,760; router 128d + 128 = 368,768; 128 experts of gate_up
+    # 5760d + 5760 and down 2880d + 2880 (24,891,840): 3,186,155,520.
+    # 2 x 201088d + 36 x 3,213,080,192 + d = 1,158,266,880 + 115,670,886,912 + 2,880
+    ("gpt-oss-120b", 116_829_156_672),
 ]
 
 
@@ -262,6 +277,31 @@ GEMMA2_SIZES = [
              "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128,
              "query_pre_attn_scalar": 144}),
 ]
+# config.json of deepseek-ai/DeepSeek-V3 (the keys transformers reads).
+DEEPSEEK_V3 = {"vocab_size": 129280, "hidden_size": 7168, "intermediate_size": 18432,
+               "moe_intermediate_size": 2048, "num_hidden_layers": 61,
+               "num_nextn_predict_layers": 1, "num_attention_heads": 128,
+               "num_key_value_heads": 128, "n_shared_experts": 1, "n_routed_experts": 256,
+               "routed_scaling_factor": 2.5, "kv_lora_rank": 512, "q_lora_rank": 1536,
+               "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+               "n_group": 8, "topk_group": 4, "num_experts_per_tok": 8,
+               "first_k_dense_replace": 3, "norm_topk_prob": True, "hidden_act": "silu",
+               "max_position_embeddings": 163840, "rms_norm_eps": 1e-6, "rope_theta": 10000,
+               "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 1.0,
+                                "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096,
+                                "type": "yarn"},
+               "tie_word_embeddings": False, "attention_bias": False}
+# config.json of openai/gpt-oss-120b (without its quantization_config).
+GPT_OSS_120B = {"num_hidden_layers": 36, "num_local_experts": 128, "vocab_size": 201088,
+                "hidden_size": 2880, "intermediate_size": 2880, "head_dim": 64,
+                "num_attention_heads": 64, "num_key_value_heads": 8, "sliding_window": 128,
+                "max_position_embeddings": 131072, "experts_per_token": 4,
+                "num_experts_per_tok": 4, "rope_theta": 150000, "attention_bias": True,
+                "rope_scaling": {"beta_fast": 32.0, "beta_slow": 1.0, "factor": 32.0,
+                                 "original_max_position_embeddings": 4096, "rope_type": "yarn",
+                                 "truncate": False},
+                "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+                "layer_types": ["sliding_attention", "full_attention"] * 18}
 HUB_CONFIGS = [
     ("llama-3.1-8b", "llama", {**LLAMA31, "hidden_size": 4096, "intermediate_size": 14336,
                                "num_hidden_layers": 32, "num_attention_heads": 32}),
@@ -297,6 +337,8 @@ HUB_CONFIGS = [
                              "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
                              "rope_theta": 1000000.0, "tie_word_embeddings": False,
                              "use_sliding_window": False}),
+    ("deepseek-v3", "deepseek_v3", DEEPSEEK_V3),
+    ("gpt-oss-120b", "gpt_oss", GPT_OSS_120B),
     ("phi-3-mini", "phi3", {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
                             "num_hidden_layers": 32, "num_attention_heads": 32,
                             "num_key_value_heads": 32, "max_position_embeddings": 4096,
