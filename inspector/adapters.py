@@ -36,10 +36,15 @@ ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # the first present is read
 PEFT_PREFIX = "base_model.model."  # PeftModel.base_model (the tuner) .model (the base model)
 
-# The parts of an adapter, as columns of its tables.
-LORA_A, LORA_B, MAGNITUDE, COPY, OTHER = ("lora_A", "lora_B", "magnitude", "modules_to_save",
-                                          "other")
-PARTS = (LORA_A, LORA_B, MAGNITUDE, COPY, OTHER)
+# The parts of an adapter, as columns of its tables. BASE_LAYER: a base module peft saves beside
+# a LoRA on it (`embed_tokens.base_layer.weight`: save_embedding_layers, for a vocabulary that
+# may have grown), not trained: shown, not added (peft's count of trainable parameters leaves it
+# out too).
+LORA_A, LORA_B, MAGNITUDE, COPY, BASE_LAYER, OTHER = (
+    "lora_A", "lora_B", "magnitude", "modules_to_save", "base_layer", "other")
+PARTS = (LORA_A, LORA_B, MAGNITUDE, COPY, BASE_LAYER, OTHER)
+NOT_ADDED = (BASE_LAYER,)
+COPIES = (COPY, BASE_LAYER)  # whole base tensors: the base's shape and roles
 
 # A stored name's ending -> (part, kind). `lora_embedding_A/B` adapt an nn.Embedding (peft keeps
 # them as bare parameters, no `.weight`); DoRA's magnitudes are one value per output of the base
@@ -104,6 +109,11 @@ class AdapterRow:
     numel: int
     canonical: str = ""  # the base's canonical name of the part adapted
     shared: bool = False  # a fused module's A seen again by another part: shown, not added
+
+    @property
+    def counted(self) -> bool:
+        """Added to the adapter's parameters: not a repeat, not a saved base layer."""
+        return not self.shared and self.part not in NOT_ADDED
 
 
 @dataclass
@@ -170,6 +180,9 @@ def classify(info: TensorInfo, modules_to_save: list[str]) -> AdapterTensor:
         if name.endswith(ending):
             module = f"{name[: -len(ending)]}.weight"  # (B's bias adds to the module's output)
             return AdapterTensor(info, part, kind, module, "lora_embedding" in ending)
+    if ".base_layer." in name:
+        return AdapterTensor(info, BASE_LAYER, name.rsplit(".", 1)[-1],
+                             name.replace(".base_layer.", ".", 1))
     owner = name.rsplit(".", 1)[0]  # peft saves a modules_to_save copy under the base's name
     if any(owner == m or owner.endswith(f".{m}") for m in modules_to_save):
         return AdapterTensor(info, COPY, name.rsplit(".", 1)[-1], name)
@@ -245,7 +258,7 @@ def _tensor_rows(t: AdapterTensor, layout: Layout | None, spec: Spec | None,
     found = layout.match(t.module) if layout is not None and layout.rules else None
     if found is None or found[0].is_buffer:
         return [AdapterRow(t.info.name, t.part, *_inferred(t.module), t.info.numel)]
-    if t.part == COPY:  # the base tensor itself: cut as the base's own would be
+    if t.part in COPIES:  # the base tensor itself: cut as the base's own would be
         from dataclasses import replace
 
         from inspector.decouple import _rows
@@ -303,7 +316,7 @@ def part_table(rows: list[AdapterRow], key: str) -> list[dict]:
             cell["shared"] += row.numel
             continue
         cell[row.part] += row.numel
-        cell["parameters"] += row.numel
+        cell["parameters"] += row.numel if row.counted else 0
     order = role_sort_key if key == "role" else layer_sort_key
     return sorted(cells.values(), key=lambda c: order(c[key]))
 
@@ -350,7 +363,7 @@ def inspect_adapter(source: str, spec: Spec | None = None) -> tuple[dict, Adapte
                  "family": family, "layout": layout.name if layout else "inferred",
                  "basis": basis},
         "tensors": len(adapter.tensors),
-        "parameters": sum(r.numel for r in rows if not r.shared),
+        "parameters": sum(r.numel for r in rows if r.counted),
         "bytes": adapter.checkpoint.nbytes,
         "dtypes": dtypes,
         "roles": part_table(rows, "role"),
@@ -414,10 +427,10 @@ def _lora_shape(parts: list[AdapterTensor]) -> list[int] | None:
 def _part_problems(t: AdapterTensor, whole: tuple[int, ...], transposed: bool) -> list[str]:
     """What of one adapter tensor does not fit the base module of canonical shape `whole`."""
     shape = tuple(t.info.shape)
-    if t.part == COPY:
+    if t.part in COPIES:
         stored = whole[::-1] if transposed and len(whole) == 2 else whole
         return [] if shape == stored else \
-            [f"its copy (modules_to_save) is {list(shape)}, the base's is {list(stored)}"]
+            [f"its copy ({t.part}) is {list(shape)}, the base's is {list(stored)}"]
     if t.part == OTHER or len(whole) != 2:
         return [] if t.part == OTHER else [f"{t.part} adapts a module of shape {list(whole)}"]
     outputs, inputs = (whole[1], whole[0]) if t.embedding else whole  # nn.Embedding: (vocab, d)

@@ -295,12 +295,13 @@ def _inspect_adapter(source: str, by: str, spec_name: str | None, fmt: str) -> N
 
 def _adapter_summary(doc: dict, said: dict, base: dict) -> list[tuple[str, object]]:
     flags = [name for name in ("use_rslora", "use_dora", "fan_in_fan_out") if said[name]]
-    targets = said["target_modules"]
+    targets, scaling = said["target_modules"], said["scaling"]
     return [
         ("source", doc["source"]),
         ("format", doc["format"]),
         ("adapter", f"{said['peft_type']}: r {said['r']}, lora_alpha {said['lora_alpha']},"
-                    f" scaling {said['scaling']}" + "".join(f", {f}" for f in flags)),
+                    f" scaling {'-' if scaling is None else f'{scaling:.6g}'}"
+                    + "".join(f", {f}" for f in flags)),
         ("targets", ", ".join(targets) if isinstance(targets, list) else targets),
         ("modules_to_save", ", ".join(said["modules_to_save"]) or "none"),
         ("base", (f"{base['name']} ({base['family'] or 'unknown'} family, {base['layout']}"
