@@ -73,6 +73,9 @@ class AdapterConfig:
     target_modules: list[str] | str | None  # names, or one regular expression
     modules_to_save: list[str]
     base_model: str | None  # base_model_name_or_path
+    # Modules trained at another rank or alpha than r and lora_alpha (module name -> value)
+    rank_pattern: dict = field(default_factory=dict)
+    alpha_pattern: dict = field(default_factory=dict)
 
     @property
     def scaling(self) -> float | None:
@@ -86,7 +89,8 @@ class AdapterConfig:
                 "scaling": self.scaling, "use_rslora": self.use_rslora,
                 "use_dora": self.use_dora, "fan_in_fan_out": self.fan_in_fan_out,
                 "target_modules": self.target_modules, "modules_to_save": self.modules_to_save,
-                "base_model_name_or_path": self.base_model}
+                "base_model_name_or_path": self.base_model, "rank_pattern": self.rank_pattern,
+                "alpha_pattern": self.alpha_pattern}
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,8 @@ class AdapterTensor:
 
 @dataclass(frozen=True)
 class AdapterRow:
-    """One adapter tensor, or the share of it that adapts one part of a fused base module."""
+    """One adapter tensor, or what of it adapts one part of a fused base module (B's rows of
+    that part; all of A)."""
 
     tensor: str
     part: str
@@ -124,13 +129,20 @@ class Adapter:
     tensors: list[AdapterTensor] = field(default_factory=list)
 
 
+def adapter_folder(source: str) -> Path:
+    """The folder of an adapter named by its folder or by its weights file."""
+    path = Path(source)
+    return path.parent if path.name in ADAPTER_WEIGHTS and path.is_file() else path
+
+
 def is_adapter(source: str) -> bool:
-    """A folder holding adapter_config.json (what peft's save_pretrained writes)."""
-    return (Path(source) / ADAPTER_CONFIG).is_file()
+    """A folder holding adapter_config.json (what peft's save_pretrained writes), or the
+    adapter's weights file in one."""
+    return (adapter_folder(source) / ADAPTER_CONFIG).is_file()
 
 
 def open_adapter(source: str) -> Adapter:
-    folder = Path(source)
+    folder = adapter_folder(source)
     config = read_config(folder / ADAPTER_CONFIG)
     weights = next((folder / n for n in ADAPTER_WEIGHTS if (folder / n).is_file()), None)
     if weights is None:
@@ -170,7 +182,9 @@ def read_config(path: Path) -> AdapterConfig:
         use_dora=bool(typed("use_dora", (bool,), False)),
         fan_in_fan_out=bool(typed("fan_in_fan_out", (bool,), False)),
         target_modules=sorted(targets) if isinstance(targets, list) else targets,
-        modules_to_save=list(saved), base_model=typed("base_model_name_or_path", (str,)))
+        modules_to_save=list(saved), base_model=typed("base_model_name_or_path", (str,)),
+        rank_pattern=typed("rank_pattern", (dict,)) or {},
+        alpha_pattern=typed("alpha_pattern", (dict,)) or {})
 
 
 def classify(info: TensorInfo, modules_to_save: list[str]) -> AdapterTensor:
@@ -223,10 +237,15 @@ def load_base(name: str) -> Base:
         shapes = {r.canonical: r.shape for r in found.rows if r.canonical and r.is_parameter}
         family = found.spec.family if found.spec is not None else family_of_layout(layout)
         return Base(name, family, found.spec, shapes, layout)
-    from inspector.analytic import parameter_shapes
     from inspector.spec import load_spec
 
-    spec = load_spec(name)
+    return spec_base(load_spec(name))
+
+
+def spec_base(spec: Spec) -> Base:
+    """A spec as a base: its canonical shapes, its family's layouts."""
+    from inspector.analytic import parameter_shapes
+
     return Base(spec.name, spec.family, spec, dict(parameter_shapes(spec)))
 
 
@@ -234,9 +253,7 @@ def said_base(adapter: Adapter, spec: Spec | None) -> tuple[Base | None, str]:
     """The base `inspect` reads roles by, and where it comes from: --spec, else
     base_model_name_or_path when it is a folder here; else none (the names choose a layout)."""
     if spec is not None:
-        from inspector.analytic import parameter_shapes
-
-        return Base(spec.name, spec.family, spec, dict(parameter_shapes(spec))), "--spec"
+        return spec_base(spec), "--spec"
     folder = adapter.config.base_model
     if folder and (Path(folder) / "config.json").is_file():
         return load_base(folder), "base_model_name_or_path"
@@ -261,7 +278,7 @@ def _tensor_rows(t: AdapterTensor, layout: Layout | None, spec: Spec | None,
     if t.part in COPIES:  # the base tensor itself: cut as the base's own would be
         from dataclasses import replace
 
-        from inspector.decouple import _rows
+        from inspector.decouple import _rows  # the base's own reading of that tensor
 
         return [AdapterRow(t.info.name, t.part, r.role, r.layer, r.numel, r.canonical)
                 for r in _rows(replace(t.info, name=t.module), layout, spec)]

@@ -136,7 +136,8 @@ def test_dora_adapter_with_lm_head_copy(made):
         "peft_type": "LORA", "r": 4, "lora_alpha": 8, "scaling": 2.0, "use_rslora": False,
         "use_dora": True, "fan_in_fan_out": False,
         "target_modules": ["down_proj", "q_proj", "v_proj"], "modules_to_save": ["lm_head"],
-        "base_model_name_or_path": str(root / "llama")}
+        "base_model_name_or_path": str(root / "llama"), "rank_pattern": {},
+        "alpha_pattern": {}}
     assert document["base"]["family"] == "llama"
     assert document["roles"] == expected_roles(state)
     by_role = {r["role"]: r for r in document["roles"]}
@@ -179,6 +180,7 @@ def test_rank_and_alpha_variants(made):
     document, _, _ = inspect_adapter(str(root / "all"))
     assert document["parameters"] == 7_040
     assert document["adapter"]["scaling"] == 16 / 8 ** 0.5 and document["adapter"]["use_rslora"]
+    assert document["adapter"]["rank_pattern"] == {"down_proj": 2}
     assert document["roles"] == expected_roles(state)
 
 
@@ -308,6 +310,8 @@ def test_cli_inspect_by_layer_and_json_keys(made):
     assert "LORA: r 2, lora_alpha 4, scaling 2, fan_in_fan_out" in table.stdout
     assert "shared" in table.stdout
     assert run_cli("inspect", root / "dora", "--by", "head").returncode == 2
+    weights = run_cli("inspect", root / "dora" / "adapter_model.safetensors", "--format", "json")
+    assert json.loads(weights.stdout)["parameters"] == 5_024  # the weights file: its folder
 
 
 @pytest.mark.parametrize("damage, named", [
