@@ -193,6 +193,7 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
 
     A hub id (owner/name[@revision]) is read header-only: config.json, the index and each
     safetensors header by HTTP Range, never the weights."""
+    from inspector.adapters import is_adapter
     from inspector.tables import (
         bookkeeping,
         buffers,
@@ -204,6 +205,8 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         total,
     )
 
+    if is_adapter(source):
+        return _inspect_adapter(source, by, spec_name, fmt)
     source = hub_source(source, revision)
     inspection = _inspect(source, spec_name)
     quantization = inspection.decoupled.quantization
@@ -257,6 +260,57 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     say(render(shown, fmt, document=document))
     if hub_count is not None and fmt in ("table", "markdown"):
         say(_hub_note(hub_count))
+
+
+ADAPTER_TABLES = {"role": "roles", "layer": "layers", "tensor": "tensor_rows"}
+
+
+def _inspect_adapter(source: str, by: str, spec_name: str | None, fmt: str) -> None:
+    """A PEFT adapter folder: its config, and its tensors by the role of the base module each
+    adapts (a --spec, or base_model_name_or_path when it is a folder here, names the base)."""
+    from inspector.adapters import (
+        inspect_adapter,
+        names_joined,
+        part_table,
+        shown_columns,
+        tensor_table,
+    )
+    from inspector.errors import UsageError
+    from inspector.spec import load_spec
+
+    if by not in ADAPTER_TABLES:
+        raise UsageError(source, f"--by {by}: an adapter is shown by role, layer or tensor")
+    document, adapter, rows = inspect_adapter(source, load_spec(spec_name) if spec_name else None)
+    if by == "layer":
+        document["layers"] = part_table(rows, "layer")
+    elif by == "tensor":
+        document["tensor_rows"] = tensor_table(adapter, rows)
+    shown = document[ADAPTER_TABLES[by]]
+    if fmt in ("table", "markdown"):
+        said, base = document["adapter"], document["base"]
+        say(summary(_adapter_summary(document, said, base), fmt))
+    columns = shown_columns(shown, by) if by != "tensor" and fmt != "csv" else None
+    say(render(names_joined(shown), fmt, columns, document=document))
+
+
+def _adapter_summary(doc: dict, said: dict, base: dict) -> list[tuple[str, object]]:
+    flags = [name for name in ("use_rslora", "use_dora", "fan_in_fan_out") if said[name]]
+    targets, scaling = said["target_modules"], said["scaling"]
+    return [
+        ("source", doc["source"]),
+        ("format", doc["format"]),
+        ("adapter", f"{said['peft_type']}: r {said['r']}, lora_alpha {said['lora_alpha']},"
+                    f" scaling {'-' if scaling is None else f'{scaling:.6g}'}"
+                    + "".join(f", {f}" for f in flags)),
+        ("targets", ", ".join(targets) if isinstance(targets, list) else targets),
+        ("modules_to_save", ", ".join(said["modules_to_save"]) or "none"),
+        ("base", (f"{base['name']} ({base['family'] or 'unknown'} family, {base['layout']}"
+                 f" layout; roles from {base['basis']})")),
+        ("tensors", doc["tensors"]),
+        ("parameters", doc["parameters"]),
+        ("bytes", doc["bytes"]),
+        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
+    ]
 
 
 def _hub_note(found: dict) -> str:
@@ -340,15 +394,19 @@ def _inspect(source: str, spec_name: str | None):
 
 @cli.command()
 @click.argument("source")
-@click.option("--spec", "spec_name", required=True, help=SPEC_HELP)
+@click.option("--spec", "spec_name", required=True,
+              help=SPEC_HELP + " For a PEFT adapter folder: also the base model's folder.")
 @REVISION
 @FORMAT
 def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
     """Does SOURCE match SPEC? Exit 0 when every role matches, 1 when one does not."""
+    from inspector.adapters import is_adapter
     from inspector.check import check as run_check
     from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
+    if is_adapter(source):
+        return _check_adapter(source, spec_name, fmt)
     source = hub_source(source, revision)
     spec = load_spec(spec_name)  # disagreements with the checkpoint are the verdict's to say
     verdict = run_check(spec, inspect_source(source, spec).decoupled)
@@ -368,6 +426,23 @@ def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
         if len(verdict["problems"]) > 20:
             say(f"... and {len(verdict['problems']) - 20} more problems (--format json lists"
                 " all)")
+    return 0 if verdict["ok"] else 1
+
+
+def _check_adapter(source: str, base_name: str, fmt: str) -> int:
+    """Does the PEFT adapter in SOURCE fit the base (--spec: a spec, a config.json or the base
+    model's folder)? Exit 0 when it does, 1 with each mismatch named."""
+    from inspector.adapters import fit, load_base, names_joined, open_adapter
+
+    adapter = open_adapter(source)
+    verdict = fit(adapter, load_base(base_name))
+    if fmt in ("table", "markdown"):
+        say(summary([("base", verdict["base"]), ("source", source),
+                     ("verdict", "fits" if verdict["ok"] else "MISMATCH")], fmt))
+    say(render(names_joined(verdict["modules"]), fmt, document=verdict))
+    if fmt in ("table", "markdown"):
+        for problem in verdict["problems"]:
+            say(f"problem: {one_line(problem)}")
     return 0 if verdict["ok"] else 1
 
 
