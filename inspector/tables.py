@@ -177,14 +177,16 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
 
     Query rows are n_heads x d_head; key and value rows n_kv_heads x d_head (grouped-query
     attention); the output projection's columns are cut by query head. The output bias belongs
-    to no head (it is added after the heads are summed), so it is left out here.
+    to no head (it is added after the heads are summed), so it is left out here. The head
+    counts are the language model's: a multimodal model's vision tower is not cut.
     """
     if not n_heads:
         raise UsageError(source, HEADS_UNKNOWN)
     kv = n_kv_heads or n_heads
     cells: dict[tuple, list[int]] = {}  # (layer, role) -> [weights, biases] of one head
     for row in select(rows):
-        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS):
+        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS) \
+                or not row.in_language_model:
             continue
         heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
         # query/key/value: rows are heads; output: columns are heads. Either way numel splits evenly.

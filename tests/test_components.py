@@ -218,6 +218,16 @@ def test_by_layer_keeps_the_towers_apart(llava):
     assert layers["vision", 0] == 8_544
 
 
+def test_heads_are_the_language_models(llava):
+    """`--by head` cuts the language model's attention by its 4 query and 2 key/value heads:
+    per layer a query head 8 x 32 = 256, key and value heads 256, an output head's columns 256;
+    the vision tower's attention (its own head count) is left out: 2 layers x (4 + 2 + 2 + 4)
+    rows."""
+    heads = _inspect(llava, "--by", "head")["heads"]
+    assert len(heads) == 2 * (4 + 2 + 2 + 4)
+    assert {h["parameters"] for h in heads} == {256}
+
+
 def test_plain_language_model_has_no_component_column(tmp_path):
     """A checkpoint that is only a language model keeps its tables as they were (no `component`
     key), and `--by component` gives one row: the language model, all its parameters."""
