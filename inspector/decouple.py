@@ -209,14 +209,18 @@ def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None) -> list[Row]:
 def _component_rows(composite, tensor: TensorInfo, layout: Layout,
                     spec: Spec | None) -> list[Row]:
     """The rows of one tensor of a multimodal checkpoint, under its component: the language
-    model's read by its family's layout (the name as that family stores it), the rest by
-    generic name patterns; a name no part claims is unmapped, under no component."""
+    model's read by its family's layout (the name as that family stores it), the rest by the
+    part's own rules, else generic name patterns; a name no part claims is read by the patterns,
+    under no component."""
     part = composite.part(tensor.name)
     if part is None:
         return _rows(tensor, INFERRED, spec)
+    rest = tensor.name[len(part.prefix):]
     if part.text_as is not None:
-        named = replace(tensor, name=part.text_as + tensor.name[len(part.prefix):])
-        rows = _rows(named, layout, spec)
+        rows = _rows(replace(tensor, name=part.text_as + rest), layout, spec)
+    elif part.layout is not None and part.layout.match(rest) is not None:
+        rows = [replace(r, canonical=f"{part.component}.{r.canonical}")
+                for r in _rows(replace(tensor, name=rest), part.layout, None)]
     else:
         rows = _rows(tensor, INFERRED, None)
     return [replace(r, tensor=tensor.name, component=part.component) for r in rows]

@@ -163,10 +163,21 @@ def test_check_catches_a_changed_text_config(saved, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def llava(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("llava-roles")
-    _saved("llava", folder)
+def tiny(tmp_path_factory):
+    """model_type -> the folder of its tiny model, written once for the module."""
+    folders: dict = {}
+
+    def folder(model_type: str):
+        if model_type not in folders:
+            folders[model_type] = tmp_path_factory.mktemp(f"{model_type}-roles")
+            _saved(model_type, folders[model_type])
+        return folders[model_type]
     return folder
+
+
+@pytest.fixture(scope="module")
+def llava(tiny):
+    return tiny("llava")
 
 
 def test_llava_roles_from_the_architecture(llava):
@@ -176,11 +187,12 @@ def test_llava_roles_from_the_architecture(llava):
     Language model (Llama, 2 layers, width 32, 4 x 8 query and 2 x 8 key/value rows, MLP 64):
     embedding and unembedding 128 x 32 = 4,096 each; query and output 2 x 32 x 32 = 2,048; key
     and value 2 x 16 x 32 = 1,024; up, gate, down 2 x 64 x 32 = 4,096; norms (2 x 2 + 1) x 32 =
-    160. Vision tower (CLIP, every linear with a bias): patch embedding 32 x 3 x 8 x 8 = 6,144;
-    position (4 x 4 + 1) x 32 = 544; query, key, value, output 2 x (32 x 32 + 32) = 2,112; fc1 (up)
-    2 x (64 x 32 + 64) = 4,224; fc2 (down) 2 x (32 x 64 + 32) = 4,160; layer_norm1/2 2 x 2 x 64 +
-    pre_layrnorm 64 + post_layernorm 64 = 384; the class embedding (32, no role: unmapped).
-    Projector: 2 x (32 x 32 + 32) = 2,112, no role in the vocabulary: unmapped, under projector.
+    160. Vision tower (CLIP, every linear with a bias): patch embedding 32 x 3 x 8 x 8 = 6,144 and
+    the class embedding 32 (an embedding, as ViT's [CLS]): 6,176; position (4 x 4 + 1) x 32 = 544;
+    query, key, value, output 2 x (32 x 32 + 32) = 2,112; fc1 (up) 2 x (64 x 32 + 64) = 4,224;
+    fc2 (down) 2 x (32 x 64 + 32) = 4,160; layer_norm1/2 2 x 2 x 64 + pre_layrnorm 64 +
+    post_layernorm 64 = 384. Projector: 2 x (32 x 32 + 32) = 2,112, no role in the vocabulary:
+    unmapped, under projector.
     """
     roles = {(r["component"], r["role"]): r["parameters"] for r in _inspect(llava)["roles"]}
     assert roles == {
@@ -189,22 +201,38 @@ def test_llava_roles_from_the_architecture(llava):
         ("language_model", "output"): 2_048, ("language_model", "up"): 4_096,
         ("language_model", "gate"): 4_096, ("language_model", "down"): 4_096,
         ("language_model", "unembedding"): 4_096, ("language_model", "norm"): 160,
-        ("vision", "embedding"): 6_144, ("vision", "position"): 544,
+        ("vision", "embedding"): 6_176, ("vision", "position"): 544,
         ("vision", "query"): 2_112, ("vision", "key"): 2_112, ("vision", "value"): 2_112,
         ("vision", "output"): 2_112, ("vision", "up"): 4_224, ("vision", "down"): 4_160,
-        ("vision", "norm"): 384, ("vision", "unmapped"): 32,
-        ("projector", "unmapped"): 2_112,
+        ("vision", "norm"): 384, ("projector", "unmapped"): 2_112,
     }
 
 
-def test_unmapped_tensors_are_listed_under_their_component(llava):
-    """Nothing unmapped silently: the tensor table names each one's component, and the warning
-    says which components hold them."""
-    result = run_cli("inspect", str(llava), "--by", "tensor", "--format", "json")
+def test_qwen2_vl_vision_qkv_is_cut_in_thirds(tiny):
+    """Qwen2-VL's VisionAttention: `qkv` Linear(32, 96) with a bias, cut into query, key, value:
+    each 2 layers x (32 x 32 + 32) = 2,112; `attn.proj` the output, 2,112; fc1 (up) 2 x (128 x 32
+    + 128) = 8,448, fc2 (down) 2 x (32 x 128 + 32) = 8,256 (mlp_ratio 4); the 3-D patch
+    convolution 32 x 3 x 2 x 8 x 8 = 12,288 an embedding; norm1/norm2 2 x 2 x 64 = 256. The
+    merger (ln_q 64; mlp.0 128 x 128 + 128, mlp.2 32 x 128 + 32) is the projector."""
+    roles = {(r["component"], r["role"]): r["parameters"]
+             for r in _inspect(tiny("qwen2_vl"))["roles"]}
+    assert {role: n for (component, role), n in roles.items() if component == "vision"} == {
+        "embedding": 12_288, "query": 2_112, "key": 2_112, "value": 2_112, "output": 2_112,
+        "up": 8_448, "down": 8_256, "norm": 256}
+    assert {role: n for (component, role), n in roles.items() if component == "projector"} == {
+        "norm": 64, "unmapped": 16_512 + 4_128}
+
+
+def test_unmapped_tensors_are_listed_under_their_component(tiny):
+    """Nothing unmapped silently: Gemma 3's SigLIP attention-pooling head (nn.MultiheadAttention's
+    fused in_proj, its probe) and its projector matrix have no rule; the tensor table names each
+    one's component, the warning which components hold them."""
+    result = run_cli("inspect", str(tiny("gemma3")), "--by", "tensor", "--format", "json")
     rows = {r["tensor"]: r for r in json.loads(result.stdout)["tensor_rows"]}
-    assert rows["vision_tower.embeddings.class_embedding"]["component"] == "vision"
-    assert rows["multi_modal_projector.linear_1.weight"]["role"] == "unmapped"
-    assert rows["multi_modal_projector.linear_1.weight"]["component"] == "projector"
+    for name, component in (("vision_tower.head.probe", "vision"),
+                            ("vision_tower.head.attention.in_proj_weight", "vision"),
+                            ("multi_modal_projector.mm_input_projection_weight", "projector")):
+        assert (rows[name]["role"], rows[name]["component"]) == ("unmapped", component)
     assert "components: projector, vision" in result.stderr
 
 

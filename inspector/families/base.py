@@ -67,10 +67,14 @@ class Family:
 class Part:
     """Stored names that start with `prefix` belong to `component`. The language model's part
     says what its family's layout calls the prefix (`text_as`): the name is read as
-    `text_as + rest`, so its roles, heads and check are that family's, exactly."""
+    `text_as + rest`, so its roles, heads and check are that family's, exactly. Canonical names
+    outside the language model are the component's (`vision.layers.0.attn.query.weight`)."""
     prefix: str
     component: str
     text_as: str | None = None
+    # For a part outside the language model: rules for its names after the prefix, where generic
+    # name patterns cannot say (a fused vision `qkv`, CLIP's [CLS] vector); the rest by them.
+    layout: Layout | None = None
 
 
 @dataclass(frozen=True)
@@ -98,13 +102,13 @@ def text_parts(text: str, *others: Part) -> tuple[Part, ...]:
             *((Part(text, LANGUAGE_MODEL, "model."),) if text else ()))
 
 
-def tower_parts(tower: str, projector: str) -> tuple[Part, ...]:
+def tower_parts(tower: str, projector: str, vision: Layout | None = None) -> tuple[Part, ...]:
     """LLaVA's and Gemma 3's names, both ways transformers has written them: before version 5
     (`language_model.model.*`, `language_model.lm_head`, `vision_tower.*`, as `save_pretrained`
     still writes them) and its own (`model.language_model.*`, `model.vision_tower.*`,
-    `lm_head`)."""
-    return (*text_parts("language_model.", Part(f"{tower}.", VISION),
+    `lm_head`). `vision`: the tower's rules (inspector.families.vision)."""
+    return (*text_parts("language_model.", Part(f"{tower}.", VISION, layout=vision),
                         Part(f"{projector}.", PROJECTOR)),
-            *text_parts("model.language_model.", Part(f"model.{tower}.", VISION),
+            *text_parts("model.language_model.", Part(f"model.{tower}.", VISION, layout=vision),
                         Part(f"model.{projector}.", PROJECTOR)),
             Part("lm_head.", LANGUAGE_MODEL, "lm_head."))

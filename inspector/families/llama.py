@@ -15,6 +15,7 @@ from inspector.families.base import (
     text_parts,
     tower_parts,
 )
+from inspector.families.vision import CLIP_VISION
 from inspector.layout import Layout, Rule
 from inspector.spec import ROPE_SCALING_KEYS
 
@@ -144,7 +145,8 @@ FAMILIES = (LLAMA, MISTRAL)
 # Multimodal models whose language model is a Llama (stored names: transformers 5.24's
 # save_pretrained of LlavaForConditionalGeneration, Idefics3ForConditionalGeneration and
 # SmolVLMForConditionalGeneration).
-LLAVA = Composite("llava", "llama", tower_parts("vision_tower", "multi_modal_projector"))
+LLAVA = Composite("llava", "llama",
+                  tower_parts("vision_tower", "multi_modal_projector", CLIP_VISION))
 # Idefics 3 and SmolVLM: a SigLIP `vision_model`, a pixel-shuffle `connector`, a `text_model`.
 IDEFICS3_PARTS = (*text_parts("model.text_model.", Part("model.vision_model.", VISION),
                               Part("model.connector.", PROJECTOR)),
