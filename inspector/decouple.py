@@ -72,6 +72,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
                if not views[t.name].bookkeeping] if quantization else None
     layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
                                          tensors=logical) or INFERRED
+    read = _rows if composite is None else partial(_component_rows, composite)
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
     served: dict[str, list[Row]] = {}  # a quantized weight's name -> its rows (its bookkeeping's)
@@ -79,7 +80,6 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
         view = views.get(tensor.name)
         if view is not None and view.bookkeeping:
             continue  # after the weights: listed under the roles of the weight it serves
-        read = _rows if composite is None else partial(_component_rows, composite)
         parts = read(tensor, layout, spec) if view is None or not view.packed \
             else _packed_rows(tensor, view, layout, spec, described)
         served[parts[0].canonical or tensor.name] = parts
