@@ -6,7 +6,14 @@ from inspector.analytic import spec_rows
 from inspector.decouple import Decoupled
 from inspector.roles import Role
 from inspector.spec import Spec
-from inspector.tables import active_total, buffers, role_table, total, unmapped
+from inspector.tables import (
+    active_total,
+    buffers,
+    component_table,
+    role_table,
+    total,
+    unmapped,
+)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -17,7 +24,10 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
     from inspector.families import tied_as_stored
 
     spec = tied_as_stored(spec, decoupled.tied)  # where the family leaves the tie to the files
-    expected_rows, actual_rows = spec_rows(spec), decoupled.rows
+    # A spec describes a language model: a multimodal checkpoint's other components (vision
+    # tower, projector, a multi-token-prediction layer) are listed, not checked.
+    expected_rows = spec_rows(spec)
+    actual_rows = [r for r in decoupled.rows if r.in_language_model]
     problems: list[str] = []
     bad_roles: set[str] = set()
 
@@ -58,6 +68,7 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
                       "actual": got["parameters"] if got else 0,
                       "tied_to": (want or got)["tied_to"],
                       "ok": same})
+    unchecked = [r for r in decoupled.rows if not r.in_language_model]
     expected_total, actual_total = total(expected_rows), total(actual_rows)
     ok = not problems and all(r["ok"] for r in roles) and expected_total == actual_total
     return {
@@ -70,4 +81,5 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
         "roles": roles,
         "buffers": buffers(actual_rows),
         "problems": problems,
+        **({"unchecked": component_table(unchecked)} if unchecked else {}),
     }

@@ -184,12 +184,13 @@ def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> 
 
 @cli.command()
 @click.argument("source")
-@by_option(*TABLE_KEYS, "expert")
+@by_option(*TABLE_KEYS, "expert", "component")
 @SPEC_FOR_HEADS
 @REVISION
 @FORMAT
 def inspect(source: str, by: str, spec_name: str | None, revision: str | None, fmt: str) -> None:
-    """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head or tensor.
+    """What is in SOURCE (a file, a folder or a hub id), exactly, by role, layer, head, tensor,
+    expert or component (language_model, vision, projector, audio, mtp: JSON key `components`).
 
     A hub id (owner/name[@revision]) is read header-only: config.json, the index and each
     safetensors header by HTTP Range, never the weights."""
@@ -244,6 +245,10 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
         from inspector.tables import expert_table
 
         shown = document["experts"] = expert_table(rows)
+    elif by == "component":
+        from inspector.tables import component_table
+
+        shown = document["components"] = component_table(rows)
     elif by == "layer":
         shown = document["layers"] = layer_table(rows)
     elif by == "head":
@@ -337,6 +342,9 @@ def warn_unmapped(source: str, layout: str, rows) -> None:
     values = sum(r.numel for r in rows if r.kind == "unmapped")
     shown = summarised(names, UNMAPPED_NAMES_SHOWN)  # escaped: names come from the file
     which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
+    components = sorted({r.component for r in rows if r.kind == "unmapped" and r.component})
+    if components:  # a multimodal model's: its vision tower's, its projector's
+        which += f" nor a generic name pattern (components: {', '.join(components)})"
     warn(f"{source}: {len(names):,} tensors ({values:,} values) match {which}: {shown};"
          " counted as 'unmapped'")
 
@@ -421,6 +429,10 @@ def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
             numel = sum(b["numel"] for b in verdict["buffers"])
             say(f"\nbuffers (not parameters): {len(verdict['buffers'])} tensors, {numel:,}"
                 " values")
+        if verdict.get("unchecked"):  # a multimodal model's vision tower, projector, ...
+            parts = ", ".join(f"{c['component']} {c['parameters']:,}"
+                              for c in verdict["unchecked"])
+            say(f"\nnot checked (a spec describes the language model): {parts}")
         for problem in verdict["problems"][:20]:
             say(f"problem: {one_line(problem)}")  # it may quote a name from the file
         if len(verdict["problems"]) > 20:

@@ -7,7 +7,7 @@ that repeats the embedding's storage and is marked so that totals add it once.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from math import prod
 
 from inspector.analytic import parameter_shapes
@@ -24,7 +24,7 @@ from inspector.quantization import (
     stored_view,
 )
 from inspector.roles import Role
-from inspector.rows import BOOKKEEPING, BUFFER, UNMAPPED, WEIGHT, Row
+from inspector.rows import BOOKKEEPING, BUFFER, LANGUAGE_MODEL, UNMAPPED, WEIGHT, Row
 from inspector.spec import Spec
 
 
@@ -57,9 +57,13 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     qkv). `config_ties`: the checkpoint's own config.json ties the embeddings, so a stored
     unembedding is a copy that transformers ties on loading: counted once, as transformers
     counts it."""
-    from inspector.families import checkpoint_layout
+    from inspector.families import checkpoint_layout, composite_of
+    from inspector.families import get as family
 
     quantization = _quantization(checkpoint)
+    composite = composite_of(checkpoint.config)
+    if composite is not None and layout is None:  # its language model is read by its family
+        layout = family(composite.text_family).hub_layout
     views = {t.name: stored_view(t, quantization) for t in checkpoint.tensors} \
         if quantization else {}
     # The spec's shapes, for bitsandbytes' 4-bit weights, stored flat.
@@ -69,6 +73,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
                                          tensors=logical) or INFERRED
     offset = _decoder_offset(checkpoint, layout, spec)
+    read = _rows if composite is None else partial(_component_rows, composite)
     rows: list[Row] = []
     first_role_of_storage: dict[object, Role] = {}
     served: dict[str, list[Row]] = {}  # a quantized weight's name -> its rows (its bookkeeping's)
@@ -76,7 +81,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
         view = views.get(tensor.name)
         if view is not None and view.bookkeeping:
             continue  # after the weights: listed under the roles of the weight it serves
-        parts = _rows(tensor, layout, spec, offset) if view is None or not view.packed \
+        parts = read(tensor, layout, spec, offset) if view is None or not view.packed \
             else _packed_rows(tensor, view, layout, spec, described, offset)
         served[parts[0].canonical or tensor.name] = parts
         tied_to = None
@@ -87,6 +92,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     if quantization:
         rows += [row for tensor in checkpoint.tensors if views[tensor.name].bookkeeping
                  for row in _bookkeeping_rows(tensor, views[tensor.name].name, layout, served)]
+    rows = _extra_layers(rows, checkpoint.config, spec)
     tied_copy = False
     if config_ties:
         rows, tied_copy = _tie_copies(rows)
@@ -97,13 +103,14 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in rows)  # (its bias
     # may be stored alone: BERT's MLM decoder)
     if has_unembedding and tied_default and not stored:
-        embedding = next((r for r in rows if r.role == Role.EMBEDDING), None)
+        embedding = next((r for r in rows if r.role == Role.EMBEDDING and r.in_language_model),
+                         None)
         if embedding is not None:
             rows.append(Row(embedding.tensor, Role.UNEMBEDDING, None, embedding.kind,
                             embedding.shape,
                             canonical="" if layout is INFERRED else "unembed.weight",
                             dtype=embedding.dtype, nbytes=embedding.nbytes,
-                            tied_to=Role.EMBEDDING))
+                            tied_to=Role.EMBEDDING, component=embedding.component))
             tied = True
     return Decoupled(checkpoint, layout, rows, tied, tied_copy, quantization)
 
@@ -186,7 +193,8 @@ def _decoder_offset(checkpoint: Checkpoint, layout: Layout, spec: Spec | None) -
 def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
     """A stored unembedding weight of the embedding's shape, in a model whose config ties them,
     marked as the embedding seen again."""
-    embedding = next((r for r in rows if r.role == Role.EMBEDDING and r.kind == "weight"), None)
+    embedding = next((r for r in rows if r.role == Role.EMBEDDING and r.kind == "weight"
+                      and r.in_language_model), None)
     out, copied = [], False
     for row in rows:
         if (embedding is not None and row.role == Role.UNEMBEDDING and row.kind == "weight"
@@ -213,6 +221,48 @@ def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0
                     nbytes=tensor.nbytes)]
     return [Row(tensor.name, None, None, UNMAPPED, tensor.shape, dtype=tensor.dtype,
                 nbytes=tensor.nbytes)]
+
+
+def _component_rows(composite, tensor: TensorInfo, layout: Layout,
+                    spec: Spec | None, offset: int = 0) -> list[Row]:
+    """The rows of one tensor of a multimodal checkpoint, under its component: the language
+    model's read by its family's layout (the name as that family stores it), the rest by the
+    part's own rules, else generic name patterns; a name no part claims is read by the patterns,
+    under no component."""
+    part = composite.part(tensor.name)
+    if part is None:
+        return _rows(tensor, INFERRED, spec)
+    rest = tensor.name[len(part.prefix):]
+    if part.text_as is not None:
+        rows = _rows(replace(tensor, name=part.text_as + rest), layout, spec, offset)
+    elif part.layout is not None and part.layout.match(rest) is not None:
+        rows = [replace(r, canonical=f"{part.component}.{r.canonical}")
+                for r in _rows(replace(tensor, name=rest), part.layout, None)]
+    else:
+        rows = _rows(tensor, INFERRED, None)
+    return [replace(r, tensor=tensor.name, component=part.component) for r in rows]
+
+
+def _extra_layers(rows: list[Row], config: dict | None, spec: Spec | None) -> list[Row]:
+    """Where the family stores layers past the config's n_layers as a component of their own
+    (a multi-token-prediction layer), every row under its component: those layers', and the
+    language model's."""
+    from inspector.families import by_model_type
+
+    family = by_model_type((config or {}).get("model_type"))
+    if family is None or family.extra_layers is None or spec is None:
+        return rows
+    extra = {r.tensor for r in rows if _past_layers(r.tensor, spec.n_layers)}
+    if not extra:
+        return rows
+    return [replace(r, component=family.extra_layers if r.tensor in extra else LANGUAGE_MODEL)
+            for r in rows]
+
+
+def _past_layers(name: str, n_layers: int) -> bool:
+    """Whether a stored name's first number (its layer) is n_layers or more."""
+    number = next((p for p in name.split(".") if p.isdigit() and p.isascii()), None)
+    return number is not None and int(number) >= n_layers
 
 
 def split_sizes(rule: Rule, size: int, spec: Spec | None) -> list[int] | None:

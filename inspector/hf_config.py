@@ -23,6 +23,10 @@ def first_key(config_keys: str | tuple[str, ...]) -> str:
 def spec_from_config(config: object, origin: str = "config.json", name: str | None = None) -> Spec:
     if not isinstance(config, dict):
         raise SpecError(origin, "config.json must hold a JSON object")
+    composite = families.composite_of(config)
+    if composite is not None:
+        name = name or config.get("_name_or_path") or composite.model_type
+        config = _text_config(config, families.get(composite.text_family))
     model_type = config.get("model_type")
     family = families.by_model_type(model_type)
     if family is None:
@@ -49,6 +53,18 @@ def spec_from_config(config: object, origin: str = "config.json", name: str | No
     data["name"] = name or config.get("_name_or_path") or model_type
     data["source"] = f"config.json ({origin})"
     return spec_from_dict(data, origin=origin)
+
+
+def _text_config(config: dict, family: Family) -> dict:
+    """A multimodal config.json's language model as a config of its own family: its
+    text_config (Qwen2-VL's says model_type qwen2_vl_text), with the top level's tie, which is
+    the one transformers applies to the whole model."""
+    text = config.get("text_config")
+    text = {**text} if isinstance(text, dict) else {}
+    text["model_type"] = family.config_model_type
+    if family.tie_key and config.get(family.tie_key) is not None:
+        text[family.tie_key] = config[family.tie_key]
+    return text
 
 
 def _biases(config: dict, family: Family, default: bool | dict) -> dict:

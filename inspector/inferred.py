@@ -14,7 +14,10 @@ from inspector.roles import Role
 LEAF_ROLES: dict[str, Role] = {
     **dict.fromkeys(("embed_tokens", "wte", "word_embeddings", "tok_embeddings", "embed_in",
                      "token_embd", "shared"), Role.EMBEDDING),
-    **dict.fromkeys(("wpe", "position_embeddings", "embed_positions"), Role.POSITION),
+    # A vision tower's (CLIP, SigLIP): its patch convolution embeds, its table places patches.
+    **dict.fromkeys(("patch_embedding",), Role.EMBEDDING),
+    **dict.fromkeys(("wpe", "position_embeddings", "embed_positions", "position_embedding"),
+                    Role.POSITION),
     **dict.fromkeys(("token_type_embeddings",), Role.TOKEN_TYPE),
     **dict.fromkeys(("q_proj", "query", "wq", "attn_q"), Role.QUERY),
     **dict.fromkeys(("k_proj", "key", "wk", "attn_k"), Role.KEY),
@@ -25,6 +28,10 @@ LEAF_ROLES: dict[str, Role] = {
     **dict.fromkeys(("down_proj", "w2", "fc2", "dense_4h_to_h", "ffn_down"), Role.DOWN),
     **dict.fromkeys(("lm_head", "embed_out", "output"), Role.UNEMBEDDING),
 }
+
+# The last two module names -> role, where the last alone says too little (`proj`): Qwen2-VL's
+# vision tower, timm's ViT.
+PAIR_ROLES: dict[str, Role] = {"patch_embed.proj": Role.EMBEDDING, "attn.proj": Role.OUTPUT}
 
 # Names (last parts) that are buffers wherever they appear.
 BUFFER_LEAVES = ("inv_freq", "position_ids", "masked_bias", "token_type_ids")
@@ -42,7 +49,8 @@ def infer(name: str) -> tuple[Role | None, int | None, str] | None:
     if parts[-1] not in ("weight", "bias"):
         return None
     leaf, kind = parts[-2], parts[-1]
-    role = LEAF_ROLES.get(leaf)
+    role = LEAF_ROLES.get(leaf) or (PAIR_ROLES.get(f"{parts[-3]}.{leaf}") if len(parts) > 2
+                                    else None)
     if role is None and ("norm" in leaf.lower() or leaf.startswith("ln")):
         role = Role.NORM
     if role is None:

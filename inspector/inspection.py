@@ -125,6 +125,9 @@ def family_name(decoupled: Decoupled, config: dict | None) -> str:
     family = families.by_model_type(model_type)
     if family is not None:
         return family.name
+    composite = families.composite_of(config)
+    if composite is not None:
+        return f"{composite.model_type} (language model: {composite.text_family})"
     if isinstance(model_type, str):
         return f"unknown (model_type {model_type})"
     if decoupled.inferred:
@@ -141,7 +144,8 @@ def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor s
                      n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
                      d_head=known.d_head)
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
-    layers = [r.layer for r in decoupled.rows if r.layer is not None and r.role is not None]
+    layers = [r.layer for r in decoupled.rows
+              if r.layer is not None and r.role is not None and r.in_language_model]
     # An encoder-decoder's decoder blocks (those with cross-attention) come after the encoder's.
     decoder = len({r.layer for r in decoupled.rows if ".cross_attn." in r.canonical})
     embed, pos = by_canonical.get("embed.weight"), by_canonical.get("pos.weight")

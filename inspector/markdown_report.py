@@ -16,7 +16,7 @@ from inspector.check import check
 from inspector.inspection import Inspection, inspect_source
 from inspector.report import markdown
 from inspector.roles import Role
-from inspector.rows import BUFFER
+from inspector.rows import BUFFER, LANGUAGE_MODEL
 from inspector.spec import Spec
 from inspector.tables import buffers, role_table, total, unmapped
 from inspector.terminal import escape
@@ -86,9 +86,13 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
 
 def _verdict_line(verdict: dict) -> str:
     t = verdict["total"]
+    unchecked = ", ".join(f"{c['component']} {c['parameters']:,}"
+                          for c in verdict.get("unchecked", ()))
     if verdict["ok"]:
         return (f"**Verdict: match.** Every role matches spec `{verdict['spec']}`"
-                f" ({t['actual']:,} parameters).")
+                f" ({t['actual']:,} parameters)"
+                + (f"; not checked, a spec describing the language model: {unchecked}."
+                   if unchecked else "."))
     bad = [r["role"] for r in verdict["roles"] if not r["ok"]]
     said = f"roles {', '.join(bad)} differ" if bad else "the roles agree but"
     n = len(verdict["problems"])
@@ -105,6 +109,9 @@ def _role_rows(rows, verdict: dict | None) -> list[dict]:
     checked = {r["role"]: r for r in verdict["roles"]}
     out = []
     for entry in table:
+        if entry.get("component", LANGUAGE_MODEL) != LANGUAGE_MODEL:  # a vision tower's: a spec
+            out.append({**entry, "expected": None, "ok": None})  # describes no such thing
+            continue
         r = checked.pop(entry["role"], None)
         out.append({**entry, "expected": r["expected"] if r else 0, "ok": r["ok"] if r else False})
     for role, r in checked.items():  # in the spec, absent from the checkpoint
@@ -224,8 +231,15 @@ def _fused_note(inspection: Inspection) -> str | None:
                                               " patterns." if len(patterns) > 1 else ""))
 
 
+def _language_model(inspection: Inspection) -> list:
+    """The rows the notes on a language model read (a multimodal model's vision tower has a
+    query and an embedding of its own)."""
+    return [r for r in inspection.rows if r.in_language_model]
+
+
 def _embedding_note(inspection: Inspection) -> str | None:
-    roles = {r["role"]: r["parameters"] for r in role_table(inspection.rows) if not r["tied_to"]}
+    roles = {r["role"]: r["parameters"] for r in role_table(_language_model(inspection))
+             if not r["tied_to"]}
     lookup = {k: roles[k] for k in (Role.EMBEDDING.value, Role.POSITION.value,
                                     Role.TOKEN_TYPE.value) if k in roles}
     parameters = total(inspection.rows)
@@ -242,7 +256,7 @@ def _grouped_query_note(inspection: Inspection) -> str | None:
     n_heads, n_kv = inspection.shape.n_heads, inspection.shape.n_kv_heads
     if not n_heads or not n_kv or n_kv == n_heads:
         return None
-    roles = {r["role"]: r["parameters"] for r in role_table(inspection.rows)}
+    roles = {r["role"]: r["parameters"] for r in role_table(_language_model(inspection))}
     share = Fraction(n_kv, n_heads)
     return (f"Grouped-query attention: {n_kv} key-value heads serve {n_heads} query heads, so key"
             f" ({roles.get('key', 0):,}) and value ({roles.get('value', 0):,}) are each {share}"

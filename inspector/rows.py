@@ -16,6 +16,12 @@ WEIGHT, BIAS, BUFFER, UNMAPPED = "weight", "bias", "buffer", "unmapped"
 # (inspector.quantization).
 BOOKKEEPING = "bookkeeping"
 
+# The components of a checkpoint that holds more than a language model (a family's data says
+# which names are which: inspector.families.base.Composite, Family.extra_layers). Rows of a
+# plain language model have none (None).
+LANGUAGE_MODEL, VISION, PROJECTOR = "language_model", "vision", "projector"
+AUDIO, MTP = "audio", "mtp"  # a speech encoder; a multi-token-prediction layer
+
 
 @dataclass(frozen=True)
 class Row:
@@ -32,10 +38,18 @@ class Row:
     # 4-bit values in one int32. None: as many as numel.
     stored: int | None = None
     expert: int | None = None  # the routed expert of a mixture of experts (k of E a token)
+    # The part of a multimodal checkpoint (language_model, vision, projector, ...; see
+    # inspector.families.base), None for a plain language model.
+    component: str | None = None
 
     @property
     def numel(self) -> int:
         return prod(self.shape)
+
+    @property
+    def in_language_model(self) -> bool:
+        """Part of the language model (what a spec describes, what ties its embeddings)."""
+        return self.component is None or self.component == LANGUAGE_MODEL
 
     @property
     def is_parameter(self) -> bool:

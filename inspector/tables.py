@@ -11,9 +11,22 @@ from collections import defaultdict
 
 from inspector.errors import UsageError
 from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, Role, role_sort_key
-from inspector.rows import BIAS, BOOKKEEPING, BUFFER, UNMAPPED, Row
+from inspector.rows import (
+    AUDIO,
+    BIAS,
+    BOOKKEEPING,
+    BUFFER,
+    LANGUAGE_MODEL,
+    MTP,
+    PROJECTOR,
+    UNMAPPED,
+    VISION,
+    Row,
+)
 
 UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
+# Components in display order (inspector.rows): the language model, then what feeds it.
+COMPONENTS = (LANGUAGE_MODEL, VISION, PROJECTOR, AUDIO, MTP)
 
 # --by value -> the document key of its table (stats and diff JSON; `inspector export` files).
 TABLE_KEYS = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensors"}
@@ -88,38 +101,67 @@ def expert_table(rows: list[Row]) -> list[dict]:
             for (layer, expert), (w, b) in cells.items()]
 
 
+def component_sort_key(name: str | None) -> int:
+    """Sort key of a component: the language model first, the rest in COMPONENTS' order."""
+    return COMPONENTS.index(name) if name in COMPONENTS else len(COMPONENTS)
+
+
 def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
     """One row per role: weights, biases, parameters, and tied_to for a role that is a repeat.
+    A checkpoint with components (a multimodal model) has one row per component and role,
+    the component first.
 
     A tied role is listed with its size even when it is not counted, so that the reader sees it.
     """
-    sums: dict[str, dict] = {}
+    sums: dict[tuple, dict] = {}
     for row in rows:
         if not row.is_parameter:
             continue
         if weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS):
             continue
         name = row.role.value if row.role is not None else UNMAPPED_ROLE
-        entry = sums.setdefault(name, {"role": name, "weights": 0, "biases": 0, "parameters": 0,
-                                       "tied_to": None})
+        entry = sums.get((row.component, name))
+        if entry is None:
+            entry = sums[row.component, name] = {
+                **({"component": row.component} if row.component is not None else {}),
+                "role": name, "weights": 0, "biases": 0, "parameters": 0, "tied_to": None}
         entry["biases" if row.kind == BIAS else "weights"] += row.numel
         entry["parameters"] += row.numel
         if row.tied_to is not None:
             entry["tied_to"] = row.tied_to.value
-    return sorted(sums.values(), key=lambda e: role_sort_key(e["role"]))
+    return sorted(sums.values(), key=lambda e: (component_sort_key(e.get("component")),
+                                                role_sort_key(e["role"])))
+
+
+def component_table(rows: list[Row], count_tied: bool = False,
+                    weights_only: bool = False) -> list[dict]:
+    """One row per component (a plain language model: one, `language_model`): weights, biases,
+    parameters, and how many of them no rule gave a role (`unmapped`, counted all the same)."""
+    cells: dict[str, dict] = {}
+    for row in select(rows, count_tied, weights_only):
+        name = row.component or LANGUAGE_MODEL
+        cell = cells.setdefault(name, {"component": name, "weights": 0, "biases": 0,
+                                       "parameters": 0, "unmapped": 0})
+        cell["biases" if row.kind == BIAS else "weights"] += row.numel
+        cell["parameters"] += row.numel
+        cell["unmapped"] += row.numel if row.kind == UNMAPPED else 0
+    return sorted(cells.values(), key=lambda c: component_sort_key(c["component"]))
 
 
 def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[dict]:
-    """One row per layer (None: outside the blocks): its weights, biases and parameters."""
-    by_layer: dict[int | None, dict] = defaultdict(lambda: defaultdict(int))
+    """One row per layer (None: outside the blocks): its weights, biases and parameters; with
+    components (a vision tower's layers beside the language model's), per component and layer."""
+    by_layer: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
     for row in select(rows, count_tied, weights_only):
-        cell = by_layer[row.layer]
+        cell = by_layer[row.component, row.layer]
         cell["weights" if row.kind != BIAS else "biases"] += row.numel
         cell["parameters"] += row.numel
     out = []
-    for layer in sorted(by_layer, key=layer_sort_key):
-        cell = by_layer[layer]
-        out.append({"layer": layer, "weights": cell["weights"], "biases": cell["biases"],
+    for component, layer in sorted(by_layer, key=lambda k: (component_sort_key(k[0]),
+                                                            layer_sort_key(k[1]))):
+        cell = by_layer[component, layer]
+        out.append({**({"component": component} if component is not None else {}),
+                    "layer": layer, "weights": cell["weights"], "biases": cell["biases"],
                     "parameters": cell["parameters"]})
     return out
 
@@ -135,14 +177,16 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
 
     Query rows are n_heads x d_head; key and value rows n_kv_heads x d_head (grouped-query
     attention); the output projection's columns are cut by query head. The output bias belongs
-    to no head (it is added after the heads are summed), so it is left out here.
+    to no head (it is added after the heads are summed), so it is left out here. The head
+    counts are the language model's: a multimodal model's vision tower is not cut.
     """
     if not n_heads:
         raise UsageError(source, HEADS_UNKNOWN)
     kv = n_kv_heads or n_heads
     cells: dict[tuple, list[int]] = {}  # (layer, role) -> [weights, biases] of one head
     for row in select(rows):
-        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS):
+        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS) \
+                or not row.in_language_model:
             continue
         heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
         # query/key/value: rows are heads; output: columns are heads. Either way numel splits evenly.
@@ -171,7 +215,8 @@ def tensor_table(rows: list[Row]) -> list[dict]:
          "canonical": r.canonical, "layer": r.layer, "kind": r.kind, "shape": list(r.shape),
          "dtype": r.dtype,
          "numel": r.numel, "bytes": r.nbytes,
-         "tied_to": r.tied_to.value if r.tied_to else None}
+         "tied_to": r.tied_to.value if r.tied_to else None,
+         **({"component": r.component} if r.component is not None else {})}
         for r in rows
     ]
 

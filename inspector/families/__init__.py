@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import cache
 
 from inspector.canonical import MODULES, parse
-from inspector.families.base import Family
+from inspector.families.base import Composite, Family
 from inspector.layout import Layout, Rule
 from inspector.roles import Role
 
@@ -45,6 +45,23 @@ def families() -> dict[str, Family]:
                 raise RuntimeError(f"family {family.name!r} is defined twice")
             found[family.name] = family
     return found
+
+
+@cache
+def composites() -> dict[str, Composite]:
+    """model_type -> Composite: every family module's `COMPOSITES` (multimodal model types)."""
+    found: dict[str, Composite] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            found.update((c.model_type, c) for c in getattr(module, "COMPOSITES", ()))
+    return found
+
+
+def composite_of(config: object) -> Composite | None:
+    """The composite a config.json's model_type names, or None."""
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    return composites().get(model_type) if isinstance(model_type, str) else None
 
 
 def get(name: str) -> Family | None:

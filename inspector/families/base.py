@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inspector.layout import Layout
+from inspector.rows import LANGUAGE_MODEL, PROJECTOR, VISION
 
 # config.json key (or keys, the first present wins) for each spec field.
 ConfigKeys = dict[str, "str | tuple[str, ...]"]
@@ -53,6 +54,9 @@ class Family:
     # spec -> the layout `build --out` writes, where the hub layout names one canonical module
     # several ways and the config decides which (Falcon's input_layernorm or ln_attn).
     writes: Callable[[object], Layout] | None = None
+    # The component of layers numbered past the config's n_layers, where the family stores extra
+    # ones (DeepSeek-V3's multi-token-prediction layer `model.layers.{num_hidden_layers}`: MTP).
+    extra_layers: str | None = None
 
     @property
     def config_model_type(self) -> str:
@@ -65,3 +69,54 @@ class Family:
     def write_layout(self, spec) -> Layout:
         """The layout `build --out` writes `spec` in."""
         return self.writes(spec) if self.writes is not None else self.hub_layout
+
+
+@dataclass(frozen=True)
+class Part:
+    """Stored names that start with `prefix` belong to `component`. The language model's part
+    says what its family's layout calls the prefix (`text_as`): the name is read as
+    `text_as + rest`, so its roles, heads and check are that family's, exactly. Canonical names
+    outside the language model are the component's (`vision.layers.0.attn.query.weight`)."""
+    prefix: str
+    component: str
+    text_as: str | None = None
+    # For a part outside the language model: rules for its names after the prefix, where generic
+    # name patterns cannot say (a fused vision `qkv`, CLIP's [CLS] vector); the rest by them.
+    layout: Layout | None = None
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A multimodal `model_type` (LLaVA, Qwen2-VL, Gemma 3, Idefics 3): a language model of a
+    known family beside a vision tower and a projector, told apart by stored-name prefixes.
+
+    Tensors outside the language model get roles from generic name patterns
+    (inspector.inferred); those none fits are still counted, as `unmapped`, under their component.
+    """
+    model_type: str
+    text_family: str  # the family whose layout reads the language model (config: text_config)
+    parts: tuple[Part, ...]  # the first whose prefix a name starts with decides; put longer first
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if name.startswith(p.prefix)), None)
+
+
+def text_parts(text: str, *others: Part) -> tuple[Part, ...]:
+    """The parts of a model whose language model's names sit under `text` (`language_model.`,
+    `model.text_model.`): its `model.*` and `lm_head.*` as the text family stores them, after
+    the `others`, whose longer prefixes must decide first."""
+    return (*others, Part(f"{text}model.", LANGUAGE_MODEL, "model."),
+            Part(f"{text}lm_head.", LANGUAGE_MODEL, "lm_head."),
+            *((Part(text, LANGUAGE_MODEL, "model."),) if text else ()))
+
+
+def tower_parts(tower: str, projector: str, vision: Layout | None = None) -> tuple[Part, ...]:
+    """LLaVA's and Gemma 3's names, both ways transformers has written them: before version 5
+    (`language_model.model.*`, `language_model.lm_head`, `vision_tower.*`, as `save_pretrained`
+    still writes them) and its own (`model.language_model.*`, `model.vision_tower.*`,
+    `lm_head`). `vision`: the tower's rules (inspector.families.vision)."""
+    return (*text_parts("language_model.", Part(f"{tower}.", VISION, layout=vision),
+                        Part(f"{projector}.", PROJECTOR)),
+            *text_parts("model.language_model.", Part(f"model.{tower}.", VISION, layout=vision),
+                        Part(f"model.{projector}.", PROJECTOR)),
+            Part("lm_head.", LANGUAGE_MODEL, "lm_head."))

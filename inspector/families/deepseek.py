@@ -48,6 +48,7 @@ from inspector.families.base import Family
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, L, M, linear, norm, read_rope
 from inspector.families.moe import MOE_LAYOUT, expert
 from inspector.layout import Layout, Rule
+from inspector.rows import MTP as MTP_COMPONENT
 from inspector.spec import KEPT_ROPE_TYPES
 
 A = f"{M}.self_attn"
@@ -155,6 +156,7 @@ DEEPSEEK_V3 = Family(
     bias_keys={"attention_bias": ("qkv", "attn_output")},
     read_config=read_deepseek, write_config=write_deepseek,
     gguf_arch=None,  # llama.cpp's deepseek2 names stack the experts: not read yet
+    extra_layers=MTP_COMPONENT,  # the published checkpoint's layer 61: its multi-token-prediction module
 )
 
 FAMILIES = (DEEPSEEK_V3,)

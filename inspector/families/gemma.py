@@ -24,6 +24,7 @@ stores every norm weight plus 1 (the gain itself), which loading undoes.
 
 import reprlib
 
+from inspector.families.base import Composite, tower_parts
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
 from inspector.layout import Layout, Rule
 from inspector.spec import MAX_LAYERS, ROPE_TYPES
@@ -226,3 +227,8 @@ GEMMA3 = family("gemma3_text", "Gemma3ForCausalLM", layouts=(GEMMA2_LAYOUT,),
                 write_config=write_gemma3, gguf_arch="gemma3", **GGUF)
 
 FAMILIES = (GEMMA, GEMMA2, GEMMA3)
+
+# Gemma 3's multimodal model: a SigLIP vision tower (with its attention-pooling head), a
+# projector (a norm and one matrix), and a Gemma 3 text model.
+COMPOSITES = (Composite("gemma3", "gemma3_text",
+                        tower_parts("vision_tower", "multi_modal_projector")),)

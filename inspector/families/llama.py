@@ -5,7 +5,17 @@ the rows of attn_q and attn_k within each head for its rotary kernel (interleave
 halves), which `rotary_permuted` undoes when values are loaded.
 """
 
-from inspector.families.base import Family
+from inspector.families.base import (
+    LANGUAGE_MODEL,
+    PROJECTOR,
+    VISION,
+    Composite,
+    Family,
+    Part,
+    text_parts,
+    tower_parts,
+)
+from inspector.families.vision import CLIP_VISION
 from inspector.layout import Layout, Rule
 from inspector.spec import ROPE_SCALING_KEYS
 
@@ -131,3 +141,15 @@ MISTRAL = family("mistral", "MistralForCausalLM", bias_keys={}, gguf_arch=None,
                  read_config=read_mistral, write_config=write_mistral)
 
 FAMILIES = (LLAMA, MISTRAL)
+
+# Multimodal models whose language model is a Llama (stored names: transformers 5.24's
+# save_pretrained of LlavaForConditionalGeneration, Idefics3ForConditionalGeneration and
+# SmolVLMForConditionalGeneration).
+LLAVA = Composite("llava", "llama",
+                  tower_parts("vision_tower", "multi_modal_projector", CLIP_VISION))
+# Idefics 3 and SmolVLM: a SigLIP `vision_model`, a pixel-shuffle `connector`, a `text_model`.
+IDEFICS3_PARTS = (*text_parts("model.text_model.", Part("model.vision_model.", VISION),
+                              Part("model.connector.", PROJECTOR)),
+                  Part("lm_head.", LANGUAGE_MODEL, "lm_head."))
+COMPOSITES = (LLAVA, Composite("idefics3", "llama", IDEFICS3_PARTS),
+              Composite("smolvlm", "llama", IDEFICS3_PARTS))

@@ -7,7 +7,9 @@ llama.cpp stores both as transformers does (no rotary reordering: only its Llama
 permutes).
 """
 
+from inspector.families.base import PROJECTOR, VISION, Composite, Part, text_parts
 from inspector.families.llama import DEFAULTS, family
+from inspector.families.vision import QWEN2_VL_VISION
 
 # The config classes' defaults where config.json is silent: their sizes, 32 key/value heads
 # (Qwen 2 and 3), head_dim 128 (Qwen 3).
@@ -21,3 +23,14 @@ QWEN3 = family("qwen3", "Qwen3ForCausalLM",
                bias_keys={"attention_bias": ("qkv", "attn_output")}, gguf_rotary_permuted=False)
 
 FAMILIES = (QWEN2, QWEN3)
+
+# Qwen2-VL and Qwen2.5-VL: a `visual` tower whose `merger` projects into a Qwen 2 language model
+# (save_pretrained writes `visual.*`, `model.*`, `lm_head`; transformers' own names put both
+# under `model.`: `model.visual.*`, `model.language_model.*`).
+QWEN2_VL_PARTS = (Part("visual.merger.", PROJECTOR),
+                  Part("visual.", VISION, layout=QWEN2_VL_VISION),
+                  *text_parts("model.language_model.", Part("model.visual.merger.", PROJECTOR),
+                              Part("model.visual.", VISION, layout=QWEN2_VL_VISION)),
+                  *text_parts(""))
+COMPOSITES = (Composite("qwen2_vl", "qwen2", QWEN2_VL_PARTS),
+              Composite("qwen2_5_vl", "qwen2", QWEN2_VL_PARTS))
