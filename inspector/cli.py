@@ -567,6 +567,27 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
     return 0 if doc["identical"] else 1
 
 
+@cli.command()
+@click.argument("source", metavar="SOURCE|SPEC")
+@click.option("--out", required=True, help="The .html page (or .svg picture) to write.")
+@click.option("--spec", "spec_name", help="For a checkpoint: supplies what the files do not say"
+                                          " and checks against it, marking mismatching roles. "
+                                          + SPEC_HELP)
+@REVISION
+def diagram(source: str, out: str, spec_name: str | None, revision: str | None) -> None:
+    """The architecture of SOURCE (a checkpoint) or SPEC drawn with exact counts: embedding, the
+    stack of blocks with its layer pattern, one block in detail, the head; every box with its
+    shape, parameters and share. A self-contained page (no network) or an SVG."""
+    from inspector.diagram import write
+    from inspector.spec import load_spec
+
+    written, notes = write(hub_source(source, revision) if revision else source, out,
+                           load_spec(spec_name) if spec_name else None)
+    for note in notes:
+        warn(note)
+    say(written)
+
+
 @cli.group()
 def plot() -> None:
     """Pictures as PNG files (matplotlib, headless): `plot shares`, `plot norms`."""

@@ -1,0 +1,130 @@
+"""`inspector diagram`: the boxes' counts, read back from the SVG it writes, and its contract.
+
+Expected numbers are written from the architectures (GPT-2 124M: Radford et al. 2019 and
+transformers' GPT2LMHeadModel; Mixtral: its config.json), the arithmetic in each docstring;
+their totals are transformers' meta-device counts (tests/test_specs.py). The page in a real
+browser is tests/test_diagram_browser.py's."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import run_cli
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn_boxes(path) -> dict[str, dict]:
+    """module -> the data attributes of its box in the SVG."""
+    root = ET.parse(path).getroot()
+    return {g.get("data-module"): {k.removeprefix("data-"): v for k, v in g.attrib.items()}
+            for g in root.iter(f"{SVG}g") if "box" in g.get("class", "").split()}
+
+
+def draw(tmp_path, *args: str, name: str = "out.svg"):
+    out = tmp_path / name
+    result = run_cli("diagram", *args, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    return out
+
+
+def test_gpt2_124m_boxes(tmp_path):
+    """GPT-2 124M, d 768, 12 layers, vocab 50,257, 1,024 positions, MLP 3,072, biases everywhere:
+    embedding 50,257 x 768 = 38,597,376; positions 1,024 x 768 = 786,432; Q, K, V and the output
+    each 12 x (768 x 768 + 768) = 12 x 590,592 = 7,087,104; up 12 x (3,072 x 768 + 3,072) =
+    28,348,416; down 12 x (768 x 3,072 + 768) = 28,320,768; each block norm 12 x 1,536 = 18,432;
+    final norm 1,536; the unembedding is the embedding (tied): shown at 38,597,376, counted 0.
+    Counted: 39,383,808 + 12 x 7,087,872 + 1,536 = 124,439,808."""
+    boxes = drawn_boxes(draw(tmp_path, "gpt2-124m"))
+    expected = {
+        "embed": 38_597_376, "pos": 786_432,
+        "layers.{i}.attn_norm": 18_432, "layers.{i}.attn.query": 7_087_104,
+        "layers.{i}.attn.key": 7_087_104, "layers.{i}.attn.value": 7_087_104,
+        "layers.{i}.attn.output": 7_087_104, "layers.{i}.mlp_norm": 18_432,
+        "layers.{i}.mlp.up": 28_348_416, "layers.{i}.mlp.down": 28_320_768,
+        "final_norm": 1_536, "unembed": 38_597_376,
+    }
+    assert {k: int(b["params"]) for k, b in boxes.items()} == expected
+    assert boxes["unembed"]["tied"] == "embedding" and boxes["unembed"]["counted"] == "0"
+    assert sum(int(b["counted"]) for b in boxes.values()) == 124_439_808
+
+
+def test_mixtral_experts_are_one_box_per_projection(tmp_path):
+    """Mixtral 8x7B: 32 layers of 8 experts of 14,336 (d 4,096, no biases): each projection
+    8 x 32 x 14,336 x 4,096 = 256 x 58,720,256 = 15,032,385,536; the router 32 x 8 x 4,096 =
+    1,048,576; K and V 32 x 1,024 x 4,096 = 134,217,728 (8 kv heads of 128). Counted total
+    46,702,792,704."""
+    out = draw(tmp_path, "mixtral-8x7b")
+    boxes = drawn_boxes(out)
+    for part in ("gate", "up", "down"):
+        assert int(boxes[f"layers.{{i}}.mlp.experts.{{e}}.{part}"]["params"]) == 15_032_385_536
+    assert int(boxes["layers.{i}.mlp.router"]["params"]) == 1_048_576
+    assert int(boxes["layers.{i}.attn.key"]["params"]) == 134_217_728
+    assert sum(int(b["counted"]) for b in boxes.values()) == 46_702_792_704
+    text = out.read_text()
+    assert "58,720,256 × 8 experts × 32 layers =" in text
+    assert "top 2 of 8 experts per token" in text
+    assert "8 kv heads of 128" in text and "one per 4 Q heads (GQA)" in text
+
+
+def test_the_layer_pattern_is_drawn_and_said(tmp_path):
+    """GPT-3 175B alternates dense and locally banded layers (Brown et al. 2020, section 2.1)."""
+    text = draw(tmp_path, "gpt3-175b").read_text()
+    assert text.count('class="cell dense"') == 48 and text.count('class="cell local"') == 48
+    assert "attention: dense (global), local (sliding window 256), repeated" in text
+    assert "96 heads of 128" in text
+
+
+def test_html_page_is_self_contained(tmp_path):
+    page = draw(tmp_path, "llama2-70b", name="llama.html").read_text()
+    assert page.startswith("<!doctype html>")
+    assert "default-src 'none'" in page  # the browser itself refuses any fetch
+    for outside in ("http://", "https://", "src=", "href=", "@import", "url(http"):
+        assert outside not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert '<tr data-role="query" data-params="5368709120">' in page
+
+
+def test_a_checkpoint_s_buffers_are_drawn_apart(tmp_path):
+    """GPT-2 124M as the hub published it: 12 causal masks `h.N.attn.bias` of 1 x 1 x 1,024 x
+    1,024 = 1,048,576 values (12,582,912 in all), buffers, not parameters; the parameters still
+    124,439,808, and checked against gpt2-124m nothing is marked."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", "published")
+    page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="gpt2.html").read_text()
+    assert ('data-buffer="h.{i}.attn.bias" data-values="12582912"' in page
+            and "h.{i}.attn.bias: 12 tensors, 12,582,912 values" in page)
+    assert "12 tensors, 12,582,912 values (not parameters)" in page
+    assert "gpt2-124m: match" in page and "MISMATCH" not in page
+    svg = draw(tmp_path, str(folder), name="gpt2.svg")
+    assert sum(int(b["counted"]) for b in drawn_boxes(svg).values()) == 124_439_808
+
+
+def test_a_checkpoint_checked_against_another_spec(tmp_path, tiny_gpt2_dir):
+    """The tiny GPT-2 (2 layers, d 32, 4 heads, vocab 100, 16 positions), as transformers saved
+    it: embedding 100 x 32 = 3,200, positions 16 x 32 = 512, Q 2 x (32 x 32 + 32) = 2,112.
+    Checked against gpt2-124m, every role differs and each box says by how much: the embedding
+    3,200 against 38,597,376 is -38,594,176."""
+    out = draw(tmp_path, str(tiny_gpt2_dir), "--spec", "gpt2-124m", name="tiny.html")
+    page = out.read_text()
+    assert "MISMATCH: spec 38,597,376, found 3,200 (-38,594,176)" in page
+    assert 'class="box embedding mismatch"' in page
+    svg = draw(tmp_path, str(tiny_gpt2_dir), name="tiny.svg")
+    boxes = drawn_boxes(svg)
+    assert int(boxes["embed"]["params"]) == 3_200 and int(boxes["pos"]["params"]) == 512
+    assert int(boxes["layers.{i}.attn.query"]["params"]) == 2_112
+    assert "MISMATCH" not in svg.read_text()
+
+
+@pytest.mark.parametrize("args", [
+    ("gpt2-124m", "--out", "picture.png"),
+    ("no-such-spec", "--out", "x.html"),
+    ("gpt2-124m", "--spec", "gpt2-124m", "--out", "x.html"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args):
+    result = run_cli("diagram", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not list(tmp_path.iterdir())
