@@ -169,7 +169,7 @@ def count_lines(box: Box, total_params: int) -> list[str]:
     lines = [shape_text(box)]
     n = len(box.instances)
     if n > 1 and box.params % n == 0:
-        lines.append(f"{box.params // n:,} × {times(box)} =")
+        lines += [f"{box.params // n:,} each", f"× {times(box)} ="]
     if box.tied_to:
         lines.append(f"{box.params:,}: tied to the {box.tied_to},")
         lines.append("not counted again")
@@ -224,6 +224,15 @@ text.note { fill: #444; }
 """
 
 
+def text_lines(x: float, y: float, lines: list[str]) -> str:
+    """Lines of text from (x, y) down, the first one a title."""
+    return "".join(f'<text x="{x:.0f}" y="{y + LINE * i:.0f}"{TITLE if i == 0 else ""}>'
+                   f"{escape(line)}</text>" for i, line in enumerate(lines))
+
+
+TITLE = ' class="title"'
+
+
 class Canvas:
     """SVG elements in order, and the lowest point drawn."""
 
@@ -243,7 +252,9 @@ class Canvas:
         self.add(f'<path class="{cls}" d="M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"/>', y2)
 
     def box(self, x: float, y: float, w: float, box: Box, total_params: int, model: Model,
-            wrong: dict[str, str]) -> None:
+            wrong: dict[str, str]) -> float:
+        """A box with weights, its numbers as text (and as data attributes, for tests and
+        scripts); returns its bottom."""
         lines = [box.title, *head_lines(box, model), *count_lines(box, total_params)]
         if box.role in wrong:
             lines.append(wrong[box.role])
@@ -251,17 +262,14 @@ class Canvas:
         classes = " ".join(["box", box.role, *(["tied"] if box.tied_to else []),
                             *(["mismatch"] if box.role in wrong else [])])
         label = "; ".join(lines)
-        body = "".join(
-            f'<text x="{x + 8:.0f}" y="{y + 18 + LINE * i:.0f}"'
-            f'{" class=" + chr(34) + "title" + chr(34) if i == 0 else ""}>{escape(line)}</text>'
-            for i, line in enumerate(lines))
         self.add(f'<g class="{classes}" role="img" aria-label="{escape(label)}"'
                  f' data-role="{escape(box.role)}" data-module="{escape(box.key)}"'
                  f' data-params="{box.params}" data-counted="{box.counted}"'
                  f' data-tied="{escape(box.tied_to or "")}">'
                  f'<title>{escape(label)}</title>'
-                 f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h}" rx="6"/>{body}</g>',
-                 y + h)
+                 f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h}" rx="6"/>'
+                 f"{text_lines(x + 8, y + 18, lines)}</g>", y + h)
+        return y + h
 
     def op(self, x: float, y: float, w: float, text: str, h: int = 30) -> None:
         """A step with no weights (softmax, top-k, attention's arithmetic)."""
@@ -298,13 +306,8 @@ def row_of_boxes(c: Canvas, d: Drawing, keys: list[str], x: float, y: float, w: 
         return y
     gap = 10
     each = (w - gap * (len(keys) - 1)) / len(keys)
-    before = c.bottom
-    c.bottom = 0
-    for i, key in enumerate(keys):
-        c.box(x + i * (each + gap), y, each, d.boxes[key], d.total, d.model, d.wrong)
-    below = c.bottom
-    c.bottom = max(before, below)
-    return below
+    return max(c.box(x + i * (each + gap), y, each, d.boxes[key], d.total, d.model, d.wrong)
+               for i, key in enumerate(keys))
 
 
 def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
@@ -364,9 +367,7 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
         cells.append(f'<rect class="cell {kind}{moe}" x="{x + 8 + i * cw:.2f}" y="{cell_y}"'
                      f' width="{max(cw - 1, 0.6):.2f}" height="16"><title>layer {i}: {kind}'
                      f'{" attention" if kind else ""}{", MoE" if moe else ""}</title></rect>')
-    body = "".join(f'<text x="{x + 8:.0f}" y="{y + 18 + LINE * i:.0f}"'
-                   f'{" class=" + chr(34) + "title" + chr(34) if i == 0 else ""}>'
-                   f"{escape(line)}</text>" for i, line in enumerate(lines))
+    body = text_lines(x + 8, y + 18, lines)
     keys = [f"{k}: {'dark' if k == 'dense' else 'light'}" for k in dict.fromkeys(m.pattern)]
     keys += ["MoE: outlined"] if m.n_experts else []
     legend = (f'<text x="{x + 8:.0f}" y="{cell_y + 30:.0f}" class="note">layers 0 to {n - 1};'
