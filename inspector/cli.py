@@ -12,7 +12,7 @@ import sys
 import click
 
 from inspector.errors import InspectorError, one_line
-from inspector.report import FORMATS, render, summary
+from inspector.rendering import FORMATS, render, summary
 from inspector.tables import TABLE_KEYS
 from inspector.terminal import printable, summarised
 
@@ -413,7 +413,7 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None,
 def report(source: str, spec_name: str | None, revision: str | None) -> int:
     """Markdown for a pull request or a CI step summary: roles, buffers, tied weights, the
     verdict (with --spec), costs and notes. Exit 0, or like `check` when --spec is given."""
-    from inspector.markdown_report import build_report
+    from inspector.report import build_report
     from inspector.spec import load_spec
 
     text, verdict = build_report(hub_source(source, revision),

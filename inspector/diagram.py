@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 
-from inspector.rows import BIAS, BUFFER, UNMAPPED, Row
+from inspector import tables
+from inspector.rows import BIAS, UNMAPPED, Row
 from inspector.spec import Spec
 from inspector.tables import role_name, role_table, total
 
@@ -138,14 +139,9 @@ def boxes_of(rows: list[Row]) -> dict[str, Box]:
 
 
 def buffer_groups(rows: list[Row]) -> list[tuple[str, int, int]]:
-    """Buffers (not parameters) grouped like boxes: (name pattern, tensors, values)."""
-    groups: dict[str, list[int]] = {}
-    for row in rows:
-        if row.kind == BUFFER:
-            cell = groups.setdefault(re.sub(r"\.\d+\.", ".{i}.", row.tensor), [0, 0])
-            cell[0] += 1
-            cell[1] += row.numel
-    return [(name, n, values) for name, (n, values) in groups.items()]
+    """Buffers (not parameters) by name pattern: (h.N.attn.bias, tensors, values)."""
+    return [(name, len(members), sum(r.numel for r in members))
+            for name, members in tables.buffer_groups(rows).items()]
 
 
 # --- text --------------------------------------------------------------------------------------

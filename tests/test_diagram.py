@@ -94,8 +94,8 @@ def test_a_checkpoint_s_buffers_are_drawn_apart(tmp_path):
 
     folder = write_gpt2(tmp_path / "gpt2", "published")
     page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="gpt2.html").read_text()
-    assert ('data-buffer="h.{i}.attn.bias" data-values="12582912"' in page
-            and "h.{i}.attn.bias: 12 tensors, 12,582,912 values" in page)
+    assert ('data-buffer="h.N.attn.bias" data-values="12582912"' in page
+            and "h.N.attn.bias: 12 tensors, 12,582,912 values" in page)
     assert "12 tensors, 12,582,912 values (not parameters)" in page
     assert "gpt2-124m: match" in page and "MISMATCH" not in page
     svg = draw(tmp_path, str(folder), name="gpt2.svg")
