@@ -410,14 +410,18 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None,
 @click.option("--spec", "spec_name", help="Check against it too (exit 1 on a mismatch). "
                                           + SPEC_HELP)
 @REVISION
-def report(source: str, spec_name: str | None, revision: str | None) -> int:
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
+              show_default=True, help="Markdown, or one self-contained HTML page that adds the"
+                                      " architecture diagram.")
+def report(source: str, spec_name: str | None, revision: str | None, fmt: str) -> int:
     """Markdown for a pull request or a CI step summary: roles, buffers, tied weights, the
-    verdict (with --spec), costs and notes. Exit 0, or like `check` when --spec is given."""
+    verdict (with --spec), costs and notes; or all that and the diagram as an HTML page. Exit 0,
+    or like `check` when --spec is given."""
     from inspector.report import build_report
     from inspector.spec import load_spec
 
     text, verdict = build_report(hub_source(source, revision),
-                                 load_spec(spec_name) if spec_name else None)
+                                 load_spec(spec_name) if spec_name else None, fmt)
     say(text)
     return 0 if verdict is None or verdict["ok"] else 1
 

@@ -512,47 +512,33 @@ def svg(d: Drawing, title: str) -> str:
             + "".join(c.parts) + "</svg>")
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #111; }}
-table {{ border-collapse: collapse; margin-top: 1em; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
-td:first-child, th:first-child, td:last-child, th:last-child {{ text-align: left; }}
-tr.mismatch {{ background: #fde8e8; }}
-.summary dt {{ font-weight: 600; float: left; clear: left; width: 9em; }}
-.summary dd {{ margin-left: 10em; }}
-</style></head><body>
-<h1>{title}</h1>
-<dl class="summary">{summary}</dl>
-{svg}
-<h2>Parameters by role</h2>
-<table class="roles"><thead><tr><th>role</th><th>parameters</th><th>share</th><th>note</th></tr>
-</thead><tbody>{roles}</tbody></table>
-</body></html>
-"""
-
-
 def role_rows(rows: list[Row], whole: int, wrong: dict[str, str]) -> str:
+    """The role table under the picture: each role's parameters, share, and what is wrong."""
     out = []
     for r in role_table(rows):
         note = f"tied to the {r['tied_to']}: not counted again" if r["tied_to"] else ""
         note = wrong.get(r["role"], note)
         cls = ' class="mismatch"' if r["role"] in wrong else ""
         out.append(f'<tr data-role="{escape(r["role"])}" data-params="{r["parameters"]}"{cls}>'
-                   f'<td>{escape(r["role"])}</td><td>{r["parameters"]:,}</td>'
-                   f'<td>{"-" if r["tied_to"] else share(r["parameters"], whole)}</td>'
+                   f'<td>{escape(r["role"])}</td><td class="n">{r["parameters"]:,}</td>'
+                   f'<td class="n">{"-" if r["tied_to"] else share(r["parameters"], whole)}</td>'
                    f"<td>{escape(note)}</td></tr>")
-    return "".join(out)
+    return ('<table class="roles"><thead><tr><th>role</th><th class="n">parameters</th>'
+            f'<th class="n">share</th><th>note</th></tr></thead><tbody>{"".join(out)}'
+            "</tbody></table>")
+
+
+def figure(d: Drawing, rows: list[Row], title: str) -> str:
+    """The picture and its role table, for a page."""
+    return f"{svg(d, title)}\n<h2>Parameters by role</h2>\n{role_rows(rows, d.total, d.wrong)}"
 
 
 def page(d: Drawing, rows: list[Row], title: str, summary: list[tuple[str, str]]) -> str:
+    from inspector.page import html_page
+
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in summary)
-    return PAGE.format(title=escape(title), summary=items, svg=svg(d, title),
-                       roles=role_rows(rows, d.total, d.wrong))
+    return html_page(title, f'<h1>{escape(title)}</h1>\n<dl class="summary">{items}</dl>\n'
+                            + figure(d, rows, title))
 
 
 def mismatches(verdict: dict | None) -> dict[str, str]:
@@ -595,21 +581,27 @@ def from_checkpoint(source: str, spec: Spec | None):
     from inspector.inspection import inspect_source
 
     inspection = inspect_source(source, spec)
-    rows = inspection.rows
-    known = inspection.spec
-    boxes = boxes_of(rows)
-    model = model_of_spec(known) if known is not None else model_of_shape(
-        source, inspection.shape, boxes)
     verdict = check(spec, inspection.decoupled) if spec is not None else None
-    d = Drawing(model, boxes, total(rows), buffer_groups(rows), mismatches(verdict))
+    d = of_inspection(source, inspection, verdict)
     summary = [("source", source), ("layout", inspection.decoupled.layout.name),
-               *totals(d, known, rows)]
+               *totals(d, inspection.spec, inspection.rows)]
     if verdict is not None:
         summary.append(("check", f"against {spec.name}: "
                         + ("match" if verdict["ok"] else
                            f"MISMATCH in {len(d.wrong)} roles, {len(verdict['problems'])}"
                            " problems (marked red)")))
-    return d, rows, summary, inspection.warnings
+    return d, inspection.rows, summary, inspection.warnings
+
+
+def of_inspection(source: str, inspection, verdict: dict | None) -> Drawing:
+    """A checkpoint's drawing: its spec (config.json's, else --spec) where known, else what
+    its shape and boxes say; a check's verdict marks the roles it failed."""
+    rows = inspection.rows
+    boxes = boxes_of(rows)
+    known = inspection.spec
+    model = model_of_spec(known) if known is not None else model_of_shape(
+        source, inspection.shape, boxes)
+    return drawing(rows, model, verdict)
 
 
 def totals(d: Drawing, spec: Spec | None, rows: list[Row]) -> list[tuple[str, str]]:

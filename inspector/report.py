@@ -27,11 +27,28 @@ FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E5M2", "F8_E4M3", "F8_E8M0"}
 INTEGER_DTYPES = {"I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL"}
 
 
-def build_report(source: str, spec: Spec | None = None) -> tuple[str, dict | None]:
-    """(the Markdown, the check verdict or None). The verdict decides the exit code."""
+def build_report(source: str, spec: Spec | None = None,
+                 fmt: str = "markdown") -> tuple[str, dict | None]:
+    """(the Markdown or the HTML page, the check verdict or None). The verdict decides the exit
+    code."""
     inspection = inspect_source(source, spec)  # its own shape; the spec supplies heads at most
     verdict = check(spec, inspection.decoupled) if spec is not None else None
-    return render_report(source, inspection, spec, verdict), verdict
+    text = render_report(source, inspection, spec, verdict)
+    if fmt == "html":
+        text = html_report(source, inspection, verdict, text)
+    return text, verdict
+
+
+def html_report(source: str, inspection: Inspection, verdict: dict | None, text: str) -> str:
+    """The Markdown report as one page, with the architecture drawn after it (mismatching roles
+    marked, as in `inspector diagram --spec`)."""
+    from inspector import diagram
+    from inspector.page import html_page, markdown_html
+
+    d = diagram.of_inspection(source, inspection, verdict)
+    picture = diagram.svg(d, f"{d.model.name}: {d.total:,} parameters")
+    return html_page(f"inspector: {source}",
+                     f"{markdown_html(text)}\n<h3>Architecture</h3>\n{picture}")
 
 
 def render_report(source: str, inspection: Inspection, spec: Spec | None,

@@ -128,3 +128,35 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_report_as_one_html_page(tmp_path):
+    """`report --format html`: the Markdown report's content and the diagram, one page. GPT-2
+    124M as published matches gpt2-124m: the verdict in bold, the role table's query row
+    7,077,888 weights + 9,216 biases = 7,087,104 (12 x 590,592), and the diagram's Q box."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", "published")
+    result = run_cli("report", folder, "--spec", "gpt2-124m", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert page.startswith("<!doctype html>") and "default-src 'none'" in page
+    assert "<strong>Verdict: match.</strong>" in page
+    assert ('<tr><td>query</td><td class="n">7,077,888</td><td class="n">9,216</td>'
+            '<td class="n">7,087,104</td>') in page
+    assert 'data-module="layers.{i}.attn.query" data-params="7087104"' in page
+    assert "<h3>Architecture</h3>" in page
+    markdown = run_cli("report", folder, "--spec", "gpt2-124m").stdout
+    assert markdown.startswith("## inspector: ")  # Markdown stays the default
+
+
+def test_markdown_html_escapes_what_files_say():
+    """A name from a file is text on the page, never markup."""
+    from inspector.page import markdown_html
+
+    html = markdown_html("## a `<b>` **<i>**\n\n| name | n |\n|---|---:|\n| <script> | 1 |\n"
+                         "- x & y")
+    assert html == ("<h2>a <code>&lt;b&gt;</code> <strong>&lt;i&gt;</strong></h2>\n"
+                    '<table><thead><tr><th>name</th><th class="n">n</th></tr></thead><tbody>'
+                    '<tr><td>&lt;script&gt;</td><td class="n">1</td></tr></tbody></table>\n'
+                    "<ul><li>x &amp; y</li></ul>")

@@ -141,3 +141,18 @@ def test_screenshot(browser, tmp_path_factory):
     print(f"screenshot: {png}")
     driver.set_window_size(1200, 900)
     assert os.path.getsize(png) > 0
+
+
+def test_the_report_page(browser, tmp_path):
+    """`report --format html` of GPT-2 124M as published: its role table and its diagram render,
+    and nothing is fetched; the diagram's boxes add up to 124,439,808."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", "published")
+    result = run_cli("report", folder, "--spec", "gpt2-124m", "--format", "html")
+    page = tmp_path / "report.html"
+    page.write_text(result.stdout)
+    driver = open_page(browser, page)
+    assert sum(int(b["counted"]) for b in boxes(driver)) == EXPECTED_TOTALS["gpt2-124m"]
+    assert "Verdict: match." in driver.find_element("tag name", "body").text
+    assert [u for u in requests_made(driver) if u != page.as_uri()] == []
