@@ -10,7 +10,7 @@ no network (the page carries its own CSS and a Content-Security-Policy that forb
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 
 from inspector import tables
@@ -74,7 +74,7 @@ class Model:
     n_heads: int | None = None
     n_kv_heads: int | None = None
     d_head: int | None = None
-    pattern: tuple[str, ...] = ("dense",)
+    pattern: tuple[str, ...] = ()  # empty: not known (a checkpoint without spec or config)
     local_window: int | None = None
     norm: str = ""
     norm_placement: str = "pre"
@@ -86,27 +86,30 @@ class Model:
     experts_per_token: int | None = None
     dense_layers: tuple = ()
     norm_topk_prob: bool = False
-    decoder: bool = True
+    patch_size: int | None = None  # an image model: its input is patches, not token ids
 
     def layer_kind(self, layer: int) -> str:
-        return self.pattern[layer % len(self.pattern)]
+        return self.pattern[layer % len(self.pattern)] if self.pattern else "unknown"
 
     def is_moe(self, layer: int) -> bool:
         return self.n_experts > 0 and layer not in self.dense_layers
 
 
 def model_of_spec(spec: Spec) -> Model:
-    return Model(spec.name, spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads,
-                 spec.d_head, spec.attention_pattern, spec.local_window, spec.norm,
-                 spec.norm_placement, spec.residual, spec.activation, spec.gated_mlp,
-                 spec.position, spec.n_experts, spec.experts_per_token,
-                 tuple(spec.dense_layers), spec.norm_topk_prob, spec.has_unembedding)
+    return Model(
+        spec.name, spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head,
+        pattern=spec.attention_pattern, local_window=spec.local_window, norm=spec.norm,
+        norm_placement=spec.norm_placement, residual=spec.residual, activation=spec.activation,
+        gated=spec.gated_mlp, position=spec.position, n_experts=spec.n_experts,
+        experts_per_token=spec.experts_per_token, dense_layers=tuple(spec.dense_layers),
+        norm_topk_prob=spec.norm_topk_prob, patch_size=spec.patch_size)
 
 
 def model_of_shape(name: str, shape, boxes: dict[str, Box]) -> Model:
     """A checkpoint without a spec: its shape, and what its boxes show (a gate, experts)."""
     experts = {e for box in boxes.values() for _, e in box.instances if e is not None}
-    return Model(name, shape.n_layers or 0, shape.d_model, shape.n_heads, shape.n_kv_heads,
+    layers = {layer for box in boxes.values() for layer, _ in box.instances if layer is not None}
+    return Model(name, shape.n_layers or len(layers), shape.d_model, shape.n_heads, shape.n_kv_heads,
                  shape.d_head, gated="layers.{i}.mlp.gate" in boxes, n_experts=len(experts),
                  norm_placement="sandwich" if "layers.{i}.attn_post_norm" in boxes else "pre")
 
@@ -210,7 +213,7 @@ svg.inspector-diagram { font: 12px system-ui, sans-serif; }
 .buffer rect { fill: #fafafa; stroke: #999; stroke-dasharray: 6 3; }
 .frame > rect { fill: none; stroke: #999; }
 .frame > text { font-weight: 600; fill: #444; }
-.cell.dense { fill: #2b5d8a; } .cell.local { fill: #9cc3e6; }
+.cell.dense { fill: #2b5d8a; } .cell.local { fill: #9cc3e6; } .cell.unknown { fill: #bbb; }
 .cell.moe { stroke: #b35900; stroke-width: 1.5; }
 .arrow { stroke: #333; stroke-width: 1.2; fill: none; marker-end: url(#head); }
 .tie { stroke: #b35900; stroke-dasharray: 6 3; stroke-width: 1.5; fill: none;
@@ -248,12 +251,13 @@ class Canvas:
         self.add(f'<path class="{cls}" d="M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"/>', y2)
 
     def box(self, x: float, y: float, w: float, box: Box, total_params: int, model: Model,
-            wrong: dict[str, str]) -> float:
+            wrong: dict[str, list[str]]) -> float:
         """A box with weights, its numbers as text (and as data attributes, for tests and
         scripts); returns its bottom."""
-        lines = [box.title, *head_lines(box, model), *count_lines(box, total_params)]
-        if box.role in wrong:
-            lines.append(wrong[box.role])
+        title = "patch embedding (convolution)" if box.key == "embed" and model.patch_size \
+            else box.title
+        lines = [title, *head_lines(box, model), *count_lines(box, total_params)]
+        lines += wrong.get(box.role, [])
         h = max(BOX_H, 12 + LINE * len(lines))
         classes = " ".join(["box", box.role, *(["tied"] if box.tied_to else []),
                             *(["mismatch"] if box.role in wrong else [])])
@@ -292,7 +296,7 @@ class Drawing:
     boxes: dict[str, Box]
     total: int
     buffers: list[tuple[str, int, int]]
-    wrong: dict[str, str]  # role -> what a check against the spec found
+    wrong: dict[str, list[str]]  # role -> what a check against the spec found, in lines
 
 
 def row_of_boxes(c: Canvas, d: Drawing, keys: list[str], x: float, y: float, w: float) -> float:
@@ -309,7 +313,8 @@ def row_of_boxes(c: Canvas, d: Drawing, keys: list[str], x: float, y: float, w: 
 def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     """Left column: tokens, embeddings, the stack, the head, softmax, top-k."""
     mid = x + w / 2
-    c.op(x, y, w, "input tokens (ids)" if "embed" in d.boxes else "input")
+    c.op(x, y, w, f"input image, in {d.model.patch_size} × {d.model.patch_size} patches"
+         if d.model.patch_size else "input tokens (ids)")
     y += 30
     c.arrow(mid, y, mid, y + 22)
     embed_y = y + 22
@@ -362,9 +367,10 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
         moe = " moe" if m.is_moe(i) else ""
         cells.append(f'<rect class="cell {kind}{moe}" x="{x + 8 + i * cw:.2f}" y="{cell_y}"'
                      f' width="{max(cw - 1, 0.6):.2f}" height="16"><title>layer {i}: {kind}'
-                     f'{" attention" if kind else ""}{", MoE" if moe else ""}</title></rect>')
+                     f' attention{", MoE" if moe else ""}</title></rect>')
     body = text_lines(x + 8, y + 18, lines)
     keys = [f"{k}: {'dark' if k == 'dense' else 'light'}" for k in dict.fromkeys(m.pattern)]
+    keys += [] if m.pattern else ["grey: not known"]
     keys += ["MoE: outlined"] if m.n_experts else []
     legend = (f'<text x="{x + 8:.0f}" y="{cell_y + 30:.0f}" class="note">layers 0 to {n - 1};'
               f" {', '.join(keys)}</text>")
@@ -376,6 +382,8 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
 
 
 def pattern_text(m: Model) -> str:
+    if not m.pattern:
+        return "attention pattern: not known (no spec)"
     names = [f"local (sliding window {m.local_window:,})" if k == "local" and m.local_window
              else "dense (global)" if k == "dense" else k for k in m.pattern]
     if len(names) == 1:
@@ -419,7 +427,8 @@ def block_kind(m: Model) -> str:
     placement = {"pre": "norm before each sublayer", "post": "norm after each residual add",
                  "sandwich": "norms before and after each sublayer",
                  "output": "norm on each sublayer's output"}[m.norm_placement]
-    return f"{m.residual}, {placement}" + (f", {m.norm}" if m.norm else "")
+    return (f"{m.residual}, {placement}" + (f", {m.norm}" if m.norm else "")
+            + ("" if m.pattern else "; no spec: as the tensor names suggest"))
 
 
 def sublayer_norms(c: Canvas, d: Drawing, keys: list[str], x: float, w: float, y: float) -> float:
@@ -512,17 +521,21 @@ def svg(d: Drawing, title: str) -> str:
             + "".join(c.parts) + "</svg>")
 
 
-def role_rows(rows: list[Row], whole: int, wrong: dict[str, str]) -> str:
+def role_rows(rows: list[Row], whole: int, wrong: dict[str, list[str]]) -> str:
     """The role table under the picture: each role's parameters, share, and what is wrong."""
     out = []
     for r in role_table(rows):
         note = f"tied to the {r['tied_to']}: not counted again" if r["tied_to"] else ""
-        note = wrong.get(r["role"], note)
+        note = " ".join(wrong.get(r["role"], [note]))
         cls = ' class="mismatch"' if r["role"] in wrong else ""
         out.append(f'<tr data-role="{escape(r["role"])}" data-params="{r["parameters"]}"{cls}>'
                    f'<td>{escape(r["role"])}</td><td class="n">{r["parameters"]:,}</td>'
                    f'<td class="n">{"-" if r["tied_to"] else share(r["parameters"], whole)}</td>'
                    f"<td>{escape(note)}</td></tr>")
+    listed = {r["role"] for r in role_table(rows)}
+    out += [f'<tr class="mismatch"><td>{escape(role)}</td><td class="n">0</td><td></td>'
+            f"<td>absent: {escape(' '.join(lines))}</td></tr>"
+            for role, lines in wrong.items() if role not in listed]  # the spec has, the file not
     return ('<table class="roles"><thead><tr><th>role</th><th class="n">parameters</th>'
             f'<th class="n">share</th><th>note</th></tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
@@ -541,12 +554,12 @@ def page(d: Drawing, rows: list[Row], title: str, summary: list[tuple[str, str]]
                             + figure(d, rows, title))
 
 
-def mismatches(verdict: dict | None) -> dict[str, str]:
-    """role -> "MISMATCH: ..." for each role a check against the spec failed."""
+def mismatches(verdict: dict | None) -> dict[str, list[str]]:
+    """role -> lines saying how a check against the spec failed it (short: boxes are narrow)."""
     if verdict is None:
         return {}
-    return {r["role"]: f"MISMATCH: spec {r['expected']:,}, found {r['actual']:,}"
-                       f" ({r['actual'] - r['expected']:+,})"
+    return {r["role"]: [f"MISMATCH (all {r['role']}):", f"spec {r['expected']:,}",
+                        f"found {r['actual']:,}", f"difference {r['actual'] - r['expected']:+,}"]
             for r in verdict["roles"] if not r["ok"]}
 
 
@@ -598,9 +611,14 @@ def of_inspection(source: str, inspection, verdict: dict | None) -> Drawing:
     its shape and boxes say; a check's verdict marks the roles it failed."""
     rows = inspection.rows
     boxes = boxes_of(rows)
-    known = inspection.spec
-    model = model_of_spec(known) if known is not None else model_of_shape(
-        source, inspection.shape, boxes)
+    known, shape = inspection.spec, inspection.shape
+    if known is None:
+        return drawing(rows, model_of_shape(source, shape, boxes), verdict)
+    # the checkpoint's own shape wins where it has one (a --spec of another size is checked,
+    # not drawn): the stack has the checkpoint's layers
+    model = replace(model_of_spec(known), name=source, **{
+        key: getattr(shape, key) for key in ("n_layers", "d_model", "n_heads", "n_kv_heads",
+                                             "d_head") if getattr(shape, key) is not None})
     return drawing(rows, model, verdict)
 
 

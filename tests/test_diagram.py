@@ -109,7 +109,9 @@ def test_a_checkpoint_checked_against_another_spec(tmp_path, tiny_gpt2_dir):
     3,200 against 38,597,376 is -38,594,176."""
     out = draw(tmp_path, str(tiny_gpt2_dir), "--spec", "gpt2-124m", name="tiny.html")
     page = out.read_text()
-    assert "MISMATCH: spec 38,597,376, found 3,200 (-38,594,176)" in page
+    assert ("MISMATCH (all embedding): spec 38,597,376 found 3,200 difference -38,594,176"
+            in page)  # the role table's note
+    assert ">difference -38,594,176</text>" in page  # and the embedding's box
     assert 'class="box embedding mismatch"' in page
     svg = draw(tmp_path, str(tiny_gpt2_dir), name="tiny.svg")
     boxes = drawn_boxes(svg)
@@ -209,3 +211,15 @@ def test_importing_inspector_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
+    """SmolLM2-135M (rotary: no position table) checked against gpt2-124m, whose learned
+    positions are 1,024 x 768 = 786,432: the role table lists position as absent, found 0."""
+    from inspector.spec import load_spec
+    from inspector.testing_files import write_hole_checkpoint
+
+    folder = write_hole_checkpoint(tmp_path / "smol", load_spec("smollm2-135m"), "BF16")
+    page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="smol.html").read_text()
+    assert ('<tr class="mismatch"><td>position</td><td class="n">0</td><td></td><td>absent:'
+            " MISMATCH (all position): spec 786,432 found 0 difference -786,432</td></tr>") in page
