@@ -202,24 +202,28 @@ def head_lines(box: Box, model: Model) -> list[str]:
 # --- drawing -----------------------------------------------------------------------------------
 
 BOX_H, LINE = 78, 14
+# Every rule scoped to the picture: in a notebook it sits among other HTML.
 CSS = """
 svg.inspector-diagram { font: 12px system-ui, sans-serif; }
-.box rect { fill: #eef4fb; stroke: #2b5d8a; stroke-width: 1.2; }
-.box.norm rect { fill: #f4f4f4; stroke: #666; }
-.box.tied rect { fill: #fff; stroke-dasharray: 5 3; }
-.box.mismatch rect { fill: #fde8e8; stroke: #b00020; stroke-width: 2.5; }
-.box .title { font-weight: 600; }
-.op rect { fill: #fff; stroke: #999; stroke-dasharray: 2 2; }
-.buffer rect { fill: #fafafa; stroke: #999; stroke-dasharray: 6 3; }
-.frame > rect { fill: none; stroke: #999; }
-.frame > text { font-weight: 600; fill: #444; }
-.cell.dense { fill: #2b5d8a; } .cell.local { fill: #9cc3e6; } .cell.unknown { fill: #bbb; }
-.cell.moe { stroke: #b35900; stroke-width: 1.5; }
-.arrow { stroke: #333; stroke-width: 1.2; fill: none; marker-end: url(#head); }
-.tie { stroke: #b35900; stroke-dasharray: 6 3; stroke-width: 1.5; fill: none;
-       marker-end: url(#head); }
-.add circle { fill: #fff; stroke: #333; }
-text.note { fill: #444; }
+svg.inspector-diagram .box rect { fill: #eef4fb; stroke: #2b5d8a; stroke-width: 1.2; }
+svg.inspector-diagram .box.norm rect { fill: #f4f4f4; stroke: #666; }
+svg.inspector-diagram .box.tied rect { fill: #fff; stroke-dasharray: 5 3; }
+svg.inspector-diagram .box.mismatch rect { fill: #fde8e8; stroke: #b00020; stroke-width: 2.5; }
+svg.inspector-diagram .title { font-weight: 600; }
+svg.inspector-diagram .op rect { fill: #fff; stroke: #999; stroke-dasharray: 2 2; }
+svg.inspector-diagram .buffer rect { fill: #fafafa; stroke: #999; stroke-dasharray: 6 3; }
+svg.inspector-diagram .frame > rect { fill: none; stroke: #999; }
+svg.inspector-diagram .frame > text { font-weight: 600; fill: #444; }
+svg.inspector-diagram .cell.dense { fill: #2b5d8a; }
+svg.inspector-diagram .cell.local { fill: #9cc3e6; }
+svg.inspector-diagram .cell.unknown { fill: #bbb; }
+svg.inspector-diagram .cell.moe { stroke: #b35900; stroke-width: 1.5; }
+svg.inspector-diagram .arrow { stroke: #333; stroke-width: 1.2; fill: none;
+                               marker-end: url(#head); }
+svg.inspector-diagram .tie { stroke: #b35900; stroke-dasharray: 6 3; stroke-width: 1.5;
+                             fill: none; marker-end: url(#head); }
+svg.inspector-diagram .add circle { fill: #fff; stroke: #333; }
+svg.inspector-diagram text.note { fill: #444; }
 """
 
 
@@ -325,10 +329,9 @@ def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     if "pos" not in d.boxes and d.model.position:
         c.text(x, y + 14, f"positions: {d.model.position} (no table)")
         y += 18
-    for key in ("embed_norm",):
-        if key in d.boxes:
-            c.arrow(mid, y, mid, y + 22)
-            y = row_of_boxes(c, d, [key], x, y + 22, w)
+    if "embed_norm" in d.boxes:
+        c.arrow(mid, y, mid, y + 22)
+        y = row_of_boxes(c, d, ["embed_norm"], x, y + 22, w)
     c.arrow(mid, y, mid, y + 22)
     y = draw_stack(c, d, x, y + 22, w)
     head = [k for k in OUTPUTS if k in d.boxes]
@@ -382,13 +385,14 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
 
 
 def pattern_text(m: Model) -> str:
+    """The layer pattern in words (short: it sits in the stack's box)."""
     if not m.pattern:
         return "attention pattern: not known (no spec)"
-    names = [f"local (sliding window {m.local_window:,})" if k == "local" and m.local_window
-             else "dense (global)" if k == "dense" else k for k in m.pattern]
+    names = [f"local (window {m.local_window:,})" if k == "local" and m.local_window else k
+             for k in m.pattern]
     if len(names) == 1:
         return f"attention: {names[0]} in every layer"
-    return f"attention: {', '.join(names)}, repeated"
+    return f"attention: {' / '.join(names)}, {'alternating' if len(names) == 2 else 'repeated'}"
 
 
 def draw_block(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:

@@ -73,7 +73,7 @@ def test_the_layer_pattern_is_drawn_and_said(tmp_path):
     """GPT-3 175B alternates dense and locally banded layers (Brown et al. 2020, section 2.1)."""
     text = draw(tmp_path, "gpt3-175b").read_text()
     assert text.count('class="cell dense"') == 48 and text.count('class="cell local"') == 48
-    assert "attention: dense (global), local (sliding window 256), repeated" in text
+    assert "attention: dense / local (window 256), alternating" in text
     assert "96 heads of 128" in text
 
 
