@@ -29,10 +29,12 @@ try:
 except ImportError:
     SELENIUM = False
 
+MISSING = [name for name, found in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER),
+                                    ("selenium", SELENIUM)) if not found]
 pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER and SELENIUM),
-    reason="no headless browser: apt-get install -y chromium chromium-driver, and pip install"
-           " -e '.[test]' (selenium); .ci/run does both")
+    bool(MISSING),
+    reason=f"no headless browser ({', '.join(MISSING)} not installed): apt-get install -y"
+           " chromium chromium-driver, and pip install -e '.[test]' (selenium); .ci/run does both")
 
 # spec -> transformers' num_parameters() on the meta device (tests/test_specs.py's table):
 # the counted total the page's boxes must add up to.
