@@ -97,8 +97,8 @@ def hf_stats(folder: str) -> dict:
 
 
 def our_stats(source: str, threads: str = "0") -> dict:
-    from inspector.inspection import inspect_source
     from inspector.engine import default_workers
+    from inspector.inspection import inspect_source
     from inspector.stats import weight_stats
 
     decoupled = inspect_source(source).decoupled

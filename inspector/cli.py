@@ -12,7 +12,7 @@ import sys
 import click
 
 from inspector.errors import InspectorError, one_line
-from inspector.report import FORMATS, render, summary
+from inspector.rendering import FORMATS, render, summary
 from inspector.tables import TABLE_KEYS
 from inspector.terminal import printable, summarised
 
@@ -497,14 +497,18 @@ def export(source: str, out_dir: str, fmt: str, spec_name: str | None,
 @click.option("--spec", "spec_name", help="Check against it too (exit 1 on a mismatch). "
                                           + SPEC_HELP)
 @REVISION
-def report(source: str, spec_name: str | None, revision: str | None) -> int:
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
+              show_default=True, help="Markdown, or one self-contained HTML page that adds the"
+                                      " architecture diagram.")
+def report(source: str, spec_name: str | None, revision: str | None, fmt: str) -> int:
     """Markdown for a pull request or a CI step summary: roles, buffers, tied weights, the
-    verdict (with --spec), costs and notes. Exit 0, or like `check` when --spec is given."""
-    from inspector.markdown_report import build_report
+    verdict (with --spec), costs and notes; or all that and the diagram as an HTML page. Exit 0,
+    or like `check` when --spec is given."""
+    from inspector.report import build_report
     from inspector.spec import load_spec
 
     text, verdict = build_report(hub_source(source, revision),
-                                 load_spec(spec_name) if spec_name else None)
+                                 load_spec(spec_name) if spec_name else None, fmt)
     say(text)
     return 0 if verdict is None or verdict["ok"] else 1
 
@@ -652,6 +656,27 @@ def diff_command(source_a: str, source_b: str, by: str, tolerance: float,
                 + "\n".join(f"- {one_line(line)}" if fmt == "markdown" else one_line(line)
                             for line in lines))
     return 0 if doc["identical"] else 1
+
+
+@cli.command()
+@click.argument("source", metavar="SOURCE|SPEC")
+@click.option("--out", required=True, help="The .html page (or .svg picture) to write.")
+@click.option("--spec", "spec_name", help="For a checkpoint: supplies what the files do not say"
+                                          " and checks against it, marking mismatching roles. "
+                                          + SPEC_HELP)
+@REVISION
+def diagram(source: str, out: str, spec_name: str | None, revision: str | None) -> None:
+    """The architecture of SOURCE (a checkpoint) or SPEC drawn with exact counts: embedding, the
+    stack of blocks with its layer pattern, one block in detail, the head; every box with its
+    shape, parameters and share. A self-contained page (no network) or an SVG."""
+    from inspector.diagram import write
+    from inspector.spec import load_spec
+
+    written, notes = write(hub_source(source, revision) if revision else source, out,
+                           load_spec(spec_name) if spec_name else None)
+    for note in notes:
+        warn(note)
+    say(written)
 
 
 @cli.group()

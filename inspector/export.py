@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from inspector.atomic import make_folder, write_atomically
-from inspector.report import csv_text
+from inspector.rendering import csv_text
 
 # The tables of one export. One that a run cannot write (heads, with no head count) is removed
 # if an earlier run left it, so that the folder never holds a set made of two runs.

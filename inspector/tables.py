@@ -7,6 +7,7 @@ a tied repeat is shown but not added (unless `count_tied`), buffers are never pa
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from inspector.errors import UsageError
@@ -223,6 +224,20 @@ def tensor_table(rows: list[Row]) -> list[dict]:
 
 def buffers(rows: list[Row]) -> list[dict]:
     return [{"name": r.tensor, "numel": r.numel} for r in rows if r.kind == BUFFER]
+
+
+def name_pattern(name: str) -> str:
+    """A stored name with its layer (or expert) numbers as N: `h.3.attn.bias` -> `h.N.attn.bias`."""
+    return re.sub(r"(?<=\.)\d+(?=\.)", "N", name)
+
+
+def buffer_groups(rows: list[Row]) -> dict[str, list[Row]]:
+    """Buffers by name pattern: one entry per kind (every layer's causal mask together)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.kind == BUFFER:
+            groups[name_pattern(r.tensor)].append(r)
+    return groups
 
 
 def bookkeeping(rows: list[Row]) -> list[dict]:

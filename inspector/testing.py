@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from inspector.check import check
 from inspector.inspection import inspect_source
-from inspector.report import table
+from inspector.rendering import table
 from inspector.spec import Spec, load_spec
 
 PROBLEMS_SHOWN = 20

@@ -112,3 +112,13 @@ def test_parquet_export_may_import_pandas_but_not_torch(tmp_path, holes):
     assert code == 0
     assert "pandas" in modules
     assert not modules & {"torch", "transformers", "matplotlib"}
+
+
+@pytest.mark.parametrize("form", ["spec", "single"])
+def test_diagram_imports_nothing_heavy(tmp_path, holes, form):
+    """A diagram is drawn from the header path's rows: strings, no arrays."""
+    source = "gpt3-175b" if form == "spec" else holes[form]
+    for out in ("d.html", "d.svg"):
+        code, modules = imported(tmp_path, "diagram", source, "--out", tmp_path / out)
+        assert code == 0
+        assert not modules & set(HEADER_ONLY_FORBIDS), modules & set(HEADER_ONLY_FORBIDS)

@@ -6,7 +6,7 @@ from conftest import MINILM_DIR, SMOLLM2_GGUF, needs_minilm, needs_smollm2, run_
 from gpt2_files import write_gpt2
 
 from inspector.inspection import inspect_source
-from inspector.markdown_report import buffer_groups, notes
+from inspector.report import buffer_groups, notes
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,225 @@
+"""`inspector diagram`: the boxes' counts, read back from the SVG it writes, and its contract.
+
+Expected numbers are written from the architectures (GPT-2 124M: Radford et al. 2019 and
+transformers' GPT2LMHeadModel; Mixtral: its config.json), the arithmetic in each docstring;
+their totals are transformers' meta-device counts (tests/test_specs.py). The page in a real
+browser is tests/test_diagram_browser.py's."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import run_cli
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn_boxes(path) -> dict[str, dict]:
+    """module -> the data attributes of its box in the SVG."""
+    root = ET.parse(path).getroot()
+    return {g.get("data-module"): {k.removeprefix("data-"): v for k, v in g.attrib.items()}
+            for g in root.iter(f"{SVG}g") if "box" in g.get("class", "").split()}
+
+
+def draw(tmp_path, *args: str, name: str = "out.svg"):
+    out = tmp_path / name
+    result = run_cli("diagram", *args, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    return out
+
+
+def test_gpt2_124m_boxes(tmp_path):
+    """GPT-2 124M, d 768, 12 layers, vocab 50,257, 1,024 positions, MLP 3,072, biases everywhere:
+    embedding 50,257 x 768 = 38,597,376; positions 1,024 x 768 = 786,432; Q, K, V and the output
+    each 12 x (768 x 768 + 768) = 12 x 590,592 = 7,087,104; up 12 x (3,072 x 768 + 3,072) =
+    28,348,416; down 12 x (768 x 3,072 + 768) = 28,320,768; each block norm 12 x 1,536 = 18,432;
+    final norm 1,536; the unembedding is the embedding (tied): shown at 38,597,376, counted 0.
+    Counted: 39,383,808 + 12 x 7,087,872 + 1,536 = 124,439,808."""
+    boxes = drawn_boxes(draw(tmp_path, "gpt2-124m"))
+    expected = {
+        "embed": 38_597_376, "pos": 786_432,
+        "layers.{i}.attn_norm": 18_432, "layers.{i}.attn.query": 7_087_104,
+        "layers.{i}.attn.key": 7_087_104, "layers.{i}.attn.value": 7_087_104,
+        "layers.{i}.attn.output": 7_087_104, "layers.{i}.mlp_norm": 18_432,
+        "layers.{i}.mlp.up": 28_348_416, "layers.{i}.mlp.down": 28_320_768,
+        "final_norm": 1_536, "unembed": 38_597_376,
+    }
+    assert {k: int(b["params"]) for k, b in boxes.items()} == expected
+    assert boxes["unembed"]["tied"] == "embedding" and boxes["unembed"]["counted"] == "0"
+    assert sum(int(b["counted"]) for b in boxes.values()) == 124_439_808
+
+
+def test_mixtral_experts_are_one_box_per_projection(tmp_path):
+    """Mixtral 8x7B: 32 layers of 8 experts of 14,336 (d 4,096, no biases): each projection
+    8 x 32 x 14,336 x 4,096 = 256 x 58,720,256 = 15,032,385,536; the router 32 x 8 x 4,096 =
+    1,048,576; K and V 32 x 1,024 x 4,096 = 134,217,728 (8 kv heads of 128). Counted total
+    46,702,792,704."""
+    out = draw(tmp_path, "mixtral-8x7b")
+    boxes = drawn_boxes(out)
+    for part in ("gate", "up", "down"):
+        assert int(boxes[f"layers.{{i}}.mlp.experts.{{e}}.{part}"]["params"]) == 15_032_385_536
+    assert int(boxes["layers.{i}.mlp.router"]["params"]) == 1_048_576
+    assert int(boxes["layers.{i}.attn.key"]["params"]) == 134_217_728
+    assert sum(int(b["counted"]) for b in boxes.values()) == 46_702_792_704
+    text = out.read_text()
+    assert "58,720,256 each" in text and "× 8 experts × 32 layers =" in text
+    assert "top 2 of 8 experts per token" in text
+    assert "8 kv heads of 128" in text and "one per 4 Q heads (GQA)" in text
+
+
+def test_the_layer_pattern_is_drawn_and_said(tmp_path):
+    """GPT-3 175B alternates dense and locally banded layers (Brown et al. 2020, section 2.1)."""
+    text = draw(tmp_path, "gpt3-175b").read_text()
+    assert text.count('class="cell dense"') == 48 and text.count('class="cell local"') == 48
+    assert "attention: dense / local (window 256), alternating" in text
+    assert "96 heads of 128" in text
+
+
+def test_html_page_is_self_contained(tmp_path):
+    page = draw(tmp_path, "llama2-70b", name="llama.html").read_text()
+    assert page.startswith("<!doctype html>")
+    assert "default-src 'none'" in page  # the browser itself refuses any fetch
+    for outside in ("http://", "https://", "src=", "href=", "@import", "url(http"):
+        assert outside not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert '<tr data-role="query" data-params="5368709120">' in page
+
+
+def test_a_checkpoint_s_buffers_are_drawn_apart(tmp_path):
+    """GPT-2 124M as the hub published it: 12 causal masks `h.N.attn.bias` of 1 x 1 x 1,024 x
+    1,024 = 1,048,576 values (12,582,912 in all), buffers, not parameters; the parameters still
+    124,439,808, and checked against gpt2-124m nothing is marked."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", "published")
+    page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="gpt2.html").read_text()
+    assert ('data-buffer="h.N.attn.bias" data-values="12582912"' in page
+            and "h.N.attn.bias: 12 tensors, 12,582,912 values" in page)
+    assert "12 tensors, 12,582,912 values (not parameters)" in page
+    assert "gpt2-124m: match" in page and "MISMATCH" not in page
+    svg = draw(tmp_path, str(folder), name="gpt2.svg")
+    assert sum(int(b["counted"]) for b in drawn_boxes(svg).values()) == 124_439_808
+
+
+def test_a_checkpoint_checked_against_another_spec(tmp_path, tiny_gpt2_dir):
+    """The tiny GPT-2 (2 layers, d 32, 4 heads, vocab 100, 16 positions), as transformers saved
+    it: embedding 100 x 32 = 3,200, positions 16 x 32 = 512, Q 2 x (32 x 32 + 32) = 2,112.
+    Checked against gpt2-124m, every role differs and each box says by how much: the embedding
+    3,200 against 38,597,376 is -38,594,176."""
+    out = draw(tmp_path, str(tiny_gpt2_dir), "--spec", "gpt2-124m", name="tiny.html")
+    page = out.read_text()
+    assert ("MISMATCH (all embedding): spec 38,597,376 found 3,200 difference -38,594,176"
+            in page)  # the role table's note
+    assert ">difference -38,594,176</text>" in page  # and the embedding's box
+    assert 'class="box embedding mismatch"' in page
+    svg = draw(tmp_path, str(tiny_gpt2_dir), name="tiny.svg")
+    boxes = drawn_boxes(svg)
+    assert int(boxes["embed"]["params"]) == 3_200 and int(boxes["pos"]["params"]) == 512
+    assert int(boxes["layers.{i}.attn.query"]["params"]) == 2_112
+    assert "MISMATCH" not in svg.read_text()
+
+
+@pytest.mark.parametrize("args", [
+    ("gpt2-124m", "--out", "picture.png"),
+    ("no-such-spec", "--out", "x.html"),
+    ("gpt2-124m", "--spec", "gpt2-124m", "--out", "x.html"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args):
+    result = run_cli("diagram", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_as_one_html_page(tmp_path):
+    """`report --format html`: the Markdown report's content and the diagram, one page. GPT-2
+    124M as published matches gpt2-124m: the verdict in bold, the role table's query row
+    7,077,888 weights + 9,216 biases = 7,087,104 (12 x 590,592), and the diagram's Q box."""
+    from gpt2_files import write_gpt2
+
+    folder = write_gpt2(tmp_path / "gpt2", "published")
+    result = run_cli("report", folder, "--spec", "gpt2-124m", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert page.startswith("<!doctype html>") and "default-src 'none'" in page
+    assert "<strong>Verdict: match.</strong>" in page
+    assert ('<tr><td>query</td><td class="n">7,077,888</td><td class="n">9,216</td>'
+            '<td class="n">7,087,104</td>') in page
+    assert 'data-module="layers.{i}.attn.query" data-params="7087104"' in page
+    assert "<h3>Architecture</h3>" in page
+    markdown = run_cli("report", folder, "--spec", "gpt2-124m").stdout
+    assert markdown.startswith("## inspector: ")  # Markdown stays the default
+
+
+def test_markdown_html_escapes_what_files_say():
+    """A name from a file is text on the page, never markup."""
+    from inspector.page import markdown_html
+
+    html = markdown_html("## a `<b>` **<i>**\n\n| name | n |\n|---|---:|\n| <script> | 1 |\n"
+                         "- x & y")
+    assert html == ("<h2>a <code>&lt;b&gt;</code> <strong>&lt;i&gt;</strong></h2>\n"
+                    '<table><thead><tr><th>name</th><th class="n">n</th></tr></thead><tbody>'
+                    '<tr><td>&lt;script&gt;</td><td class="n">1</td></tr></tbody></table>\n'
+                    "<ul><li>x &amp; y</li></ul>")
+
+
+def test_python_api_count():
+    """`inspector.count`: GPT-2 124M's 124,439,808 (the unembedding tied, listed at 38,597,376
+    and not added), its 13 layer rows (None: outside the blocks, then 0 to 11), and the same
+    picture `inspector diagram` draws, in Jupyter's HTML."""
+    import inspector
+
+    counted = inspector.count("gpt2-124m")
+    assert counted.parameters == counted.active_parameters == 124_439_808
+    assert counted.tied and counted.buffers == []
+    assert {r["role"]: r["parameters"] for r in counted.roles}["query"] == 7_087_104
+    assert [r["layer"] for r in counted.layers] == [None, *range(12)]
+    assert "parameters: 124,439,808" in repr(counted)
+    html = counted._repr_html_()
+    assert 'data-module="layers.{i}.attn.query" data-params="7087104"' in html
+    assert '<tr data-role="unembedding" data-params="38597376">' in html
+    assert counted.diagram().startswith("<svg")
+
+
+def test_python_api_inspect(tmp_path):
+    """`inspector.inspect`: GPT-2 124M as published, 124,439,808 parameters, its 12 causal-mask
+    buffers of 1,048,576 values, 12 heads from its config.json; `.check` is `inspector check`."""
+    from gpt2_files import write_gpt2
+
+    import inspector
+
+    found = inspector.inspect(str(write_gpt2(tmp_path / "gpt2", "published")))
+    assert found.parameters == 124_439_808
+    assert [b["numel"] for b in found.buffers] == [1_048_576] * 12
+    assert found.shape.n_heads == 12 and found.tied
+    assert found.check("gpt2-124m")["ok"]
+    assert not found.check(inspector.load_spec("gpt2-355m"))["ok"]
+    assert "h.N.attn.bias: 12 tensors, 12,582,912 values" in found._repr_html_()
+
+
+def test_importing_inspector_stays_light():
+    """`import inspector` and a count import neither torch nor numpy."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys, inspector; inspector.count('gpt3-175b')._repr_html_();"
+            " print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numpy', 'pandas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
+    """SmolLM2-135M (rotary: no position table) checked against gpt2-124m, whose learned
+    positions are 1,024 x 768 = 786,432: the role table lists position as absent, found 0."""
+    from inspector.spec import load_spec
+    from inspector.testing_files import write_hole_checkpoint
+
+    folder = write_hole_checkpoint(tmp_path / "smol", load_spec("smollm2-135m"), "BF16")
+    page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="smol.html").read_text()
+    assert ('<tr class="mismatch"><td>position</td><td class="n">0</td><td></td><td>absent:'
+            " MISMATCH (all position): spec 786,432 found 0 difference -786,432</td></tr>") in page
