@@ -81,7 +81,10 @@ class Layout:
         The layer number is a whole dot-separated part (`h.11.attn...`, `blk.3.ffn_up...`), so
         a name is looked up as it is, then with its first all-digit part read as `{i}`: two
         dictionary lookups, no regular expressions (a 1T checkpoint has tens of thousands of
-        names)."""
+        names). A name holding a brace matches nothing: `{i}` and `{e}` in a pattern stand for
+        numbers, never for themselves."""
+        if "{" in name:
+            return None
         for prefix in self.prefixes:
             if not name.startswith(prefix):
                 continue
