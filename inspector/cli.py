@@ -556,7 +556,7 @@ def scan(cache_dir: str | None, fmt: str) -> None:
         warn(text)
     if fmt in ("table", "markdown") and any(r["active"] is None and r["parameters"]
                                             for r in document["revisions"]):
-        say("\nactive '-': a mixture of experts, not yet counted per expert.")
+        say("\nactive '-': a mixture of experts whose family inspector does not read per expert.")
 
 
 @cli.command()

@@ -70,6 +70,7 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
         f"- **format**: {checkpoint.format} ({inspection.decoupled.layout.name} layout)",
         f"- **model**: {shape.family}: {described} (from {shape.basis})",
         f"- **parameters**: {total(rows):,}",
+        *_active_line(inspection),
         (f"- **stored tensors**: {len(checkpoint.tensors):,}, {checkpoint.nbytes:,} bytes"
          f" ({', '.join(f'{k} x{v}' for k, v in dtypes.items())})"),
         ("- **buffers**: " + (f"{len(buffer_rows)} tensors, "
@@ -99,6 +100,21 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
     if found:
         out += ["### Notes", ""] + [f"- {n}" for n in found] + [""]
     return "\n".join(out)
+
+
+def _active_line(inspection: Inspection) -> list[str]:
+    """A mixture of experts' active parameters (a dense model's are all of them)."""
+    spec = inspection.spec
+    if spec is None or not spec.n_experts:
+        return []
+    k = spec.experts_per_token
+    active = tables.active_total(inspection.rows, k)
+    if active is None:
+        return []
+    without = tables.active_total(inspection.rows, k, embeddings=False)
+    line = (f"- **active parameters**: {active:,} a token ({k} of {spec.n_experts} routed"
+            f" experts in each MoE layer; {without:,} without the embedding and unembedding)")
+    return [line]
 
 
 def _verdict_line(verdict: dict) -> str:

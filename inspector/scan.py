@@ -5,9 +5,8 @@ The cache is walked by huggingface_hub's own scanner (`scan_cache_dir`), which k
 opens it; a revision that cannot be read (a download cut short, a pickle-only repo) is still a
 row, with the reason in its `note`, so that one bad entry does not hide the rest.
 
-Active parameters: mixture-of-experts models are not yet decoupled per expert, so for a config
-that names experts the column is '-'; for a dense model every parameter is active and it shows the
-total.
+Active parameters: k of E routed experts of a mixture of experts (every parameter of a dense
+model); '-' for a config that names experts of a family inspector does not read per expert.
 """
 
 from __future__ import annotations
@@ -55,14 +54,16 @@ def _row(repo_id: str, revision) -> dict:
 
 def _headers(folder: Path) -> dict:
     from inspector.inspection import inspect_source
-    from inspector.tables import total
+    from inspector.tables import active_total, total
 
     inspection = inspect_source(str(folder))  # the snapshot, as `inspect` reads a folder
     checkpoint = inspection.decoupled.checkpoint
     parameters = total(inspection.rows)
     config = checkpoint.config or {}
     experts = any(config.get(k) for k in EXPERT_KEYS)
+    read_per_expert = any(r.expert is not None for r in inspection.rows)
+    k = inspection.spec.experts_per_token if inspection.spec is not None else None
+    active = active_total(inspection.rows, k) if read_per_expert or not experts else None
     dtypes = Counter(t.dtype for t in checkpoint.tensors)
-    return {"family": inspection.shape.family, "parameters": parameters,
-            "active": None if experts else parameters,
+    return {"family": inspection.shape.family, "parameters": parameters, "active": active,
             "dtypes": ", ".join(f"{k} x{v}" for k, v in dtypes.most_common())}

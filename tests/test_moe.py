@@ -72,6 +72,16 @@ def test_mixtral_arithmetic_and_the_summary_line(tmp_path):
                for line in lines)
 
 
+def test_the_report_says_the_active_count(tmp_path):
+    """The Mixtral case's 51,104 active parameters of 81,824 (see the test above) in `report`."""
+    model, _ = reference(MOE_CASES["mixtral"])
+    model.save_pretrained(tmp_path)
+    result = run_cli("report", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert ("- **active parameters**: 51,104 a token (2 of 4 routed experts in each MoE layer;"
+            " 43,424 without the embedding and unembedding)") in result.stdout.splitlines()
+
+
 def test_the_experts_table(tmp_path):
     """Qwen2-MoE's case: per layer 4 routed experts of 3 x 24 x 32 = 2,304 and a shared expert
     of 3 x 40 x 32 = 3,840 (its gate, 32, is a router)."""

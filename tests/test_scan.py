@@ -16,7 +16,8 @@ COMMIT_V1 = "2222222222222222222222222222222222222222"
 
 def tiny_mixtral(folder):
     """A Mixtral of 2 layers, 4 experts, written header-only with transformers' own names and
-    shapes; returns its num_parameters() as transformers counts it."""
+    shapes; returns its num_parameters() as transformers counts it, and the parameters a token
+    passes through: all but 2 of each layer's 4 experts (`.experts.` in transformers' names)."""
     import torch
     from transformers import MixtralConfig, MixtralForCausalLM
 
@@ -29,7 +30,8 @@ def tiny_mixtral(folder):
     write_hole_safetensors(folder / "model.safetensors",
                            {n: ("BF16", list(t.shape)) for n, t in model.state_dict().items()})
     config.save_pretrained(folder)
-    return model.num_parameters()
+    experts = sum(p.numel() for name, p in model.named_parameters() if ".experts." in name)
+    return model.num_parameters(), model.num_parameters() - experts // 2
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def cache(tmp_path_factory):
 def test_scan_json_every_revision(cache):
     """GPT-2 main: 124,439,808 parameters (GPT2LMHeadModel's count), all active; its v1 snapshot
     holds no weights and says so; the Mixtral's total is transformers' num_parameters() and its
-    active count is left unknown ('-' in a table) until experts are counted."""
+    active count k/E = 2/4 of its experts' plus everything else."""
     folder, mixtral = cache
     result = run_cli("scan", folder, "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -68,17 +70,18 @@ def test_scan_json_every_revision(cache):
     v1 = rows["openai-community/gpt2", "v1"]
     assert v1["parameters"] is None and "config.json but no weights" in v1["note"]
     moe = rows["acme/tiny-mixtral", "main"]
-    assert (moe["parameters"], moe["active"]) == (mixtral, None)
+    assert (moe["parameters"], moe["active"]) == mixtral
 
 
 def test_scan_table_and_csv(cache):
     folder, mixtral = cache
     table = run_cli("scan", folder)
     assert table.returncode == 0, table.stderr
-    assert "active '-': a mixture of experts, not yet counted per expert." in table.stdout
+    assert "active '-'" not in table.stdout  # every repo's active count is known
     csv = run_cli("scan", folder, "--format", "csv").stdout.splitlines()
     assert csv[0] == "repo,revision,family,parameters,active,dtypes,bytes_on_disk,note"
-    assert csv[1].startswith("acme/tiny-mixtral,main,") and f",{mixtral},," in csv[1]
+    total, active = mixtral
+    assert csv[1].startswith("acme/tiny-mixtral,main,mixtral,") and f",{total},{active}," in csv[1]
 
 
 def test_scan_of_no_cache_is_one_line(tmp_path):
