@@ -17,6 +17,17 @@ from inspector.rows import LANGUAGE_MODEL, PROJECTOR, VISION
 # config.json key (or keys, the first present wins) for each spec field.
 ConfigKeys = dict[str, "str | tuple[str, ...]"]
 
+# The keys most of transformers' config classes share (PretrainedConfig's common names): a
+# family's table starts from these and says only where it differs.
+STANDARD_KEYS: ConfigKeys = {
+    "vocab_size": "vocab_size",
+    "n_ctx": "max_position_embeddings",
+    "d_model": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "d_ff": "intermediate_size",
+}
+
 
 @dataclass(frozen=True)
 class Family:

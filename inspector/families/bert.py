@@ -3,7 +3,7 @@
 An encoder: no unembedding. Post-norm: each block's norms sit after the residual adds.
 """
 
-from inspector.families.base import Family
+from inspector.families.base import STANDARD_KEYS, Family
 from inspector.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -65,16 +65,7 @@ BERT_LAYOUT = Layout(
     rules=RULES + HEAD_RULES + LEGACY_NORM_NAMES,
 )
 
-CONFIG_KEYS = {
-    "vocab_size": "vocab_size",
-    "n_ctx": "max_position_embeddings",
-    "d_model": "hidden_size",
-    "n_layers": "num_hidden_layers",
-    "n_heads": "num_attention_heads",
-    "d_ff": "intermediate_size",
-    "norm_eps": "layer_norm_eps",
-    "type_vocab_size": "type_vocab_size",
-}
+CONFIG_KEYS = {**STANDARD_KEYS, "norm_eps": "layer_norm_eps", "type_vocab_size": "type_vocab_size"}
 
 # BertConfig's defaults (bert-base), and the block every family here keeps.
 ENCODER_DEFAULTS = {

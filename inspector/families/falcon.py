@@ -12,7 +12,7 @@ head; ALiBi Falcons (alibi true: scores and bias scaled together) are refused.
 
 from dataclasses import replace
 
-from inspector.families.base import Family
+from inspector.families.base import STANDARD_KEYS, Family
 from inspector.families.gpt_bigcode import QKV_SIZES
 from inspector.families.llama import linear, read_rope
 from inspector.layout import Layout, Rule
@@ -42,16 +42,8 @@ FALCON_LAYOUT = Layout(
     ),
 )
 
-CONFIG_KEYS = {
-    "vocab_size": "vocab_size",
-    "n_ctx": "max_position_embeddings",
-    "d_model": "hidden_size",
-    "n_layers": "num_hidden_layers",
-    "n_heads": "num_attention_heads",
-    "d_ff": "ffn_hidden_size",
-    "norm_eps": "layer_norm_epsilon",
-    "rope_theta": "rope_theta",
-}
+CONFIG_KEYS = {**STANDARD_KEYS, "d_ff": "ffn_hidden_size", "norm_eps": "layer_norm_epsilon",
+               "rope_theta": "rope_theta"}
 
 # FalconConfig's defaults (max_position_embeddings 2048, activation gelu, bias false, tied).
 DEFAULTS = {"vocab_size": 65024, "d_model": 4544, "n_layers": 32, "n_heads": 71, "n_ctx": 2048, "activation": "gelu", "norm": "layernorm", "position": "rotary",

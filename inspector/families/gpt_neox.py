@@ -7,7 +7,7 @@ checkpoints: embed_out). Checkpoints written by older transformers hold per-laye
 the causal mask `attention.bias`, `attention.masked_bias` and `rotary_emb.inv_freq`.
 """
 
-from inspector.families.base import Family
+from inspector.families.base import STANDARD_KEYS, Family
 from inspector.families.llama import linear, read_rope
 from inspector.layout import Layout, Rule
 
@@ -37,12 +37,7 @@ GPT_NEOX_LAYOUT = Layout(
 )
 
 CONFIG_KEYS = {
-    "vocab_size": "vocab_size",
-    "n_ctx": "max_position_embeddings",
-    "d_model": "hidden_size",
-    "n_layers": "num_hidden_layers",
-    "n_heads": "num_attention_heads",
-    "d_ff": "intermediate_size",
+    **STANDARD_KEYS,
     "norm_eps": "layer_norm_eps",
     "rope_theta": ("rope_theta", "rotary_emb_base"),  # older configs: top level
 }

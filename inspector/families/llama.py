@@ -8,6 +8,7 @@ halves), which `rotary_permuted` undoes when values are loaded.
 from inspector.families.base import (
     LANGUAGE_MODEL,
     PROJECTOR,
+    STANDARD_KEYS,
     VISION,
     Composite,
     Family,
@@ -62,14 +63,9 @@ LLAMA_LAYOUT = Layout(
 )
 
 CONFIG_KEYS = {
-    "vocab_size": "vocab_size",
-    "n_ctx": "max_position_embeddings",
-    "d_model": "hidden_size",
-    "n_layers": "num_hidden_layers",
-    "n_heads": "num_attention_heads",
+    **STANDARD_KEYS,
     "n_kv_heads": "num_key_value_heads",
     "d_head": "head_dim",
-    "d_ff": "intermediate_size",
     "norm_eps": "rms_norm_eps",
     "rope_theta": "rope_theta",
 }

@@ -19,7 +19,7 @@ gated MLP (GeGLU), no bias anywhere by default. Its own ways:
   the first half is the `gate`, the second the `up`.
 """
 
-from inspector.families.base import Family
+from inspector.families.base import STANDARD_KEYS, Family
 from inspector.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -117,10 +117,7 @@ def write_modernbert(spec, config: dict) -> None:
 
 MODERNBERT = Family(
     name="modernbert", hf_class="ModernBertModel", layouts=(MODERNBERT_LAYOUT,),
-    config_keys={"vocab_size": "vocab_size", "n_ctx": "max_position_embeddings",
-                 "d_model": "hidden_size", "n_layers": "num_hidden_layers",
-                 "n_heads": "num_attention_heads", "d_ff": "intermediate_size",
-                 "norm_eps": "norm_eps", "local_window": "local_attention"},
+    config_keys={**STANDARD_KEYS, "norm_eps": "norm_eps", "local_window": "local_attention"},
     # ModernBertConfig's defaults (ModernBERT-base).
     defaults={"vocab_size": 50368, "n_ctx": 8192, "d_model": 768, "n_layers": 22,
               "n_heads": 12, "d_ff": 1152, "norm_eps": 1e-5, "architecture": "encoder",

@@ -13,7 +13,7 @@ vocabulary:
 - `position_embeddings` ([1, patches + 1, d]) is a learned position table: `position`.
 """
 
-from inspector.families.base import Family
+from inspector.families.base import STANDARD_KEYS, Family
 from inspector.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -60,8 +60,8 @@ def read_vit(config: dict, data: dict) -> None:
 
 VIT = Family(
     name="vit", hf_class="ViTModel", layouts=(VIT_LAYOUT,),
-    config_keys={"d_model": "hidden_size", "n_layers": "num_hidden_layers",
-                 "n_heads": "num_attention_heads", "d_ff": "intermediate_size",
+    # (no vocabulary, and n_ctx follows from the image: patches + 1)
+    config_keys={**{k: v for k, v in STANDARD_KEYS.items() if k not in ("vocab_size", "n_ctx")},
                  "norm_eps": "layer_norm_eps", "image_size": "image_size",
                  "patch_size": "patch_size", "num_channels": "num_channels"},
     # ViTConfig's defaults (vit-base-patch16-224); ViTModel adds its pooler by default.
