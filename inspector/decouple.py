@@ -288,8 +288,11 @@ def _role_and_kind(target: str) -> tuple[Role, str]:
 def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None) -> list[Row]:
     """The rows of one stored tensor: its shape in (out, in) order, cut where it is fused; a
     layer's experts stored as one tensor, one expert's rows after another."""
-    if rule.experts and len(tensor.shape) > 1:
-        n, one = tensor.shape[0], replace(rule, experts=False)
+    if rule.experts:
+        n, one = (tensor.shape[0] if len(tensor.shape) > 1 else 0), replace(rule, experts=False)
+        if not n:  # no axis of experts to read it by: the tensor whole, under no rule
+            return [Row(tensor.name, None, layer, UNMAPPED, tensor.shape, dtype=tensor.dtype,
+                        nbytes=tensor.nbytes)]
         each = replace(tensor, shape=tuple(tensor.shape[1:]), nbytes=tensor.nbytes // (n or 1))
         return [replace(row, tensor=tensor.name)
                 for e in range(n) for row in _parts_of_one(each, one, layer, spec, e)]

@@ -588,7 +588,10 @@ def _read_yaml(path: Path) -> object:
             node = loader.get_single_node()
             if node is None:
                 return None
-            nodes = _expanded_nodes(node)
+            try:
+                nodes = _expanded_nodes(node)
+            except RecursionError as e:
+                raise SpecError(path, f"{e}: a recursive document is not a spec") from e
             if nodes > MAX_YAML_NODES:
                 shown = f"{nodes:,}" if nodes < 10**30 else "over 10^30"
                 raise SpecError(path, f"YAML aliases expand to {shown} nodes, more than the"
@@ -618,6 +621,7 @@ def _expanded_nodes(root) -> int:
     import yaml
 
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the path being expanded: an alias to one is a cycle
     stack = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -630,9 +634,13 @@ def _expanded_nodes(root) -> int:
                     else [n for pair in node.value for n in pair])
         if children_done:
             sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in open_nodes:  # reached again below itself (PyYAML composes `&a [*a]`)
+            raise RecursionError("a YAML alias refers to a node that holds it")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
     return sizes[id(root)]
 
 

@@ -166,6 +166,14 @@ def _billion_laughs(inp: Path):
             ["YAML aliases expand to 8,335,593,968 nodes, more than the 100,000 read"])
 
 
+def _recursive_alias(inp: Path):
+    """An anchor whose list holds an alias to itself: PyYAML composes it (a cycle), so counting
+    its expansion would never end; the fuzzing found it by mutating the billion laughs."""
+    (inp / "spec.yaml").write_text("a0: &a0 [lol, lol]\na1: &a1 [*a0, *a1]\nname: *a1\n")
+    return (["count", inp / "spec.yaml"], "spec.yaml",
+            ["a YAML alias refers to a node that holds it: a recursive document is not a spec"])
+
+
 def _pickle_bomb(inp: Path):
     """A .pt whose data.pkl (deflated, 700 KB on disk) inflates to 700 MB."""
     import torch
@@ -344,6 +352,7 @@ HOSTILE = {
     "index.json-1.5GB-sparse": _sparse_index_json,
     "spec.yaml-1.5GB-sparse": _sparse_spec_yaml,
     "spec.yaml-billion-laughs": _billion_laughs,
+    "spec.yaml-recursive-alias": _recursive_alias,
     "pt-data.pkl-inflates-to-700MB": _pickle_bomb,
     "bin-legacy-pickle-600MB": _legacy_pickle_over_the_bound,
     "header-1.37M-tensors-exported": _header_of_1_37_million_tensors,

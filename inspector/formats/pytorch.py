@@ -92,7 +92,8 @@ def _check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+        # (NotImplementedError: a zip version or compression the zipfile module cannot read)
         raise CheckpointError(path, f"torch.load cannot read it (not a readable zip archive:"
                                     f" {e}): truncated or not a PyTorch checkpoint") from e
     inflated = 0
