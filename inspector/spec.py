@@ -489,8 +489,9 @@ def _check_experts(values: dict, problems: list[str]) -> None:
             problems.append(f"'{key}' must be 0 or more, got {values[key]}")
     dense = values.get("dense_layers") or []
     n_layers = values.get("n_layers")
-    if any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < (n_layers or 0)
-           for i in dense):
+    limit = n_layers if isinstance(n_layers, int) and not isinstance(n_layers, bool) else None
+    if any(not isinstance(i, int) or isinstance(i, bool) or i < 0
+           or (limit is not None and i >= limit) for i in dense):
         problems.append(f"'dense_layers' must list layer numbers from 0 to n_layers - 1, got"
                         f" {reprlib.repr(dense)}")
 
