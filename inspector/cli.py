@@ -13,7 +13,7 @@ import click
 
 from inspector.errors import InspectorError, one_line
 from inspector.rendering import FORMATS, render, summary
-from inspector.tables import TABLE_KEYS
+from inspector.tables import TABLE_KEYS, active_parameters
 from inspector.terminal import printable, summarised
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -147,16 +147,6 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
         if with_costs:
             say("\ncosts (from the spec; every stored parameter once):\n")
             say(render(cost_rows(spec, document["costs"]), fmt))
-
-
-def active_parameters(rows, spec) -> dict:
-    """The JSON keys of the parameters a token passes through (every parameter of a dense
-    model; k of E routed experts of a mixture), with and without the embedding tables."""
-    from inspector.tables import active_total
-
-    k = spec.experts_per_token if spec is not None else None
-    return {"active_parameters": active_total(rows, k),
-            "active_parameters_without_embeddings": active_total(rows, k, embeddings=False)}
 
 
 def active_line(document: dict, spec) -> list[tuple[str, object]]:

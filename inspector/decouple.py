@@ -83,7 +83,8 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
             continue  # after the weights: listed under the roles of the weight it serves
         parts = read(tensor, layout, spec, offset) if view is None or not view.packed \
             else _packed_rows(tensor, view, layout, spec, described, offset)
-        served[parts[0].canonical or tensor.name] = parts
+        if quantization:  # (a header of 150,000 unquantized tensors keeps no such map)
+            served[parts[0].canonical or tensor.name] = parts
         tied_to = None
         if tensor.storage is not None and parts[0].role is not None:
             tied_to = first_role_of_storage.setdefault(tensor.storage, parts[0].role)

@@ -48,8 +48,6 @@ BOOKKEEPING_SUFFIXES = (
 )
 QUANT_STATE = ".weight.quant_state."  # bitsandbytes: `...weight.quant_state.bitsandbytes__nf4`
 
-METHODS = ("gptq", "awq", "compressed-tensors", "mlx", "bitsandbytes-4bit", "bitsandbytes-8bit",
-           "fp8", "mxfp4", "int8")
 # Integer or 8-bit float weights whose values are not the model's numbers until scaled.
 LOW_PRECISION = {"I8", "U8", "F8_E4M3", "F8_E5M2"}
 

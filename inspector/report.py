@@ -107,13 +107,13 @@ def _active_line(inspection: Inspection) -> list[str]:
     spec = inspection.spec
     if spec is None or not spec.n_experts:
         return []
-    k = spec.experts_per_token
-    active = tables.active_total(inspection.rows, k)
-    if active is None:
+    found = tables.active_parameters(inspection.rows, spec)
+    if found["active_parameters"] is None:
         return []
-    without = tables.active_total(inspection.rows, k, embeddings=False)
-    line = (f"- **active parameters**: {active:,} a token ({k} of {spec.n_experts} routed"
-            f" experts in each MoE layer; {without:,} without the embedding and unembedding)")
+    line = (f"- **active parameters**: {found['active_parameters']:,} a token"
+            f" ({spec.experts_per_token} of {spec.n_experts} routed experts in each MoE layer;"
+            f" {found['active_parameters_without_embeddings']:,} without the embedding and"
+            " unembedding)")
     return [line]
 
 

@@ -88,6 +88,15 @@ def active_total(rows: list[Row], experts_per_token: int | None,
                        for layer, n in routed.items())
 
 
+def active_parameters(rows: list[Row], spec) -> dict:
+    """The JSON keys of the parameters a token passes through (every parameter of a dense
+    model; k of E routed experts of a mixture), with and without the embedding tables: what
+    `count`, `inspect` and `report` say."""
+    k = spec.experts_per_token if spec is not None else None
+    return {"active_parameters": active_total(rows, k),
+            "active_parameters_without_embeddings": active_total(rows, k, embeddings=False)}
+
+
 def expert_table(rows: list[Row]) -> list[dict]:
     """One row per (layer, expert) of a mixture of experts, and one for each layer's shared
     experts: their weights, biases and parameters."""
