@@ -1,25 +1,103 @@
-"""inspector in a notebook: `inspector.count(spec)` and `inspector.inspect(source)`.
+"""inspector in a notebook: the commands as Python calls returning objects.
 
-Each returns an object holding the same rows and tables the commands print, that shows itself
-in Jupyter (`_repr_html_`: a summary, the role table and the diagram) and as text in a terminal
-(`repr`: the summary and the role table). Header-only like the commands: no torch, no tensor
-bytes. Tables are lists of dicts (`pandas.DataFrame(obj.roles)` makes a frame of one).
+    import inspector
+    counted = inspector.count("gpt3-175b")          # a spec's exact counts (`inspector count`)
+    found = inspector.inspect("path/or/owner/name")  # a checkpoint's headers (`inspector inspect`)
+    found.roles                                      # a pandas DataFrame, as `--by role` prints
+    found.check("llama2-7b")                         # `inspector check`'s verdict
+    found.stats(by="layer")                          # `inspector stats`, streamed
+    found.diagram().save("model.html")               # `inspector diagram`
+    model = inspector.build("llama2-70b")            # a torch model on the meta device
+
+Every object shows itself in Jupyter (`_repr_html_`) and as text in a terminal (`repr`, the
+command's own table). The numbers come from the functions the commands call
+(inspector.documents, inspector.check, inspector.stats, inspector.diagram): one implementation.
+Counting and inspecting are header-only and import neither torch nor pandas until a table is
+asked for as a DataFrame; `stats` imports numba, `build` torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from html import escape
+from typing import TYPE_CHECKING
 
-from inspector import diagram
+from inspector import diagram as drawing_of
 from inspector.analytic import spec_rows
+from inspector.documents import (
+    check_notes,
+    check_summary,
+    count_document,
+    count_summary,
+    inspect_document,
+    inspect_summary,
+)
 from inspector.inspection import Inspection, Shape, inspect_source
 from inspector.rendering import table
 from inspector.rows import Row
 from inspector.spec import Spec, load_spec
-from inspector.tables import active_total, buffers, layer_table, role_table, tensor_table, total
+from inspector.tables import active_total, head_table, layer_table, tensor_table
 
-__all__ = ["Counted", "Inspected", "count", "inspect", "load_spec"]
+if TYPE_CHECKING:  # the annotations only: importing them costs a second
+    import pandas
+    import torch
+
+__all__ = ["Counted", "Diagram", "Inspected", "Statistics", "Verdict", "build", "count",
+           "inspect", "load_spec"]
+
+
+def _frame(rows: list[dict]) -> pandas.DataFrame:
+    """A table as a DataFrame; layer and head numbers stay integers where some are None
+    (outside the blocks), as pandas' nullable Int64 rather than floats with NaN."""
+    import pandas
+
+    frame = pandas.DataFrame(rows)
+    for column in ("layer", "head", "expert"):
+        if column in frame and all(isinstance(r.get(column), int | None) for r in rows):
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _summary_html(title: str, pairs: list[tuple[str, object]]) -> str:
+    items = "".join(f"<dt><b>{escape(str(k))}</b></dt><dd>{escape(_text(v))}</dd>"
+                    for k, v in pairs)
+    return f"<h3>{escape(title)}</h3><dl>{items}</dl>"
+
+
+def _text(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _summary_text(title: str, pairs: list[tuple[str, object]]) -> str:
+    return "\n".join([title, *(f"  {k}: {_text(v)}" for k, v in pairs)])
+
+
+@dataclass(repr=False)
+class Diagram:
+    """The architecture drawn with exact counts (`inspector diagram`): shown as SVG in Jupyter,
+    `.svg` the picture, `.save(path)` a self-contained .html page or a .svg file."""
+    drawn: drawing_of.Drawing
+    rows: list[Row]
+    summary: list[tuple[str, str]]
+
+    @property
+    def title(self) -> str:
+        return f"{self.drawn.model.name}: {self.drawn.total:,} parameters"
+
+    @property
+    def svg(self) -> str:
+        return drawing_of.svg(self.drawn, self.title)
+
+    def save(self, path: str) -> str:
+        """Write the page (.html) or the picture (.svg), whole or not at all; returns the path."""
+        return drawing_of.save(self.drawn, self.rows, self.summary, path)
+
+    def _repr_html_(self) -> str:
+        return drawing_of.figure(self.drawn, self.rows, self.title)
+
+    def __repr__(self) -> str:
+        return f"Diagram({self.title}; .save('model.html') writes the page)"
 
 
 @dataclass
@@ -31,80 +109,220 @@ class _Shown:
 
     @property
     def parameters(self) -> int:
-        return total(self.rows)
+        """Every parameter once (a tied unembedding is the embedding's storage)."""
+        return self.document["parameters" if "parameters" in self.document else "total"]
 
     @property
     def active_parameters(self) -> int | None:
-        """Parameters a token passes through (k of E routed experts); None if k is unknown."""
+        """Parameters a token passes through (k of E routed experts; all of a dense model's);
+        None when a mixture of experts does not say k."""
         return active_total(self.rows, self.spec.experts_per_token if self.spec else None)
 
     @property
     def buffers(self) -> list[dict]:
-        return buffers(self.rows)
+        """Stored tensors that are not parameters (masks, rotary tables): name and values."""
+        return self.document.get("buffers", [])
 
     @property
     def tied(self) -> bool:
         return any(r.tied_to is not None for r in self.rows)
 
     @property
-    def roles(self) -> list[dict]:
-        return role_table(self.rows)
+    def roles(self) -> pandas.DataFrame:
+        """Parameters by role (`--by role`)."""
+        return _frame(self.document["roles"])
 
     @property
-    def layers(self) -> list[dict]:
-        return layer_table(self.rows)
+    def layers(self) -> pandas.DataFrame:
+        """Parameters by layer (`--by layer`); layer None is outside the blocks."""
+        return _frame(layer_table(self.rows))
 
     @property
-    def tensors(self) -> list[dict]:
-        return tensor_table(self.rows)
+    def heads(self) -> pandas.DataFrame:
+        """Query, key, value and output parameters per head (`--by head`)."""
+        n_heads, n_kv_heads = self._heads()
+        return _frame(head_table(self.rows, n_heads, n_kv_heads, self.name))
 
-    def _drawing(self) -> diagram.Drawing:
-        return diagram.drawing(self.rows, diagram.model_of_spec(self.spec))
+    @property
+    def tensors(self) -> pandas.DataFrame:
+        """One row per stored tensor (`--by tensor`)."""
+        return _frame(tensor_table(self.rows))
 
-    def diagram(self) -> str:
-        """The architecture as an SVG string (`inspector diagram`'s picture)."""
-        d = self._drawing()
-        return diagram.svg(d, f"{d.model.name}: {d.total:,} parameters")
+    def diagram(self) -> Diagram:
+        """The architecture with exact counts (`inspector diagram`)."""
+        return Diagram(self._drawing(), self.rows, self._diagram_summary())
 
-    def _summary(self) -> list[tuple[str, str]]:
-        return diagram.totals(self._drawing(), self.spec, self.rows)
+    # what each kind supplies
+    document: dict = field(init=False, repr=False)
+
+    def _heads(self) -> tuple[int | None, int | None]:
+        raise NotImplementedError
+
+    def _drawing(self) -> drawing_of.Drawing:
+        raise NotImplementedError
+
+    def _diagram_summary(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def _summary(self) -> list[tuple[str, object]]:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__} {self.name}"]
-        lines += [f"  {key}: {value}" for key, value in self._summary()]
-        return "\n".join(lines) + "\n\n" + table(self.roles)
+        return (_summary_text(f"{type(self).__name__} {self.name}", self._summary()) + "\n\n"
+                + table(self.document["roles"]))
 
     def _repr_html_(self) -> str:
         d = self._drawing()
-        items = "".join(f"<dt><b>{escape(k)}</b></dt><dd>{escape(v)}</dd>"
-                        for k, v in self._summary())
-        return (f"<div><h3>{escape(self.name)}</h3><dl>{items}</dl>"
-                f"{diagram.figure(d, self.rows, f'{d.model.name}: {d.total:,} parameters')}"
+        return (f"<div>{_summary_html(self.name, self._summary())}"
+                f"{drawing_of.figure(d, self.rows, f'{d.model.name}: {d.total:,} parameters')}"
                 "</div>")
 
 
 @dataclass(repr=False)
 class Counted(_Shown):
     """A spec's exact counts, by arithmetic (`inspector count`)."""
+    spec: Spec = field(repr=False)
+
+    def __post_init__(self) -> None:
+        self.document = count_document(self.spec, self.rows)
+
+    def _heads(self) -> tuple[int | None, int | None]:
+        return self.spec.n_heads, self.spec.n_kv_heads
+
+    def _drawing(self) -> drawing_of.Drawing:
+        return drawing_of.drawing(self.rows, drawing_of.model_of_spec(self.spec))
+
+    def _diagram_summary(self) -> list[tuple[str, str]]:
+        return drawing_of.from_spec(self.spec)[2]
+
+    def _summary(self) -> list[tuple[str, object]]:
+        return count_summary(self.document, self.spec)
 
 
 @dataclass(repr=False)
 class Inspected(_Shown):
     """A checkpoint's contents (`inspector inspect`): what its headers hold."""
-    inspection: Inspection | None = field(default=None, repr=False)
+    inspection: Inspection = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.document = inspect_document(self.name, self.inspection)
 
     @property
     def shape(self) -> Shape:
+        """What the checkpoint is: family, layers, widths, heads, and where that was read."""
         return self.inspection.shape
 
-    def check(self, spec: str | Spec) -> dict:
-        """The verdict of `inspector check` (its JSON): `ok`, per-role counts, problems."""
+    @property
+    def warnings(self) -> list[str]:
+        """Where a given spec disagrees with the files (the commands print these on stderr)."""
+        return self.inspection.warnings
+
+    def check(self, spec: str | Spec) -> Verdict:
+        """`inspector check`: does this checkpoint match `spec`, role by role?"""
         from inspector.check import check
 
-        return check(_spec(spec), self.inspection.decoupled)
+        spec = _spec(spec)
+        return Verdict(spec, self.name, check(spec, self.inspection.decoupled))
 
-    def _drawing(self) -> diagram.Drawing:
-        return diagram.of_inspection(self.name, self.inspection, None)
+    def stats(self, by: str = "role", threads: int | None = None,
+              progress: bool = False) -> Statistics:
+        """`inspector stats`: mean, std, min, max, absmax, L2, zeros, NaN and Inf of the values,
+        streamed block by block, by role, layer, head or tensor."""
+        from inspector.stats import weight_stats
+
+        shape = self.inspection.shape
+        heads = (shape.n_heads, shape.n_kv_heads or shape.n_heads)
+        return Statistics(by, weight_stats(self.inspection.decoupled, by, heads, threads,
+                                           progress=progress))
+
+    def _heads(self) -> tuple[int | None, int | None]:
+        return self.inspection.shape.n_heads, self.inspection.shape.n_kv_heads
+
+    @cached_property
+    def _drawn(self) -> drawing_of.Drawing:
+        return drawing_of.of_inspection(self.name, self.inspection, None)
+
+    def _drawing(self) -> drawing_of.Drawing:
+        return self._drawn
+
+    def _diagram_summary(self) -> list[tuple[str, str]]:
+        return [("source", self.name), ("layout", self.inspection.decoupled.layout.name),
+                *drawing_of.totals(self._drawn, self.inspection.spec, self.rows)]
+
+    def _summary(self) -> list[tuple[str, object]]:
+        return inspect_summary(self.document, self.inspection.spec)
+
+
+@dataclass(repr=False)
+class Verdict:
+    """`inspector check`'s answer: `ok`, the roles expected and found, the problems. `document`
+    is the command's JSON."""
+    spec: Spec
+    source: str
+    document: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.document["ok"]
+
+    @property
+    def problems(self) -> list[str]:
+        return self.document["problems"]
+
+    @property
+    def roles(self) -> pandas.DataFrame:
+        return _frame(self.document["roles"])
+
+    def __getitem__(self, key: str):  # the JSON's keys, as `verdict["ok"]`
+        return self.document[key]
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return "\n".join([_summary_text("Verdict", check_summary(self.document, self.spec,
+                                                                 self.source)),
+                          "", table(self.document["roles"]), *check_notes(self.document)])
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{escape(line.strip())}</li>" for line in
+                        check_notes(self.document))
+        return (_summary_html("check", check_summary(self.document, self.spec, self.source))
+                + self.roles.to_html(index=False) + (f"<ul>{notes}</ul>" if notes else ""))
+
+
+@dataclass(repr=False)
+class Statistics:
+    """`inspector stats`' answer: `table` (a DataFrame of the roll-up asked for), `total` (over
+    every parameter; None by head), `document` (the command's JSON)."""
+    by: str
+    document: dict
+
+    @property
+    def table(self) -> pandas.DataFrame:
+        from inspector.tables import TABLE_KEYS
+
+        return _frame(self.document[TABLE_KEYS[self.by]])
+
+    @property
+    def total(self) -> dict | None:
+        return self.document.get("total")
+
+    def _shown(self) -> tuple[list[tuple[str, object]], list[dict], list[str]]:
+        from inspector.stats import COLUMNS, summary_pairs
+        from inspector.tables import TABLE_KEYS
+
+        return summary_pairs(self.document), self.document[TABLE_KEYS[self.by]], COLUMNS[self.by]
+
+    def __repr__(self) -> str:
+        pairs, rows, columns = self._shown()
+        return _summary_text("Statistics", pairs) + "\n\n" + table(rows, columns)
+
+    def _repr_html_(self) -> str:
+        pairs, rows, columns = self._shown()
+        frame = _frame(rows)
+        return _summary_html("stats", pairs) + frame[[c for c in columns if c in frame]].to_html(
+            index=False)
 
 
 def _spec(spec: str | Spec) -> Spec:
@@ -122,3 +340,14 @@ def inspect(source: str, spec: str | Spec | None = None) -> Inspected:
     do not say (the head count)."""
     inspection = inspect_source(source, _spec(spec) if spec is not None else None)
     return Inspected(source, inspection.rows, inspection.spec, inspection)
+
+
+def build(spec: str | Spec, device: str = "meta", dtype: torch.dtype | None = None,
+          seed: int = 0) -> torch.nn.Module:
+    """The PyTorch model of `spec` (`inspector build`'s model): on "meta" nothing is allocated
+    (GPT-3 175B in well under a second); on a real device, seeded random weights."""
+    import torch
+
+    from inspector.build import build_model
+
+    return build_model(_spec(spec), device, dtype or torch.float32, seed)

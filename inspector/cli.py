@@ -13,7 +13,7 @@ import click
 
 from inspector.errors import InspectorError, one_line
 from inspector.rendering import FORMATS, render, summary
-from inspector.tables import TABLE_KEYS, active_parameters
+from inspector.tables import TABLE_KEYS
 from inspector.terminal import printable, summarised
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -112,16 +112,16 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
     id (owner/name[@revision], whose config.json is read).
     """
     from inspector.analytic import spec_rows
+    from inspector.documents import count_document, count_summary
     from inspector.formats.hub import load_hub_spec
-    from inspector.tables import expert_table, layer_table, role_table, select, tensor_table, total
+    from inspector.tables import expert_table, layer_table, select, tensor_table
 
     spec = load_hub_spec(hub_source(spec_name, revision) if revision else spec_name)
     for w in spec.warnings():
         warn(w)
     rows = spec_rows(spec)
-    roles = role_table(rows, count_tied, weights_only)
-    document = {"spec": spec.name, "total": total(rows, count_tied, weights_only),
-                **active_parameters(rows, spec), "roles": roles}
+    document = count_document(spec, rows, count_tied, weights_only)
+    roles = document["roles"]
     shown = roles
     if by == "expert":
         shown = document["experts"] = expert_table(rows)
@@ -139,25 +139,13 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
             say(render(cost_rows(spec, document["costs"]), fmt))
             return
     if fmt in ("table", "markdown"):
-        say(summary([("spec", spec.name), ("source", spec.source),
-                     ("total", document["total"]), *active_line(document, spec)], fmt))
+        say(summary(count_summary(document, spec), fmt))
     say(render(shown, fmt, document=document))
     if fmt in ("table", "markdown"):
         say(_count_footnote(roles, count_tied, weights_only))
         if with_costs:
             say("\ncosts (from the spec; every stored parameter once):\n")
             say(render(cost_rows(spec, document["costs"]), fmt))
-
-
-def active_line(document: dict, spec) -> list[tuple[str, object]]:
-    """The summary line of a mixture of experts' active parameters (none for a dense model)."""
-    if spec is None or not spec.n_experts or document["active_parameters"] is None:
-        return []
-    line = (f"{document['active_parameters']:,} a token: {spec.experts_per_token} of"
-            f" {spec.n_experts} routed experts in each MoE layer;"
-            f" {document['active_parameters_without_embeddings']:,} without the embedding and"
-            " unembedding")
-    return [("active", line)]
 
 
 def _count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> str:
@@ -185,73 +173,18 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     A hub id (owner/name[@revision]) is read header-only: config.json, the index and each
     safetensors header by HTTP Range, never the weights."""
     from inspector.adapters import is_adapter
-    from inspector.tables import (
-        bookkeeping,
-        buffers,
-        head_table,
-        layer_table,
-        quantized_roles,
-        role_table,
-        tensor_table,
-        total,
-    )
+    from inspector.documents import inspect_document, inspect_summary, inspect_table
 
     if is_adapter(source):
         return _inspect_adapter(source, by, spec_name, fmt)
     source = hub_source(source, revision)
     inspection = _inspect(source, spec_name)
-    quantization = inspection.decoupled.quantization
-    rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
-    dtypes: dict[str, int] = {}
-    for t in checkpoint.tensors:
-        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
-    document = {
-        "source": source,
-        "format": checkpoint.format,
-        "layout": inspection.decoupled.layout.name,
-        "shape": inspection.shape.as_dict(),
-        "tensors": len(checkpoint.tensors),
-        "parameters": total(rows),
-        "buffers": buffers(rows),
-        "quantization": quantization.as_dict() if quantization else None,
-        "bookkeeping": bookkeeping(rows),
-        "bytes": checkpoint.nbytes,
-        "dtypes": dtypes,
-        **active_parameters(rows, inspection.spec),
-        "tied": inspection.decoupled.tied,
-        "tied_copy": inspection.decoupled.tied_copy,
-        "roles_inferred": inspection.decoupled.inferred,
-        "roles": role_table(rows),
-    }
-    if quantization:
-        document["roles"] = quantized_roles(rows, document["roles"])
-    from inspector.reconcile import reconcile
-
-    hub_count = reconcile(checkpoint, rows, document["parameters"])
-    if hub_count is not None:
-        document["hub"] = hub_count
-    shown = document["roles"]
-    if by == "expert":
-        from inspector.tables import expert_table
-
-        shown = document["experts"] = expert_table(rows)
-    elif by == "component":
-        from inspector.tables import component_table
-
-        shown = document["components"] = component_table(rows)
-    elif by == "layer":
-        shown = document["layers"] = layer_table(rows)
-    elif by == "head":
-        shown = document["heads"] = head_table(rows, inspection.shape.n_heads,
-                                               inspection.shape.n_kv_heads, source)
-    elif by == "tensor":
-        shown = document["tensor_rows"] = tensor_table(rows)
-    warn_unmapped(source, document["layout"], rows)
+    document = inspect_document(source, inspection)
+    hub_count = document.get("hub")
+    shown = inspect_table(by, inspection, document)
+    warn_unmapped(source, document["layout"], inspection.rows)
     if fmt in ("table", "markdown"):
-        summary_lines = _inspect_summary(document)
-        at = next(i for i, (key, _) in enumerate(summary_lines) if key == "parameters") + 1
-        summary_lines[at:at] = active_line(document, inspection.spec)
-        say(summary(summary_lines, fmt))
+        say(summary(inspect_summary(document, inspection.spec), fmt))
     say(render(shown, fmt, document=document))
     if hub_count is not None and fmt in ("table", "markdown"):
         say(_hub_note(hub_count))
@@ -339,45 +272,6 @@ def warn_unmapped(source: str, layout: str, rows) -> None:
          " counted as 'unmapped'")
 
 
-def _inspect_summary(doc: dict) -> list[tuple[str, object]]:
-    shape = doc["shape"]
-    described = ", ".join(f"{k} {v:,}" for k, v in shape.items()
-                          if isinstance(v, int) and v is not None)
-    buffer_numel = sum(b["numel"] for b in doc["buffers"])
-    return [
-        ("source", doc["source"]),
-        ("format", f"{doc['format']} ({doc['layout']} layout)"),
-        ("model", f"{shape['family']}: {described} (from {shape['basis']})"),
-        ("tensors", doc["tensors"]),
-        ("parameters", doc["parameters"]),
-        ("buffers", f"{len(doc['buffers'])} tensors, {buffer_numel:,} values (not parameters)"),
-        *_quantized_summary(doc),
-        ("bytes", doc["bytes"]),
-        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
-        ("tied", ("unembedding is the embedding's storage (counted once)" if doc["tied"]
-                  else "no") + ("; the file also stores a copy of it, counted once"
-                                if doc["tied_copy"] else "")),
-        *([("roles", "inferred from generic tensor names: no family's layout matches")]
-          if doc["roles_inferred"] else []),
-    ]
-
-
-def _quantized_summary(doc: dict) -> list[tuple[str, object]]:
-    """What a quantized checkpoint's numbers are: logical parameters, and the bookkeeping."""
-    found = doc.get("quantization")
-    if not found:
-        return []
-    from inspector.quantization import Quantization
-
-    kept = doc["bookkeeping"]
-    values, nbytes = sum(b["numel"] for b in kept), sum(b["bytes"] for b in kept)
-    said = (f"{Quantization(**found).label}: parameters are the unquantized model's (packed"
-            " values unpacked)")
-    listed = (f"{len(kept):,} tensors, {values:,} values, {nbytes:,} bytes (scales, zero points,"
-              " indices: not parameters)")
-    return [("quantized", said), ("bookkeeping", listed)]
-
-
 def _inspect(source: str, spec_name: str | None):
     """Open and decouple SOURCE; a --spec supplies heads, and where it disagrees with the
     checkpoint we say so."""
@@ -400,6 +294,7 @@ def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
     """Does SOURCE match SPEC? Exit 0 when every role matches, 1 when one does not."""
     from inspector.adapters import is_adapter
     from inspector.check import check as run_check
+    from inspector.documents import check_notes, check_summary
     from inspector.inspection import inspect_source
     from inspector.spec import load_spec
 
@@ -409,25 +304,11 @@ def check(source: str, spec_name: str, revision: str | None, fmt: str) -> int:
     spec = load_spec(spec_name)  # disagreements with the checkpoint are the verdict's to say
     verdict = run_check(spec, inspect_source(source, spec).decoupled)
     if fmt in ("table", "markdown"):
-        t = verdict["total"]
-        say(summary([("spec", spec.name), ("source", source),
-                     ("verdict", "match" if verdict["ok"] else "MISMATCH"),
-                     ("total", f"expected {t['expected']:,}, found {t['actual']:,}")], fmt))
+        say(summary(check_summary(verdict, spec, source), fmt))
     say(render(verdict["roles"], fmt, document=verdict))
     if fmt in ("table", "markdown"):
-        if verdict["buffers"]:
-            numel = sum(b["numel"] for b in verdict["buffers"])
-            say(f"\nbuffers (not parameters): {len(verdict['buffers'])} tensors, {numel:,}"
-                " values")
-        if verdict.get("unchecked"):  # a multimodal model's vision tower, projector, ...
-            parts = ", ".join(f"{c['component']} {c['parameters']:,}"
-                              for c in verdict["unchecked"])
-            say(f"\nnot checked (a spec describes the language model): {parts}")
-        for problem in verdict["problems"][:20]:
-            say(f"problem: {one_line(problem)}")  # it may quote a name from the file
-        if len(verdict["problems"]) > 20:
-            say(f"... and {len(verdict['problems']) - 20} more problems (--format json lists"
-                " all)")
+        for line in check_notes(verdict):
+            say(line)
     return 0 if verdict["ok"] else 1
 
 

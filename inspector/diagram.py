@@ -647,7 +647,6 @@ def write(source: str, out: str, spec: Spec | None) -> tuple[str, list[str]]:
     warnings."""
     from pathlib import Path
 
-    from inspector.atomic import make_folder, write_atomically
     from inspector.errors import UsageError
     from inspector.formats.hub import load_hub_spec
 
@@ -667,9 +666,24 @@ def write(source: str, out: str, spec: Spec | None) -> tuple[str, list[str]]:
         drawn = load_hub_spec(source)
         d, rows, summary = from_spec(drawn)
         warnings = drawn.warnings()
+    return save(d, rows, summary, target), warnings
+
+
+def save(d: Drawing, rows: list[Row], summary: list[tuple[str, str]], target) -> str:
+    """Write a drawing whole or not at all: the picture alone (.svg) or the page (.html)."""
+    from pathlib import Path
+
+    from inspector.atomic import make_folder, write_atomically
+    from inspector.errors import UsageError
+
+    target = Path(target)
+    if target.suffix.lower() not in (".html", ".htm", ".svg"):
+        raise UsageError(str(target), "must name a .html or .svg file")
+    if target.is_dir():
+        raise UsageError(str(target), "is a folder; name the file to write")
     title = f"{d.model.name}: {d.total:,} parameters"
-    text = svg(d, title) if kind == ".svg" else page(d, rows, title, summary)
+    text = svg(d, title) if target.suffix.lower() == ".svg" else page(d, rows, title, summary)
     make_folder(target.parent)
     write_atomically(target.parent, {target.name: lambda tmp: tmp.write_text(
         text, encoding="utf-8")}, "diagram")
-    return str(target), warnings
+    return str(target)

@@ -164,55 +164,6 @@ def test_markdown_html_escapes_what_files_say():
                     "<ul><li>x &amp; y</li></ul>")
 
 
-def test_python_api_count():
-    """`inspector.count`: GPT-2 124M's 124,439,808 (the unembedding tied, listed at 38,597,376
-    and not added), its 13 layer rows (None: outside the blocks, then 0 to 11), and the same
-    picture `inspector diagram` draws, in Jupyter's HTML."""
-    import inspector
-
-    counted = inspector.count("gpt2-124m")
-    assert counted.parameters == counted.active_parameters == 124_439_808
-    assert counted.tied and counted.buffers == []
-    assert {r["role"]: r["parameters"] for r in counted.roles}["query"] == 7_087_104
-    assert [r["layer"] for r in counted.layers] == [None, *range(12)]
-    assert "parameters: 124,439,808" in repr(counted)
-    html = counted._repr_html_()
-    assert 'data-module="layers.{i}.attn.query" data-params="7087104"' in html
-    assert '<tr data-role="unembedding" data-params="38597376">' in html
-    assert counted.diagram().startswith("<svg")
-
-
-def test_python_api_inspect(tmp_path):
-    """`inspector.inspect`: GPT-2 124M as published, 124,439,808 parameters, its 12 causal-mask
-    buffers of 1,048,576 values, 12 heads from its config.json; `.check` is `inspector check`."""
-    from gpt2_files import write_gpt2
-
-    import inspector
-
-    found = inspector.inspect(str(write_gpt2(tmp_path / "gpt2", "published")))
-    assert found.parameters == 124_439_808
-    assert [b["numel"] for b in found.buffers] == [1_048_576] * 12
-    assert found.shape.n_heads == 12 and found.tied
-    assert found.check("gpt2-124m")["ok"]
-    assert not found.check(inspector.load_spec("gpt2-355m"))["ok"]
-    assert "h.N.attn.bias: 12 tensors, 12,582,912 values" in found._repr_html_()
-
-
-def test_importing_inspector_stays_light():
-    """`import inspector` and a count import neither torch nor numpy."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    code = ("import sys, inspector; inspector.count('gpt3-175b')._repr_html_();"
-            " print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numpy', 'pandas'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=True).stdout
-    assert out.strip() == "[]"
-
-
 def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
     """SmolLM2-135M (rotary: no position table) checked against gpt2-124m, whose learned
     positions are 1,024 x 768 = 786,432: the role table lists position as absent, found 0."""
