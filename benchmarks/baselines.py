@@ -6,7 +6,7 @@
     python benchmarks/baselines.py hf-stats FOLDER       transformers + torch: the same statistics per parameter
     python benchmarks/baselines.py our-stats SOURCE [THREADS]  inspector.stats, timing the reading only
     python benchmarks/baselines.py our-diff A B [THREADS]     inspector.diff, timing the reading only
-    python benchmarks/baselines.py meta-build SPEC OUT   inspector.build on the meta device + tensor table
+    python benchmarks/baselines.py meta-build SPEC OUT   inspector.model.build_model on the meta device + tensor table
 
 Each prints one JSON line on stdout; the timed part is reported as "seconds" where the caller needs
 an in-process time (throughput, build), and the parent measures wall time and peak memory itself.
@@ -129,11 +129,11 @@ def meta_build(spec_name: str, out: str) -> dict:
     parameters -> tensors.csv and tensors.json (timed apart)."""
     import torch  # imported before the clock starts: its import is not the build
 
-    from inspector.build import build_model
     from inspector.decouple import decouple
     from inspector.export import write_tables
     from inspector.families import CANONICAL
     from inspector.formats.base import Checkpoint, TensorInfo
+    from inspector.model import build_model
     from inspector.spec import load_spec
     from inspector.tables import tensor_table
 

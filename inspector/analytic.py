@@ -2,7 +2,7 @@
 
 `describe(spec)` is read three ways, so they agree by construction: `parameter_shapes` and
 `spec_rows` count it (no torch: `inspector count gpt3-175b` is arithmetic), and
-`inspector.build` makes one torch module per entry, under the same name, with the same shape.
+`inspector.model` makes one torch module per entry, under the same name, with the same shape.
 Names are canonical (inspector.canonical), shapes are PyTorch's (out_features, in_features).
 """
 

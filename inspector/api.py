@@ -348,6 +348,6 @@ def build(spec: str | Spec, device: str = "meta", dtype: torch.dtype | None = No
     (GPT-3 175B in well under a second); on a real device, seeded random weights."""
     import torch
 
-    from inspector.build import build_model
+    from inspector.model import build_model
 
     return build_model(_spec(spec), device, dtype or torch.float32, seed)

@@ -195,10 +195,10 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
     headers, before any value is read); a tied unembedding is filled through the embedding. A
     model on the meta device is given CPU storage first.
     """
-    from inspector.build import materialize
     from inspector.check import check
     from inspector.decouple import decouple
     from inspector.families import tie_from_files
+    from inspector.model import materialize
 
     spec: Spec = model.spec
     checkpoint = open_source(source)
@@ -253,9 +253,9 @@ def _fail(checkpoint: Checkpoint, spec: Spec, problems: list[str]) -> None:
 def load_model(source: str | Path, spec: Spec, dtype: torch.dtype = torch.float32):
     """Build `spec` and fill it from `source`, in eval mode (tied as the files are, where the
     family leaves the tie to them)."""
-    from inspector.build import build_model
     from inspector.decouple import decouple
     from inspector.families import tie_from_files, tied_as_stored
+    from inspector.model import build_model
 
     checkpoint = open_source(source)
     if tie_from_files(spec):

@@ -155,7 +155,7 @@ def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
     """Build `spec` with seeded random weights (build.init_weights) and write it (write_model)."""
     if dtype not in DTYPES:
         raise UsageError(dtype, f"not a dtype to write; choose one of {', '.join(DTYPES)}")
-    from inspector.build import refuse_unbuilt
+    from inspector.model import refuse_unbuilt
 
     refuse_unbuilt(spec)  # refuse a model that cannot be built, or an inexpressible spec,
     hub_config(spec, dtype)  # before any work
@@ -163,7 +163,7 @@ def write_checkpoint(spec: Spec, out_dir: str | Path, seed: int = 0,
 
     import torch
 
-    from inspector.build import build_model
+    from inspector.model import build_model
 
     model = build_model(spec, device="cpu", dtype=getattr(torch, dtype), seed=seed)
     return write_model(model, out_dir, dtype, {"inspector_seed": str(seed)})

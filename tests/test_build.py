@@ -11,10 +11,10 @@ import torch
 from conftest import tiny_spec_yaml
 
 from inspector.analytic import spec_rows
-from inspector.build import Transformer, build_model
 from inspector.canonical import parse
 from inspector.errors import UsageError
 from inspector.families import all_layouts
+from inspector.model import Transformer, build_model
 from inspector.roles import Role
 from inspector.spec import load_spec, shipped_names, spec_from_dict
 from inspector.tables import role_table
@@ -140,7 +140,7 @@ def test_sinusoid_table_is_vaswanis():
     PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), here with d = 8."""
     import math
 
-    from inspector.build import sinusoid_table
+    from inspector.model import sinusoid_table
 
     table = sinusoid_table(torch.arange(5), 8)
     for pos in range(5):

@@ -239,7 +239,7 @@ def test_written_names_carry_every_value(family, tmp_path):
     """A model whose every parameter is random (biases, gains: nothing at its init value),
     written in hub layout: transformers' outputs equal this model's, so each value went to the
     right name, split and orientation."""
-    from inspector.build import build_model
+    from inspector.model import build_model
     from inspector.writer import write_model
 
     spec = SPECS[family](tmp_path)

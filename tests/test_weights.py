@@ -8,8 +8,8 @@ import torch
 from conftest import tiny_gpt2_config, tiny_spec_yaml
 from reference_models import save_state
 
-from inspector.build import build_model
 from inspector.errors import CheckpointError
+from inspector.model import build_model
 from inspector.spec import load_spec
 from inspector.weights import load_into, stored_values
 

@@ -41,7 +41,7 @@ Counting is exact; inspector's model does not compute latent attention (nor its 
 qk_rope part alone, interleaved), the sigmoid scores with group-limited top-k (n_group,
 topk_group), the correction bias (a buffer its loader would have to fill) or
 routed_scaling_factor, nor yarn's mscale_all_dim on the attention scale: `build` refuses a
-deepseek_v3 spec (inspector.build.refuse_unbuilt, on kv_lora_rank).
+deepseek_v3 spec (inspector.model.refuse_unbuilt, on kv_lora_rank).
 """
 
 from inspector.families.base import Family
