@@ -3,8 +3,11 @@
 Drawn from rows, the same rows every table sums (inspector.tables), so each box's count is a sum
 the `count` and `inspect` tables also give. Each module of a block is one box whatever the layer
 (`layers.{i}.attn.query`: its per-layer shape and count, x layers, its total and share); routed
-experts are one box per projection (`experts.{e}`). Plain string building: no torch, no numpy,
-no network (the page carries its own CSS and a Content-Security-Policy that forbids fetching).
+experts are one box per projection (`experts.{e}`); multi-head latent attention is drawn as its
+path, down to the latents and up to the heads (draw_latent); a checkpoint's other components (a
+vision tower, a multi-token-prediction layer) are one box each, apart. Plain string building: no
+torch, no numpy, no network (the page carries its own CSS and a Content-Security-Policy that
+forbids fetching).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from html import escape
 from inspector import tables
 from inspector.rows import BIAS, UNMAPPED, Row
 from inspector.spec import Spec
-from inspector.tables import role_name, role_table, total
+from inspector.tables import component_sort_key, role_name, role_table, total
 
 _LAYER = re.compile(r"(^|\.)layers\.\d+\.")
 _EXPERT = re.compile(r"\.experts\.\d+\.")
@@ -29,6 +32,11 @@ TITLES = {
     "attn_norm": "attention norm", "attn.query": "Q (query)", "attn.key": "K (key)",
     "attn.value": "V (value)", "attn.q_norm": "Q norm", "attn.k_norm": "K norm",
     "attn.output": "output projection", "attn_post_norm": "attention output norm",
+    # multi-head latent attention (DeepSeek-V2 section 2.1): down to a latent, normed, back up
+    "attn.q_down": "Q down-projection", "attn.q_down_norm": "Q latent norm",
+    "attn.q_up": "Q up-projection", "attn.kv_down": "KV down-projection",
+    "attn.kv_down_norm": "KV latent norm", "attn.key_up": "K up-projection",
+    "attn.value_up": "V up-projection",
     "mlp_norm": "MLP norm", "mlp.gate": "gate", "mlp.up": "up", "mlp.down": "down",
     "mlp.router": "router", "mlp.experts.{e}.gate": "experts: gate",
     "mlp.experts.{e}.up": "experts: up", "mlp.experts.{e}.down": "experts: down",
@@ -38,6 +46,12 @@ TITLES = {
     "mlm_transform": "masked-LM transform", "mlm_norm": "masked-LM norm",
     "unembed": "unembedding", "nsp": "next-sentence head", UNMAPPED: "unmapped tensors",
 }
+# A checkpoint's parts beside the language model (inspector.rows: a vision tower, DeepSeek's
+# multi-token-prediction layer), each drawn as one box apart from the flow.
+COMPONENT = "component:"
+TITLES.update({f"{COMPONENT}{name}": title for name, title in (
+    ("vision", "vision tower"), ("projector", "projector"), ("audio", "speech encoder"),
+    ("mtp", "multi-token prediction module (stored as the layer after the last)"))})
 INPUTS = ("embed", "cls", "pos", "token_type")
 OUTPUTS = ("final_norm", "pooler", "mlm_transform", "mlm_norm", "unembed", "nsp")
 ATTENTION = ("attn.query", "attn.key", "attn.value")
@@ -54,6 +68,7 @@ class Box:
     counted: int = 0  # what it adds to the total: 0 for a tied repeat
     bias: bool = False
     tied_to: str | None = None
+    tensors: set = field(default_factory=set)  # the stored tensors its rows come from
 
     @property
     def local(self) -> str:
@@ -63,6 +78,16 @@ class Box:
     @property
     def title(self) -> str:
         return TITLES.get(self.local, self.local)
+
+
+@dataclass(frozen=True)
+class Latent:
+    """Multi-head latent attention's widths: a box's per-head parts are said in these."""
+    q_rank: int | None  # None: one query projection from d, no query latent
+    kv_rank: int
+    nope: int  # a query's and a key's unrotated part, per head
+    rope: int  # their rotated part (the key's one for all heads)
+    v: int  # a value head
 
 
 @dataclass
@@ -87,6 +112,7 @@ class Model:
     dense_layers: tuple = ()
     norm_topk_prob: bool = False
     patch_size: int | None = None  # an image model: its input is patches, not token ids
+    latent: Latent | None = None  # multi-head latent attention's widths, where it has them
 
     def layer_kind(self, layer: int) -> str:
         return self.pattern[layer % len(self.pattern)] if self.pattern else "unknown"
@@ -102,7 +128,9 @@ def model_of_spec(spec: Spec) -> Model:
         norm_placement=spec.norm_placement, residual=spec.residual, activation=spec.activation,
         gated=spec.gated_mlp, position=spec.position, n_experts=spec.n_experts,
         experts_per_token=spec.experts_per_token, dense_layers=tuple(spec.dense_layers),
-        norm_topk_prob=spec.norm_topk_prob, patch_size=spec.patch_size)
+        norm_topk_prob=spec.norm_topk_prob, patch_size=spec.patch_size,
+        latent=Latent(spec.q_lora_rank, spec.kv_lora_rank, spec.qk_nope_head_dim,
+                      spec.qk_rope_head_dim, spec.v_head_dim) if spec.kv_lora_rank else None)
 
 
 def model_of_shape(name: str, shape, boxes: dict[str, Box]) -> Model:
@@ -128,9 +156,12 @@ def boxes_of(rows: list[Row]) -> dict[str, Box]:
     for row in rows:
         if not row.is_parameter:
             continue
-        key = module_key(row)
-        box = boxes.setdefault(key, Box(key, role_name(row)))
-        box.instances.add((row.layer, row.expert))
+        apart = not row.in_language_model  # another component: one box of its own
+        key = f"{COMPONENT}{row.component}" if apart else module_key(row)
+        box = boxes.setdefault(key, Box(key, row.component if apart else role_name(row)))
+        if not apart:  # (a multi-token-prediction layer is not one of the blocks)
+            box.instances.add((row.layer, row.expert))
+        box.tensors.add(row.tensor)
         box.params += row.numel
         box.counted += row.numel if row.counted else 0
         box.bias |= row.kind == BIAS
@@ -157,6 +188,8 @@ def share(part: int, whole: int) -> str:
 
 
 def shape_text(box: Box) -> str:
+    if box.key.startswith(COMPONENT):  # a whole model part: its shapes say nothing in one line
+        return f"{len(box.tensors):,} tensors"
     if len(box.shapes) != 1:
         return f"{len(box.shapes)} shapes" if box.shapes else "bias only"
     text = " × ".join(f"{d:,}" for d in box.shapes[0])
@@ -188,6 +221,8 @@ def times(box: Box) -> str:
 
 def head_lines(box: Box, model: Model) -> list[str]:
     """Q, K, V: heads and their width; K and V say the grouped-query groups."""
+    if model.latent is not None:
+        return latent_lines(box, model, model.latent) if model.n_heads else []
     if not model.n_heads or box.local not in ATTENTION:
         return []
     d_head = f" of {model.d_head:,}" if model.d_head else ""
@@ -197,6 +232,25 @@ def head_lines(box: Box, model: Model) -> list[str]:
     if box.local == "attn.query" or kv == model.n_heads:
         return [f"{model.n_heads:,} heads{d_head}", *each]
     return [f"{kv:,} kv heads{d_head}", *each, f"one per {model.n_heads // kv:,} Q heads (GQA)"]
+
+
+def latent_lines(box: Box, m: Model, lat: Latent) -> list[str]:
+    """Latent attention's boxes: what each maps from and to, and its per-head parts (short
+    lines: the up-projections' boxes are a third of the block wide)."""
+    h, d = f"{m.n_heads:,} heads", f"d {m.d_model:,}" if m.d_model else "d"
+    q = f"Q: nope {lat.nope:,} + rope {lat.rope:,} a head"
+    return {
+        "attn.q_down": [f"{d} → latent {lat.q_rank or 0:,}"],
+        "attn.q_up": [f"latent {lat.q_rank or 0:,} → {h}", q],
+        "attn.query": [f"{d} → {h}", q],
+        "attn.kv_down": [f"{d} → latent {lat.kv_rank:,} + rope {lat.rope:,}",
+                         f"rope {lat.rope:,}: one key part all heads share"],
+        "attn.kv_down_norm": [f"the latent only (rope {lat.rope:,} bypasses it)"],
+        "attn.key_up": [f"latent {lat.kv_rank:,} → {h}",
+                        f"K: nope {lat.nope:,} + shared rope {lat.rope:,}"],
+        "attn.value_up": [f"latent {lat.kv_rank:,} → {h}", f"V: {lat.v:,} a head"],
+        "attn.output": [f"{h} × V {lat.v:,} → {d}"],
+    }.get(box.local, [])
 
 
 # --- drawing -----------------------------------------------------------------------------------
@@ -236,6 +290,18 @@ def text_lines(x: float, y: float, lines: list[str]) -> str:
 TITLE = ' class="title"'
 
 
+def box_lines(box: Box, total_params: int, model: Model, wrong: dict[str, list[str]]) -> list[str]:
+    """A box's text: its title, heads, counts, and what a check found wrong."""
+    title = "patch embedding (convolution)" if box.key == "embed" and model.patch_size \
+        else box.title
+    return [title, *head_lines(box, model), *count_lines(box, total_params),
+            *wrong.get(box.role, [])]
+
+
+def box_height(lines: list[str]) -> int:
+    return max(BOX_H, 12 + LINE * len(lines))
+
+
 class Canvas:
     """SVG elements in order, and the lowest point drawn."""
 
@@ -255,14 +321,11 @@ class Canvas:
         self.add(f'<path class="{cls}" d="M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"/>', y2)
 
     def box(self, x: float, y: float, w: float, box: Box, total_params: int, model: Model,
-            wrong: dict[str, list[str]]) -> float:
+            wrong: dict[str, list[str]], h: float = BOX_H) -> float:
         """A box with weights, its numbers as text (and as data attributes, for tests and
-        scripts); returns its bottom."""
-        title = "patch embedding (convolution)" if box.key == "embed" and model.patch_size \
-            else box.title
-        lines = [title, *head_lines(box, model), *count_lines(box, total_params)]
-        lines += wrong.get(box.role, [])
-        h = max(BOX_H, 12 + LINE * len(lines))
+        scripts), at least h high; returns its bottom."""
+        lines = box_lines(box, total_params, model, wrong)
+        h = max(h, box_height(lines))
         classes = " ".join(["box", box.role, *(["tied"] if box.tied_to else []),
                             *(["mismatch"] if box.role in wrong else [])])
         label = "; ".join(lines)
@@ -312,6 +375,21 @@ def row_of_boxes(c: Canvas, d: Drawing, keys: list[str], x: float, y: float, w: 
     each = (w - gap * (len(keys) - 1)) / len(keys)
     return max(c.box(x + i * (each + gap), y, each, d.boxes[key], d.total, d.model, d.wrong)
                for i, key in enumerate(keys))
+
+
+def grid_row(c: Canvas, d: Drawing, keys: list[str | None], x: float, y: float,
+             w: float) -> tuple[float, list[float]]:
+    """Boxes of one height in equal slots across width w, a slot left empty for None or a
+    module not drawn; returns the y below them and each slot's centre."""
+    gap = 10
+    each = (w - gap * (len(keys) - 1)) / len(keys)
+    drawn = [key for key in keys if key in d.boxes]
+    h = max((box_height(box_lines(d.boxes[k], d.total, d.model, d.wrong)) for k in drawn),
+            default=0)
+    for i, key in enumerate(keys):
+        if key in drawn:
+            c.box(x + i * (each + gap), y, each, d.boxes[key], d.total, d.model, d.wrong, h)
+    return y + h, [x + i * (each + gap) + each / 2 for i in range(len(keys))]
 
 
 def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
@@ -446,17 +524,48 @@ def sublayer_norms(c: Canvas, d: Drawing, keys: list[str], x: float, w: float, y
 def draw_attention(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     m = d.model
     top = y
-    y += 26
-    y = row_of_boxes(c, d, [f"layers.{{i}}.{k}" for k in ATTENTION], x + 10, y, w - 20)
-    y = row_of_boxes(c, d, ["layers.{i}.attn.q_norm", "layers.{i}.attn.k_norm"], x + 10,
-                     y + 8, w - 20) if "layers.{i}.attn.q_norm" in d.boxes else y
+    latent = "layers.{i}.attn.kv_down" in d.boxes
+    if latent:
+        y = draw_latent(c, d, x + 10, w - 20, y + 26)
+    else:
+        y = row_of_boxes(c, d, [f"layers.{{i}}.{k}" for k in ATTENTION], x + 10, y + 26, w - 20)
+        y = row_of_boxes(c, d, ["layers.{i}.attn.q_norm", "layers.{i}.attn.k_norm"], x + 10,
+                         y + 8, w - 20) if "layers.{i}.attn.q_norm" in d.boxes else y
     scale = f"√{m.d_head}" if m.d_head else "√d_head"
     c.op(x + 10, y + 8, w - 20, f"softmax(Q·Kᵀ / {scale} + mask) · V, per head")
     y = row_of_boxes(c, d, ["layers.{i}.attn.output"], x + 10, y + 46, w - 20)
-    label = "attention" + (f" ({', '.join(sorted(set(m.pattern)))} by layer)"
-                           if len(set(m.pattern)) > 1 else "")
+    label = ("multi-head latent attention: keys and values from one cached latent" if latent
+             else "attention") + (f" ({', '.join(sorted(set(m.pattern)))} by layer)"
+                                  if len(set(m.pattern)) > 1 else "")
     c.frame(x, top, w, y - top + 10, label)
     return y + 20
+
+
+def draw_latent(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
+    """Multi-head latent attention (DeepSeek-V2 section 2.1): queries (left) and keys and
+    values (right) each go down to a normed latent and back up to the heads; the key's rotated
+    part comes straight from the KV down-projection, one for all heads."""
+    a = "layers.{i}.attn."
+    query = f"{a}q_down" if f"{a}q_down" in d.boxes else f"{a}query"
+    down, (q_at, kv_at) = grid_row(c, d, [query, f"{a}kv_down"], x, y, w)
+    bottom = down
+    if f"{a}q_down_norm" in d.boxes or f"{a}kv_down_norm" in d.boxes:
+        for at in (q_at, kv_at) if query.endswith("q_down") else (kv_at,):
+            c.arrow(at, bottom, at, bottom + 14)
+        bottom, _ = grid_row(c, d, [f"{a}q_down_norm", f"{a}kv_down_norm"], x, bottom + 14, w)
+    q_up = f"{a}q_up" if f"{a}q_up" in d.boxes else None
+    y, up_at = grid_row(c, d, [q_up, f"{a}key_up", f"{a}value_up"], x, bottom + 14, w)
+    for start, end in ([(q_at, up_at[0])] if q_up else []) + [(kv_at, up_at[1]),
+                                                              (kv_at, up_at[2])]:
+        c.arrow(start, bottom, end, bottom + 14)
+    if not q_up:  # one query projection: its queries go straight to the heads
+        c.arrow(q_at, down, q_at, y + 8)
+    lat = d.model.latent
+    if lat is not None:  # (a checkpoint without config.json: no widths to say)
+        c.op(x, y + 8, w, f"per head: Q = [nope {lat.nope:,} | rotary rope {lat.rope:,}],"
+                          f" K = [nope {lat.nope:,} | rotary rope {lat.rope:,}, shared]")
+        y += 38
+    return y
 
 
 def draw_mlp(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
@@ -490,7 +599,14 @@ def draw_mlp(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
 
 
 def draw_apart(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
-    """Unmapped tensors and buffers, below everything: not part of the flow."""
+    """Other components, unmapped tensors and buffers, below everything: not part of the
+    flow."""
+    apart = sorted((key for key in d.boxes if key.startswith(COMPONENT)),
+                   key=lambda key: component_sort_key(key.removeprefix(COMPONENT)))
+    if apart:
+        c.text(x, y + 18, "beside the language model (in the checkpoint, not in the flow"
+                          " above):", "title")
+        y = row_of_boxes(c, d, apart, x, y + 26, w) + 10
     y = row_of_boxes(c, d, [UNMAPPED], x, y, w) if UNMAPPED in d.boxes else y
     if not d.buffers:
         return y

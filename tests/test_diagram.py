@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import run_cli
+from family_cases.latent_and_sinks import CASES as LATENT_CASES
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -174,3 +175,159 @@ def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
     page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="smol.html").read_text()
     assert ('<tr class="mismatch"><td>position</td><td class="n">0</td><td></td><td>absent:'
             " MISMATCH (all position): spec 786,432 found 0 difference -786,432</td></tr>") in page
+
+
+def test_deepseek_v3_latent_attention_boxes(tmp_path):
+    """DeepSeek-V3's multi-head latent attention, each module a box (config.json of
+    deepseek-ai/DeepSeek-V3: d 7,168, 61 layers, 128 heads, q_lora_rank 1,536, kv_lora_rank 512,
+    qk_nope 128, qk_rope 64, v_head 128, no biases):
+    Q down 1,536 x 7,168 = 11,010,048, x 61 = 671,612,928; its norm 61 x 1,536 = 93,696;
+    Q up 128 x (128 + 64) = 24,576 rows of 1,536 = 37,748,736, x 61 = 2,302,672,896;
+    KV down (512 + 64) x 7,168 = 4,128,768, x 61 = 251,854,848; its norm 61 x 512 = 31,232;
+    kv_b_proj's 128 x (128 + 128) rows of 512, cut per head: K up 128 x 128 = 16,384 rows,
+    16,384 x 512 = 8,388,608, x 61 = 511,705,088, and V up the same 511,705,088;
+    output 7,168 x 128 x 128 = 117,440,512, x 61 = 7,163,871,232.
+    All boxes add up to transformers' 671,026,404,352 (tests/test_specs.py)."""
+    out = draw(tmp_path, "deepseek-v3")
+    boxes = drawn_boxes(out)
+    attention = {k.removeprefix("layers.{i}.attn."): int(b["params"]) for k, b in boxes.items()
+                 if k.startswith("layers.{i}.attn.")}
+    assert attention == {
+        "q_down": 671_612_928, "q_down_norm": 93_696, "q_up": 2_302_672_896,
+        "kv_down": 251_854_848, "kv_down_norm": 31_232,
+        "key_up": 511_705_088, "value_up": 511_705_088, "output": 7_163_871_232}
+    assert sum(int(b["counted"]) for b in boxes.values()) == 671_026_404_352
+    labels = {g.get("data-module"): g.get("aria-label") for g in ET.parse(out).getroot().iter()
+              if g.get("data-module")}
+    assert labels["layers.{i}.attn.q_up"] == (
+        "Q up-projection; latent 1,536 → 128 heads; Q: nope 128 + rope 64 a head;"
+        " 24,576 × 1,536; 37,748,736 each; × 61 layers =; 2,302,672,896 (0.34%)")
+    assert labels["layers.{i}.attn.kv_down"].startswith(
+        "KV down-projection; d 7,168 → latent 512 + rope 64;"
+        " rope 64: one key part all heads share; 576 × 7,168; 4,128,768 each")
+    assert "K: nope 128 + shared rope 64; 16,384 × 512" in labels["layers.{i}.attn.key_up"]
+    assert "V: 128 a head; 16,384 × 512" in labels["layers.{i}.attn.value_up"]
+    assert labels["layers.{i}.attn.output"].startswith(
+        "output projection; 128 heads × V 128 → d 7,168; 7,168 × 16,384")
+    text = out.read_text()
+    assert "K = [nope 128 | rotary rope 64, shared]" in text and "√192" in text
+    # the first three layers dense (first_k_dense_replace 3), then 58 mixture-of-experts layers
+    assert text.count('class="cell dense"') == 3 and text.count('class="cell dense moe"') == 58
+    assert "MoE in every layer but 0, 1, 2 (dense MLP)" in text
+    assert "× 3 layers =" in labels["layers.{i}.mlp.up"]
+    assert "× 58 layers =" in labels["layers.{i}.mlp.router"]
+
+
+def transformers_attention(model, config) -> dict[str, int]:
+    """transformers' DeepseekV3Attention parameters summed over the layers, under inspector's
+    module names; kv_b_proj viewed [heads, nope + v, rank] as its forward views its output:
+    each head's first qk_nope rows are key_up's, the other v_head value_up's."""
+    names = {"q_a_proj": "q_down", "q_a_layernorm": "q_down_norm", "q_b_proj": "q_up",
+             "q_proj": "query", "kv_a_proj_with_mqa": "kv_down",
+             "kv_a_layernorm": "kv_down_norm", "o_proj": "output"}
+    nope = config.qk_nope_head_dim
+    sums: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        if ".self_attn." not in name:
+            continue
+        module = name.split(".self_attn.")[1].rsplit(".", 1)[0]
+        if module == "kv_b_proj":
+            heads = p.view(config.num_attention_heads, nope + config.v_head_dim, -1)
+            parts = {"key_up": heads[:, :nope].numel(), "value_up": heads[:, nope:].numel()}
+        else:
+            parts = {names[module]: p.numel()}
+        for key, n in parts.items():
+            sums[key] = sums.get(key, 0) + n
+    return sums
+
+
+def meta_deepseek(case):
+    import warnings
+
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return transformers.AutoModelForCausalLM.from_config(config), config
+
+
+DEEPSEEK_CASES = [case for case in LATENT_CASES if case.model_type == "deepseek_v3"]
+
+
+@pytest.mark.parametrize("case", DEEPSEEK_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("source", ["config.json", "checkpoint"])
+def test_latent_attention_boxes_equal_transformers_modules(tmp_path, case, source):
+    """A small DeepSeek-V3 (d 32, 2 layers, 4 heads, q_lora_rank 24 (or none: one q_proj, with
+    attention biases), kv_lora_rank 16, nope 8, rope 4, v 6), drawn from its config.json and from
+    a header-only checkpoint of transformers' tensors: each latent-attention box holds what
+    transformers' module of that name holds, summed over layers (q_a_proj 2 x 24 x 32 = 1,536,
+    kv_b_proj 2 x 4 x (8 + 6) x 16 = 1,792 = K up 1,024 + V up 768), and the boxes add up to
+    num_parameters()."""
+    from quantized_files import write_safetensors
+
+    model, config = meta_deepseek(case)
+    folder = tmp_path / "model"
+    config.save_pretrained(folder)
+    if source == "checkpoint":
+        write_safetensors(folder / "model.safetensors",
+                          {n: ("F32", tuple(p.shape)) for n, p in model.state_dict().items()})
+        drawn = draw(tmp_path, str(folder))
+    else:
+        drawn = draw(tmp_path, str(folder / "config.json"))
+    boxes = drawn_boxes(drawn)
+    attention = {k.removeprefix("layers.{i}.attn."): int(b["params"]) for k, b in boxes.items()
+                 if k.startswith("layers.{i}.attn.")}
+    assert attention == transformers_attention(model, config)
+    if case.config["q_lora_rank"]:
+        assert attention["q_down"] == 1_536 and attention["key_up"] + attention["value_up"] == 1_792
+    assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters()
+
+
+def test_deepseek_multi_token_prediction_is_a_box_apart(tmp_path):
+    """The published files' multi-token-prediction module, stored as layer num_hidden_layers (2
+    here): a decoder layer (transformers' layer 1's parameters), enorm, hnorm, shared_head.norm
+    (d each), eh_proj (d x 2d), shared_head.head and embed_tokens (vocab x d each). It is one box
+    beside the language model, of layer_one + 3d + 2d^2 + 2vd, and the blocks stay 2 layers."""
+    from quantized_files import write_safetensors
+
+    model, config = meta_deepseek(DEEPSEEK_CASES[0])
+    d, v = config.hidden_size, config.vocab_size
+    state = {n: ("F32", tuple(p.shape)) for n, p in model.state_dict().items()}
+    own = {"enorm.weight": (d,), "hnorm.weight": (d,), "eh_proj.weight": (d, 2 * d),
+           "shared_head.norm.weight": (d,), "shared_head.head.weight": (v, d),
+           "embed_tokens.weight": (v, d)}
+    mtp = {**{n.replace("layers.1.", "layers.2."): s for n, s in state.items()
+              if n.startswith("model.layers.1.")},
+           **{f"model.layers.2.{n}": ("F32", s) for n, s in own.items()}}
+    folder = tmp_path / "model"
+    config.save_pretrained(folder)
+    write_safetensors(folder / "model.safetensors", {**state, **mtp})
+    boxes = drawn_boxes(draw(tmp_path, str(folder)))
+    layer_one = sum(p.numel() for n, p in model.named_parameters() if ".layers.1." in n)
+    in_mtp = layer_one + 3 * d + 2 * d * d + 2 * v * d
+    assert (int(boxes["component:mtp"]["params"]), boxes["component:mtp"]["role"]) == (in_mtp,
+                                                                                      "mtp")
+    assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters() + in_mtp
+    q_down = config.q_lora_rank * d
+    assert int(boxes["layers.{i}.attn.q_down"]["params"]) == 2 * q_down  # 2 layers, not 3
+
+
+def test_a_multimodal_checkpoint_s_towers_are_boxes_apart(tmp_path):
+    """LLaVA of tests/test_components.py (a 2-layer Llama text model of width 32 beside a 2-layer
+    CLIP vision tower and a projector), as save_pretrained writes it: the blocks are the text
+    model's 2 layers (Q 2 x 32 x 32 = 2,048), the vision tower and the projector one box each of
+    transformers' model.vision_tower and model.multi_modal_projector parameters, and all boxes
+    add up to num_parameters()."""
+    from test_components import _component_counts, _saved
+
+    model = _saved("llava", tmp_path / "llava")
+    boxes = drawn_boxes(draw(tmp_path, str(tmp_path / "llava")))
+    expected = _component_counts(model, "llava")
+    assert [k for k in boxes if k.startswith("component:")] == ["component:vision",
+                                                               "component:projector"]
+    assert int(boxes["component:vision"]["params"]) == expected["vision"]
+    assert int(boxes["component:projector"]["params"]) == expected["projector"]
+    assert int(boxes["layers.{i}.attn.query"]["params"]) == 2_048
+    assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters()

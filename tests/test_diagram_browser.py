@@ -43,6 +43,7 @@ EXPECTED_TOTALS = {
     "gpt3-175b": 174_604_259_328,
     "llama2-70b": 68_976_648_192,
     "mixtral-8x7b": 46_702_792_704,
+    "deepseek-v3": 671_026_404_352,  # latent attention: every one of its modules a box
 }
 
 
@@ -129,15 +130,69 @@ def test_the_pattern_and_the_experts_are_drawn(browser, tmp_path):
     assert driver.execute_script("return document.querySelectorAll('.cell.moe').length") == 32
 
 
-def test_screenshot(browser, tmp_path_factory):
-    """A full-page PNG of Mixtral's diagram, kept in pytest's temporary folder to look at."""
+def test_deepseek_latent_attention_and_dense_first_layers(browser, tmp_path):
+    """DeepSeek-V3: the latent path's seven boxes and the output, in the order a token meets
+    them (Q down and KV down side by side, their norms, Q / K / V up); the first three of 61
+    layers dense, 58 mixture-of-experts (first_k_dense_replace 3)."""
+    page = tmp_path / "deepseek.html"
+    run_cli("diagram", "deepseek-v3", "--out", page)
+    driver = open_page(browser, page)
+    attention = [b for b in boxes(driver) if ".attn." in b["module"]]
+    assert [b["module"].removeprefix("layers.{i}.attn.") for b in attention] == [
+        "q_down", "kv_down", "q_down_norm", "kv_down_norm", "q_up", "key_up", "value_up",
+        "output"]
+    moe = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.stack rect.cell'))"
+        ".map(c => c.classList.contains('moe'));")
+    assert moe == [False] * 3 + [True] * 58
+    text = driver.find_element("tag name", "body").text
+    assert "multi-head latent attention" in text and "K: nope 128 + shared rope 64" in text
+
+
+# Every text of the picture with the rectangle it is drawn in (a box's, an operation's, a
+# buffer's, the stack's), and every box's rectangle: as laid out by the browser.
+LAYOUT = """
+const svg = document.querySelector('svg.inspector-diagram');
+const rect = e => { const r = e.getBoundingClientRect();
+                    return [r.left, r.top, r.right, r.bottom]; };
+const texts = [];
+for (const g of svg.querySelectorAll('g.box, g.op, g.buffer, g.stack')) {
+  const frame = rect(g.querySelector('rect'));
+  for (const t of g.querySelectorAll('text')) texts.push([t.textContent, rect(t), frame]);
+}
+return {texts: texts,
+        boxes: Array.from(svg.querySelectorAll('g.box > rect'), r =>
+          [r.parentNode.dataset.module, rect(r)])};
+"""
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_TOTALS))
+def test_no_text_leaves_its_box_and_no_boxes_overlap(browser, tmp_path, name):
+    """Readable as laid out by a real browser's fonts: each line of text inside the rectangle
+    it belongs to, and no two boxes on top of each other."""
+    out = tmp_path / f"{name}.html"
+    assert run_cli("diagram", name, "--out", out).returncode == 0
+    layout = open_page(browser, out).execute_script(LAYOUT)
+    outside = [(text, box, frame) for text, box, frame in layout["texts"]
+               if box[0] < frame[0] or box[2] > frame[2] or box[1] < frame[1]
+               or box[3] > frame[3]]
+    assert outside == []
+    drawn = layout["boxes"]
+    overlapping = [(a, b) for i, (a, ra) in enumerate(drawn) for b, rb in drawn[i + 1:]
+                   if ra[0] < rb[2] and rb[0] < ra[2] and ra[1] < rb[3] and rb[1] < ra[3]]
+    assert overlapping == []
+
+
+@pytest.mark.parametrize("name", ["mixtral-8x7b", "deepseek-v3"])
+def test_screenshot(browser, tmp_path_factory, name):
+    """A full-page PNG of a diagram, kept in pytest's temporary folder to look at."""
     out = tmp_path_factory.mktemp("screenshots")
-    page = out / "mixtral-8x7b.html"
-    run_cli("diagram", "mixtral-8x7b", "--out", page)
+    page = out / f"{name}.html"
+    run_cli("diagram", name, "--out", page)
     driver = open_page(browser, page)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1200, height + 100)
-    png = out / "mixtral-8x7b.png"
+    png = out / f"{name}.png"
     assert driver.save_screenshot(str(png))
     assert png.stat().st_size > 10_000
     print(f"screenshot: {png}")
