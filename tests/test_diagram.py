@@ -331,3 +331,13 @@ def test_a_multimodal_checkpoint_s_towers_are_boxes_apart(tmp_path):
     assert int(boxes["component:projector"]["params"]) == expected["projector"]
     assert int(boxes["layers.{i}.attn.query"]["params"]) == 2_048
     assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters()
+
+
+def test_the_readme_picture_is_current(tmp_path):
+    """docs/gpt3-175b.svg, shown in the README, is what `inspector diagram gpt3-175b` draws
+    today (regenerate it with that command when the drawing changes)."""
+    from conftest import REPO
+
+    drawn = draw(tmp_path, "gpt3-175b", name="gpt3-175b.svg").read_text(encoding="utf-8")
+    assert (REPO / "docs" / "gpt3-175b.svg").read_text(encoding="utf-8") == drawn
+    assert "174,604,259,328" in drawn
