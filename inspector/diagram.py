@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from html import escape
 
 from inspector import tables
-from inspector.rows import BIAS, UNMAPPED, Row
+from inspector.rows import BIAS, LANGUAGE_MODEL, UNMAPPED, Row
 from inspector.spec import Spec
 from inspector.tables import component_sort_key, role_name, role_table, total
 
@@ -215,8 +215,12 @@ def times(box: Box) -> str:
     layers = {layer for layer, _ in box.instances}
     experts = {expert for _, expert in box.instances}
     if len(experts) > 1 and len(box.instances) == len(layers) * len(experts):
-        return f"{len(experts):,} experts × {len(layers):,} layers"
-    return f"{len(box.instances):,}" + (" layers" if None not in layers else "")
+        return f"{len(experts):,} experts × {_layers(len(layers))}"
+    return _layers(len(box.instances)) if None not in layers else f"{len(box.instances):,}"
+
+
+def _layers(n: int) -> str:
+    return f"{n:,} layer" + ("" if n == 1 else "s")
 
 
 def head_lines(box: Box, model: Model) -> list[str]:
@@ -642,21 +646,32 @@ def svg(d: Drawing, title: str) -> str:
 
 
 def role_rows(rows: list[Row], whole: int, wrong: dict[str, list[str]]) -> str:
-    """The role table under the picture: each role's parameters, share, and what is wrong."""
+    """The role table under the picture: each role's parameters, share, and what is wrong. A
+    checkpoint with components (a vision tower beside the language model) has a component
+    column: its roles repeat per component. A check's verdict is the language model's."""
+    table = role_table(rows)
+    parts = any("component" in r for r in table)
     out = []
-    for r in role_table(rows):
+    for r in table:
+        part = r.get("component")
+        checked = part in (None, LANGUAGE_MODEL)
         note = f"tied to the {r['tied_to']}: not counted again" if r["tied_to"] else ""
-        note = " ".join(wrong.get(r["role"], [note]))
-        cls = ' class="mismatch"' if r["role"] in wrong else ""
-        out.append(f'<tr data-role="{escape(r["role"])}" data-params="{r["parameters"]}"{cls}>'
-                   f'<td>{escape(r["role"])}</td><td class="n">{r["parameters"]:,}</td>'
+        note = " ".join(wrong.get(r["role"], [note])) if checked else note
+        cls = ' class="mismatch"' if checked and r["role"] in wrong else ""
+        part_cell = f"<td>{escape(part or '')}</td>" if parts else ""
+        part_attr = f' data-component="{escape(part)}"' if part else ""
+        out.append(f'<tr data-role="{escape(r["role"])}"{part_attr} data-params="{r["parameters"]}"'
+                   f'{cls}>{part_cell}<td>{escape(r["role"])}</td>'
+                   f'<td class="n">{r["parameters"]:,}</td>'
                    f'<td class="n">{"-" if r["tied_to"] else share(r["parameters"], whole)}</td>'
                    f"<td>{escape(note)}</td></tr>")
-    listed = {r["role"] for r in role_table(rows)}
-    out += [f'<tr class="mismatch"><td>{escape(role)}</td><td class="n">0</td><td></td>'
+    listed = {r["role"] for r in table if r.get("component") in (None, LANGUAGE_MODEL)}
+    empty = "<td></td>" if parts else ""
+    out += [f'<tr class="mismatch">{empty}<td>{escape(role)}</td><td class="n">0</td><td></td>'
             f"<td>absent: {escape(' '.join(lines))}</td></tr>"
             for role, lines in wrong.items() if role not in listed]  # the spec has, the file not
-    return ('<table class="roles"><thead><tr><th>role</th><th class="n">parameters</th>'
+    head = "<th>component</th>" if parts else ""
+    return (f'<table class="roles"><thead><tr>{head}<th>role</th><th class="n">parameters</th>'
             f'<th class="n">share</th><th>note</th></tr></thead><tbody>{"".join(out)}'
             "</tbody></table>")
 

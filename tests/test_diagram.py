@@ -331,6 +331,17 @@ def test_a_multimodal_checkpoint_s_towers_are_boxes_apart(tmp_path):
     assert int(boxes["component:projector"]["params"]) == expected["projector"]
     assert int(boxes["layers.{i}.attn.query"]["params"]) == 2_048
     assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters()
+    # the page's role table: one row per component and role, the component named
+    import re
+
+    page = draw(tmp_path, str(tmp_path / "llava"), name="llava.html").read_text(encoding="utf-8")
+    table = page[page.index('<table class="roles">'):]
+    assert "<th>component</th><th>role</th>" in table
+    by_part: dict[str, int] = {}
+    for part, params in re.findall(r'data-component="(\w+)" data-params="(\d+)"', table):
+        by_part[part] = by_part.get(part, 0) + int(params)
+    assert by_part["vision"] == expected["vision"]
+    assert by_part["projector"] == expected["projector"]
 
 
 def test_the_readme_picture_is_current(tmp_path):
