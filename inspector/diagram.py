@@ -454,11 +454,13 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
                      f' width="{max(cw - 1, 0.6):.2f}" height="16"><title>layer {i}: {kind}'
                      f' attention{", MoE" if moe else ""}</title></rect>')
     body = text_lines(x + 8, y + 18, lines)
-    keys = [f"{k}: {'dark' if k == 'dense' else 'light'}" for k in dict.fromkeys(m.pattern)]
+    # "attention" named: "dense" alone would read as the dense MLP of a mixture of experts
+    keys = ["attention " + ", ".join(f"{k}: {'dark' if k == 'dense' else 'light'}"
+                                     for k in dict.fromkeys(m.pattern))] if m.pattern else []
     keys += [] if m.pattern else ["grey: not known"]
     keys += ["MoE: outlined"] if m.n_experts else []
     legend = (f'<text x="{x + 8:.0f}" y="{cell_y + 30:.0f}" class="note">layers 0 to {n - 1};'
-              f" {', '.join(keys)}</text>")
+              f" {'; '.join(keys)}</text>")
     c.add(f'<g class="stack" role="img" aria-label="{escape("; ".join(lines))}"'
           f' data-layers="{n}" data-params="{block_params}"><rect x="{x:.0f}" y="{y:.0f}"'
           f' width="{w:.0f}" height="{h:.0f}" rx="6" fill="#fff" stroke="#2b5d8a"'
