@@ -36,7 +36,7 @@ from inspector.documents import (
 from inspector.inspection import Inspection, Shape, inspect_source
 from inspector.rendering import table
 from inspector.rows import Row
-from inspector.spec import Spec, load_spec
+from inspector.spec import Spec
 from inspector.tables import active_total, head_table, layer_table, tensor_table
 
 if TYPE_CHECKING:  # the annotations only: importing them costs a second
@@ -323,6 +323,14 @@ class Statistics:
         frame = _frame(rows)
         return _summary_html("stats", pairs) + frame[[c for c in columns if c in frame]].to_html(
             index=False)
+
+
+def load_spec(name: str) -> Spec:
+    """A spec: a shipped name (`"llama2-70b"`), a spec YAML, a config.json, or a hub id
+    (`owner/name[@revision]`, whose config.json is read: from the cache, else over HTTP)."""
+    from inspector.formats.hub import load_hub_spec
+
+    return load_hub_spec(name)
 
 
 def _spec(spec: str | Spec) -> Spec:

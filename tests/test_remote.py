@@ -430,3 +430,23 @@ def test_the_server_speaks_range_as_the_hub_does(hub):
     assert get(0, 7) == (206, f"bytes 0-7/{size}", 8)
     assert get(size - 4, size + 100) == (206, f"bytes {size - 4}-{size - 1}/{size}", 4)
     assert get(size, size + 10) == (416, f"bytes */{size}", 0)
+
+
+def test_the_notebook_api_reads_a_hub_id(hub):
+    """`inspector.count` and `inspector.inspect` take a hub id as the commands do: the default
+    GPT2Config's 124,439,808 (transformers' count) from config.json and from the headers, the
+    shards' data never requested beyond their headers."""
+    import subprocess
+    import sys
+
+    server, folder, env = hub
+    code = (f"import inspector; c = inspector.count({REPO!r}); f = inspector.inspect({REPO!r});"
+            " print(c.parameters, f.parameters, int(f.roles['parameters'].sum()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    unembedding = 50257 * 768  # listed in the role table, tied: not in the total
+    assert out.stdout.split() == [str(PARAMETERS), str(PARAMETERS),
+                                  str(PARAMETERS + unembedding)]
+    weights = sum(os.path.getsize(folder / shard) for shard in SHARDS)
+    assert 0 < server.bytes_sent(".safetensors") < weights / 100  # headers, not the weights
