@@ -202,7 +202,7 @@ class Counted(_Shown):
 @dataclass(repr=False)
 class Inspected(_Shown):
     """A checkpoint's contents (`inspector inspect`): what its headers hold."""
-    inspection: Inspection = field(default=None, repr=False)
+    inspection: Inspection = field(repr=False)
 
     def __post_init__(self) -> None:
         self.document = inspect_document(self.name, self.inspection)
@@ -231,7 +231,7 @@ class Inspected(_Shown):
         from inspector.stats import weight_stats
 
         shape = self.inspection.shape
-        heads = (shape.n_heads, shape.n_kv_heads or shape.n_heads)
+        heads = (shape.n_heads, shape.n_kv_heads or shape.n_heads) if shape.n_heads else None
         return Statistics(by, weight_stats(self.inspection.decoupled, by, heads, threads,
                                            progress=progress))
 
