@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter, methodcaller
 
@@ -34,15 +34,19 @@ def cell(value: object, for_humans: bool = True) -> str:
     return escape(str(value)) if for_humans else str(value)
 
 
+def _same_keys(rows: list[dict]) -> bool:
+    """Every row has the first row's keys (most tables): compared in C."""
+    return bool(rows) and all(map(rows[0].keys().__eq__, map(dict.keys, rows)))
+
+
 def _columns(rows: list[dict], columns: list[str] | None) -> list[str]:
     if columns:
         return columns
     if not rows:
         return []
-    first = rows[0].keys()
-    if all(map(first.__eq__, map(dict.keys, rows))):  # most tables: one set of keys, in C
-        return list(first)
-    seen: dict[str, None] = dict.fromkeys(first)
+    if _same_keys(rows):
+        return list(rows[0])
+    seen: dict[str, None] = dict.fromkeys(rows[0])
     for row in rows:
         if row.keys() != seen.keys():
             seen.update(dict.fromkeys(row))
@@ -83,11 +87,12 @@ def markdown(rows: list[dict], columns: list[str] | None = None) -> str:
 def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
     """The rows as CSV, exactly as the csv module writes them (minimal quoting, "\n" between
     rows, none after the last), written a column at a time (see _column_text)."""
-    columns = _columns(rows, columns)
+    complete = not columns and _same_keys(rows)  # every row has every column
+    columns = list(rows[0]) if complete else _columns(rows, columns)
     if len(columns) < 2 or not rows:  # one column: csv quotes an empty row ("")
         return _csv_rows(rows, columns)
     texts = [_column_text(values, "," if i else "", "", _csv_cells)
-             for i, values in enumerate(_by_column(rows, columns))]
+             for i, values in enumerate(_by_column(rows, columns, complete))]
     return "\n".join([",".join(_csv_cells(columns)), *map("".join, zip(*texts))])
 
 
@@ -101,7 +106,7 @@ def json_rows(rows: list[dict]) -> str:
     if keys and all(type(k) is str for k in keys) and all(map(keys.__eq__, map(tuple, rows))):
         texts = [_column_text(values, ("{" if i == 0 else ", ") + _JSON.encode(key) + ": ",
                               "}" if i == len(keys) - 1 else "", _json_cells)
-                 for i, (key, values) in enumerate(zip(keys, _by_column(rows, list(keys))))]
+                 for i, (key, values) in enumerate(zip(keys, _by_column(rows, keys, True)))]
         return "[\n" + ",\n".join(map("".join, zip(*texts))) + "\n]\n"
     # '}, {"' can only stand between two rows, since rows are flat (no dict inside) and a '"'
     # inside a string is written as '\"'.
@@ -138,9 +143,9 @@ def _csv_rows(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def _by_column(rows: list[dict], columns: list[str]) -> list[list]:
-    """Each column's values, None where a row has no such key."""
-    if all(map(methodcaller("__ge__", set(columns)), map(dict.keys, rows))):
+def _by_column(rows: list[dict], columns: Sequence[str], complete: bool = False) -> list[list]:
+    """Each column's values, None where a row has no such key (`complete`: none lacks one)."""
+    if complete or all(map(methodcaller("__ge__", set(columns)), map(dict.keys, rows))):
         return [list(map(itemgetter(c), rows)) for c in columns]
     return [[r.get(c) for r in rows] for c in columns]
 
