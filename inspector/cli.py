@@ -40,6 +40,8 @@ DOWNLOAD = click.option("--download", is_flag=True,
 
 def hub_source(source: str, revision: str | None) -> str:
     """SOURCE with --revision folded in (owner/name@revision)."""
+    if revision is None:  # SOURCE as it is, without importing the hub module (export's time)
+        return source
     from inspector.formats.hub import with_revision
 
     return with_revision(source, revision)

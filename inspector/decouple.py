@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from functools import cache, partial
 from math import prod
 
-from inspector.analytic import parameter_shapes
 from inspector.canonical import parse
 from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo
@@ -67,7 +66,7 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
     views = {t.name: stored_view(t, quantization) for t in checkpoint.tensors} \
         if quantization else {}
     # The spec's shapes, for bitsandbytes' 4-bit weights, stored flat.
-    described = dict(parameter_shapes(spec)) if quantization and spec is not None else {}
+    described = _described_shapes(spec) if quantization and spec is not None else {}
     logical = [_logical(t, views[t.name]) for t in checkpoint.tensors
                if not views[t.name].bookkeeping] if quantization else None
     layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
@@ -114,6 +113,12 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
                             tied_to=Role.EMBEDDING, component=embedding.component))
             tied = True
     return Decoupled(checkpoint, layout, rows, tied, tied_copy, quantization)
+
+
+def _described_shapes(spec: Spec) -> dict:
+    from inspector.analytic import parameter_shapes  # a quantized checkpoint's only
+
+    return dict(parameter_shapes(spec))
 
 
 def _quantization(checkpoint: Checkpoint) -> Quantization | None:

@@ -3,12 +3,11 @@ files or the new ones, never a part."""
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 
 from inspector.atomic import make_folder, write_atomically
-from inspector.rendering import csv_text
+from inspector.rendering import csv_text, json_rows
 
 # The tables of one export. One that a run cannot write (heads, with no head count) is removed
 # if an earlier run left it, so that the folder never holds a set made of two runs.
@@ -28,13 +27,7 @@ def _write(rows: list[dict], path: Path, fmt: str) -> None:
     if fmt == "csv":
         path.write_text(csv_text(rows) + "\n" if rows else "", encoding="utf-8")
     elif fmt == "json":
-        # The whole table in one call of json's C encoder (indent= falls back to the pure-Python
-        # encoder: 0.44 s and 100+ MB for GPT-3 175B's head rows; a call per row took 1.6x this),
-        # then one row per line: '}, {"' can only stand between two rows, since rows are flat
-        # (no dict inside) and a '"' inside a string is written as '\"'.
-        text = json.JSONEncoder(check_circular=False).encode(rows)  # flat rows: no cycles
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("[\n" + text[1:-1].replace('}, {"', '},\n{"') + "\n]\n" if rows else "[]\n")
+        path.write_text(json_rows(rows), encoding="utf-8")
     else:
         import pandas as pd
 

@@ -7,7 +7,6 @@ the business of the family modules (`inspector.families`).
 
 from __future__ import annotations
 
-import difflib
 import os
 import reprlib
 from dataclasses import dataclass, field
@@ -344,6 +343,8 @@ def _biases(value: object, problems: list[str]) -> frozenset:
 
 
 def _suggest(key: str, valid) -> str:
+    import difflib  # only for a mistake: a name to suggest
+
     close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
