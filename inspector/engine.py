@@ -54,6 +54,10 @@ def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], 
     2 x workers in flight, and merge every (index, partial) a call returns into results[index],
     in the order the tasks came. `bar` (a progress bar) advances by each task's nbytes and is
     closed at the end."""
+    tasks = _batched(tasks, BLOCK_VALUES)
+    if workers <= 1:  # in this thread: a pool's hand-over costs more than the smaller tasks
+        _run_here(tasks, results, bar)
+        return
     pending: deque = deque()
 
     def collect() -> None:
@@ -74,6 +78,45 @@ def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], 
     finally:
         for _, future in pending:
             future.cancel()
+        if bar is not None:
+            bar.close()
+
+
+def _batched(tasks, least: int):
+    """The tasks, consecutive ones of fewer than `least` bytes run as one: a tensor of a few KB
+    (a bias, a norm scale) costs more in a task's hand-over and a kernel call's set-up than in
+    arithmetic. The grouping depends on the tasks alone, so the merge order, and with it every
+    sum, is the same whatever the number of threads."""
+    group: list = []
+    size = 0
+    for nbytes, function, args in tasks:
+        if nbytes >= least:
+            if group:
+                yield size, _run_group, (group,)
+                group, size = [], 0
+            yield nbytes, function, args
+            continue
+        group.append((function, args))
+        size += nbytes
+        if size >= least:
+            yield size, _run_group, (group,)
+            group, size = [], 0
+    if group:
+        yield size, _run_group, (group,)
+
+
+def _run_group(group: list) -> list:
+    return [pair for function, args in group for pair in function(*args)]
+
+
+def _run_here(tasks, results: list, bar) -> None:
+    try:
+        for nbytes, function, args in tasks:
+            for index, partial in function(*args):
+                results[index].merge(partial)
+            if bar is not None:
+                bar.update(nbytes)
+    finally:
         if bar is not None:
             bar.close()
 
