@@ -5,8 +5,9 @@ What a caller brings: tasks, each (bytes it covers, function, arguments), where 
 reads one block (through `Files` and inspector.formats.values.raw) and returns (index, partial)
 pairs; and the results, one mergeable object per index. The arithmetic (inspector.kernels) runs
 without the GIL, so with N threads N blocks are reduced at once; at most 2 x N are in flight,
-so memory stays at a few blocks whatever the size of the checkpoint. Partials are merged in the
-order the tasks came, so the sums are the same whatever the number of threads.
+so memory stays at a few blocks whatever the size of the checkpoint. With one thread the tasks
+run in the calling thread, without a pool. Partials are merged in the order the tasks came, so
+the sums are the same whatever the number of threads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from inspector.formats.values import Block, Files
 from inspector.plan import Cell
 
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
+SMALL_TASK = 1 << 20  # bytes: smaller tasks in a row are run as one (_batched)
 
 __all__ = ["BLOCK_VALUES", "Files", "default_workers", "progress", "run_blocks", "window"]
 
@@ -54,7 +56,7 @@ def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], 
     2 x workers in flight, and merge every (index, partial) a call returns into results[index],
     in the order the tasks came. `bar` (a progress bar) advances by each task's nbytes and is
     closed at the end."""
-    tasks = _batched(tasks, BLOCK_VALUES)
+    tasks = _batched(tasks, SMALL_TASK)
     if workers <= 1:  # in this thread: a pool's hand-over costs more than the smaller tasks
         _run_here(tasks, results, bar)
         return

@@ -206,7 +206,9 @@ def _sixteen_lanes(kernel, key: tuple, *args):
     to float64s, where 16 take a whole 512-bit register of float32s: fewer instructions for the
     same bytes, and fp32 stats on data not in cache went from 9.6-10 to 13-14 GB/s here (from
     numba's cache the kernel loads as compiled). The option is LLVM's, for the whole process:
-    it is reset at once, under a lock, so no other compilation of ours sees it."""
+    it is set under a lock, around that one call, and reset at once (whatever else numba
+    compiles meanwhile is vectorised at 16 lanes where legal: its speed may change, never its
+    results)."""
     if key in _compiled:
         return kernel(*args)
     with _compiling:
