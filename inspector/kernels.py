@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
 
@@ -212,13 +213,29 @@ def _sixteen_lanes(kernel, key: tuple, *args):
     if key in _compiled:
         return kernel(*args)
     with _compiling:
-        llvm.set_option("", "--force-vector-width=16")
+        if _host_avx512():
+            llvm.set_option("", "--force-vector-width=16")
         try:
             result = kernel(*args)
         finally:
             llvm.set_option("", "--force-vector-width=0")
         _compiled.add(key)
     return result
+
+
+@cache
+def _host_avx512() -> bool:
+    """Whether numba compiles for this CPU and it has AVX-512. With 256-bit registers or fewer
+    (or a CPU named to numba, as for a portable cache), 16 lanes would spill registers: LLVM's
+    own choice is left alone."""
+    from numba.core import config
+
+    if config.CPU_NAME or config.CPU_FEATURES:
+        return False
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except RuntimeError:  # llvmlite cannot tell on this platform
+        return False
 
 
 def _key(kernel, *arrays_and_hows) -> tuple:
