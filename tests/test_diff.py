@@ -406,7 +406,7 @@ def test_windows_compared_together_agree_with_each_compared_alone():
 @pytest.mark.parametrize("dtypes", [("F32", "F32"), ("BF16", "BF16"), ("F32", "F16"),
                                     ("F16", "BF16"), ("I64", "F32")])
 def test_fast_kernel_agrees_with_the_checked_one(dtypes):
-    """inspector.kernels' SIMD comparison (the largest change taken on the bits of |b - a|)
+    """inspector.kernels' SIMD comparison (the largest change by llvm.maxnum flagged no-NaN)
     against its value-by-value one, on a strided window of finite values: the same count of
     changes and largest change exactly, sums to 1e-12."""
     from inspector import kernels

@@ -190,8 +190,8 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", ["F32", "BF16", "F16", "F8_E4M3", "F8_E5M2"])
 def test_fast_kernel_agrees_with_the_checked_one(dtype):
-    """inspector.kernels' SIMD kernel (integer min/max on the float bits, sums reordered into
-    lanes) against its value-by-value kernel, on strided windows of random bits that hold no
+    """inspector.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
+    reordered into lanes) against its value-by-value kernel, on strided windows of random bits that hold no
     NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
     from inspector import kernels
 
