@@ -269,7 +269,7 @@ def _row_moments(raw, how, base, cols, shift, lo, hi):
 
 @overload(_row_moments, inline="always")
 def _row_moments_impl(raw, how, base, cols, shift, lo, hi):
-    if not isinstance(how, types.Integer):
+    if not (isinstance(how, types.Integer) and raw.layout == "C"):  # pairs need contiguity
         return lambda raw, how, base, cols, shift, lo, hi: _row_moments_one_by_one(
             raw, how, base, cols, shift, lo, hi)
 
