@@ -108,10 +108,14 @@ def compare(ra, ha, rb, hb, first: int, rows: int, cols: int, stride: int,
             tolerance: float) -> Change:
     """The change over a window of two blocks' raw values (inspector.engine.window,
     inspector.kernels)."""
-    changed, aa, bb, dd, ab, largest, nonfinite = kernels.compare(ra, ha, rb, hb, first, rows,
-                                                                 cols, stride, tolerance)
-    return Change(count=rows * cols, changed=changed, aa=aa, bb=bb, dd=dd, ab=ab,
-                  max_abs=largest, nonfinite=nonfinite)
+    return _change(rows * cols, kernels.compare(ra, ha, rb, hb, first, rows, cols, stride,
+                                                tolerance))
+
+
+def _change(count: int, compared: tuple) -> Change:
+    changed, aa, bb, dd, ab, largest, nonfinite = compared
+    return Change(count=count, changed=changed, aa=aa, bb=bb, dd=dd, ab=ab, max_abs=largest,
+                  nonfinite=nonfinite)
 
 
 # --- Pairing: the same canonical row (and head) on both sides ---
@@ -235,14 +239,16 @@ def _read_pair(pair: Pair, mapped_a: V.Mapped, mapped_b: V.Mapped, block: V.Bloc
                tolerance: float) -> list[tuple[int, Change]]:
     ra, ha = V.raw(pair.job_a.info, mapped_a, block)
     rb, hb = V.raw(pair.job_b.info, mapped_b, block)
-    out = []
+    entries, windows = [], []
     for cell, entry in pair.cells:
         where = engine.window(block, cell)
         if where is not None:
-            out.append((entry, compare(ra, ha, rb, hb, *where, tolerance)))
+            entries.append(entry)
+            windows.append(where)
+    results = kernels.compare_many(ra, ha, rb, hb, windows, tolerance)
     V.release(pair.job_a.info, mapped_a, block)
     V.release(pair.job_b.info, mapped_b, block)
-    return out
+    return [(entry, _change(w[1] * w[2], r)) for entry, w, r in zip(entries, windows, results)]
 
 
 def compute(pairs: list[Pair], changes: list[Change], tolerance: float,

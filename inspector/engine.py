@@ -5,8 +5,9 @@ What a caller brings: tasks, each (bytes it covers, function, arguments), where 
 reads one block (through `Files` and inspector.formats.values.raw) and returns (index, partial)
 pairs; and the results, one mergeable object per index. The arithmetic (inspector.kernels) runs
 without the GIL, so with N threads N blocks are reduced at once; at most 2 x N are in flight,
-so memory stays at a few blocks whatever the size of the checkpoint. Partials are merged in the
-order the tasks came, so the sums are the same whatever the number of threads.
+so memory stays at a few blocks whatever the size of the checkpoint. With one thread the tasks
+run in the calling thread, without a pool. Partials are merged in the order the tasks came, so
+the sums are the same whatever the number of threads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from inspector.formats.values import Block, Files
 from inspector.plan import Cell
 
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
+SMALL_TASK = 1 << 20  # bytes: smaller tasks in a row are run as one (_batched)
 
 __all__ = ["BLOCK_VALUES", "Files", "default_workers", "progress", "run_blocks", "window"]
 
@@ -54,6 +56,10 @@ def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], 
     2 x workers in flight, and merge every (index, partial) a call returns into results[index],
     in the order the tasks came. `bar` (a progress bar) advances by each task's nbytes and is
     closed at the end."""
+    tasks = _batched(tasks, SMALL_TASK)
+    if workers <= 1:  # in this thread: a pool's hand-over costs more than the smaller tasks
+        _run_here(tasks, results, bar)
+        return
     pending: deque = deque()
 
     def collect() -> None:
@@ -74,6 +80,45 @@ def run_blocks(tasks: Iterable[tuple[int, Callable[..., list[tuple[int, Any]]], 
     finally:
         for _, future in pending:
             future.cancel()
+        if bar is not None:
+            bar.close()
+
+
+def _batched(tasks, least: int):
+    """The tasks, consecutive ones of fewer than `least` bytes run as one: a tensor of a few KB
+    (a bias, a norm scale) costs more in a task's hand-over and a kernel call's set-up than in
+    arithmetic. The grouping depends on the tasks alone, so the merge order, and with it every
+    sum, is the same whatever the number of threads."""
+    group: list = []
+    size = 0
+    for nbytes, function, args in tasks:
+        if nbytes >= least:
+            if group:
+                yield size, _run_group, (group,)
+                group, size = [], 0
+            yield nbytes, function, args
+            continue
+        group.append((function, args))
+        size += nbytes
+        if size >= least:
+            yield size, _run_group, (group,)
+            group, size = [], 0
+    if group:
+        yield size, _run_group, (group,)
+
+
+def _run_group(group: list) -> list:
+    return [pair for function, args in group for pair in function(*args)]
+
+
+def _run_here(tasks, results: list, bar) -> None:
+    try:
+        for nbytes, function, args in tasks:
+            for index, partial in function(*args):
+                results[index].merge(partial)
+            if bar is not None:
+                bar.update(nbytes)
+    finally:
         if bar is not None:
             bar.close()
 

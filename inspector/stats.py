@@ -77,10 +77,8 @@ class Acc:
         }
 
 
-def measure(raw, how, first: int, rows: int, cols: int, stride: int) -> Acc:
-    """Statistics of a window of raw values (inspector.engine.window, inspector.kernels)."""
-    nan, inf, zeros, shift, s, q, lo, hi = kernels.moments(raw, how, first, rows, cols, stride)
-    count = rows * cols
+def _acc(count: int, moments: tuple) -> Acc:
+    nan, inf, zeros, shift, s, q, lo, hi = moments
     n = count - nan - inf
     if not n:
         return Acc(count=count, nan=nan, inf=inf)
@@ -114,13 +112,15 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
 
 def _read_block(job: Job, mapped: V.Mapped, block: V.Block) -> list[tuple[int, Acc]]:
     raw, how = V.raw(job.info, mapped, block)
-    out = []
+    targets, windows = [], []
     for cell in job.cells:
         where = engine.window(block, cell)
         if where is not None:
-            out.append((cell.target, measure(raw, how, *where)))
+            targets.append(cell.target)
+            windows.append(where)
+    results = kernels.moments_many(raw, how, windows)
     V.release(job.info, mapped, block)
-    return out
+    return [(target, _acc(w[1] * w[2], m)) for target, w, m in zip(targets, windows, results)]
 
 
 # --- Roll-ups: rows of dicts for report.render ---

@@ -382,10 +382,31 @@ def test_nan_and_inf():
     assert one_sided["max_abs"] is None and one_sided["rel_l2"] == 0.0
 
 
+def test_windows_compared_together_agree_with_each_compared_alone():
+    """kernels.compare_many compares the windows of one block (fused parts, heads) in one pass,
+    row by row; each window's result must be the one compare() gives it alone: counts and the
+    largest change exactly, sums to 1e-12. The second window has a NaN on one side only: it
+    alone goes through the checked kernel (one change, counted as non-finite)."""
+    from inspector import kernels
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((30, 36)).astype(np.float32)
+    b = a + (rng.random(a.shape) < 0.3) * rng.standard_normal(a.shape).astype(np.float32)
+    b[4, 15] = np.nan
+    windows = [(0, 30, 12, 36), (12, 30, 12, 36), (24, 29, 12, 36), (3, 30, 5, 36)]
+    ra, rb = a.reshape(-1), b.reshape(-1)
+    together = kernels.compare_many(ra, None, rb, None, windows, 0.25)
+    for window, got in zip(windows, together):
+        alone = kernels.compare(ra, None, rb, None, *window, 0.25)
+        assert (got[0], got[5], got[6]) == (alone[0], alone[5], alone[6]), window
+        assert got[1:5] == pytest.approx(alone[1:5], rel=1e-12), window
+    assert together[1][6] == 1 and all(t[6] == 0 for t in together[::2])
+
+
 @pytest.mark.parametrize("dtypes", [("F32", "F32"), ("BF16", "BF16"), ("F32", "F16"),
                                     ("F16", "BF16"), ("I64", "F32")])
 def test_fast_kernel_agrees_with_the_checked_one(dtypes):
-    """inspector.kernels' SIMD comparison (the largest change taken on the bits of |b - a|)
+    """inspector.kernels' SIMD comparison (the largest change by llvm.maxnum flagged no-NaN)
     against its value-by-value one, on a strided window of finite values: the same count of
     changes and largest change exactly, sums to 1e-12."""
     from inspector import kernels

@@ -190,8 +190,8 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", ["F32", "BF16", "F16", "F8_E4M3", "F8_E5M2"])
 def test_fast_kernel_agrees_with_the_checked_one(dtype):
-    """inspector.kernels' SIMD kernel (integer min/max on the float bits, sums reordered into
-    lanes) against its value-by-value kernel, on strided windows of random bits that hold no
+    """inspector.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
+    reordered into lanes) against its value-by-value kernel, on strided windows of random bits that hold no
     NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
     from inspector import kernels
 
@@ -215,6 +215,36 @@ def test_fast_kernel_agrees_with_the_checked_one(dtype):
         assert fast[1] == shift, dtype
         assert fast[2] == pytest.approx(s, rel=1e-12, abs=1e-12 * math.sqrt(q)), dtype
         assert fast[3] == pytest.approx(q, rel=1e-12), dtype
+
+
+@pytest.mark.parametrize("dtype", ["F32", "BF16", "F16"])
+def test_windows_read_together_agree_with_each_read_alone(dtype):
+    """kernels.moments_many reads the windows of one block (fused parts, heads) in one pass, row
+    by row; each window's result must be the one moments() gives it alone: counts, shift, min
+    and max exactly, sums to 1e-12. Windows of 16 columns of 48 (one with 2 rows fewer), and one
+    of 7 columns from an odd column (BF16 reads values two at a time: an odd start and an odd
+    tail). The second window holds a NaN and an Inf: it alone goes through the checked kernel."""
+    from inspector import kernels
+
+    x = np.random.default_rng(3).standard_normal((40, 48)).astype(np.float32)
+    x[::5, ::3] = 0
+    x[7, 20], x[9, 17] = np.nan, np.inf
+    if dtype == "BF16":
+        raw = (x.view(np.uint32) >> 16).astype(np.uint16).view(np.int16).reshape(-1)
+    elif dtype == "F16":
+        raw = x.astype(np.float16).view(np.uint16).reshape(-1)
+    else:
+        raw = x.reshape(-1)
+    raw.flags.writeable = False
+    how = V.HOW.get(dtype, lambda: None)()
+    windows = [(0, 40, 16, 48), (16, 40, 16, 48), (32, 38, 16, 48), (5, 40, 7, 48)]
+    together = kernels.moments_many(raw, how, windows)
+    for window, got in zip(windows, together):
+        alone = kernels.moments(raw, how, *window)
+        assert got[:4] == alone[:4] and got[6:] == alone[6:], (dtype, window)
+        assert got[4] == pytest.approx(alone[4], rel=1e-12, abs=1e-12 * math.sqrt(alone[5]))
+        assert got[5] == pytest.approx(alone[5], rel=1e-12)
+    assert together[1][:2] == (1, 1) and all(t[:2] == (0, 0) for t in together[::2])
 
 
 def test_integer_and_fp8_tensors(tmp_path):
