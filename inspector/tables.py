@@ -188,12 +188,15 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
     Query rows are n_heads x d_head; key and value rows n_kv_heads x d_head (grouped-query
     attention); the output projection's columns are cut by query head. The output bias belongs
     to no head (it is added after the heads are summed), so it is left out here. The head
-    counts are the language model's: a multimodal model's vision tower is not cut.
+    counts are the language model's: a multimodal model's vision tower is not cut. An
+    encoder-decoder's decoder layers have two attentions, their own and the cross-attention over
+    the encoder: their heads are rows apart, told by an `attention` column (self or cross) that
+    only such a model's table has.
     """
     if not n_heads:
         raise UsageError(source, HEADS_UNKNOWN)
     kv = n_kv_heads or n_heads
-    cells: dict[tuple, list[int]] = {}  # (layer, role) -> [weights, biases] of one head
+    cells: dict[tuple, list[int]] = {}  # (layer, cross, role, heads) -> [weights, biases] of a head
     for row in select(rows):
         if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS) \
                 or not row.in_language_model:
@@ -208,13 +211,17 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
                                          f" {row.role.value} {'columns' if axis else 'rows'}"
                                          f" number {size:,}; the head count does not fit this"
                                          " checkpoint")
-        cell = cells.setdefault((row.layer, row.role, heads), [0, 0])
+        cross = ".cross_attn." in row.canonical  # an encoder-decoder's second attention
+        cell = cells.setdefault((row.layer, cross, row.role, heads), [0, 0])
         cell[row.kind == BIAS] += row.numel // heads
+    any_cross = any(cross for _, cross, _, _ in cells)
     out = []
     append = out.append
-    for (layer, role, heads), (weights, biases) in cells.items():
-        first = {"layer": layer, "head": 0, "role": role.value, "weights": weights,
-                 "biases": biases, "parameters": weights + biases}
+    for (layer, cross, role, heads), (weights, biases) in cells.items():
+        first = {"layer": layer, "head": 0,
+                 **({"attention": "cross" if cross else "self"} if any_cross else {}),
+                 "role": role.value, "weights": weights, "biases": biases,
+                 "parameters": weights + biases}
         # The rows of a (layer, role) differ in the head only: each a copy of the first with
         # its head set (its key keeps its place), 1.6x faster than building each row anew
         # (GPT-3 175B has 36,864 head rows).

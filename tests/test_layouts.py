@@ -293,6 +293,32 @@ def test_flan_t5_as_the_hub_stores_it(tmp_path):
     check_ok(tmp_path, tmp_path / "config.json")
 
 
+def test_t5_heads_of_the_cross_attention_are_rows_apart(tmp_path):
+    """An encoder-decoder's heads: the decoder's self-attention and its cross-attention are rows
+    apart (attention self / cross), never summed into one head. Each head's parameters are its
+    share of transformers' module: self and cross query alike d_model x d_kv = 32 x 6 = 192 per
+    head here; and the table adds up, layer by layer, to transformers' attention modules."""
+    from transformers import T5ForConditionalGeneration
+
+    model = tiny_t5(feed_forward_proj="gated-gelu")
+    model.save_pretrained(tmp_path)
+    assert isinstance(model, T5ForConditionalGeneration)
+    heads = inspect_json(tmp_path, "--by", "head")["heads"]
+    n_heads, n_layers = model.config.num_heads, model.config.num_layers
+    decoder = model.get_decoder().block
+    for i, block in enumerate(decoder):
+        layer = n_layers + i  # decoder blocks are numbered after the encoder's
+        for kind, module in (("self", block.layer[0].SelfAttention),
+                             ("cross", block.layer[1].EncDecAttention)):
+            rows = [h for h in heads if h["layer"] == layer and h["attention"] == kind]
+            expected = sum(getattr(module, p).weight.numel() for p in "qkvo")
+            assert sum(h["parameters"] for h in rows) == expected
+            assert len(rows) == 4 * n_heads
+            assert {h["parameters"] for h in rows if h["role"] == "query"} == {
+                module.q.weight.numel() // n_heads}
+    assert {h["attention"] for h in heads if h["layer"] < n_layers} == {"self"}
+
+
 def test_t5_v1_torch_bin_with_every_tied_name(tmp_path):
     """A torch .bin of T5 v1.0 holds shared.weight, encoder.embed_tokens.weight,
     decoder.embed_tokens.weight and lm_head.weight over one storage: the table once (the stacks'
