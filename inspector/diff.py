@@ -162,8 +162,13 @@ class Pair:
     cells: list[tuple[Cell, int]] = field(default_factory=list)  # (A's cell, entry index)
 
 
-def _index(jobs: list[Job]) -> dict[int, tuple[Job, Cell]]:
-    return {cell.target: (job, cell) for job in jobs for cell in job.cells}
+def _index(jobs: list[Job]) -> dict[int, tuple[Job, list[Cell]]]:
+    """target -> its job and cells (several when its part alternates per head)."""
+    out: dict[int, tuple[Job, list[Cell]]] = {}
+    for job in jobs:
+        for cell in job.cells:
+            out.setdefault(cell.target, (job, []))[1].append(cell)
+    return out
 
 
 def _orientation(decoupled, name: str) -> tuple:
@@ -173,10 +178,15 @@ def _orientation(decoupled, name: str) -> tuple:
         else (False, False, 0.0)
 
 
+def _groups(inspection) -> int | None:
+    """Key/value heads: what cuts a tensor whose parts alternate per head."""
+    return inspection.shape.n_kv_heads or inspection.shape.n_heads
+
+
 def pair_up(a, b, heads: tuple[int, int] | None):
     """Entries (every row of either side) and the pairs of stored tensors to read."""
-    jobs_a, targets_a, aliases_a = plan(a.decoupled, heads)
-    jobs_b, targets_b, aliases_b = plan(b.decoupled, heads)
+    jobs_a, targets_a, aliases_a = plan(a.decoupled, heads, _groups(a))
+    jobs_b, targets_b, aliases_b = plan(b.decoupled, heads, _groups(b))
     where_a, where_b = _index(jobs_a), _index(jobs_b)
     by_key_b = {_key(t): i for i, t in enumerate(targets_b)}
     entries: list[Entry] = []
@@ -198,14 +208,14 @@ def pair_up(a, b, heads: tuple[int, int] | None):
             entry.status = TIED
             entry.counted = False
             continue
-        (job_a, cell_a), (job_b, cell_b) = where_a[i], where_b[j]
+        (job_a, cells_a), (job_b, cells_b) = where_a[i], where_b[j]
         # Both stored tensors are read block for block, so their stored shapes must agree too
         # (a fused tensor whose parts grew unevenly changes shape while one part keeps its own).
         if target.row.shape != row_b.shape or job_a.info.shape != job_b.info.shape:
             entry.status = SHAPE
             continue
-        same_layout = ((cell_a.r0, cell_a.r1, cell_a.c0, cell_a.c1)
-                       == (cell_b.r0, cell_b.r1, cell_b.c0, cell_b.c1)
+        same_layout = ([(c.r0, c.r1, c.c0, c.c1) for c in cells_a]
+                       == [(c.r0, c.r1, c.c0, c.c1) for c in cells_b]
                        and _orientation(a.decoupled, job_a.info.name)
                        == _orientation(b.decoupled, job_b.info.name))
         if not same_layout:
@@ -215,7 +225,7 @@ def pair_up(a, b, heads: tuple[int, int] | None):
                              " reordered or offset otherwise): diff compares checkpoints of one"
                              " layout")
         pair = pairs.setdefault((job_a.info.name, job_b.info.name), Pair(job_a, job_b))
-        pair.cells.append((cell_a, len(entries) - 1))
+        pair.cells.extend((cell_a, len(entries) - 1) for cell_a in cells_a)
     for j, target in enumerate(targets_b):
         if j not in seen_b:
             entries.append(Entry(None, target.row, target.head, status=ONLY_B,

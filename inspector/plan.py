@@ -15,8 +15,8 @@ from inspector.decouple import Decoupled
 from inspector.errors import UsageError
 from inspector.formats import values as V
 from inspector.formats.base import TensorInfo
-from inspector.roles import HEAD_ROLES, Role
-from inspector.rows import BIAS, Row
+from inspector.roles import Role
+from inspector.rows import Row
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,12 @@ class Target:
     head: int | None = None
 
 
-def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None
+def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None, groups: int | None = None
          ) -> tuple[list[Job], list[Target], dict[int, int]]:
     """Jobs (stored tensors to read), targets (one per row, or per (row, head) when `heads` is
-    (n_heads, n_kv_heads)), and aliases: a tied row's target -> the target it repeats."""
+    (n_heads, n_kv_heads)), and aliases: a tied row's target -> the target it repeats.
+    `groups` is the number of key/value heads, which a fused tensor whose parts alternate per
+    head (Rule.head_interleaved) needs to be cut; None when not known."""
     infos = {t.name: t for t in decoupled.checkpoint.tensors}
     parts: dict[str, list[Row]] = {}
     for row in decoupled.rows:
@@ -54,8 +56,7 @@ def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None
     aliases: dict[int, int] = {}
     first_target: dict[str, int] = {}
     for row in decoupled.rows:
-        if heads is not None and (row.role not in HEAD_ROLES or row.tied_to is not None
-                                  or (row.role == Role.OUTPUT and row.kind == BIAS)):
+        if heads is not None and (not row.cut_by_head or row.tied_to is not None):
             continue
         info = infos[row.tensor]
         if row.tied_to is not None and row.tensor in first_target:
@@ -64,18 +65,25 @@ def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None
             continue
         siblings = parts.get(row.tensor, [row])
         k = siblings.index(row) if row in siblings else 0
-        rect = _part(info, decoupled, row, k, len(siblings))
+        rects = _part_cells(info, decoupled, row, siblings, k, groups)
         job = jobs.setdefault(row.tensor, Job(info))
         if heads is None:
             first_target.setdefault(row.tensor, len(targets))
-            job.cells.append(Cell(len(targets), *rect))
+            job.cells.extend(Cell(len(targets), *rect) for rect in rects)
             targets.append(Target(row))
             continue
         n_heads, n_kv = heads
         count = n_kv if row.role in (Role.KEY, Role.VALUE) else n_heads
-        for head, cell_rect in enumerate(_heads(info, decoupled, row, rect, count)):
-            job.cells.append(Cell(len(targets), *cell_rect))
-            targets.append(Target(row, head))
+        if count % len(rects):
+            raise UsageError(row.tensor, f"its {len(rects)} key/value groups do not hold"
+                                         f" {count} heads evenly; pass --spec SPEC with the"
+                                         " right head counts")
+        head = 0
+        for rect in rects:  # a part in groups (head-interleaved): its heads group by group
+            for cell_rect in _heads(info, decoupled, row, rect, count // len(rects)):
+                job.cells.append(Cell(len(targets), *cell_rect))
+                targets.append(Target(row, head))
+                head += 1
     for job in jobs.values():
         V.check_readable(job.info)
     return list(jobs.values()), targets, aliases
@@ -98,17 +106,51 @@ def _axis_span(info: TensorInfo, axis: int, lo: int, hi: int) -> tuple[str, int,
     raise UsageError(info.name, f"cannot cut a {list(shape)} tensor along axis {axis}")
 
 
-def _part(info: TensorInfo, decoupled: Decoupled, row: Row, k: int, n: int) -> tuple:
+def _part_cells(info: TensorInfo, decoupled: Decoupled, row: Row, siblings: list[Row], k: int,
+                groups: int | None) -> list[tuple]:
+    """The rectangles of the stored matrix that hold part k of a fused tensor: its parts are
+    sized as decouple cut them (each sibling row's extent on the split axis: a grouped-query
+    qkv's query is wider than its key); one rectangle when they are consecutive, one per
+    key/value head when they alternate per head ("(g parts d)": BLOOM's and GPT-NeoX's
+    query_key_value, Falcon's, DeepSeek's kv_b_proj)."""
+    rows, cols = V.matrix(info)
+    rule = layout_rule(decoupled, row.tensor)
+    if len(siblings) <= 1 or rule is None or rule.split_axis is None:
+        return [(0, rows, 0, cols)]
+    axis = rule.split_axis
+    canonical_axis = 1 - axis if rule.transposed and len(info.shape) == 2 else axis
+    sizes = [s.shape[canonical_axis] if len(s.shape) > canonical_axis else 0 for s in siblings]
+    if rule.experts or rule.interleaved or sum(sizes) != info.shape[axis]:
+        return [_equal_part(info, rule, k, len(siblings))]
+    start, stop = sum(sizes[:k]), sum(sizes[:k + 1])
+    spans = [(start, stop)]
+    if rule.head_interleaved:
+        if not groups or any(size % groups for size in sizes):
+            raise UsageError(row.tensor, "its parts alternate per key/value head, and the number"
+                                         " of those heads is not known" + (
+                                             f" to be one that divides them ({groups})"
+                                             if groups else "")
+                             + "; pass --spec SPEC with the head counts")
+        group = info.shape[axis] // groups
+        spans = [(g * group + start // groups, g * group + stop // groups) for g in range(groups)]
+    out = []
+    for lo, hi in spans:
+        which, a, b = _axis_span(info, axis, lo, hi)
+        out.append((a, b, 0, cols) if which == "rows" else (0, rows, a, b))
+    return out
+
+
+def _equal_part(info: TensorInfo, rule, k: int, n: int) -> tuple:
+    """Part k of n equal consecutive parts (experts and value-by-value interleaving are cut as
+    before: their parts are read as equal blocks)."""
     rows, cols = V.matrix(info)
     rect = [0, rows, 0, cols]
-    rule = layout_rule(decoupled, row.tensor)
-    if n > 1 and rule is not None and rule.split_axis is not None:
-        size = info.shape[rule.split_axis] // n
-        which, lo, hi = _axis_span(info, rule.split_axis, k * size, (k + 1) * size)
-        if which == "rows":
-            rect[0], rect[1] = lo, hi
-        else:
-            rect[2], rect[3] = lo, hi
+    size = info.shape[rule.split_axis] // n
+    which, lo, hi = _axis_span(info, rule.split_axis, k * size, (k + 1) * size)
+    if which == "rows":
+        rect[0], rect[1] = lo, hi
+    else:
+        rect[2], rect[3] = lo, hi
     return tuple(rect)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from inspector.roles import Role
+from inspector.roles import HEAD_ROLES, Role
 
 WEIGHT, BIAS, BUFFER, UNMAPPED = "weight", "bias", "buffer", "unmapped"
+SHARED_BY_HEADS = (".attn.q_down.", ".attn.kv_down.")  # MLA's latent down-projections
 # A quantized checkpoint's scales, zero points, group indices: stored, never parameters
 # (inspector.quantization).
 BOOKKEEPING = "bookkeeping"
@@ -54,6 +55,15 @@ class Row:
     @property
     def is_parameter(self) -> bool:
         return self.kind in (WEIGHT, BIAS, UNMAPPED)
+
+    @property
+    def cut_by_head(self) -> bool:
+        """Split among the attention heads (`--by head`): the language model's query, key, value
+        and output, but not the output bias (added after the heads are summed) nor multi-head
+        latent attention's down-projections (one latent that every head reads)."""
+        return (self.role in HEAD_ROLES and self.in_language_model
+                and not (self.role == Role.OUTPUT and self.kind == BIAS)
+                and not any(part in self.canonical for part in SHARED_BY_HEADS))
 
     @property
     def counted(self) -> bool:

@@ -186,7 +186,8 @@ def weight_stats(decoupled: Decoupled, by: str = "role", heads: tuple[int, int] 
     if by == "head" and not (heads and heads[0]):
         raise UsageError(decoupled.checkpoint.source, HEADS_UNKNOWN)
     refuse_values(decoupled.checkpoint.source, decoupled.quantization, "stats")
-    jobs, targets, aliases = plan(decoupled, heads if by == "head" else None)
+    jobs, targets, aliases = plan(decoupled, heads if by == "head" else None,
+                                  groups=heads[1] if heads else None)
     nbytes = sum(job.info.nbytes for job in jobs)
     bar = engine.progress(nbytes, "stats") if progress else None
     accs = compute(jobs, len(targets), workers, block_values, bar)

@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 
 from inspector.errors import UsageError
-from inspector.roles import HEAD_ROLES, NOT_WEIGHTS, Role, role_sort_key
+from inspector.roles import NOT_WEIGHTS, Role, role_sort_key
 from inspector.rows import (
     AUDIO,
     BIAS,
@@ -198,12 +198,12 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
     kv = n_kv_heads or n_heads
     cells: dict[tuple, list[int]] = {}  # (layer, cross, role, heads) -> [weights, biases] of a head
     for row in select(rows):
-        if row.role not in HEAD_ROLES or (row.role == Role.OUTPUT and row.kind == BIAS) \
-                or not row.in_language_model:
+        if not row.cut_by_head:
             continue
         heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
-        # query/key/value: rows are heads; output: columns are heads. Either way numel splits evenly.
-        axis = 1 if row.role == Role.OUTPUT else 0
+        # query/key/value: rows are heads; the output matrix: columns are heads (a vector, as
+        # gpt-oss's sinks, one value a head). Either way numel splits evenly.
+        axis = 1 if row.role == Role.OUTPUT and len(row.shape) == 2 else 0
         size = row.shape[axis] if len(row.shape) > axis else 0
         if size < heads or size % heads:  # a head count that is not this checkpoint's (and
             # a hostile config.json's 2**30 heads would otherwise be 2**30 rows per tensor)

@@ -138,6 +138,49 @@ def test_deepseek_and_gpt_oss_active_equal_transformers(name, tmp_path):
     assert found["active_parameters"] == transformers_active(model, config)
 
 
+@pytest.mark.parametrize("name", list(LATENT_AND_SINKS))
+def test_heads_of_latent_attention_and_sinks(name, tmp_path):
+    """`--by head` of DeepSeek-V3 and gpt-oss, each head's share of transformers' modules:
+    DeepSeek's latent down-projections (q_a_proj, kv_a_proj_with_mqa: one latent every head
+    reads) are no head's; q_b_proj is cut by query head ((nope + rope) x q_lora_rank each, or
+    q_proj's (nope + rope) x d without a query latent), kv_b_proj's rows per head into key
+    (nope x kv_lora_rank) and value (v_head x kv_lora_rank), o_proj's columns (d x v_head).
+    gpt-oss: q/k/v/o with their biases (o's bias no head's), and one sink logit a head."""
+    model, config = reference(LATENT_AND_SINKS[name])
+    model.save_pretrained(tmp_path)
+    heads = inspect_json(tmp_path, "--by", "head")["heads"]
+    attn = model.model.layers[0].self_attn
+    n, kv = config.num_attention_heads, config.num_key_value_heads
+
+    def one_head(role):
+        return {h["parameters"] for h in heads if h["layer"] == 0 and h["role"] == role}
+
+    def numel(*modules):
+        return sum(p.numel() for m in modules for p in m.parameters())
+
+    if name.startswith("deepseek"):
+        nope, v, r = config.qk_nope_head_dim, config.v_head_dim, config.kv_lora_rank
+        q = attn.q_b_proj if config.q_lora_rank else attn.q_proj
+        assert one_head("query") == {numel(q) // n}
+        assert one_head("key") == {nope * r} and one_head("value") == {v * r}
+        assert nope * r * n + v * r * n == numel(attn.kv_b_proj)
+        assert one_head("output") == {attn.o_proj.weight.numel() // n}
+    else:
+        assert one_head("query") == {numel(attn.q_proj) // n}
+        assert one_head("key") == {numel(attn.k_proj) // kv} == one_head("value")
+        assert one_head("output") == {attn.o_proj.weight.numel() // n + 1}  # + the sink
+        assert attn.sinks.numel() == n
+    assert len([h for h in heads if h["layer"] == 0]) == 2 * n + 2 * kv
+    # `stats --by head` cuts the same rows: as many values per (layer, role, head)
+    result = run_cli("stats", str(tmp_path), "--by", "head", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    values: dict = {}
+    for h in json.loads(result.stdout)["heads"]:
+        key = (h["layer"], h["role"], h["head"])
+        values[key] = values.get(key, 0) + h["values"]
+    assert values == {(h["layer"], h["role"], h["head"]): h["parameters"] for h in heads}
+
+
 @pytest.mark.parametrize("name, total, active", [
     # 58 MoE layers x 248 of 256 experts x 3 x 2048 x 7168 (44,040,192) = 633,474,121,728
     ("deepseek-v3", 671_026_404_352, 671_026_404_352 - 633_474_121_728),

@@ -410,3 +410,48 @@ def test_numba_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch):
     writable["user"] = False
     kernels._ensure_cache_dir()
     assert kernels.os.environ["NUMBA_CACHE_DIR"].startswith(str(temp / "inspector-numba-"))
+
+
+def _saved_model(model_type: str, config: dict, folder):
+    import warnings
+
+    import torch
+    import transformers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        model = transformers.AutoModelForCausalLM.from_config(
+            transformers.AutoConfig.for_model(model_type, **config))
+    model.save_pretrained(folder)
+    return model
+
+
+def test_parts_of_unequal_size_and_parts_alternating_per_head(tmp_path):
+    """A fused tensor's parts are read where transformers reads them, not as equal consecutive
+    blocks. Phi-3 with grouped-query attention (4 query heads, 2 key/value heads of 8): qkv_proj's
+    rows are query 32, key 16, value 16. DeepSeek-V3's kv_b_proj alternates per head: 4 heads of
+    (key 8 rows, value 6 rows) x kv_lora_rank 16. Each part's statistics equal numpy's over
+    transformers' own cut of the weight (float64 reference)."""
+    phi = _saved_model("phi3", {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
+                                "num_hidden_layers": 1, "num_attention_heads": 4,
+                                "num_key_value_heads": 2, "max_position_embeddings": 64,
+                                "pad_token_id": 0}, tmp_path / "phi3")
+    rows = stats_json(tmp_path / "phi3", "--by", "tensor")["tensors"]
+    qkv = phi.model.layers[0].self_attn.qkv_proj.weight.detach().numpy()
+    want = {"query": qkv[:32], "key": qkv[32:48], "value": qkv[48:]}
+    got = {r["role"]: r for r in rows if r["tensor"].endswith("layers.0.self_attn.qkv_proj.weight")}
+    for role, values in want.items():
+        assert_close(got[role], reference(values), f"phi3 qkv {role}")
+
+    from family_cases.latent_and_sinks import DEEPSEEK_CONFIG
+
+    deepseek = _saved_model("deepseek_v3", DEEPSEEK_CONFIG, tmp_path / "deepseek")
+    rows = stats_json(tmp_path / "deepseek", "--by", "tensor")["tensors"]
+    c = DEEPSEEK_CONFIG
+    kv_b = deepseek.model.layers[0].self_attn.kv_b_proj.weight.detach().numpy().reshape(
+        c["num_attention_heads"], c["qk_nope_head_dim"] + c["v_head_dim"], c["kv_lora_rank"])
+    want = {"key": kv_b[:, :c["qk_nope_head_dim"]], "value": kv_b[:, c["qk_nope_head_dim"]:]}
+    got = {r["role"]: r for r in rows if r["tensor"].endswith("layers.0.self_attn.kv_b_proj.weight")}
+    for role, values in want.items():
+        assert_close(got[role], reference(values), f"deepseek kv_b_proj {role}")
