@@ -214,8 +214,8 @@ def pair_up(a, b, heads: tuple[int, int] | None):
         if target.row.shape != row_b.shape or job_a.info.shape != job_b.info.shape:
             entry.status = SHAPE
             continue
-        same_layout = ([(c.r0, c.r1, c.c0, c.c1) for c in cells_a]
-                       == [(c.r0, c.r1, c.c0, c.c1) for c in cells_b]
+        same_layout = ([(c.r0, c.r1, c.c0, c.c1, c.step, c.phase) for c in cells_a]
+                       == [(c.r0, c.r1, c.c0, c.c1, c.step, c.phase) for c in cells_b]
                        and _orientation(a.decoupled, job_a.info.name)
                        == _orientation(b.decoupled, job_b.info.name))
         if not same_layout:
@@ -249,16 +249,23 @@ def _read_pair(pair: Pair, mapped_a: V.Mapped, mapped_b: V.Mapped, block: V.Bloc
                tolerance: float) -> list[tuple[int, Change]]:
     ra, ha = V.raw(pair.job_a.info, mapped_a, block)
     rb, hb = V.raw(pair.job_b.info, mapped_b, block)
-    entries, windows = [], []
+    entries, windows, apart = [], [], []
     for cell, entry in pair.cells:
         where = engine.window(block, cell)
-        if where is not None:
+        if where is None:
+            continue
+        if cell.step == 1:
             entries.append(entry)
             windows.append(where)
+        else:  # a part interleaved value by value: the same strided view of both sides
+            va, part = engine.part_window(ra, block, cell, where)
+            vb, _ = engine.part_window(rb, block, cell, where)
+            apart.append((entry, part, kernels.compare(va, ha, vb, hb, *part, tolerance)))
     results = kernels.compare_many(ra, ha, rb, hb, windows, tolerance)
     V.release(pair.job_a.info, mapped_a, block)
     V.release(pair.job_b.info, mapped_b, block)
-    return [(entry, _change(w[1] * w[2], r)) for entry, w, r in zip(entries, windows, results)]
+    return [(entry, _change(w[1] * w[2], r)) for entry, w, r in zip(entries, windows, results)] \
+        + [(entry, _change(w[1] * w[2], r)) for entry, w, r in apart]
 
 
 def compute(pairs: list[Pair], changes: list[Change], tolerance: float,

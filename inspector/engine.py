@@ -25,7 +25,8 @@ from inspector.plan import Cell
 BLOCK_VALUES = 1 << 20  # values per block: ~4 MB of float32, a few in flight per thread
 SMALL_TASK = 1 << 20  # bytes: smaller tasks in a row are run as one (_batched)
 
-__all__ = ["BLOCK_VALUES", "Files", "default_workers", "progress", "run_blocks", "window"]
+__all__ = ["BLOCK_VALUES", "Files", "default_workers", "part_window", "progress", "run_blocks",
+           "window"]
 
 
 def default_workers() -> int:
@@ -138,3 +139,18 @@ def window(block: Block, cell: Cell) -> tuple[int, int, int, int] | None:
         return None
     lo, hi = max(cell.c0, begin), min(cell.c1, begin + block.stop - block.start)
     return (lo - begin, 1, hi - lo, hi - lo) if lo < hi else None
+
+
+def part_window(raw, block: Block, cell: Cell, where: tuple[int, int, int, int]):
+    """The values a window holds of a cell's part, as (values, window): `raw` and `where`
+    themselves, or for a part interleaved value by value (Cell.step > 1) a strided view of
+    `raw` (no copy) in which its values, every step-th column, lie as a plain window."""
+    if cell.step == 1:
+        return raw, where
+    first, rows, cols, stride = where
+    column = (first + (0 if block.whole_rows else block.start % block.cols)) % block.cols
+    skip = (cell.phase - column) % cell.step  # to the first of the part's columns
+    count = len(range(skip, cols, cell.step))
+    if rows > 1 and stride % cell.step:
+        raise ValueError(f"rows {stride} apart do not keep a step of {cell.step}")
+    return raw[first + skip::cell.step], (0, rows, count, stride // cell.step)

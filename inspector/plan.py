@@ -26,6 +26,10 @@ class Cell:
     r1: int
     c0: int
     c1: int
+    # Of the rectangle's columns, every `step`-th from those equal to `phase` mod step: a part
+    # interleaved value by value with its siblings (gpt-oss's gate_up_proj: gate, up, gate, ...)
+    step: int = 1
+    phase: int = 0
 
 
 @dataclass
@@ -95,33 +99,39 @@ def layout_rule(decoupled: Decoupled, name: str):
     return found[0] if found else None
 
 
-def _axis_span(info: TensorInfo, axis: int, lo: int, hi: int) -> tuple[str, int, int]:
-    """A range [lo, hi) of one stored axis as a range of the matrix's rows or columns."""
-    shape = info.shape
-    if len(shape) <= 1 or axis == len(shape) - 1:
-        return "cols", lo, hi
-    if axis == 0:
-        per = math.prod(shape[1:-1])
-        return "rows", lo * per, hi * per
-    raise UsageError(info.name, f"cannot cut a {list(shape)} tensor along axis {axis}")
-
-
 def _part_cells(info: TensorInfo, decoupled: Decoupled, row: Row, siblings: list[Row], k: int,
                 groups: int | None) -> list[tuple]:
     """The rectangles of the stored matrix that hold part k of a fused tensor: its parts are
     sized as decouple cut them (each sibling row's extent on the split axis: a grouped-query
     qkv's query is wider than its key); one rectangle when they are consecutive, one per
     key/value head when they alternate per head ("(g parts d)": BLOOM's and GPT-NeoX's
-    query_key_value, Falcon's, DeepSeek's kv_b_proj)."""
+    query_key_value, Falcon's, DeepSeek's kv_b_proj), every n-th column when they alternate
+    value by value (gpt-oss's gate_up_proj). A layer's experts stored in one tensor (axis 0)
+    are cut first: the rule's axes are then one expert's."""
     rows, cols = V.matrix(info)
     rule = layout_rule(decoupled, row.tensor)
+    shape, top = tuple(info.shape), 0
+    if rule is not None and rule.experts and len(shape) > 1:
+        siblings = [s for s in siblings if s.expert == row.expert]
+        k = siblings.index(row) if row in siblings else 0
+        shape = shape[1:]
+        rows = math.prod(shape[:-1]) if len(shape) > 1 else 1  # one expert's rows
+        top = (row.expert or 0) * rows
+    whole = (top, top + rows, 0, cols)
     if len(siblings) <= 1 or rule is None or rule.split_axis is None:
-        return [(0, rows, 0, cols)]
+        return [whole]
     axis = rule.split_axis
-    canonical_axis = 1 - axis if rule.transposed and len(info.shape) == 2 else axis
+    canonical_axis = 1 - axis if rule.transposed and len(shape) == 2 else axis
     sizes = [s.shape[canonical_axis] if len(s.shape) > canonical_axis else 0 for s in siblings]
-    if rule.experts or rule.interleaved or sum(sizes) != info.shape[axis]:
-        return [_equal_part(info, rule, k, len(siblings))]
+    last = axis == len(shape) - 1
+    if sum(sizes) != shape[axis] or not (last or axis == 0):
+        raise UsageError(row.tensor, f"cannot tell where its {row.role.value if row.role else ''}"
+                                     f" part lies in a {list(info.shape)} tensor")
+    if rule.interleaved:
+        if not last or len(set(sizes)) > 1:
+            raise UsageError(row.tensor, "its parts alternate value by value along an axis"
+                                         " this reader does not cut")
+        return [(*whole, len(siblings), k)]
     start, stop = sum(sizes[:k]), sum(sizes[:k + 1])
     spans = [(start, stop)]
     if rule.head_interleaved:
@@ -131,27 +141,12 @@ def _part_cells(info: TensorInfo, decoupled: Decoupled, row: Row, siblings: list
                                              f" to be one that divides them ({groups})"
                                              if groups else "")
                              + "; pass --spec SPEC with the head counts")
-        group = info.shape[axis] // groups
+        group = shape[axis] // groups
         spans = [(g * group + start // groups, g * group + stop // groups) for g in range(groups)]
-    out = []
-    for lo, hi in spans:
-        which, a, b = _axis_span(info, axis, lo, hi)
-        out.append((a, b, 0, cols) if which == "rows" else (0, rows, a, b))
-    return out
-
-
-def _equal_part(info: TensorInfo, rule, k: int, n: int) -> tuple:
-    """Part k of n equal consecutive parts (experts and value-by-value interleaving are cut as
-    before: their parts are read as equal blocks)."""
-    rows, cols = V.matrix(info)
-    rect = [0, rows, 0, cols]
-    size = info.shape[rule.split_axis] // n
-    which, lo, hi = _axis_span(info, rule.split_axis, k * size, (k + 1) * size)
-    if which == "rows":
-        rect[0], rect[1] = lo, hi
-    else:
-        rect[2], rect[3] = lo, hi
-    return tuple(rect)
+    if last:
+        return [(top, top + rows, lo, hi) for lo, hi in spans]
+    per = math.prod(shape[1:-1]) if len(shape) > 1 else 1  # matrix rows per index of axis 0
+    return [(top + lo * per, top + hi * per, 0, cols) for lo, hi in spans]
 
 
 def _heads(info: TensorInfo, decoupled: Decoupled, row: Row, rect: tuple, count: int

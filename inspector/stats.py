@@ -112,15 +112,21 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
 
 def _read_block(job: Job, mapped: V.Mapped, block: V.Block) -> list[tuple[int, Acc]]:
     raw, how = V.raw(job.info, mapped, block)
-    targets, windows = [], []
+    targets, windows, apart = [], [], []
     for cell in job.cells:
         where = engine.window(block, cell)
-        if where is not None:
+        if where is None:
+            continue
+        if cell.step == 1:  # read together, in one pass where they share rows
             targets.append(cell.target)
             windows.append(where)
+        else:  # a part interleaved value by value: its own strided view
+            values, part = engine.part_window(raw, block, cell, where)
+            apart.append((cell.target, part, kernels.moments(values, how, *part)))
     results = kernels.moments_many(raw, how, windows)
     V.release(job.info, mapped, block)
-    return [(target, _acc(w[1] * w[2], m)) for target, w, m in zip(targets, windows, results)]
+    return [(target, _acc(w[1] * w[2], m)) for target, w, m in zip(targets, windows, results)] \
+        + [(target, _acc(w[1] * w[2], m)) for target, w, m in apart]
 
 
 # --- Roll-ups: rows of dicts for report.render ---

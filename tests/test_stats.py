@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -455,3 +456,36 @@ def test_parts_of_unequal_size_and_parts_alternating_per_head(tmp_path):
     got = {r["role"]: r for r in rows if r["tensor"].endswith("layers.0.self_attn.kv_b_proj.weight")}
     for role, values in want.items():
         assert_close(got[role], reference(values), f"deepseek kv_b_proj {role}")
+
+
+def test_experts_in_one_tensor_with_parts_alternating_value_by_value(tmp_path):
+    """gpt-oss stores a layer's experts in one tensor, gate_up_proj [experts, d, 2 x d_ff],
+    whose columns alternate gate, up, gate, ... (transformers' GptOssExperts takes
+    gate_up[..., ::2] and gate_up[..., 1::2]). Each expert's gate and up statistics equal
+    numpy's over exactly those columns. diff reads the same parts: a copy whose expert 1 has
+    1.0 added to its gate's second column (stored column 2, d = 32 rows) differs in 32 gate
+    values and no up value."""
+    from family_cases.latent_and_sinks import CASES
+
+    case = next(c for c in CASES if c.model_type == "gpt_oss")
+    model = _saved_model("gpt_oss", case.config, tmp_path / "gpt-oss")
+    rows = [r for r in stats_json(tmp_path / "gpt-oss", "--by", "tensor")["tensors"]
+            if r["tensor"].endswith("layers.0.mlp.experts.gate_up_proj")]
+    gate_up = model.model.layers[0].mlp.experts.gate_up_proj.detach().float().numpy()
+    experts = gate_up.shape[0]
+    assert [r["role"] for r in rows] == ["gate", "up"] * experts
+    for e in range(experts):
+        assert_close(rows[2 * e], reference(gate_up[e][:, ::2]), f"expert {e} gate")
+        assert_close(rows[2 * e + 1], reference(gate_up[e][:, 1::2]), f"expert {e} up")
+    from safetensors.numpy import load_file, save_file
+
+    (tmp_path / "changed").mkdir()
+    shutil.copy(tmp_path / "gpt-oss" / "config.json", tmp_path / "changed" / "config.json")
+    tensors = load_file(tmp_path / "gpt-oss" / "model.safetensors")
+    tensors["model.layers.0.mlp.experts.gate_up_proj"][1, :, 2] += 1.0
+    save_file(tensors, str(tmp_path / "changed" / "model.safetensors"), metadata={"format": "pt"})
+    result = run_cli("diff", str(tmp_path / "gpt-oss"), str(tmp_path / "changed"),
+                     "--format", "json")
+    assert result.returncode == 1, result.stderr
+    changed = {r["role"]: r["changed"] for r in json.loads(result.stdout)["roles"]}
+    assert changed["gate"] == gate_up.shape[1] == 32 and changed["up"] == 0
