@@ -4,8 +4,9 @@ Drawn from rows, the same rows every table sums (inspector.tables), so each box'
 the `count` and `inspect` tables also give. Each module of a block is one box whatever the layer
 (`layers.{i}.attn.query`: its per-layer shape and count, x layers, its total and share); routed
 experts are one box per projection (`experts.{e}`); multi-head latent attention is drawn as its
-path, down to the latents and up to the heads (draw_latent); a checkpoint's other components (a
-vision tower, a multi-token-prediction layer) are one box each, apart. Plain string building: no
+path, down to the latents and up to the heads (draw_latent); an encoder-decoder is two stacks
+and one block whose decoder-only cross-attention is framed apart; a checkpoint's other
+components (a vision tower, a multi-token-prediction layer) are one box each, apart. Plain string building: no
 torch, no numpy, no network (the page carries its own CSS and a Content-Security-Policy that
 forbids fetching).
 """
@@ -32,6 +33,12 @@ TITLES = {
     "attn_norm": "attention norm", "attn.query": "Q (query)", "attn.key": "K (key)",
     "attn.value": "V (value)", "attn.q_norm": "Q norm", "attn.k_norm": "K norm",
     "attn.output": "output projection", "attn_post_norm": "attention output norm",
+    "attn.sinks": "attention sinks", "attn.rel_bias": "relative position bias",
+    # an encoder-decoder's decoder blocks: queries from the block, keys and values from the
+    # encoder's output
+    "cross_attn_norm": "cross-attention norm", "cross_attn.query": "Q (query)",
+    "cross_attn.key": "K (key)", "cross_attn.value": "V (value)",
+    "cross_attn.output": "output projection", "encoder_norm": "encoder final norm",
     # multi-head latent attention (DeepSeek-V2 section 2.1): down to a latent, normed, back up
     "attn.q_down": "Q down-projection", "attn.q_down_norm": "Q latent norm",
     "attn.q_up": "Q up-projection", "attn.kv_down": "KV down-projection",
@@ -53,8 +60,9 @@ TITLES.update({f"{COMPONENT}{name}": title for name, title in (
     ("vision", "vision tower"), ("projector", "projector"), ("audio", "speech encoder"),
     ("mtp", "multi-token prediction module (stored as the layer after the last)"))})
 INPUTS = ("embed", "cls", "pos", "token_type")
-OUTPUTS = ("final_norm", "pooler", "mlm_transform", "mlm_norm", "unembed", "nsp")
+OUTPUTS = ("encoder_norm", "final_norm", "pooler", "mlm_transform", "mlm_norm", "unembed", "nsp")
 ATTENTION = ("attn.query", "attn.key", "attn.value")
+CROSS = "layers.{i}.cross_attn."  # an encoder-decoder's decoder blocks have these
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Box:
     bias: bool = False
     tied_to: str | None = None
     tensors: set = field(default_factory=set)  # the stored tensors its rows come from
+    by_layer: dict = field(default_factory=dict)  # layer -> counted (an encoder's, a decoder's)
 
     @property
     def local(self) -> str:
@@ -113,6 +122,8 @@ class Model:
     norm_topk_prob: bool = False
     patch_size: int | None = None  # an image model: its input is patches, not token ids
     latent: Latent | None = None  # multi-head latent attention's widths, where it has them
+    n_decoder_layers: int = 0  # an encoder-decoder's: its decoder blocks follow n_layers
+    attention_scale: float | None = None  # scores x this; None: 1/sqrt(d_head)
 
     def layer_kind(self, layer: int) -> str:
         return self.pattern[layer % len(self.pattern)] if self.pattern else "unknown"
@@ -130,7 +141,9 @@ def model_of_spec(spec: Spec) -> Model:
         experts_per_token=spec.experts_per_token, dense_layers=tuple(spec.dense_layers),
         norm_topk_prob=spec.norm_topk_prob, patch_size=spec.patch_size,
         latent=Latent(spec.q_lora_rank, spec.kv_lora_rank, spec.qk_nope_head_dim,
-                      spec.qk_rope_head_dim, spec.v_head_dim) if spec.kv_lora_rank else None)
+                      spec.qk_rope_head_dim, spec.v_head_dim) if spec.kv_lora_rank else None,
+        n_decoder_layers=spec.n_decoder_layers if spec.architecture == "encoder-decoder" else 0,
+        attention_scale=spec.attention_scale)
 
 
 def model_of_shape(name: str, shape, boxes: dict[str, Box]) -> Model:
@@ -139,7 +152,8 @@ def model_of_shape(name: str, shape, boxes: dict[str, Box]) -> Model:
     layers = {layer for box in boxes.values() for layer, _ in box.instances if layer is not None}
     return Model(name, shape.n_layers or len(layers), shape.d_model, shape.n_heads, shape.n_kv_heads,
                  shape.d_head, gated="layers.{i}.mlp.gate" in boxes, n_experts=len(experts),
-                 norm_placement="sandwich" if "layers.{i}.attn_post_norm" in boxes else "pre")
+                 norm_placement="sandwich" if "layers.{i}.attn_post_norm" in boxes else "pre",
+                 n_decoder_layers=shape.n_decoder_layers or 0)
 
 
 def module_key(row: Row) -> str:
@@ -164,6 +178,8 @@ def boxes_of(rows: list[Row]) -> dict[str, Box]:
         box.tensors.add(row.tensor)
         box.params += row.numel
         box.counted += row.numel if row.counted else 0
+        if row.layer is not None and row.counted:
+            box.by_layer[row.layer] = box.by_layer.get(row.layer, 0) + row.numel
         box.bias |= row.kind == BIAS
         if row.kind != BIAS and row.shape not in box.shapes:
             box.shapes.append(row.shape)
@@ -224,16 +240,31 @@ def _layers(n: int) -> str:
 
 
 def head_lines(box: Box, model: Model) -> list[str]:
-    """Q, K, V: heads and their width; K and V say the grouped-query groups."""
+    """Q, K, V: heads and their width; K and V say the grouped-query groups (cross-attention's
+    K and V where they come from). A sink or a position bias (learned terms of a head's scores
+    rather than projections of the tokens): what it is per head."""
+    if box.local == "attn.rel_bias" and len(box.shapes) == 1:
+        buckets, heads = box.shapes[0]
+        return [f"{buckets:,} distance buckets × {heads:,} heads,", "added to the scores of each",
+                "block (held by a stack's first)"]
+    if box.local == "attn.sinks":
+        return ["one logit per head, in its softmax", "as a key whose value is 0"]
     if model.latent is not None:
         return latent_lines(box, model, model.latent) if model.n_heads else []
-    if not model.n_heads or box.local not in ATTENTION:
+    local = box.local.removeprefix("cross_")
+    if not model.n_heads or local not in ATTENTION:
         return []
+    lines = qkv_lines(local, model)
+    from_encoder = box.local in ("cross_attn.key", "cross_attn.value")
+    return [*lines, "from the encoder's output"] if from_encoder else lines
+
+
+def qkv_lines(local: str, model: Model) -> list[str]:
     d_head = f" of {model.d_head:,}" if model.d_head else ""
     each = ([f"each head {model.d_head:,} × {model.d_model:,}"]
             if model.d_head and model.d_model else [])
     kv = model.n_kv_heads or model.n_heads
-    if box.local == "attn.query" or kv == model.n_heads:
+    if local == "attn.query" or kv == model.n_heads:
         return [f"{model.n_heads:,} heads{d_head}", *each]
     return [f"{kv:,} kv heads{d_head}", *each, f"one per {model.n_heads // kv:,} Q heads (GQA)"]
 
@@ -297,6 +328,7 @@ TITLE = ' class="title"'
 def box_lines(box: Box, total_params: int, model: Model, wrong: dict[str, list[str]]) -> list[str]:
     """A box's text: its title, heads, counts, and what a check found wrong."""
     title = "patch embedding (convolution)" if box.key == "embed" and model.patch_size \
+        else "decoder final norm" if box.key == "final_norm" and model.n_decoder_layers \
         else box.title
     return [title, *head_lines(box, model), *count_lines(box, total_params),
             *wrong.get(box.role, [])]
@@ -348,9 +380,12 @@ class Canvas:
                  f' rx="14"/><text x="{x + w / 2:.0f}" y="{y + h / 2 + 4:.0f}"'
                  f' text-anchor="middle">{escape(text)}</text></g>', y + h)
 
-    def frame(self, x: float, y: float, w: float, h: float, label: str) -> None:
+    def frame(self, x: float, y: float, w: float, h: float, label: str,
+              dashed: bool = False) -> None:
+        """A labelled outline around boxes; dashed: a part only some blocks have."""
+        dash = ' stroke-dasharray="6 3"' if dashed else ""
         self.add(f'<g class="frame"><rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}"'
-                 f' height="{h:.0f}" rx="8"/><text x="{x + 10:.0f}" y="{y + 17:.0f}">'
+                 f' height="{h:.0f}" rx="8"{dash}/><text x="{x + 10:.0f}" y="{y + 17:.0f}">'
                  f"{escape(label)}</text></g>", y + h)
 
     def residual_add(self, x: float, y: float, text: str) -> None:
@@ -409,14 +444,19 @@ def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
             c.text(mid, y + 15, "+", "title", "middle")
         y = row_of_boxes(c, d, [key], x, y + 22 if i else embed_y, w)
     if "pos" not in d.boxes and d.model.position:
-        c.text(x, y + 14, f"positions: {d.model.position} (no table)")
+        where = "learned biases, right" if "layers.{i}.attn.rel_bias" in d.boxes else "no table"
+        c.text(x, y + 14, f"positions: {d.model.position} ({where})")
         y += 18
     if "embed_norm" in d.boxes:
         c.arrow(mid, y, mid, y + 22)
         y = row_of_boxes(c, d, ["embed_norm"], x, y + 22, w)
     c.arrow(mid, y, mid, y + 22)
-    y = draw_stack(c, d, x, y + 22, w)
-    head = [k for k in OUTPUTS if k in d.boxes]
+    if d.model.n_decoder_layers:
+        y = draw_stacks(c, d, x, y + 22, w)
+    else:
+        y = draw_stack(c, d, x, y + 22, w)
+    head = [k for k in OUTPUTS if k in d.boxes
+            and not (k == "encoder_norm" and d.model.n_decoder_layers)]  # (drawn by its stack)
     for key in head:
         c.arrow(mid, y, mid, y + 22)
         top = y + 22
@@ -433,25 +473,48 @@ def draw_pipeline(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     return y
 
 
-def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
-    """The blocks: one cell per layer, dense/local and MoE said in text as well as drawn."""
+def draw_stacks(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
+    """An encoder-decoder's two stacks: the encoder's blocks and its final norm, whose output
+    every decoder block's cross-attention reads as keys and values; the decoder's blocks, on
+    the tokens so far embedded by the same table."""
+    m, mid = d.model, x + w / 2
+    y = draw_stack(c, d, x, y, w, "encoder", range(m.n_layers))
+    if "encoder_norm" in d.boxes:
+        c.arrow(mid, y, mid, y + 22)
+        y = row_of_boxes(c, d, ["encoder_norm"], x, y + 22, w)
+    c.arrow(mid, y, mid, y + 22)
+    c.op(x, y + 22, w, "its output: K, V of each cross-attention")
+    c.arrow(mid, y + 52, mid, y + 74)
+    return draw_stack(c, d, x, y + 74, w, "decoder",
+                      range(m.n_layers, m.n_layers + m.n_decoder_layers))
+
+
+def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float, part: str = "",
+               layers: range | None = None) -> float:
+    """The blocks (an encoder-decoder's `part`, its `layers`): one cell per layer, dense/local
+    and MoE said in text as well as drawn."""
     m = d.model
-    n = m.n_layers
-    block_params = sum(b.counted for b in d.boxes.values() if b.key.startswith("layers."))
-    lines = [f"{n:,} blocks (one drawn in detail, right)",
-             f"{block_params:,} ({share(block_params, d.total)})", pattern_text(m)]
+    layers = layers if layers is not None else range(m.n_layers)
+    n = len(layers)
+    if part:
+        block_params = sum(b.by_layer.get(i, 0) for b in d.boxes.values() for i in layers)
+        lines = [f"{part}: {n:,} blocks (one drawn in detail, right)"]
+        lines += ["its input: the tokens so far, same embedding"] if part == "decoder" else []
+    else:
+        block_params = sum(b.counted for b in d.boxes.values() if b.key.startswith("layers."))
+        lines = [f"{n:,} blocks (one drawn in detail, right)"]
+    lines += [f"{block_params:,} ({share(block_params, d.total)})", pattern_text(m)]
     if m.n_experts:
         dense = ", ".join(map(str, m.dense_layers))
         lines.append(f"MoE in every layer{f' but {dense} (dense MLP)' if dense else ''}")
     cell_y = y + 12 + LINE * len(lines)
-    h = cell_y - y + 34
     cells = []
     cw = (w - 16) / max(n, 1)
-    for i in range(n):
+    for i, layer in enumerate(layers):
         kind = m.layer_kind(i)
-        moe = " moe" if m.is_moe(i) else ""
+        moe = " moe" if m.is_moe(layer) else ""
         cells.append(f'<rect class="cell {kind}{moe}" x="{x + 8 + i * cw:.2f}" y="{cell_y}"'
-                     f' width="{max(cw - 1, 0.6):.2f}" height="16"><title>layer {i}: {kind}'
+                     f' width="{max(cw - 1, 0.6):.2f}" height="16"><title>layer {layer}: {kind}'
                      f' attention{", MoE" if moe else ""}</title></rect>')
     body = text_lines(x + 8, y + 18, lines)
     # "attention" named: "dense" alone would read as the dense MLP of a mixture of experts
@@ -459,13 +522,32 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float) -> float:
                                      for k in dict.fromkeys(m.pattern))] if m.pattern else []
     keys += [] if m.pattern else ["grey: not known"]
     keys += ["MoE: outlined"] if m.n_experts else []
-    legend = (f'<text x="{x + 8:.0f}" y="{cell_y + 30:.0f}" class="note">layers 0 to {n - 1};'
-              f" {'; '.join(keys)}</text>")
-    c.add(f'<g class="stack" role="img" aria-label="{escape("; ".join(lines))}"'
+    legend_lines = wrap([f"layers {layers.start} to {layers.stop - 1}", *keys], LEGEND_CHARS)
+    legend = "".join(f'<text x="{x + 8:.0f}" y="{cell_y + 30 + LINE * i:.0f}" class="note">'
+                     f"{escape(line)}</text>" for i, line in enumerate(legend_lines))
+    h = cell_y - y + 34 + LINE * (len(legend_lines) - 1)
+    which = f' data-part="{part}"' if part else ""
+    c.add(f'<g class="stack" role="img" aria-label="{escape("; ".join(lines))}"{which}'
           f' data-layers="{n}" data-params="{block_params}"><rect x="{x:.0f}" y="{y:.0f}"'
           f' width="{w:.0f}" height="{h:.0f}" rx="6" fill="#fff" stroke="#2b5d8a"'
           f' stroke-width="2"/>{body}{"".join(cells)}{legend}</g>', y + h)
     return y + h
+
+
+# What fits on one line of the stack's box (314 px of 12 px text, ~5.8 px a character in
+# chromium's sans-serif): gpt-oss's legend of local, dense and MoE cells does not.
+LEGEND_CHARS = 54
+
+
+def wrap(parts: list[str], width: int) -> list[str]:
+    """Parts joined by "; " into lines of at most width characters (a part longer stays whole)."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += f"; {part}"
+        else:
+            lines.append(part)
+    return lines
 
 
 def pattern_text(m: Model) -> str:
@@ -484,7 +566,9 @@ def draw_block(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     m = d.model
     lane = x + 14  # the residual stream
     inner, iw = x + 40, w - 40
-    c.text(x, y, f"one block, × {m.n_layers:,} ({block_kind(m)})", "title")
+    times_n = (f"one block: encoder × {m.n_layers:,}, decoder × {m.n_decoder_layers:,}"
+               if m.n_decoder_layers else f"one block, × {m.n_layers:,}")
+    c.text(x, y, f"{times_n} ({block_kind(m)})", "title")
     top = y + 14
     y = top + 10
     if m.residual == "parallel":
@@ -495,13 +579,23 @@ def draw_block(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
         c.residual_add(lane, y + 16, "x + attention(norm(x)) + MLP(norm(x))")
         y += 34
     else:
-        for sub, draw in (("attn", draw_attention), ("mlp", draw_mlp)):
+        for sub, draw in (("attn", draw_attention), ("cross_attn", draw_cross_attention),
+                          ("mlp", draw_mlp)):
+            cross = sub == "cross_attn"
+            if cross and not any(key.startswith(CROSS) for key in d.boxes):
+                continue
             norm, post = f"layers.{{i}}.{sub}_norm", f"layers.{{i}}.{sub}_post_norm"
             before = m.norm_placement in ("pre", "sandwich")
+            start = y
+            at, aw, y = (inner + 10, iw - 20, y + 26) if cross else (inner, iw, y)
             if before:
-                y = sublayer_norms(c, d, [norm], inner, iw, y)
-            y = draw(c, d, inner, iw, y)
-            y = sublayer_norms(c, d, [post], inner, iw, y)
+                y = sublayer_norms(c, d, [norm], at, aw, y)
+            y = draw(c, d, at, aw, y)
+            y = sublayer_norms(c, d, [post], at, aw, y)
+            if cross:  # framed apart: the encoder's blocks have no such sublayer
+                c.frame(inner, start, iw, y - start, f"decoder blocks only (× {decoders(d):,}):"
+                        " attending to the encoder's output", dashed=True)
+                y += 6
             c.residual_add(lane, y + 16, "residual add")
             y += 34
             if m.norm_placement == "post":
@@ -527,24 +621,58 @@ def sublayer_norms(c: Canvas, d: Drawing, keys: list[str], x: float, w: float, y
     return y + 14
 
 
-def draw_attention(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
+def decoders(d: Drawing) -> int:
+    """The decoder blocks: the spec's, else the layers with cross-attention."""
+    return d.model.n_decoder_layers or len(d.boxes[f"{CROSS}query"].instances)
+
+
+def draw_cross_attention(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
+    return draw_attention(c, d, x, w, y, "cross_attn")
+
+
+def draw_attention(c: Canvas, d: Drawing, x: float, w: float, y: float,
+                   sub: str = "attn") -> float:
+    """Self-attention (or a decoder block's cross-attention): Q, K, V, what else enters the
+    scores (T5's position biases, gpt-oss's sinks), the output projection."""
     m = d.model
     top = y
-    latent = "layers.{i}.attn.kv_down" in d.boxes
+    a = f"layers.{{i}}.{sub}."
+    latent = f"{a}kv_down" in d.boxes
     if latent:
         y = draw_latent(c, d, x + 10, w - 20, y + 26)
     else:
-        y = row_of_boxes(c, d, [f"layers.{{i}}.{k}" for k in ATTENTION], x + 10, y + 26, w - 20)
-        y = row_of_boxes(c, d, ["layers.{i}.attn.q_norm", "layers.{i}.attn.k_norm"], x + 10,
-                         y + 8, w - 20) if "layers.{i}.attn.q_norm" in d.boxes else y
-    scale = f"√{m.d_head}" if m.d_head else "√d_head"
-    c.op(x + 10, y + 8, w - 20, f"softmax(Q·Kᵀ / {scale} + mask) · V, per head")
-    y = row_of_boxes(c, d, ["layers.{i}.attn.output"], x + 10, y + 46, w - 20)
-    label = ("multi-head latent attention: keys and values from one cached latent" if latent
-             else "attention") + (f" ({', '.join(sorted(set(m.pattern)))} by layer)"
-                                  if len(set(m.pattern)) > 1 else "")
+        y = row_of_boxes(c, d, [f"{a}{k.removeprefix('attn.')}" for k in ATTENTION], x + 10,
+                         y + 26, w - 20)
+        y = row_of_boxes(c, d, [f"{a}q_norm", f"{a}k_norm"], x + 10,
+                         y + 8, w - 20) if f"{a}q_norm" in d.boxes else y
+    terms = [f"{a}{t}" for t in ("rel_bias", "sinks") if f"{a}{t}" in d.boxes]
+    y = row_of_boxes(c, d, terms, x + 10, y + 8, (w - 20) / 2) if terms else y
+    c.op(x + 10, y + 8, w - 20, scores_text(m, f"{a}rel_bias" in d.boxes, f"{a}sinks" in d.boxes))
+    y = row_of_boxes(c, d, [f"{a}output"], x + 10, y + 46, w - 20)
+    if sub == "cross_attn":
+        label = "cross-attention: Q from the block, K and V from the encoder's output"
+    else:
+        label = ("multi-head latent attention: keys and values from one cached latent" if latent
+                 else "self-attention (causal in the decoder)" if m.n_decoder_layers
+                 else "attention") + (f" ({', '.join(sorted(set(m.pattern)))} by layer)"
+                                      if len(set(m.pattern)) > 1 else "")
     c.frame(x, top, w, y - top + 10, label)
     return y + 20
+
+
+def scores_text(m: Model, bias: bool, sinks: bool) -> str:
+    """Attention's arithmetic: scores scaled as the spec says (1/sqrt(d_head) unless it says
+    otherwise; T5 does not scale), a position bias, a sink in the softmax."""
+    if m.attention_scale is None:
+        scale = f" / √{m.d_head}" if m.d_head else " / √d_head"
+    elif m.attention_scale == 1:
+        scale = ""
+    else:  # Gemma 2: query_pre_attn_scalar ** -0.5, not always d_head's
+        inverse = m.attention_scale ** -2
+        scale = f" / √{round(inverse):,}" if abs(inverse - round(inverse)) < 1e-6 \
+            else f" × {m.attention_scale:.4g}"
+    return (f"softmax(Q·Kᵀ{scale}{' + position bias' if bias else ''} + mask"
+            f"{', sink' if sinks else ''}) · V, per head")
 
 
 def draw_latent(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
@@ -755,7 +883,8 @@ def of_inspection(source: str, inspection, verdict: dict | None) -> Drawing:
     # not drawn): the stack has the checkpoint's layers
     model = replace(model_of_spec(known), name=source, **{
         key: getattr(shape, key) for key in ("n_layers", "d_model", "n_heads", "n_kv_heads",
-                                             "d_head") if getattr(shape, key) is not None})
+                                             "d_head", "n_decoder_layers")
+        if getattr(shape, key) is not None})
     return drawing(rows, model, verdict)
 
 

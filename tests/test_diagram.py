@@ -13,6 +13,8 @@ import pytest
 from conftest import run_cli
 from family_cases.latent_and_sinks import CASES as LATENT_CASES
 
+from inspector.spec import load_spec, shipped_names
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -241,7 +243,7 @@ def transformers_attention(model, config) -> dict[str, int]:
     return sums
 
 
-def meta_deepseek(case):
+def meta_model(case):
     import warnings
 
     import torch
@@ -267,7 +269,7 @@ def test_latent_attention_boxes_equal_transformers_modules(tmp_path, case, sourc
     num_parameters()."""
     from quantized_files import write_safetensors
 
-    model, config = meta_deepseek(case)
+    model, config = meta_model(case)
     folder = tmp_path / "model"
     config.save_pretrained(folder)
     if source == "checkpoint":
@@ -292,7 +294,7 @@ def test_deepseek_multi_token_prediction_is_a_box_apart(tmp_path):
     beside the language model, of layer_one + 3d + 2d^2 + 2vd, and the blocks stay 2 layers."""
     from quantized_files import write_safetensors
 
-    model, config = meta_deepseek(DEEPSEEK_CASES[0])
+    model, config = meta_model(DEEPSEEK_CASES[0])
     d, v = config.hidden_size, config.vocab_size
     state = {n: ("F32", tuple(p.shape)) for n, p in model.state_dict().items()}
     own = {"enorm.weight": (d,), "hnorm.weight": (d,), "eh_proj.weight": (d, 2 * d),
@@ -342,6 +344,106 @@ def test_a_multimodal_checkpoint_s_towers_are_boxes_apart(tmp_path):
         by_part[part] = by_part.get(part, 0) + int(params)
     assert by_part["vision"] == expected["vision"]
     assert by_part["projector"] == expected["projector"]
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_every_box_with_weights_is_drawn(name):
+    """Every shipped spec: each module with learned weights is a box in the picture, and the
+    boxes' counted parameters add up to the spec's total (the sum of its analytic rows, which
+    tests/test_specs.py checks against transformers' num_parameters() for every shipped spec):
+    T5's cross-attention, position biases and encoder norm, gpt-oss's attention sinks
+    included."""
+    from inspector import diagram
+    from inspector.analytic import spec_rows
+    from inspector.tables import total
+
+    spec = load_spec(name)
+    rows = spec_rows(spec)
+    d = diagram.drawing(rows, diagram.model_of_spec(spec))
+    root = ET.fromstring(diagram.svg(d, name))
+    drawn = {g.get("data-module"): int(g.get("data-counted")) for g in root.iter(f"{SVG}g")
+             if "box" in g.get("class", "").split()}
+    assert set(drawn) == set(d.boxes)
+    assert sum(drawn.values()) == total(rows)
+
+
+def t5_modules(model) -> tuple[dict[str, int], dict[str, int]]:
+    """transformers' T5 parameters summed over blocks, under the diagram's module names (the
+    decoder's EncDecAttention q, k, v, o and its norm, the relative_attention_bias tables, both
+    final norms), and each stack's blocks summed."""
+    modules: dict[str, int] = {}
+    stacks: dict[str, int] = {}
+    cross = {"q": "query", "k": "key", "v": "value", "o": "output"}
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        key = None
+        if ".EncDecAttention." in name:
+            key = f"layers.{{i}}.cross_attn.{cross[parts[-2]]}"
+        elif name.startswith("decoder.block.") and ".layer.1.layer_norm." in name:
+            key = "layers.{i}.cross_attn_norm"
+        elif "relative_attention_bias" in name:
+            key = "layers.{i}.attn.rel_bias"
+        elif name.endswith("final_layer_norm.weight"):
+            key = {"encoder": "encoder_norm", "decoder": "final_norm"}[parts[0]]
+        if key:
+            modules[key] = modules.get(key, 0) + p.numel()
+        if ".block." in name:
+            stacks[parts[0]] = stacks.get(parts[0], 0) + p.numel()
+    return modules, stacks
+
+
+@pytest.mark.parametrize("source", ["config.json", "names alone"])
+def test_t5_encoder_decoder_boxes_equal_transformers_modules(tmp_path, source):
+    """A tiny T5 (tests/test_layouts.py: d 32, 4 heads of 6 (inner 24), MLP 64, 8 buckets,
+    vocab 100) with 2 encoder and 3 decoder blocks, saved by transformers, drawn with its
+    config.json and from the tensor names alone. Each box holds what transformers' modules of
+    that name hold: cross-attention Q, K, V 3 x 24 x 32 = 2,304 each, its output 3 x 32 x 24 =
+    2,304, its norm 3 x 32 = 96 (EncDecAttention and layer.1.layer_norm of the decoder blocks);
+    the relative position bias 2 x 8 x 4 = 64 (each stack's first block); the encoder's and
+    the decoder's final norms 32 each. The stacks: encoder blocks 2 x (2 x 32 + 4 x 768 +
+    2 x 2,048) + 32 = 14,496, decoder blocks 3 x (3 x 32 + 8 x 768 + 2 x 2,048) + 32 = 31,040.
+    All boxes add up to num_parameters() (48,800)."""
+    from test_layouts import tiny_t5
+
+    model = tiny_t5(num_decoder_layers=3)
+    model.save_pretrained(tmp_path / "t5")
+    if source == "names alone":
+        (tmp_path / "t5" / "config.json").unlink()
+    out = draw(tmp_path, str(tmp_path / "t5"))
+    boxes = drawn_boxes(out)
+    modules, blocks = t5_modules(model)
+    drawn = {k: int(boxes[k]["params"]) for k in modules if k in boxes}
+    assert drawn == modules
+    assert drawn["layers.{i}.cross_attn.query"] == 2_304 and drawn["layers.{i}.attn.rel_bias"] == 64
+    assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters() == 48_800
+    stacks = {g.get("data-part"): int(g.get("data-params"))
+              for g in ET.parse(out).getroot().iter(f"{SVG}g") if g.get("class") == "stack"}
+    assert stacks == blocks == {"encoder": 14_496, "decoder": 31_040}
+    text = out.read_text()
+    assert "one block: encoder × 2, decoder × 3" in text
+    assert "decoder blocks only (× 3): attending to the encoder&#x27;s output" in text
+    assert "8 distance buckets × 4 heads," in text and "decoder final norm" in text
+
+
+@pytest.mark.parametrize("case", [c for c in LATENT_CASES if c.model_type == "gpt_oss"],
+                         ids=lambda c: c.name)
+def test_gpt_oss_sinks_box_equals_transformers(tmp_path, case):
+    """gpt-oss's attention sinks (self_attn.sinks, one logit per head): a box of transformers'
+    sinks summed over layers, 2 layers x 4 heads = 8 here, and all boxes add up to
+    num_parameters(). The published 120B: 36 layers x 64 heads = 2,304."""
+    from quantized_files import write_safetensors
+
+    model, config = meta_model(case)
+    folder = tmp_path / "model"
+    config.save_pretrained(folder)
+    write_safetensors(folder / "model.safetensors",
+                      {n: ("F32", tuple(p.shape)) for n, p in model.state_dict().items()})
+    boxes = drawn_boxes(draw(tmp_path, str(folder)))
+    sinks = sum(p.numel() for n, p in model.named_parameters() if n.endswith(".sinks"))
+    assert int(boxes["layers.{i}.attn.sinks"]["params"]) == sinks == 8
+    assert sum(int(b["counted"]) for b in boxes.values()) == model.num_parameters()
+    assert int(drawn_boxes(draw(tmp_path, "gpt-oss-120b"))["layers.{i}.attn.sinks"]["params"]) \
+        == 2_304
 
 
 def test_the_readme_picture_is_current(tmp_path):

@@ -44,6 +44,9 @@ EXPECTED_TOTALS = {
     "llama2-70b": 68_976_648_192,
     "mixtral-8x7b": 46_702_792_704,
     "deepseek-v3": 671_026_404_352,  # latent attention: every one of its modules a box
+    # an encoder-decoder: two stacks, the decoder's cross-attention and T5's position biases
+    "t5-small": 60_506_624,
+    "gpt-oss-120b": 116_829_156_672,  # attention sinks: one logit per head and layer
 }
 
 
@@ -149,6 +152,29 @@ def test_deepseek_latent_attention_and_dense_first_layers(browser, tmp_path):
     assert "multi-head latent attention" in text and "K: nope 128 + shared rope 64" in text
 
 
+def test_t5_encoder_decoder_is_drawn_as_such(browser, tmp_path):
+    """T5-Small: an encoder stack of 6 blocks (layers 0 to 5) and a decoder stack of 6 (6 to
+    11); the block's boxes in the order a token meets them, the decoder's cross-attention (its
+    norm, Q, K, V, output) after the self-attention and its position bias; both final norms."""
+    page = tmp_path / "t5.html"
+    run_cli("diagram", "t5-small", "--out", page)
+    driver = open_page(browser, page)
+    stacks = driver.execute_script(
+        "return Array.from(document.querySelectorAll('g.stack'), g =>"
+        " [g.dataset.part, g.querySelectorAll('rect.cell').length]);")
+    assert stacks == [["encoder", 6], ["decoder", 6]]
+    modules = [b["module"].removeprefix("layers.{i}.") for b in boxes(driver)]
+    assert modules == [
+        "embed", "encoder_norm", "final_norm", "unembed", "attn_norm", "attn.query", "attn.key",
+        "attn.value", "attn.rel_bias", "attn.output", "cross_attn_norm", "cross_attn.query",
+        "cross_attn.key", "cross_attn.value", "cross_attn.output", "mlp_norm", "mlp.up",
+        "mlp.down"]
+    text = driver.find_element("tag name", "body").text
+    assert "one block: encoder × 6, decoder × 6" in text
+    assert "decoder blocks only (× 6): attending to the encoder's output" in text
+    assert "32 distance buckets × 8 heads," in text and "positions: relative" in text
+
+
 # Every text of the picture with the rectangle it is drawn in (a box's, an operation's, a
 # buffer's, the stack's), and every box's rectangle: as laid out by the browser.
 LAYOUT = """
@@ -183,7 +209,7 @@ def test_no_text_leaves_its_box_and_no_boxes_overlap(browser, tmp_path, name):
     assert overlapping == []
 
 
-@pytest.mark.parametrize("name", ["mixtral-8x7b", "deepseek-v3"])
+@pytest.mark.parametrize("name", ["mixtral-8x7b", "deepseek-v3", "t5-small", "gpt-oss-120b"])
 def test_screenshot(browser, tmp_path_factory, name):
     """A full-page PNG of a diagram, kept in pytest's temporary folder to look at."""
     out = tmp_path_factory.mktemp("screenshots")
