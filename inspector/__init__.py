@@ -7,8 +7,8 @@ commands, which import this package too, load nothing they do not need.
 
 __version__ = "0.1.0"
 
-_API = ("build", "count", "inspect", "load_spec", "Counted", "Diagram", "Inspected", "Statistics",
-        "Verdict")
+_API = ("build", "count", "inspect", "load_spec", "Counted", "Diagram", "Inspected",
+        "InspectedAdapter", "Statistics", "Verdict")
 
 
 def __getattr__(name: str):

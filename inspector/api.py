@@ -43,8 +43,10 @@ if TYPE_CHECKING:  # the annotations only: importing them costs a second
     import pandas
     import torch
 
-__all__ = ["Counted", "Diagram", "Inspected", "Statistics", "Verdict", "build", "count",
-           "inspect", "load_spec"]
+    from inspector.adapters import Adapter, AdapterRow
+
+__all__ = ["Counted", "Diagram", "Inspected", "InspectedAdapter", "Statistics", "Verdict", "build",
+           "count", "inspect", "load_spec"]
 
 
 def _frame(rows: list[dict]) -> pandas.DataFrame:
@@ -333,6 +335,60 @@ def load_spec(name: str) -> Spec:
     return load_hub_spec(name)
 
 
+@dataclass(repr=False)
+class InspectedAdapter:
+    """A PEFT adapter folder (`inspector inspect ADAPTER_DIR`): its config, and its tensors by
+    the role of the base module each adapts. `document` is the command's JSON."""
+    source: str
+    document: dict
+    adapter: Adapter
+    adapter_rows: list[AdapterRow]
+
+    @property
+    def parameters(self) -> int:
+        return self.document["parameters"]
+
+    @property
+    def roles(self) -> pandas.DataFrame:
+        """Parameters by the role of the module adapted: lora_A, lora_B, ... and their sum."""
+        return _frame(self.document["roles"])
+
+    @property
+    def layers(self) -> pandas.DataFrame:
+        from inspector.adapters import part_table
+
+        return _frame(part_table(self.adapter_rows, "layer"))
+
+    @property
+    def tensors(self) -> pandas.DataFrame:
+        from inspector.adapters import tensor_table
+
+        return _frame(tensor_table(self.adapter, self.adapter_rows))
+
+    def check(self, base: str) -> dict:
+        """`inspector check ADAPTER_DIR --spec BASE`: whether the adapter fits the base (a spec,
+        a config.json or the base model's folder): `ok`, each module, the problems."""
+        from inspector.adapters import fit, load_base
+
+        return fit(self.adapter, load_base(base))
+
+    def _shown(self) -> tuple[list[tuple[str, object]], list[dict], list[str]]:
+        from inspector.adapters import names_joined, shown_columns
+        from inspector.documents import adapter_summary
+
+        roles = self.document["roles"]
+        return adapter_summary(self.document), names_joined(roles), shown_columns(roles, "role")
+
+    def __repr__(self) -> str:
+        pairs, rows, columns = self._shown()
+        return _summary_text(f"InspectedAdapter {self.source}", pairs) + "\n\n" + table(
+            rows, columns)
+
+    def _repr_html_(self) -> str:
+        pairs, rows, columns = self._shown()
+        return _summary_html(self.source, pairs) + _frame(rows)[columns].to_html(index=False)
+
+
 def _spec(spec: str | Spec) -> Spec:
     return spec if isinstance(spec, Spec) else load_spec(spec)
 
@@ -343,9 +399,15 @@ def count(spec: str | Spec) -> Counted:
     return Counted(spec.name, spec_rows(spec), spec)
 
 
-def inspect(source: str, spec: str | Spec | None = None) -> Inspected:
+def inspect(source: str, spec: str | Spec | None = None) -> Inspected | InspectedAdapter:
     """A checkpoint (a file, a folder or a hub id), header-only; `spec` supplies what the files
-    do not say (the head count)."""
+    do not say (the head count). A PEFT adapter folder gives an InspectedAdapter (`spec` then
+    names its base, when base_model_name_or_path does not)."""
+    from inspector.adapters import inspect_adapter, is_adapter
+
+    if is_adapter(source):
+        document, adapter, rows = inspect_adapter(source, _spec(spec) if spec else None)
+        return InspectedAdapter(source, document, adapter, rows)
     inspection = inspect_source(source, _spec(spec) if spec is not None else None)
     return Inspected(source, inspection.rows, inspection.spec, inspection)
 

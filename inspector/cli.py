@@ -205,6 +205,7 @@ def _inspect_adapter(source: str, by: str, spec_name: str | None, fmt: str) -> N
         shown_columns,
         tensor_table,
     )
+    from inspector.documents import adapter_summary
     from inspector.errors import UsageError
     from inspector.spec import load_spec
 
@@ -217,30 +218,9 @@ def _inspect_adapter(source: str, by: str, spec_name: str | None, fmt: str) -> N
         document["tensor_rows"] = tensor_table(adapter, rows)
     shown = document[ADAPTER_TABLES[by]]
     if fmt in ("table", "markdown"):
-        said, base = document["adapter"], document["base"]
-        say(summary(_adapter_summary(document, said, base), fmt))
+        say(summary(adapter_summary(document), fmt))
     columns = shown_columns(shown, by) if by != "tensor" and fmt != "csv" else None
     say(render(names_joined(shown), fmt, columns, document=document))
-
-
-def _adapter_summary(doc: dict, said: dict, base: dict) -> list[tuple[str, object]]:
-    flags = [name for name in ("use_rslora", "use_dora", "fan_in_fan_out") if said[name]]
-    targets, scaling = said["target_modules"], said["scaling"]
-    return [
-        ("source", doc["source"]),
-        ("format", doc["format"]),
-        ("adapter", f"{said['peft_type']}: r {said['r']}, lora_alpha {said['lora_alpha']},"
-                    f" scaling {'-' if scaling is None else f'{scaling:.6g}'}"
-                    + "".join(f", {f}" for f in flags)),
-        ("targets", ", ".join(targets) if isinstance(targets, list) else targets),
-        ("modules_to_save", ", ".join(said["modules_to_save"]) or "none"),
-        ("base", (f"{base['name']} ({base['family'] or 'unknown'} family, {base['layout']}"
-                 f" layout; roles from {base['basis']})")),
-        ("tensors", doc["tensors"]),
-        ("parameters", doc["parameters"]),
-        ("bytes", doc["bytes"]),
-        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
-    ]
 
 
 def _hub_note(found: dict) -> str:

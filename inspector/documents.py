@@ -167,3 +167,25 @@ def check_notes(verdict: dict, shown: int = 20) -> list[str]:
         notes.append(f"... and {len(verdict['problems']) - shown} more problems (--format json"
                      " lists all)")
     return notes
+
+
+def adapter_summary(doc: dict) -> list[tuple[str, object]]:
+    """The lines above `inspect ADAPTER_DIR`'s table: the adapter's config and its base."""
+    said, base = doc["adapter"], doc["base"]
+    flags = [name for name in ("use_rslora", "use_dora", "fan_in_fan_out") if said[name]]
+    targets, scaling = said["target_modules"], said["scaling"]
+    return [
+        ("source", doc["source"]),
+        ("format", doc["format"]),
+        ("adapter", f"{said['peft_type']}: r {said['r']}, lora_alpha {said['lora_alpha']},"
+                    f" scaling {'-' if scaling is None else f'{scaling:.6g}'}"
+                    + "".join(f", {f}" for f in flags)),
+        ("targets", ", ".join(targets) if isinstance(targets, list) else targets),
+        ("modules_to_save", ", ".join(said["modules_to_save"]) or "none"),
+        ("base", (f"{base['name']} ({base['family'] or 'unknown'} family, {base['layout']}"
+                 f" layout; roles from {base['basis']})")),
+        ("tensors", doc["tensors"]),
+        ("parameters", doc["parameters"]),
+        ("bytes", doc["bytes"]),
+        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
+    ]

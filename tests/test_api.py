@@ -171,3 +171,28 @@ def test_importing_inspector_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_inspect_a_peft_adapter(tmp_path, tiny_gpt2_dir):
+    """A LoRA adapter (r 4 on GPT-2's fused c_attn, 2 layers of width 32): `inspector.inspect`
+    reads it as `inspector inspect ADAPTER_DIR` does, by the roles of the base module it adapts.
+    peft's own count: A 4 x 32 = 128 and B 96 x 4 = 384 a layer, 2 x 512 = 1,024. B's rows are
+    the query's, key's and value's, 32 x 4 = 128 each a layer, 256 over 2 layers; A (256 over 2
+    layers) is listed under query and shared by key and value."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import GPT2LMHeadModel
+
+    model = get_peft_model(GPT2LMHeadModel.from_pretrained(tiny_gpt2_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"]))
+    trainable, _ = model.get_nb_trainable_parameters()
+    model.save_pretrained(tmp_path / "adapter")
+    found = inspector.inspect(str(tmp_path / "adapter"))
+    assert isinstance(found, inspector.InspectedAdapter)
+    assert found.parameters == trainable == 1_024
+    roles = found.roles.set_index("role")
+    assert roles.loc["query", "lora_A"] == 2 * 4 * 32
+    assert [int(roles.loc[r, "lora_B"]) for r in ("query", "key", "value")] == [256, 256, 256]
+    assert found.layers["parameters"].tolist() == [512, 512]
+    assert len(found.tensors) == 4
+    assert found.check(str(tiny_gpt2_dir))["ok"]
+    assert "LORA: r 4, lora_alpha 8" in repr(found) and "<table" in found._repr_html_()
