@@ -97,6 +97,33 @@ def test_every_tensor_in_its_role(saved):
     assert {name: tuple(roles) for name, roles in found.items()} == expected
 
 
+def test_stats_parts_cover_each_tensor_once(saved):
+    """`stats --by tensor` cuts every stored tensor into its parts (a fused tensor's, an
+    expert's, an interleaved one's) with no value read twice and none left out: per stored
+    tensor, the parts' counts add up to its size, and their merged sum, minimum and maximum are
+    numpy's over the whole tensor (float64)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    _, _, folder = saved
+    result = run_cli("stats", str(folder), "--by", "tensor", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    parts: dict[str, list[dict]] = {}
+    for row in json.loads(result.stdout)["tensors"]:
+        if row["tied_to"] is None:
+            parts.setdefault(row["tensor"], []).append(row)
+    stored = {}
+    for file in sorted(folder.glob("*.safetensors")):
+        stored.update(load_file(file))
+    for name, rows in parts.items():
+        values = stored[name].astype(np.float64).reshape(-1)
+        assert sum(r["values"] for r in rows) == values.size, name
+        assert min(r["min"] for r in rows) == values.min(), name
+        assert max(r["max"] for r in rows) == values.max(), name
+        total = sum(r["mean"] * r["values"] for r in rows)
+        assert total == pytest.approx(values.sum(), rel=1e-9, abs=1e-9 * values.size), name
+
+
 def test_buffers_apart(saved):
     case, _, folder = saved
     found = inspect_json(folder)
