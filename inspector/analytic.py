@@ -8,7 +8,7 @@ Names are canonical (inspector.canonical), shapes are PyTorch's (out_features, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inspector.canonical import expert_of, parse
 from inspector.roles import Role
@@ -34,7 +34,9 @@ class Part:
     def parameters(self) -> list[tuple[str, tuple[int, ...]]]:
         out = [(f"{self.module}.weight", self.shape)] if self.weight else []
         if self.bias:
-            out.append((f"{self.module}.bias", (self.shape[0],)))
+            # a norm's bias has its gain's shape (per head too); a matrix's, one per output
+            out.append((f"{self.module}.bias", self.shape if self.kind == NORM
+                        else (self.shape[0],)))
         return out
 
 
@@ -103,7 +105,12 @@ def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> l
         parts += latent_attention(spec, f"{layer}.attn")
     else:
         parts += _qkv(spec, f"{layer}.attn")
-    if spec.qk_norm != "none":
+    if spec.qk_norm == "per_head":  # Command-R+: a gain per head, stored (heads, d_head)
+        parts.append(replace(_norm(spec, f"{layer}.attn.q_norm", spec.d_head),
+                             shape=(spec.n_heads, spec.d_head)))
+        parts.append(replace(_norm(spec, f"{layer}.attn.k_norm", spec.d_head),
+                             shape=(spec.n_kv_heads, spec.d_head)))
+    elif spec.qk_norm != "none":
         head = spec.qk_norm == "head"
         parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
         parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))

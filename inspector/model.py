@@ -63,14 +63,20 @@ class Norm(nn.Module):
         super().__init__()
         self.kind, self.eps = spec.norm, float(spec.norm_eps)
         self.unit_offset = spec.norm_unit_offset
-        width = part.shape[0]
-        self.width = width
-        gain = torch.zeros(width) if self.unit_offset else torch.ones(width)
+        # over the last dim; a gain of shape (heads, d_head) is one per head (Command-R+'s q/k
+        # norms), applied to a (..., heads, d_head) input
+        shape = tuple(part.shape)
+        self.width = shape[-1]
+        gain = torch.zeros(shape) if self.unit_offset else torch.ones(shape)
         self.weight = nn.Parameter(gain) if part.weight else None
-        self.bias = nn.Parameter(torch.zeros(width)) if part.bias else None
+        self.bias = nn.Parameter(torch.zeros(shape)) if part.bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "layernorm":
+            if self.weight is not None and self.weight.dim() > 1:  # per head: in fp32, as Cohere
+                h = F.layer_norm(x.float(), (self.width,), None, None, self.eps)
+                h = h * self.weight.float() + (0 if self.bias is None else self.bias.float())
+                return h.to(x.dtype)
             return F.layer_norm(x, (self.width,), self.weight, self.bias, self.eps)
         # RMSNorm as Llama computes it: in fp32, scaled back in the input's dtype.
         h = x.float()
@@ -154,8 +160,11 @@ class Attention(nn.Module):
         if self.qk_norm == "full":  # OLMo 2: over the whole projection
             q, k = self.q_norm(q), self.k_norm(k)
         # "b t (h d) -> b h t d": heads are consecutive blocks of d_head rows of each projection.
-        q = q.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
-        k = k.view(b, s, self.n_kv_heads, self.d_head).transpose(1, 2)
+        q = q.view(b, t, self.n_heads, self.d_head)
+        k = k.view(b, s, self.n_kv_heads, self.d_head)
+        if self.qk_norm == "per_head":  # Command-R+: each head its own gain, (heads, d_head)
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = v.view(b, s, self.n_kv_heads, self.d_head).transpose(1, 2)
         if self.qk_norm == "head":  # Qwen 3: each head's d_head values
             q, k = self.q_norm(q), self.k_norm(k)

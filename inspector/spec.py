@@ -82,7 +82,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], object, tuple | None]] = {
     "norm_unit_offset": (bool, False, None),
     # A norm of each head's queries and keys (Qwen 3, Gemma 3: `head`, d_head wide) or of the
     # whole projection (OLMo 2: `full`, n_heads x d_head and n_kv_heads x d_head wide).
-    "qk_norm": (str, "none", ("none", "head", "full")),
+    "qk_norm": (str, "none", ("none", "head", "per_head", "full")),
     # sequential: attention, then MLP; parallel: x + attn(norm(x)) + mlp(norm'(x)) (GPT-J, Phi,
     # GPT-NeoX); shared_block_norm: one norm feeds both (GPT-J, Phi, Falcon, Cohere).
     "residual": (str, "sequential", ("sequential", "parallel")),

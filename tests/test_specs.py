@@ -373,6 +373,30 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
         assert getattr(read, field) == getattr(shipped, field), field
 
 
+def test_command_r_plus_config_counts_as_transformers(tmp_path):
+    """CohereForCausalLM/c4ai-command-r-plus's config.json (d 12,288, 64 layers, 96 heads and 8
+    key/value heads of 128, d_ff 33,792, vocab 256,000, tied, use_qk_norm): transformers' meta
+    count. Per layer: q 12,288 x 12,288 + k, v 1,024 x 12,288 each + o = 327,155,712; MLP
+    3 x 33,792 x 12,288 = 1,245,708,288; input norm 12,288; q_norm 96 x 128 = 12,288 and k_norm
+    8 x 128 = 1,024 (a gain per head): 1,572,889,600; x 64 = 100,664,934,400, + embedding
+    256,000 x 12,288 = 3,145,728,000 + final norm 12,288 = 103,810,674,688."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = {"hidden_size": 12288, "intermediate_size": 33792, "num_hidden_layers": 64,
+              "num_attention_heads": 96, "num_key_value_heads": 8, "vocab_size": 256000,
+              "max_position_embeddings": 8192, "use_qk_norm": True, "tie_word_embeddings": True,
+              "logit_scale": 0.8333333333333334, "rope_theta": 75000000.0}
+    hub = AutoConfig.for_model("cohere", **config)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(hub)
+    hub.save_pretrained(tmp_path)
+    counted = _count_json(str(tmp_path / "config.json"))
+    assert counted["total"] == model.num_parameters() == 103_810_674_688
+    norms = {r["role"]: r["parameters"] for r in counted["roles"]}["norm"]
+    assert norms == 64 * (12_288 + 12_288 + 1_024) + 12_288
+
+
 # What the forward pass reads beyond the tensors, compared between a spec and its config.json.
 FORWARD_FIELDS = ("rope_scaling", "rope_theta", "local_rope_theta", "attention_pattern",
                   "local_window", "attention_scale", "attention_softcap", "logit_softcap",

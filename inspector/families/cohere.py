@@ -4,20 +4,24 @@ CohereDecoderLayer feeds one input_layernorm to both attention and MLP and adds 
 residual (x + attn(n) + mlp(n)), so there is no post_attention_layernorm. Its norms are LayerNorm
 without bias (CohereLayerNorm), rotary turns interleaved pairs (repeat_interleave, not cat), logits
 are multiplied by logit_scale, and the embedding is tied by default. use_qk_norm (Command-R+)
-gives each head its own q/k norm weight, stored (n_heads, d_head): not described here, refused.
+gives each head its own q/k norm gain, stored (n_heads, d_head) and (n_kv_heads, d_head): the
+spec's qk_norm "per_head", applied over d_head before rotary.
 """
 
-from inspector.errors import SpecError
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope
+from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
 
 LOGIT_SCALE = 0.0625  # CohereConfig's defaults (as its sizes, rope_theta and the tie)
 
 
 def read_config(config: dict, data: dict) -> None:
     read_rope(config, data)
-    if config.get("use_qk_norm"):
-        raise SpecError("config.json", "cohere use_qk_norm (a norm weight per head, stored"
-                                       " n_heads x d_head) is not supported")
+    if config.get("use_qk_norm"):  # Command-R+: CohereLayerNorm((heads, d_head)) on q and k
+        data["qk_norm"] = "per_head"
+
+
+def write_config(spec, config: dict) -> None:
+    write_rope(spec, config)
+    config["use_qk_norm"] = spec.qk_norm == "per_head"
 
 
 COHERE = family("cohere", "CohereForCausalLM",
@@ -30,6 +34,7 @@ COHERE = family("cohere", "CohereForCausalLM",
                           "n_ctx": 8192, "d_model": 8192, "n_layers": 40, "n_heads": 64,
                           "d_ff": 22528},
                 bias_keys={"attention_bias": ("qkv", "attn_output")}, read_config=read_config,
+                write_config=write_config,
                 gguf_arch="command-r", gguf_rotary_permuted=False)
 
 FAMILIES = (COHERE,)

@@ -59,6 +59,12 @@ CASES = (
     FamilyCase("cohere", {**LLAMA_CONFIG, "tie_word_embeddings": True, "logit_scale": 0.25},
                without(LLAMA_ROLES, f"{M}.post_attention_layernorm.weight", "lm_head.weight"),
                tied=True),
+    # Command-R+: use_qk_norm, a LayerNorm gain per head, q_norm (heads, d_head) and k_norm
+    # (kv heads, d_head) (CohereAttention), applied before rotary
+    FamilyCase("cohere", {**LLAMA_CONFIG, "tie_word_embeddings": True, "logit_scale": 0.25,
+                          "use_qk_norm": True},
+               {**without(LLAMA_ROLES, f"{M}.post_attention_layernorm.weight", "lm_head.weight"),
+                **QK_NORMS}, tied=True, changed={"use_qk_norm": False}, id="cohere-qk-norm"),
     FamilyCase("stablelm", PLAIN, {**LLAMA_ROLES, **NORM_BIASES}),
     FamilyCase("stablelm", {**PLAIN, "use_parallel_residual": True, "use_qkv_bias": True},
                {**without(LLAMA_ROLES, f"{M}.post_attention_layernorm.weight"), **QKV_BIASES,
