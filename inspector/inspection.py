@@ -100,7 +100,7 @@ def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:
         names = [t.name for t in checkpoint.tensors]
         config = hf_config(checkpoint.metadata, names)
         if config is not None:  # llama.cpp's architecture name -> transformers' model_type
-            family = families.gguf_family(config.get("model_type"))
+            family = families.gguf_checkpoint_family(checkpoint.metadata, names)
             if family is not None:
                 config["model_type"] = family.config_model_type
         return config, "GGUF metadata"

@@ -81,3 +81,105 @@ def tiny_llama_spec_yaml(path: Path, tied: bool = True, **overrides) -> Path:
     data.update(overrides)
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def moe_tensor_shapes(config: dict, arch) -> dict:
+    """gguf.MODEL_TENSOR -> the PyTorch-order shape llama.cpp's converter writes it in, for a
+    mixture of experts of transformers config `config` (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE):
+    each layer's experts stacked into one [E, out, in] tensor a projection (ffn_*_exps), the
+    router [E, d], Qwen2-MoE's shared expert and its gate [1, d]."""
+    from gguf import MODEL_ARCH
+    from gguf import MODEL_TENSOR as T
+
+    d, v = config["hidden_size"], config["vocab_size"]
+    h, kv = config["num_attention_heads"], config["num_key_value_heads"]
+    dh = config.get("head_dim") or d // h
+    n = config.get("num_local_experts") or config["num_experts"]
+    ff = config.get("moe_intermediate_size") or config["intermediate_size"]
+    shapes = {T.TOKEN_EMBD: (v, d), T.OUTPUT_NORM: (d,), T.ATTN_NORM: (d,),
+              T.ATTN_Q: (h * dh, d), T.ATTN_K: (kv * dh, d), T.ATTN_V: (kv * dh, d),
+              T.ATTN_OUT: (d, h * dh), T.FFN_NORM: (d,), T.FFN_GATE_INP: (n, d),
+              T.FFN_GATE_EXP: (n, ff, d), T.FFN_UP_EXP: (n, ff, d), T.FFN_DOWN_EXP: (n, d, ff)}
+    if not config.get("tie_word_embeddings"):
+        shapes[T.OUTPUT] = (v, d)
+    if arch == MODEL_ARCH.QWEN3MOE:  # per-head query and key norms
+        shapes.update({T.ATTN_Q_NORM: (dh,), T.ATTN_K_NORM: (dh,)})
+    if arch == MODEL_ARCH.OLMOE:  # full-width ones
+        shapes.update({T.ATTN_Q_NORM: (h * dh,), T.ATTN_K_NORM: (kv * dh,)})
+    if config.get("shared_expert_intermediate_size"):
+        sff = config["shared_expert_intermediate_size"]
+        shapes.update({T.FFN_GATE_INP_SHEXP: (1, d), T.FFN_GATE_SHEXP: (sff, d),
+                       T.FFN_UP_SHEXP: (sff, d), T.FFN_DOWN_SHEXP: (d, sff)})
+    return shapes
+
+
+def write_moe_gguf(path: Path, arch, config: dict, biases: tuple = (), expert_keys: bool = True,
+                   squeezed_shared_gate: bool = False, q8_experts: bool = False) -> Path:
+    """A tiny mixture of experts as llama.cpp's converter writes it: every tensor the `gguf`
+    package lists for `arch` (a gguf.MODEL_ARCH) that the model has, named by its TENSOR_NAMES,
+    in the shapes moe_tensor_shapes gives (F32 for 1-D tensors and routers, as the converter
+    keeps them; F16 for the rest); `biases` (MODEL_TENSORs) also get a bias. The metadata is
+    the converter's: the block's sizes, then expert_count, expert_used_count and, where the
+    config has them, the experts' and the shared expert's widths (none of these four without
+    `expert_keys`). `squeezed_shared_gate`: the shared expert's gate stored [d], not [1, d], as
+    transformers' GGUF loader expects it. `q8_experts`: the stacked experts Q8_0-quantized
+    (their input widths a multiple of 32)."""
+    import numpy as np
+    from gguf import (
+        MODEL_ARCH_NAMES,
+        MODEL_TENSOR,
+        MODEL_TENSORS,
+        TENSOR_NAMES,
+        GGMLQuantizationType,
+        GGUFWriter,
+    )
+    from gguf.quants import quantize
+
+    shapes = moe_tensor_shapes(config, arch)
+    writer = GGUFWriter(str(path), MODEL_ARCH_NAMES[arch])
+    writer.add_name(f"tiny-{MODEL_ARCH_NAMES[arch]}")
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(config["num_attention_heads"])
+    writer.add_head_count_kv(config["num_key_value_heads"])
+    if config.get("head_dim"):
+        writer.add_key_length(config["head_dim"])
+        writer.add_value_length(config["head_dim"])
+    writer.add_rope_freq_base(10000.0)
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_vocab_size(config["vocab_size"])
+    if expert_keys:
+        writer.add_expert_count(config.get("num_local_experts") or config["num_experts"])
+        writer.add_expert_used_count(config["num_experts_per_tok"])
+    if expert_keys and config.get("moe_intermediate_size"):
+        writer.add_expert_feed_forward_length(config["moe_intermediate_size"])
+    if expert_keys and config.get("shared_expert_intermediate_size"):
+        writer.add_expert_shared_feed_forward_length(config["shared_expert_intermediate_size"])
+    if squeezed_shared_gate and MODEL_TENSOR.FFN_GATE_INP_SHEXP in shapes:
+        shapes[MODEL_TENSOR.FFN_GATE_INP_SHEXP] = (config["hidden_size"],)
+    kept_f32 = (MODEL_TENSOR.FFN_GATE_INP, MODEL_TENSOR.FFN_GATE_INP_SHEXP)
+    experts = (MODEL_TENSOR.FFN_GATE_EXP, MODEL_TENSOR.FFN_UP_EXP, MODEL_TENSOR.FFN_DOWN_EXP)
+    blocks = [TENSOR_NAMES[t].format(bid=i) for i in range(config["num_hidden_layers"])
+              for t in MODEL_TENSORS[arch] if t in shapes and "{bid}" in TENSOR_NAMES[t]]
+    named = {TENSOR_NAMES[t].format(bid=i): t for i in range(config["num_hidden_layers"])
+             for t in shapes}
+    for stored in [TENSOR_NAMES[t] for t in MODEL_TENSORS[arch]
+                   if t in shapes and "{bid}" not in TENSOR_NAMES[t]] + blocks:
+        tensor = named[stored]
+        f32 = len(shapes[tensor]) == 1 or tensor in kept_f32
+        if q8_experts and tensor in experts:
+            writer.add_tensor(f"{stored}.weight", quantize(np.zeros(shapes[tensor], np.float32),
+                                                           GGMLQuantizationType.Q8_0),
+                              raw_dtype=GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(f"{stored}.weight",
+                              np.zeros(shapes[tensor], np.float32 if f32 else np.float16))
+        if tensor in biases:
+            writer.add_tensor(f"{stored}.bias", np.zeros(shapes[tensor][0], np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

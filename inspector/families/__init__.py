@@ -72,9 +72,10 @@ def composites() -> dict[str, Composite]:
     return found
 
 
-# The index: name -> module (families, composites) or name -> family name (model types, layouts,
-# GGUF architectures), each the one the full registry's lookup answers with (the first, in the
-# order above). `sources` is the checksum of the package's modules it was written from.
+# The index: name -> module (families, composites) or name -> family name (model types, layouts),
+# each the one the full registry's lookup answers with (the first, in the order above); a GGUF
+# architecture -> the names of every family llama.cpp converts to it, in that order. `sources`
+# is the checksum of the package's modules it was written from.
 INDEX = Path(__file__).with_name("index.json")
 
 
@@ -94,10 +95,10 @@ def index_data() -> dict:
     for name, module in _modules():
         module_of.update((family.name, name) for family in getattr(module, "FAMILIES", ()))
         composite_module.update((c.model_type, name) for c in getattr(module, "COMPOSITES", ()))
-    gguf_archs: dict[str, str] = {}
+    gguf_archs: dict[str, list[str]] = {}
     for family in families().values():
         if family.gguf_arch:
-            gguf_archs.setdefault(family.gguf_arch, family.name)
+            gguf_archs.setdefault(family.gguf_arch, []).append(family.name)
     return {
         "sources": _sources_checksum(),
         "families": {name: module_of[name] for name in families()},
@@ -228,16 +229,23 @@ def family_of_layout(layout: Layout) -> str | None:
 
 
 @cache
-def gguf_layouts() -> dict[str, Layout]:
-    """llama.cpp's names for every family that has a GGUF architecture, derived from its hub
-    layout through the `gguf` package's own tensor-name map (imported only for a GGUF)."""
+def gguf_layout_of(name: str) -> Layout:
+    """llama.cpp's names for the family `name` (which has a GGUF architecture), derived from its
+    hub layout through the `gguf` package's own tensor-name map (imported only for a GGUF). The
+    first family of an architecture names its layout after it (`gguf-llama`); another that
+    llama.cpp converts to the same one adds its own name (`gguf-llama-mixtral`)."""
     from inspector.families.gguf_names import gguf_layout
 
-    out: dict[str, Layout] = {}
-    for family in families().values():
-        if family.gguf_arch and family.gguf_arch not in out:
-            out[family.gguf_arch] = gguf_layout(family)
-    return out
+    family = get(name)
+    first = gguf_family(family.gguf_arch)
+    suffix = "" if first is None or first.name == name else f"-{name}"
+    return gguf_layout(family, f"gguf-{family.gguf_arch}{suffix}")
+
+
+def gguf_layouts() -> dict[str, Layout]:
+    """family name -> its GGUF layout, for every family that has a GGUF architecture."""
+    return {name: gguf_layout_of(name) for name, family in families().items()
+            if family.gguf_arch}
 
 
 def all_layouts() -> dict[str, Layout]:
@@ -245,15 +253,41 @@ def all_layouts() -> dict[str, Layout]:
     return {**hub_layouts(), **{layout.name: layout for layout in gguf_layouts().values()}}
 
 
-def gguf_family(arch: object) -> Family | None:
-    """The family whose GGUF architecture name is `arch` (general.architecture)."""
+def gguf_families(arch: object) -> tuple[Family, ...]:
+    """The families llama.cpp converts to the GGUF architecture `arch` (general.architecture),
+    in the registry's order: Llama, then Mixtral for "llama"."""
     index = _index()
-    if index is not None and isinstance(arch, str):
-        return get(index["gguf_archs"].get(arch))
-    for family in families().values():
-        if family.gguf_arch == arch:
-            return family
-    return None
+    if index is not None:
+        names = index["gguf_archs"].get(arch, []) if isinstance(arch, str) else []
+        return tuple(family for name in names if (family := get(name)) is not None)
+    return tuple(family for family in families().values()
+                 if family.gguf_arch and family.gguf_arch == arch)
+
+
+def gguf_family(arch: object) -> Family | None:
+    """The first family whose GGUF architecture name is `arch`."""
+    found = gguf_families(arch)
+    return found[0] if found else None
+
+
+def gguf_checkpoint_family(metadata: dict, names: list[str]) -> Family | None:
+    """The family of a GGUF: its architecture's; where llama.cpp converts a dense family and a
+    mixture of experts to the same architecture (Llama and Mixtral are both "llama"), the one
+    that stores experts exactly when the metadata counts some (`{arch}.expert_count` > 0), and
+    without that key the one whose GGUF names recognise most of the tensors (the first on a tie:
+    the dense one, whose names the mixture's include)."""
+    arch = metadata.get("general.architecture")
+    found = gguf_families(arch)
+    if len(found) < 2:
+        return found[0] if found else None
+    import gguf
+
+    count = metadata.get(gguf.Keys.LLM.EXPERT_COUNT.format(arch=arch))
+    if isinstance(count, int) and not isinstance(count, bool):
+        return next((f for f in found if f.stores_experts == (count > 0)), found[0])
+    sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
+    return max(found, key=lambda family: sum(gguf_layout_of(family.name).match(n) is not None
+                                             for n in sample))
 
 
 def checkpoint_layout(checkpoint, claimed_family: str | None = None,
@@ -267,7 +301,9 @@ def checkpoint_layout(checkpoint, claimed_family: str | None = None,
     names = [t.name for t in tensors]
     if checkpoint.format == "gguf":
         arch = checkpoint.metadata.get("general.architecture")
-        return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None},
+        family = gguf_checkpoint_family(checkpoint.metadata, names)
+        return choose_layout(names, {"gguf_arch": arch if isinstance(arch, str) else None,
+                                     "gguf_family": family.name if family else None},
                              gguf=True)
     config = checkpoint.config
     claimed = get(claimed_family) if isinstance(claimed_family, str) else None
@@ -315,7 +351,8 @@ def has_required(layout: Layout, names: list[str]) -> bool:
 
 def choose_layout(names: list[str], config: dict | None = None,
                   gguf: bool = False, shapes: dict | None = None) -> Layout | None:
-    """The layout a config names (a GGUF: {"gguf_arch": ...}), else the one that recognises most
+    """The layout a config names (a GGUF: {"gguf_arch": ..., "gguf_family": the family of those
+    that share the architecture, or None for the first}), else the one that recognises most
     tensor names; None for a model type no family knows, or names no layout recognises."""
     sample = names[:: max(1, len(names) // LAYOUT_SAMPLE)]
     config = config or {}
@@ -325,7 +362,9 @@ def choose_layout(names: list[str], config: dict | None = None,
         # not by a family whose names some of them happen to share
     family = by_model_type(config.get("model_type"))
     # The named layout alone imports one family module; scoring every layout imports them all.
-    named = (gguf_layouts().get(config.get("gguf_arch")) if gguf else
+    if gguf:
+        family = get(config.get("gguf_family")) or gguf_family(said)
+    named = (gguf_layout_of(family.name) if gguf and family else
              hub_layout(family.hub_layout.name) if family else None)
     if named is not None and (not sample or any(named.match(n) is not None for n in sample)):
         return named  # else the config describes other weights: the names decide

@@ -77,6 +77,12 @@ class Family:
     def hub_layout(self) -> Layout:
         return self.layouts[0]
 
+    @property
+    def stores_experts(self) -> bool:
+        """Whether its layers hold routed experts (a rule reads an expert's tensor, or a tensor
+        of every expert): what tells Mixtral's GGUF from Llama's, both llama.cpp's "llama"."""
+        return any(rule.experts or "{e}" in rule.pattern for rule in self.hub_layout.rules)
+
     def write_layout(self, spec) -> Layout:
         """The layout `build --out` writes `spec` in."""
         return self.writes(spec) if self.writes is not None else self.hub_layout

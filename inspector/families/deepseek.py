@@ -155,7 +155,9 @@ DEEPSEEK_V3 = Family(
     config_keys=KEYS, defaults=DEEPSEEK_DEFAULTS,
     bias_keys={"attention_bias": ("qkv", "attn_output")},
     read_config=read_deepseek, write_config=write_deepseek,
-    gguf_arch=None,  # llama.cpp's deepseek2 names stack the experts: not read yet
+    # llama.cpp's deepseek2: its stacked experts would read as Mixtral's do, but its latent
+    # attention's GGUF tensors are not checked against the converter yet: not read.
+    gguf_arch=None,
     extra_layers=MTP_COMPONENT,  # the published checkpoint's layer 61: its multi-token-prediction module
 )
 

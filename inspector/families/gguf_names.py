@@ -6,6 +6,12 @@ so no GGUF name is written here. GGUF stores every matrix in PyTorch's (out, in)
 reader has reversed the dims (the converter transposes GPT-2's Conv1D weights), so a GGUF rule
 is never transposed, and a fused tensor splits on its rows into consecutive query, key and value
 blocks: the converter regroups per-head layouts (GPT-NeoX, BLOOM, Falcon 40B) that way.
+
+A mixture of experts' hub checkpoint stores one tensor per expert (`experts.{e}.gate_proj`); the
+converter stacks a layer's into one tensor [E, out, in] under the name the map gives the merged
+Hugging Face name (`experts.gate_proj` -> `ffn_gate_exps`), so such a rule becomes an `experts`
+rule, axis 0 the expert. transformers 5's fused `experts.gate_up_proj` the converter splits into
+the same gate and up tensors: the per-expert rules already name them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from inspector.roles import Role
 PROBE = 7
 
 
-def gguf_layout(family: Family) -> Layout:
+def gguf_layout(family: Family, layout_name: str) -> Layout:
     import gguf
 
     arch = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == family.gguf_arch), None)
@@ -31,17 +37,19 @@ def gguf_layout(family: Family) -> Layout:
     rules: dict[str, Rule] = {}
     for rule in family.hub_layout.rules:
         stored = _gguf_name(names, family.hub_layout, rule.pattern)
+        if stored is not None and rule.experts and not stored.endswith((".weight", ".bias")):
+            stored += ".weight"  # transformers 5's `experts.down_proj`: the converter adds it
         if stored is None or stored in rules:
             continue
         rules[stored] = _gguf_rule(family, rule, stored)
     # Rotary scaling factors the converter writes as tensors: Llama 3.1's, Phi-3's longrope.
     for factors in ("rope_freqs", "rope_factors_long", "rope_factors_short"):
         rules.setdefault(f"{factors}.weight", Rule(f"{factors}.weight", what="rotary-frequency"))
-    return Layout(name=f"gguf-{family.gguf_arch}", rules=tuple(rules.values()),
-                  family=family.name)
+    return Layout(name=layout_name, rules=tuple(rules.values()), family=family.name)
 
 
 def _gguf_name(names, layout: Layout, pattern: str) -> str | None:
+    pattern = pattern.replace(".{e}.", ".")  # one expert's tensor: the stacked one's name
     hub = layout.prefixes[-1] + pattern.replace("{i}", str(PROBE))
     for candidate in (hub, pattern.replace("{i}", str(PROBE))):
         found = names.get_name(candidate, try_suffixes=(".weight", ".bias"))
@@ -61,4 +69,5 @@ def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
     gain = all(parse(t.replace("{i}", "0"))[::2] == (Role.NORM, "weight") for t in rule.targets)
     offset = family.gguf_norm_offset if gain else 0.0  # a norm's weight, never its bias
     return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
-                   rotary_permuted=permuted, head_interleaved=False, value_offset=offset)
+                   rotary_permuted=permuted, head_interleaved=False, value_offset=offset,
+                   experts=rule.experts or "{e}" in rule.pattern)

@@ -11,6 +11,11 @@ one tensor per expert: Mixtral's `block_sparse_moe.experts.{e}.w1` (gate), `w3` 
 (down), Qwen's and OLMoE's `mlp.experts.{e}.gate_proj` / `up_proj` / `down_proj`. One layout
 reads both. Dense layers among MoE layers (Qwen's `mlp_only_layers`, and `decoder_sparse_step`)
 keep Llama's `mlp.gate_proj` / `up_proj` / `down_proj`.
+
+llama.cpp stacks each layer's experts into one tensor a projection (`ffn_gate_exps` [E, ff, d],
+...): families.gguf_names reads the per-expert rules so. Its converter writes Mixtral as a Llama
+(architecture "llama", query and key rows permuted for rotary; its `expert_count` tells it from
+one), the others under their own architectures, unpermuted.
 """
 
 from inspector.families.llama import (
@@ -88,11 +93,12 @@ def write_qwen_moe(spec, config: dict) -> None:
         config["shared_expert_intermediate_size"] = spec.d_ff_shared
 
 
-# llama.cpp stacks a layer's experts (ffn_gate_exps, ...): its MoE GGUF names are not read yet.
-MOE = {"layouts": (MOE_LAYOUT,), "gguf_arch": None, "gguf_rotary_permuted": False}
+MOE = {"layouts": (MOE_LAYOUT,), "gguf_rotary_permuted": False}
 
 # MixtralConfig's defaults: Mixtral 8x7B's sizes, rope_theta 1e6; every layer an MoE layer.
-MIXTRAL = family("mixtral", "MixtralForCausalLM", **MOE, bias_keys={},
+# (llama.cpp's Llama converter: rotary-permuted, as family() has it)
+MIXTRAL = family("mixtral", "MixtralForCausalLM", layouts=(MOE_LAYOUT,), gguf_arch="llama",
+                 bias_keys={},
                  config_keys={**CONFIG_KEYS, **ROUTING,
                               "n_experts": ("num_local_experts", "num_experts")},
                  defaults={**DEFAULTS, "n_ctx": 131072, "d_ff": 14336, "n_kv_heads": 8,
@@ -100,7 +106,7 @@ MIXTRAL = family("mixtral", "MixtralForCausalLM", **MOE, bias_keys={},
                            "experts_per_token": 2, "norm_topk_prob": True})
 
 QWEN_SIZES = {"vocab_size": 151936, "n_ctx": 32768, "d_model": 2048, "n_layers": 24}
-QWEN2_MOE = family("qwen2_moe", "Qwen2MoeForCausalLM", **MOE,
+QWEN2_MOE = family("qwen2_moe", "Qwen2MoeForCausalLM", **MOE, gguf_arch="qwen2moe",
                    config_keys={**CONFIG_KEYS, **ROUTING},
                    bias_keys={"qkv_bias": ("qkv",)},
                    read_config=read_qwen_moe, write_config=write_qwen_moe,
@@ -108,7 +114,7 @@ QWEN2_MOE = family("qwen2_moe", "Qwen2MoeForCausalLM", **MOE,
                              "d_ff": 5632, "n_experts": 60, "experts_per_token": 4,
                              "d_ff_expert": 1408, "biases": {"qkv": True},
                              "d_ff_shared": 5632, "shared_expert_gate": True})
-QWEN3_MOE = family("qwen3_moe", "Qwen3MoeForCausalLM", **MOE,
+QWEN3_MOE = family("qwen3_moe", "Qwen3MoeForCausalLM", **MOE, gguf_arch="qwen3moe",
                    config_keys={**CONFIG_KEYS, **ROUTING},
                    bias_keys={"attention_bias": ("qkv", "attn_output")},
                    read_config=read_qwen_moe, write_config=write_qwen_moe,
@@ -116,8 +122,8 @@ QWEN3_MOE = family("qwen3_moe", "Qwen3MoeForCausalLM", **MOE,
                              "d_ff": 6144, "n_experts": 128, "experts_per_token": 8,
                              "d_ff_expert": 768, "qk_norm": "head"})
 # OLMoE: OLMo 2's full-width q/k norms (before the heads are split), every layer an MoE layer.
-OLMOE = family("olmoe", "OlmoeForCausalLM", **MOE, config_keys={**CONFIG_KEYS, **ROUTING,
-                                                                "clip_qkv": "clip_qkv"},
+OLMOE = family("olmoe", "OlmoeForCausalLM", **MOE, gguf_arch="olmoe",
+               config_keys={**CONFIG_KEYS, **ROUTING, "clip_qkv": "clip_qkv"},
                bias_keys={"attention_bias": ("qkv", "attn_output")},
                defaults={**DEFAULTS, "vocab_size": 50304, "n_ctx": 4096, "d_model": 2048,
                          "n_layers": 16, "n_heads": 16, "d_ff": 2048, "norm_eps": 1e-5,

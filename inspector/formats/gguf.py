@@ -37,6 +37,13 @@ HF_KEYS = {
     "attention.layer_norm_rms_epsilon": "rms_norm_eps",
     "rope.freq_base": "rope_theta",
     "vocab_size": "vocab_size",
+    # A mixture of experts' routing: E experts, k a token, their MLP's width and the shared
+    # expert's (Qwen2-MoE), as llama.cpp's converter writes them. (The families' key tables read
+    # num_local_experts as num_experts.)
+    "expert_count": "num_local_experts",
+    "expert_used_count": "num_experts_per_tok",
+    "expert_feed_forward_length": "moe_intermediate_size",
+    "expert_shared_feed_forward_length": "shared_expert_intermediate_size",
 }
 
 
