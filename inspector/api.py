@@ -226,15 +226,22 @@ class Inspected(_Shown):
         spec = _spec(spec)
         return Verdict(spec, self.name, check(spec, self.inspection.decoupled))
 
-    def stats(self, by: str = "role", threads: int | None = None,
-              progress: bool = False) -> Statistics:
+    def stats(self, by: str = "role", threads: int | None = None, progress: bool = False,
+              download: bool = False) -> Statistics:
         """`inspector stats`: mean, std, min, max, absmax, L2, zeros, NaN and Inf of the values,
-        streamed block by block, by role, layer, head or tensor."""
+        streamed block by block, by role, layer, head or tensor. A hub id's weights are read
+        from the Hugging Face cache; when they are not all there, `download=True` fetches them
+        (else an error says how many bytes that is), as `stats --download`."""
+        import sys
+
+        from inspector.formats.hub import fetch_values
         from inspector.stats import weight_stats
 
-        shape = self.inspection.shape
-        heads = (shape.n_heads, shape.n_kv_heads or shape.n_heads) if shape.n_heads else None
-        return Statistics(by, weight_stats(self.inspection.decoupled, by, heads, threads,
+        if fetch_values(self.name, download, "stats", lambda text: print(text, file=sys.stderr)):
+            # the same headers, now opened from the cache, where the values can be read
+            self.inspection = inspect_source(self.name, self.inspection.spec)
+        return Statistics(by, weight_stats(self.inspection.decoupled, by,
+                                           self.inspection.shape.heads, threads,
                                            progress=progress))
 
     def _heads(self) -> tuple[int | None, int | None]:

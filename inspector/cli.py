@@ -50,19 +50,10 @@ def hub_source(source: str, revision: str | None) -> str:
 def values_source(source: str, download: bool, command: str) -> str:
     """What a command that reads values opens: SOURCE itself, or for a hub id whose weights are
     not all cached, the snapshot folder downloaded when --download asks for it."""
-    from pathlib import Path
+    from inspector.formats.hub import fetch_values
 
-    from inspector.formats import hub
-
-    parsed = hub.parse(source)
-    if parsed is None or Path(source).exists() or hub.cached_snapshot(parsed) is not None:
-        return source
-    if not download:
-        hub.ask_download(source, command)
-    size, names = hub.download_size(source)
-    click.echo(f"inspector: downloading {size:,} bytes in {len(names)} files of {source}", err=True)
-    hub.download(source)
-    return source  # now a complete cached snapshot
+    fetch_values(source, download, command, lambda text: click.echo(text, err=True))
+    return source  # a path, or a complete cached snapshot
 
 
 def say(text: str) -> None:
@@ -383,8 +374,7 @@ def stats(source: str, by: str, spec_name: str | None, threads: int | None,
 
     source = values_source(hub_source(source, revision), download, "stats")
     inspection = _inspect(source, spec_name)
-    heads = (inspection.shape.n_heads, inspection.shape.n_kv_heads or inspection.shape.n_heads)
-    document = weight_stats(inspection.decoupled, by, heads, threads)
+    document = weight_stats(inspection.decoupled, by, inspection.shape.heads, threads)
     if fmt in ("table", "markdown"):
         say(summary(summary_pairs(document), fmt))
     say(render(document[TABLE_KEYS[by]], fmt, COLUMNS[by] if fmt != "csv" else None,

@@ -180,7 +180,8 @@ def _orientation(decoupled, name: str) -> tuple:
 
 def _groups(inspection) -> int | None:
     """Key/value heads: what cuts a tensor whose parts alternate per head."""
-    return inspection.shape.n_kv_heads or inspection.shape.n_heads
+    heads = inspection.shape.heads
+    return heads[1] if heads else None
 
 
 def pair_up(a, b, heads: tuple[int, int] | None):
@@ -305,8 +306,8 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
         return unrelated(source_a, source_b, by, tolerance, a, b)
     heads = None
     if by == "head":
-        heads = (a.shape.n_heads, a.shape.n_kv_heads or a.shape.n_heads)
-        if not heads[0]:
+        heads = a.shape.heads
+        if heads is None:
             raise UsageError("heads", f"the number of attention heads of {source_a} is not known"
                                       " (no config.json or metadata says it); pass --spec SPEC")
     entries, pairs = pair_up(a, b, None)

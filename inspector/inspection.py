@@ -31,6 +31,12 @@ class Shape:
     n_kv_heads: int | None = None
     d_head: int | None = None
 
+    @property
+    def heads(self) -> tuple[int, int] | None:
+        """(query heads, key/value heads), or None when nothing says them: what `--by head`
+        cuts by, and what groups a fused tensor whose parts alternate per key/value head."""
+        return (self.n_heads, self.n_kv_heads or self.n_heads) if self.n_heads else None
+
     def as_dict(self) -> dict:
         """The fields, n_decoder_layers only for an encoder-decoder (every other model's JSON
         keeps the keys it always had)."""

@@ -82,6 +82,9 @@ def plan(decoupled: Decoupled, heads: tuple[int, int] | None = None, groups: int
             raise UsageError(row.tensor, f"its {len(rects)} key/value groups do not hold"
                                          f" {count} heads evenly; pass --spec SPEC with the"
                                          " right head counts")
+        if any(len(rect) > 4 for rect in rects):  # no family interleaves a head's part so
+            raise UsageError(row.tensor, "its parts alternate value by value: --by head cannot"
+                                         " cut it")
         head = 0
         for rect in rects:  # a part in groups (head-interleaved): its heads group by group
             for cell_rect in _heads(info, decoupled, row, rect, count // len(rects)):

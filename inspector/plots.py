@@ -207,7 +207,8 @@ def checkpoint_norms(source: str, spec: Spec | None = None) -> dict:
     from inspector.stats import weight_stats
 
     inspection = inspect_source(source, spec)
-    document = weight_stats(inspection.decoupled, by="tensor")
+    # the head counts group a fused tensor whose parts alternate per head (GPT-NeoX's qkv)
+    document = weight_stats(inspection.decoupled, "tensor", inspection.shape.heads)
     data = norm_data(document["tensors"])
     data["parameters"] = total(inspection.rows)
     kinds = sorted({r.dtype for r in inspection.rows if r.is_parameter})

@@ -105,3 +105,30 @@ def test_matplotlib_only_when_drawing():
             " from inspector.spec import load_spec; share_data([load_spec('gpt2-124m')]);"
             " assert 'matplotlib' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_norms_of_a_qkv_whose_parts_alternate_per_head(tmp_path):
+    """GPT-NeoX's query_key_value holds each head's query, key and value rows in turn ("(h three
+    d)"): `plot norms` cuts it by the heads its config.json gives, and layer 0's query norm is
+    transformers' own cut of that tensor, (heads, 3, d_head, d)[:, 0] and its bias, in float64."""
+    import numpy as np
+    import torch
+    import transformers
+    from family_cases.older_decoders import CASES
+
+    from inspector.plots import checkpoint_norms
+
+    case = next(c for c in CASES if c.model_type == "gpt_neox")
+    torch.manual_seed(0)
+    model = transformers.GPTNeoXForCausalLM(
+        transformers.AutoConfig.for_model("gpt_neox", **case.config))
+    model.save_pretrained(tmp_path / "neox")
+    result = run_cli("plot", "norms", tmp_path / "neox", "--out", tmp_path / "norms.png")
+    assert result.returncode == 0, result.stderr
+    qkv = model.gpt_neox.layers[0].attention.query_key_value
+    heads, d = model.config.num_attention_heads, model.config.hidden_size
+    weight = qkv.weight.detach().double().numpy().reshape(heads, 3, d // heads, d)[:, 0]
+    bias = qkv.bias.detach().double().numpy().reshape(heads, 3, d // heads)[:, 0]
+    expected = math.sqrt(float(np.sum(weight ** 2) + np.sum(bias ** 2)))
+    norms = checkpoint_norms(str(tmp_path / "neox"))
+    assert norms["layers"]["query"][0] == pytest.approx(expected, rel=1e-9)

@@ -450,3 +450,28 @@ def test_the_notebook_api_reads_a_hub_id(hub):
                                   str(PARAMETERS + unembedding)]
     weights = sum(os.path.getsize(folder / shard) for shard in SHARDS)
     assert 0 < server.bytes_sent(".safetensors") < weights / 100  # headers, not the weights
+
+
+def test_the_notebook_api_stats_of_a_hub_id(hub, tiny_gpt2_dir):
+    """`.stats()` of a hub id as `stats` does it: refused with the download's size while the
+    weights are not cached (no byte of them read), read from the cache with download=True; the
+    tiny GPT-2's 29,184 values (tests/test_api.py)."""
+    import subprocess
+    import sys
+
+    server, _, env = hub
+    server.add("acme/tiny-api", tiny_gpt2_dir)
+    code = ("import inspector\n"
+            "from inspector.errors import InspectorError\n"
+            "found = inspector.inspect('acme/tiny-api')\n"
+            "try:\n    found.stats()\nexcept InspectorError as e:\n"
+            "    print('refused:', e)\n"
+            "print(found.stats(download=True).total['values'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    refused, values = out.stdout.strip().splitlines()
+    assert refused.startswith("refused: acme/tiny-api: stats reads the values: that is")
+    assert "add --download to fetch them" in refused
+    assert values == "29184"
+    assert "inspector: downloading" in out.stderr

@@ -128,6 +128,23 @@ def download(source: str) -> str:
     return folder
 
 
+def fetch_values(source: str, allowed: bool, command: str, announce=None) -> bool:
+    """Make a hub id's weights local for a command that reads values (stats, diff): nothing to
+    do for a path or a fully cached snapshot (False); else refuse with the size unless
+    `allowed` (--download), then download into the Hugging Face cache (True: the source now opens from
+    there). `announce(text)` is told the size first."""
+    parsed = parse(source)
+    if parsed is None or Path(source).exists() or cached_snapshot(parsed) is not None:
+        return False
+    if not allowed:
+        ask_download(source, command)
+    size, names = download_size(source)
+    if announce is not None:
+        announce(f"inspector: downloading {size:,} bytes in {len(names)} files of {source}")
+    download(source)
+    return True
+
+
 def ask_download(source: str, command: str) -> None:
     """Refuse, with the size, a command that would download a hub id's weights unasked."""
     size, names = download_size(source)
