@@ -438,8 +438,9 @@ ROPE_SCALING_KEYS = ("rope_type", "factor", "low_freq_factor", "high_freq_factor
                      "original_max_position_embeddings")
 # Rotary scalings kept as config.json gives them: they change no tensor, so counting needs
 # nothing of them, but inspector's model does not compute them (Phi-3's longrope: short and long
-# per-frequency factors, switched by sequence length), so building such a spec refuses.
-UNBUILT_ROPE_TYPES = ("longrope",)
+# per-frequency factors, switched by sequence length; dynamic NTK: theta grown with the sequence
+# past the trained context), so building such a spec refuses.
+UNBUILT_ROPE_TYPES = ("longrope", "dynamic")
 # Scalings whose keys vary from config to config (yarn's mscale, mscale_all_dim, truncate,
 # attention_factor): kept as config.json gives them, as the unbuilt ones are.
 KEPT_ROPE_TYPES = (*UNBUILT_ROPE_TYPES, "yarn")

@@ -172,3 +172,30 @@ def test_demo_builds_inspects_checks_and_exports(tmp_path):
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == \
         ["heads.csv", "layers.csv", "roles.csv", "tensors.csv"]
     assert (tmp_path / "gpt2-124m" / "model.safetensors").stat().st_size > 497_000_000
+
+
+def test_dynamic_rope_counts_but_does_not_build(tmp_path):
+    """A Llama config.json with dynamic NTK rotary scaling: no tensor changes, so `count` equals
+    transformers' meta count (2 layers of d 32, 4 heads of 8, 2 KV heads, d_ff 64, vocab 100:
+    2 x (32 x 32 x 2 + 32 x 16 x 2 + 3 x 32 x 64 + 2 x 32) + 2 x 100 x 32 + 32 = 24,992), but
+    inspector's model does not compute it: `build` refuses in one line, writing nothing, rather
+    than rotate as if unscaled."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=64,
+                         rope_parameters={"rope_type": "dynamic", "factor": 2.0,
+                                          "rope_theta": 10000.0})
+    config.save_pretrained(tmp_path)
+    with torch.device("meta"):
+        expected = LlamaForCausalLM(config).num_parameters()
+    counted = run_cli("count", tmp_path / "config.json", "--format", "json")
+    assert counted.returncode == 0, counted.stderr
+    assert json.loads(counted.stdout)["total"] == expected == 24_992
+    out = tmp_path / "out"
+    built = run_cli("build", tmp_path / "config.json", "--out", out)
+    assert built.returncode == 2
+    assert len(built.stderr.strip().splitlines()) == 1
+    assert "rope_type dynamic" in built.stderr and not out.exists()

@@ -18,7 +18,7 @@ from inspector.families.base import (
 )
 from inspector.families.vision import CLIP_VISION
 from inspector.layout import Layout, Rule
-from inspector.spec import ROPE_SCALING_KEYS
+from inspector.spec import KEPT_ROPE_TYPES, ROPE_SCALING_KEYS
 
 L = "layers.{i}"
 M = "model.layers.{i}"
@@ -82,7 +82,9 @@ BIAS_KEYS = {"attention_bias": ("qkv", "attn_output"), "mlp_bias": ("mlp",)}
 
 def read_rope(config: dict, data: dict) -> None:
     """Rotary settings: transformers >= 5 writes them inside rope_parameters, older files at top
-    level (rope_theta, partial_rotary_factor) or in rope_scaling (Llama 3.1's llama3 type)."""
+    level (rope_theta, partial_rotary_factor) or in rope_scaling (Llama 3.1's llama3 type,
+    linear, yarn; dynamic and longrope kept so that build refuses them rather than rotate as if
+    unscaled)."""
     rope = config.get("rope_parameters") or config.get("rope_scaling")
     rope = rope if isinstance(rope, dict) else {}
     if "rope_theta" not in data and rope.get("rope_theta"):
@@ -90,8 +92,15 @@ def read_rope(config: dict, data: dict) -> None:
     fraction = rope.get("partial_rotary_factor", config.get("partial_rotary_factor"))
     if fraction is not None:
         data["rotary_fraction"] = fraction
-    if rope.get("rope_type", rope.get("type")) == "llama3":
+    kind = rope.get("rope_type", rope.get("type"))
+    if kind == "llama3":
         data["rope_scaling"] = {key: rope.get(key) for key in ROPE_SCALING_KEYS}
+    elif kind == "linear":  # positions / factor (every frequency divided by it)
+        data["rope_scaling"] = {"rope_type": "linear", "factor": rope.get("factor")}
+    elif kind in KEPT_ROPE_TYPES:  # yarn (built), dynamic NTK and longrope (build refuses)
+        data["rope_scaling"] = {"rope_type": kind, **{
+            k: v for k, v in rope.items()
+            if k not in ("type", "rope_type", "rope_theta", "partial_rotary_factor")}}
 
 
 def write_rope(spec, config: dict) -> None:
