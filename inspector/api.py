@@ -37,7 +37,7 @@ from inspector.inspection import Inspection, Shape, inspect_source
 from inspector.rendering import table
 from inspector.rows import Row
 from inspector.spec import Spec
-from inspector.tables import active_total, head_table, layer_table, tensor_table
+from inspector.tables import head_table, layer_table, tensor_table
 
 if TYPE_CHECKING:  # the annotations only: importing them costs a second
     import pandas
@@ -112,13 +112,13 @@ class _Shown:
     @property
     def parameters(self) -> int:
         """Every parameter once (a tied unembedding is the embedding's storage)."""
-        return self.document["parameters" if "parameters" in self.document else "total"]
+        raise NotImplementedError
 
     @property
     def active_parameters(self) -> int | None:
         """Parameters a token passes through (k of E routed experts; all of a dense model's);
         None when a mixture of experts does not say k."""
-        return active_total(self.rows, self.spec.experts_per_token if self.spec else None)
+        return self.document["active_parameters"]
 
     @property
     def buffers(self) -> list[dict]:
@@ -152,7 +152,11 @@ class _Shown:
 
     def diagram(self) -> Diagram:
         """The architecture with exact counts (`inspector diagram`)."""
-        return Diagram(self._drawing(), self.rows, self._diagram_summary())
+        return Diagram(self._drawn, self.rows, self._diagram_summary())
+
+    @cached_property
+    def _drawn(self) -> drawing_of.Drawing:
+        return self._drawing()
 
     # what each kind supplies
     document: dict = field(init=False, repr=False)
@@ -174,7 +178,7 @@ class _Shown:
                 + table(self.document["roles"]))
 
     def _repr_html_(self) -> str:
-        d = self._drawing()
+        d = self._drawn
         return (f"<div>{_summary_html(self.name, self._summary())}"
                 f"{drawing_of.figure(d, self.rows, f'{d.model.name}: {d.total:,} parameters')}"
                 "</div>")
@@ -188,6 +192,10 @@ class Counted(_Shown):
     def __post_init__(self) -> None:
         self.document = count_document(self.spec, self.rows)
 
+    @property
+    def parameters(self) -> int:
+        return self.document["total"]
+
     def _heads(self) -> tuple[int | None, int | None]:
         return self.spec.n_heads, self.spec.n_kv_heads
 
@@ -195,7 +203,7 @@ class Counted(_Shown):
         return drawing_of.drawing(self.rows, drawing_of.model_of_spec(self.spec))
 
     def _diagram_summary(self) -> list[tuple[str, str]]:
-        return drawing_of.from_spec(self.spec)[2]
+        return drawing_of.spec_summary(self._drawn, self.spec, self.rows)
 
     def _summary(self) -> list[tuple[str, object]]:
         return count_summary(self.document, self.spec)
@@ -208,6 +216,10 @@ class Inspected(_Shown):
 
     def __post_init__(self) -> None:
         self.document = inspect_document(self.name, self.inspection)
+
+    @property
+    def parameters(self) -> int:
+        return self.document["parameters"]
 
     @property
     def shape(self) -> Shape:
@@ -247,16 +259,11 @@ class Inspected(_Shown):
     def _heads(self) -> tuple[int | None, int | None]:
         return self.inspection.shape.n_heads, self.inspection.shape.n_kv_heads
 
-    @cached_property
-    def _drawn(self) -> drawing_of.Drawing:
+    def _drawing(self) -> drawing_of.Drawing:
         return drawing_of.of_inspection(self.name, self.inspection, None)
 
-    def _drawing(self) -> drawing_of.Drawing:
-        return self._drawn
-
     def _diagram_summary(self) -> list[tuple[str, str]]:
-        return [("source", self.name), ("layout", self.inspection.decoupled.layout.name),
-                *drawing_of.totals(self._drawn, self.inspection.spec, self.rows)]
+        return drawing_of.checkpoint_summary(self._drawn, self.name, self.inspection)
 
     def _summary(self) -> list[tuple[str, object]]:
         return inspect_summary(self.document, self.inspection.spec)

@@ -850,7 +850,18 @@ def from_spec(spec: Spec) -> tuple[Drawing, list[Row], list[tuple[str, str]]]:
 
     rows = spec_rows(spec)
     d = drawing(rows, model_of_spec(spec))
-    return d, rows, [("spec", spec.name), ("source", spec.source), *totals(d, spec, rows)]
+    return d, rows, spec_summary(d, spec, rows)
+
+
+def spec_summary(d: Drawing, spec: Spec, rows: list[Row]) -> list[tuple[str, str]]:
+    """The lines above a spec's picture on its page."""
+    return [("spec", spec.name), ("source", spec.source), *totals(d, spec, rows)]
+
+
+def checkpoint_summary(d: Drawing, source: str, inspection) -> list[tuple[str, str]]:
+    """The lines above a checkpoint's picture on its page (a check's line apart)."""
+    return [("source", source), ("layout", inspection.decoupled.layout.name),
+            *totals(d, inspection.spec, inspection.rows)]
 
 
 def from_checkpoint(source: str, spec: Spec | None):
@@ -861,8 +872,7 @@ def from_checkpoint(source: str, spec: Spec | None):
     inspection = inspect_source(source, spec)
     verdict = check(spec, inspection.decoupled) if spec is not None else None
     d = of_inspection(source, inspection, verdict)
-    summary = [("source", source), ("layout", inspection.decoupled.layout.name),
-               *totals(d, inspection.spec, inspection.rows)]
+    summary = checkpoint_summary(d, source, inspection)
     if verdict is not None:
         summary.append(("check", f"against {spec.name}: "
                         + ("match" if verdict["ok"] else
