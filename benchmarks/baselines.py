@@ -4,9 +4,9 @@
     python benchmarks/baselines.py sumsq PATH            numpy: one pass of sum of squares over the data
     python benchmarks/baselines.py hf-count FOLDER       transformers: from_pretrained + num_parameters()
     python benchmarks/baselines.py hf-stats FOLDER       transformers + torch: the same statistics per parameter
-    python benchmarks/baselines.py our-stats SOURCE [THREADS]  inspector.stats, timing the reading only
-    python benchmarks/baselines.py our-diff A B [THREADS]     inspector.diff, timing the reading only
-    python benchmarks/baselines.py meta-build SPEC OUT   inspector.model.build_model on the meta device + tensor table
+    python benchmarks/baselines.py our-stats SOURCE [THREADS]  inspector.values.stats, timing the reading only
+    python benchmarks/baselines.py our-diff A B [THREADS]     inspector.values.diff, timing the reading only
+    python benchmarks/baselines.py meta-build SPEC OUT   inspector.building.transformer.build_model on the meta device + tensor table
 
 Each prints one JSON line on stdout; the timed part is reported as "seconds" where the caller needs
 an in-process time (throughput, build), and the parent measures wall time and peak memory itself.
@@ -97,9 +97,9 @@ def hf_stats(folder: str) -> dict:
 
 
 def our_stats(source: str, threads: str = "0") -> dict:
-    from inspector.engine import default_workers
-    from inspector.inspection import inspect_source
-    from inspector.stats import weight_stats
+    from inspector.values.engine import default_workers
+    from inspector.checkpoint.inspection import inspect_source
+    from inspector.values.stats import weight_stats
 
     decoupled = inspect_source(source).decoupled
     workers = int(threads) or default_workers()
@@ -113,8 +113,8 @@ def our_stats(source: str, threads: str = "0") -> dict:
 
 
 def our_diff(source_a: str, source_b: str, threads: str = "0") -> dict:
-    from inspector.diff import diff
-    from inspector.engine import default_workers
+    from inspector.values.diff import diff
+    from inspector.values.engine import default_workers
 
     workers = int(threads) or default_workers()
     diff(source_a, source_b, "tensor", workers=workers, progress=False)  # untimed: as our_stats
@@ -129,13 +129,13 @@ def meta_build(spec_name: str, out: str) -> dict:
     parameters -> tensors.csv and tensors.json (timed apart)."""
     import torch  # imported before the clock starts: its import is not the build
 
-    from inspector.decouple import decouple
-    from inspector.export import write_tables
+    from inspector.checkpoint.tensor_rows import decouple
+    from inspector.output.export import write_tables
     from inspector.families import CANONICAL
     from inspector.formats.base import Checkpoint, TensorInfo
-    from inspector.model import build_model
-    from inspector.spec import load_spec
-    from inspector.tables import tensor_table
+    from inspector.building.transformer import build_model
+    from inspector.spec.loading import load_spec
+    from inspector.vocab.tables import tensor_table
 
     spec = load_spec(spec_name)
     start = time.perf_counter()

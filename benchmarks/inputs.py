@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inspector.spec import Spec, load_spec, spec_from_dict
-from inspector.testing_files import write_hole_checkpoint
+from inspector.spec.schema import Spec
+from inspector.spec.validation import spec_from_dict
+from inspector.spec.loading import load_spec
+from inspector.building.hole_files import write_hole_checkpoint
 
 # The shapes of meta-llama/Llama-3.1-405B's config.json (hidden_size 16384, intermediate_size
 # 53248, 126 layers, 128 heads, 8 key-value heads, vocabulary 128256, untied).

@@ -320,8 +320,8 @@ def meta_build(root: Path, reps: int, results: list[Result]) -> None:
 
 def scale(root: Path, reps: int) -> list[dict]:
     """The header path at 175B, 405B and 1T: header bytes, shards, and the time of inspect."""
-    from inspector.analytic import spec_rows
-    from inspector.tables import total
+    from inspector.spec.describe import spec_rows
+    from inspector.vocab.tables import total
 
     rows = []
     for name in ("gpt3-175b", "llama-405b", "llama-1t"):

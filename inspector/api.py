@@ -11,7 +11,7 @@
 
 Every object shows itself in Jupyter (`_repr_html_`) and as text in a terminal (`repr`, the
 command's own table). The numbers come from the functions the commands call
-(inspector.documents, inspector.check, inspector.stats, inspector.diagram): one implementation.
+(inspector.output.answers, inspector.checkpoint.check, inspector.values.stats, inspector.output.diagram): one implementation.
 Counting and inspecting are header-only and import neither torch nor pandas until a table is
 asked for as a DataFrame; `stats` imports numba, `build` torch.
 """
@@ -23,9 +23,9 @@ from functools import cached_property
 from html import escape
 from typing import TYPE_CHECKING
 
-from inspector import diagram as drawing_of
-from inspector.analytic import spec_rows
-from inspector.documents import (
+from inspector.output import diagram as drawing_of
+from inspector.spec.describe import spec_rows
+from inspector.output.answers import (
     check_notes,
     check_summary,
     count_document,
@@ -33,17 +33,18 @@ from inspector.documents import (
     inspect_document,
     inspect_summary,
 )
-from inspector.inspection import Inspection, Shape, inspect_source
-from inspector.rendering import table
-from inspector.rows import Row
-from inspector.spec import Spec
-from inspector.tables import head_table, layer_table, tensor_table
+from inspector.checkpoint.inspection import Inspection, Shape, inspect_source
+from inspector.output.rendering import table
+from inspector.vocab.rows import Row
+from inspector.spec.loading import load_spec
+from inspector.spec.schema import Spec
+from inspector.vocab.tables import head_table, layer_table, tensor_table
 
 if TYPE_CHECKING:  # the annotations only: importing them costs a second
     import pandas
     import torch
 
-    from inspector.adapters import Adapter, AdapterRow
+    from inspector.checkpoint.adapters import Adapter, AdapterRow
 
 __all__ = ["Counted", "Diagram", "Inspected", "InspectedAdapter", "Statistics", "Verdict", "build",
            "count", "inspect", "load_spec"]
@@ -233,7 +234,7 @@ class Inspected(_Shown):
 
     def check(self, spec: str | Spec) -> Verdict:
         """`inspector check`: does this checkpoint match `spec`, role by role?"""
-        from inspector.check import check
+        from inspector.checkpoint.check import check
 
         spec = _spec(spec)
         return Verdict(spec, self.name, check(spec, self.inspection.decoupled))
@@ -247,7 +248,7 @@ class Inspected(_Shown):
         import sys
 
         from inspector.formats.hub import fetch_values
-        from inspector.stats import weight_stats
+        from inspector.values.stats import weight_stats
 
         if fetch_values(self.name, download, "stats", lambda text: print(text, file=sys.stderr)):
             # the same headers, now opened from the cache, where the values can be read
@@ -316,7 +317,7 @@ class Statistics:
 
     @property
     def table(self) -> pandas.DataFrame:
-        from inspector.tables import TABLE_KEYS
+        from inspector.vocab.tables import TABLE_KEYS
 
         return _frame(self.document[TABLE_KEYS[self.by]])
 
@@ -325,8 +326,8 @@ class Statistics:
         return self.document.get("total")
 
     def _shown(self) -> tuple[list[tuple[str, object]], list[dict], list[str]]:
-        from inspector.stats import COLUMNS, summary_pairs
-        from inspector.tables import TABLE_KEYS
+        from inspector.values.stats import COLUMNS, summary_pairs
+        from inspector.vocab.tables import TABLE_KEYS
 
         return summary_pairs(self.document), self.document[TABLE_KEYS[self.by]], COLUMNS[self.by]
 
@@ -339,14 +340,6 @@ class Statistics:
         frame = _frame(rows)
         return _summary_html("stats", pairs) + frame[[c for c in columns if c in frame]].to_html(
             index=False)
-
-
-def load_spec(name: str) -> Spec:
-    """A spec: a shipped name (`"llama2-70b"`), a spec YAML, a config.json, or a hub id
-    (`owner/name[@revision]`, whose config.json is read: from the cache, else over HTTP)."""
-    from inspector.formats.hub import load_hub_spec
-
-    return load_hub_spec(name)
 
 
 @dataclass(repr=False)
@@ -369,26 +362,26 @@ class InspectedAdapter:
 
     @property
     def layers(self) -> pandas.DataFrame:
-        from inspector.adapters import part_table
+        from inspector.checkpoint.adapters import part_table
 
         return _frame(part_table(self.adapter_rows, "layer"))
 
     @property
     def tensors(self) -> pandas.DataFrame:
-        from inspector.adapters import tensor_table
+        from inspector.checkpoint.adapters import tensor_table
 
         return _frame(tensor_table(self.adapter, self.adapter_rows))
 
     def check(self, base: str) -> dict:
         """`inspector check ADAPTER_DIR --spec BASE`: whether the adapter fits the base (a spec,
         a config.json or the base model's folder): `ok`, each module, the problems."""
-        from inspector.adapters import fit, load_base
+        from inspector.checkpoint.adapters import fit, load_base
 
         return fit(self.adapter, load_base(base))
 
     def _shown(self) -> tuple[list[tuple[str, object]], list[dict], list[str]]:
-        from inspector.adapters import names_joined, shown_columns
-        from inspector.documents import adapter_summary
+        from inspector.checkpoint.adapters import names_joined, shown_columns
+        from inspector.output.answers import adapter_summary
 
         roles = self.document["roles"]
         return adapter_summary(self.document), names_joined(roles), shown_columns(roles, "role")
@@ -417,7 +410,7 @@ def inspect(source: str, spec: str | Spec | None = None) -> Inspected | Inspecte
     """A checkpoint (a file, a folder or a hub id), header-only; `spec` supplies what the files
     do not say (the head count). A PEFT adapter folder gives an InspectedAdapter (`spec` then
     names its base, when base_model_name_or_path does not)."""
-    from inspector.adapters import inspect_adapter, is_adapter
+    from inspector.checkpoint.adapters import inspect_adapter, is_adapter
 
     if is_adapter(source):
         document, adapter, rows = inspect_adapter(source, _spec(spec) if spec else None)
@@ -432,6 +425,6 @@ def build(spec: str | Spec, device: str = "meta", dtype: torch.dtype | None = No
     (GPT-3 175B in well under a second); on a real device, seeded random weights."""
     import torch
 
-    from inspector.model import build_model
+    from inspector.building.transformer import build_model
 
     return build_model(_spec(spec), device, dtype or torch.float32, seed)

@@ -7,10 +7,11 @@ CI log says what differs without a second run. Header-only: no torch import, no 
 
 from __future__ import annotations
 
-from inspector.check import check
-from inspector.inspection import inspect_source
-from inspector.rendering import table
-from inspector.spec import Spec, load_spec
+from inspector.checkpoint.check import check
+from inspector.checkpoint.inspection import inspect_source
+from inspector.output.rendering import table
+from inspector.spec.schema import Spec
+from inspector.spec.loading import load_spec
 
 PROBLEMS_SHOWN = 20
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.testing_files import write_hole_safetensors  # noqa: F401  (tests import it from here)
+from inspector.building.hole_files import write_hole_safetensors  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ from math import prod
 import pytest
 from conftest import run_cli, tiny_gpt2_config
 
-from inspector.adapters import fit, inspect_adapter, load_base, open_adapter, part_table
+from inspector.checkpoint.adapters import fit, inspect_adapter, load_base, open_adapter, part_table
 
 pytest.importorskip("peft")  # the test extras install it: the adapters here are peft's own
 
@@ -159,7 +159,7 @@ def test_every_tensor_has_its_base_modules_role(made):
     """Each stored tensor's roles are those of the module its name adapts (ROLES), in all three
     adapters, and A is (r, in), B (out, r)."""
     root, _ = made
-    from inspector.adapters import tensor_table
+    from inspector.checkpoint.adapters import tensor_table
 
     for name in ("dora", "all", "gpt2_lora", "embedding", "gpt2_dora"):
         _, adapter, rows = inspect_adapter(str(root / name))

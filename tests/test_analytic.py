@@ -3,9 +3,9 @@ counts from transformers' own models (built on the meta device) as the reference
 
 import pytest
 
-from inspector.analytic import spec_rows
-from inspector.spec import load_spec
-from inspector.tables import layer_table, role_table, total
+from inspector.spec.describe import spec_rows
+from inspector.spec.loading import load_spec
+from inspector.vocab.tables import layer_table, role_table, total
 
 
 def roles(name, **kw):

@@ -10,15 +10,16 @@ import pytest
 import torch
 from conftest import tiny_spec_yaml
 
-from inspector.analytic import spec_rows
-from inspector.canonical import parse
+from inspector.spec.describe import spec_rows
+from inspector.vocab.canonical import parse
 from inspector.errors import UsageError
 from inspector.families import all_layouts
-from inspector.model import Transformer, build_model
-from inspector.roles import Role
-from inspector.spec import load_spec, shipped_names, spec_from_dict
-from inspector.tables import role_table
-from inspector.weights import from_stored, permute_rotary, to_stored, unpermute_rotary
+from inspector.building.transformer import Transformer, build_model
+from inspector.vocab.roles import Role
+from inspector.spec.validation import spec_from_dict
+from inspector.spec.loading import load_spec, shipped_names
+from inspector.vocab.tables import role_table
+from inspector.building.weights import from_stored, permute_rotary, to_stored, unpermute_rotary
 
 
 def by_role(model) -> dict[str, int]:
@@ -140,7 +141,7 @@ def test_sinusoid_table_is_vaswanis():
     PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), here with d = 8."""
     import math
 
-    from inspector.model import sinusoid_table
+    from inspector.building.transformer import sinusoid_table
 
     table = sinusoid_table(torch.arange(5), 8)
     for pos in range(5):

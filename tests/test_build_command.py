@@ -33,8 +33,8 @@ def test_build_is_seeded_and_writes_the_dtype_asked(tmp_path):
     """write_checkpoint is what `build` runs (the CLI only prints its result)."""
     from safetensors import safe_open
 
-    from inspector.spec import load_spec
-    from inspector.writer import write_checkpoint
+    from inspector.spec.loading import load_spec
+    from inspector.building.checkpoint_writer import write_checkpoint
 
     spec = load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml")))
     for name, seed, dtype in (("a", 1, "bfloat16"), ("b", 1, "bfloat16"), ("c", 2, "float16")):
@@ -77,7 +77,7 @@ def test_build_refuses_in_one_line_and_leaves_nothing(tmp_path):
 
 def _refusal(spec, out) -> str:
     from inspector.errors import UsageError
-    from inspector.writer import write_checkpoint
+    from inspector.building.checkpoint_writer import write_checkpoint
 
     with pytest.raises(UsageError) as caught:
         write_checkpoint(spec, out)
@@ -86,7 +86,7 @@ def _refusal(spec, out) -> str:
 
 def test_build_refuses_a_model_larger_than_memory(tmp_path):
     """gpt3-175b in fp32: 174,604,259,328 x 4 bytes, twice (the model, then its stored copy)."""
-    from inspector.spec import load_spec
+    from inspector.spec.loading import load_spec
 
     message = _refusal(load_spec("gpt3-175b"), tmp_path / "out")
     assert "1,396.8 GB of memory" in message
@@ -94,7 +94,7 @@ def test_build_refuses_a_model_larger_than_memory(tmp_path):
 
 
 def test_build_refuses_a_folder_whose_index_would_shadow_it(tmp_path):
-    from inspector.spec import load_spec
+    from inspector.spec.loading import load_spec
 
     out = tmp_path / "out"
     out.mkdir()
@@ -106,7 +106,7 @@ def test_build_refuses_a_folder_whose_index_would_shadow_it(tmp_path):
 
 def test_build_refuses_a_spec_the_family_config_cannot_say(tmp_path):
     """GPT-2 has no RMSNorm: written as GPT2Config it would read back as LayerNorm."""
-    from inspector.spec import load_spec
+    from inspector.spec.loading import load_spec
 
     spec = load_spec(str(tiny_spec_yaml(tmp_path / "rms.yaml", norm="rmsnorm",
                                         biases={"qkv": True, "attn_output": True, "mlp": True})))

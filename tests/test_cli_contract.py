@@ -130,7 +130,7 @@ def test_exported_files_follow_the_umask(tiny_gpt2_dir, tmp_path):
 
 
 def test_csv_keeps_every_digit_of_a_float():
-    from inspector.rendering import csv_text, table
+    from inspector.output.rendering import csv_text, table
 
     rows = [{"x": -0.50732421875, "cos": 0.99999998}]
     assert csv_text(rows) == "x,cos\n-0.50732421875,0.99999998"

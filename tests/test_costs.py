@@ -6,8 +6,9 @@ import json
 import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 
-from inspector.costs import costs, kv_cache
-from inspector.spec import load_spec, spec_from_dict
+from inspector.spec.costs import costs, kv_cache
+from inspector.spec.validation import spec_from_dict
+from inspector.spec.loading import load_spec
 
 # Llama-2-70B as its config.json gives it (issue 3 ships it as llama2-70b; written out here so this
 # test stands on its own): 80 layers, 64 query heads sharing 8 key-value heads, d_head 128.
@@ -110,7 +111,7 @@ def test_image_model_patches_are_multiplied():
     parameters; the lookup tables are the [CLS] vector 768 and the position table 197 x 768 =
     151,296, together 152,064. The patch convolution (768 x 3 x 16 x 16 + 768) multiplies every
     patch, so it stays in N = 86,389,248 - 152,064 = 86,237,184."""
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     flops = costs(spec_from_config({"model_type": "vit"}))["flops"]
     assert flops["parameters"] == 86_389_248
@@ -138,7 +139,7 @@ def test_kv_cache_against_transformers():
     torch = pytest.importorskip("torch")
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16)
@@ -162,7 +163,7 @@ def test_flops_against_torch_flop_counter():
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     config = GPT2Config(vocab_size=100, n_positions=16, n_embd=32, n_layer=2, n_head=4,
                         attn_implementation="eager")

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from family_cases.latent_and_sinks import CASES as LATENT_CASES
 
-from inspector.spec import load_spec, shipped_names
+from inspector.spec.loading import load_spec, shipped_names
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -157,7 +157,7 @@ def test_report_as_one_html_page(tmp_path):
 
 def test_markdown_html_escapes_what_files_say():
     """A name from a file is text on the page, never markup."""
-    from inspector.page import markdown_html
+    from inspector.output.page import markdown_html
 
     html = markdown_html("## a `<b>` **<i>**\n\n| name | n |\n|---|---:|\n| <script> | 1 |\n"
                          "- x & y")
@@ -170,8 +170,8 @@ def test_markdown_html_escapes_what_files_say():
 def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
     """SmolLM2-135M (rotary: no position table) checked against gpt2-124m, whose learned
     positions are 1,024 x 768 = 786,432: the role table lists position as absent, found 0."""
-    from inspector.spec import load_spec
-    from inspector.testing_files import write_hole_checkpoint
+    from inspector.spec.loading import load_spec
+    from inspector.building.hole_files import write_hole_checkpoint
 
     folder = write_hole_checkpoint(tmp_path / "smol", load_spec("smollm2-135m"), "BF16")
     page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="smol.html").read_text()
@@ -353,9 +353,9 @@ def test_every_box_with_weights_is_drawn(name):
     tests/test_specs.py checks against transformers' num_parameters() for every shipped spec):
     T5's cross-attention, position biases and encoder norm, gpt-oss's attention sinks
     included."""
-    from inspector import diagram
-    from inspector.analytic import spec_rows
-    from inspector.tables import total
+    from inspector.output import diagram
+    from inspector.spec.describe import spec_rows
+    from inspector.vocab.tables import total
 
     spec = load_spec(name)
     rows = spec_rows(spec)

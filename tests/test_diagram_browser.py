@@ -16,9 +16,9 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from inspector.analytic import spec_rows
-from inspector.spec import load_spec
-from inspector.tables import role_table
+from inspector.spec.describe import spec_rows
+from inspector.spec.loading import load_spec
+from inspector.vocab.tables import role_table
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -14,8 +14,8 @@ import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 from gpt2_files import transformers_shapes, write_gpt2
 
-from inspector import engine
-from inspector.diff import diff, structural_lines, summary_pairs
+from inspector.values import engine
+from inspector.values.diff import diff, structural_lines, summary_pairs
 
 CONFIG = {"vocab_size": 100, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4}
 SCALED = "transformer.h.1.mlp.c_fc.weight"  # [32, 128] Conv1D: layer 1's up projection
@@ -367,7 +367,7 @@ def test_real_checkpoint_against_itself_and_a_float16_copy(tmp_path):
 def test_nan_and_inf():
     """NaN against NaN at one place, and equal Infs, compare equal; a NaN on one side only is a
     change, counted apart and left out of the sums (max_abs None: Infinity is not JSON)."""
-    from inspector.diff import compare
+    from inspector.values.diff import compare
 
     def whole(a, b):  # one window: 1 row of 4 values
         return compare(a, None, b, None, 0, 1, 4, 4, 0.0)
@@ -387,7 +387,7 @@ def test_windows_compared_together_agree_with_each_compared_alone():
     row by row; each window's result must be the one compare() gives it alone: counts and the
     largest change exactly, sums to 1e-12. The second window has a NaN on one side only: it
     alone goes through the checked kernel (one change, counted as non-finite)."""
-    from inspector import kernels
+    from inspector.values import kernels
 
     rng = np.random.default_rng(4)
     a = rng.standard_normal((30, 36)).astype(np.float32)
@@ -406,11 +406,11 @@ def test_windows_compared_together_agree_with_each_compared_alone():
 @pytest.mark.parametrize("dtypes", [("F32", "F32"), ("BF16", "BF16"), ("F32", "F16"),
                                     ("F16", "BF16"), ("I64", "F32")])
 def test_fast_kernel_agrees_with_the_checked_one(dtypes):
-    """inspector.kernels' SIMD comparison (the largest change by llvm.maxnum flagged no-NaN)
+    """inspector.values.kernels' SIMD comparison (the largest change by llvm.maxnum flagged no-NaN)
     against its value-by-value one, on a strided window of finite values: the same count of
     changes and largest change exactly, sums to 1e-12."""
-    from inspector import kernels
-    from inspector.formats import values as V
+    from inspector.values import kernels
+    from inspector.values import blocks as V
 
     rng = np.random.default_rng(2)
     sides = []

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import run_cli
 
-from inspector.hf_config import spec_from_config
+from inspector.spec.config_json import spec_from_config
 
 # ModernBERT-base's config.json keys as the hub has them (transformers 4.48): the layer pattern
 # as global_attn_every_n_layers, the two rotary bases as global_/local_rope_theta.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from inspector import families
-from inspector.hf_config import spec_from_config
+from inspector.spec.config_json import spec_from_config
 
 PACKAGE = Path(__file__).resolve().parent.parent / "inspector"
 # What a spec read from a config.json records about where it came from, not what it describes.
@@ -110,11 +110,11 @@ def test_a_stale_index_is_not_used(monkeypatch):
 def test_export_imports_only_the_family_it_reads(tmp_path):
     """A --spec's family and its layout are found through the index: `export` of a GPT-3
     checkpoint imports the module of gpt2 and gpt3, none of the 26 others."""
-    from inspector.spec import load_spec
-    from inspector.testing_files import write_hole_checkpoint
+    from inspector.spec.loading import load_spec
+    from inspector.building.hole_files import write_hole_checkpoint
 
     folder = write_hole_checkpoint(tmp_path / "gpt3", load_spec("gpt3-175b"), "F16", 2)
-    code = ("import sys; from inspector.cli import main\n"
+    code = ("import sys; from inspector.cli.main import main\n"
             "try: main()\nexcept SystemExit: pass\n"
             "print(sorted(m for m in sys.modules if m.startswith('inspector.families.')),"
             " file=sys.stderr)")

@@ -176,13 +176,13 @@ def test_sharded_bin_through_its_index(tmp_path):
 
 
 def test_canonical_names_saved_with_torch(tmp_path):
-    """The models `build` makes are named canonically (inspector.canonical); a state dict of those
+    """The models `build` makes are named canonically (inspector.vocab.canonical); a state dict of those
     names, the unembedding sharing the embedding's storage, reads as the canonical layout and
     matches its spec."""
     import torch
 
-    from inspector.analytic import parameter_shapes
-    from inspector.spec import load_spec
+    from inspector.spec.describe import parameter_shapes
+    from inspector.spec.loading import load_spec
 
     spec = load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml")))
     state = {name: torch.zeros(shape) for name, shape in parameter_shapes(spec)}
@@ -284,7 +284,7 @@ def test_gguf_and_safetensors_do_not_import_torch(tmp_path, tiny_gpt2_dir):
     gguf_path = write_tiny_llama_gguf(tmp_path / "t.gguf")
     code = (
         "import sys\n"
-        "from inspector.inspection import inspect_source\n"
+        "from inspector.checkpoint.inspection import inspect_source\n"
         f"inspect_source({str(gguf_path)!r})\n"
         f"inspect_source({str(tiny_gpt2_dir)!r})\n"
         "print('torch' in sys.modules, 'pandas' in sys.modules)\n"

@@ -23,9 +23,9 @@ from reference_models import (
     tiny_llama_config,
 )
 
-from inspector.hf_config import spec_from_config
-from inspector.spec import load_spec
-from inspector.weights import load_model
+from inspector.spec.config_json import spec_from_config
+from inspector.spec.loading import load_spec
+from inspector.building.weights import load_model
 
 
 def tokens(vocab: int, shape=(2, 16), seed: int = 0) -> torch.Tensor:
@@ -223,7 +223,7 @@ def _compare_with_transformers(what: str, folder, ours, spec) -> None:
 def test_build_out_round_trip(family, tmp_path):
     """`build --out` (write_checkpoint): transformers loads the folder, and our model loaded from
     the same folder gives its outputs."""
-    from inspector.writer import write_checkpoint
+    from inspector.building.checkpoint_writer import write_checkpoint
 
     spec = SPECS[family](tmp_path)
     written = write_checkpoint(spec, tmp_path / "out", seed=5)
@@ -239,8 +239,8 @@ def test_written_names_carry_every_value(family, tmp_path):
     """A model whose every parameter is random (biases, gains: nothing at its init value),
     written in hub layout: transformers' outputs equal this model's, so each value went to the
     right name, split and orientation."""
-    from inspector.model import build_model
-    from inspector.writer import write_model
+    from inspector.building.transformer import build_model
+    from inspector.building.checkpoint_writer import write_model
 
     spec = SPECS[family](tmp_path)
     ours = scramble(build_model(spec, device="cpu"), seed=6)
@@ -251,7 +251,7 @@ def test_written_names_carry_every_value(family, tmp_path):
 def _spec_yaml(tmp_path, **fields):
     import yaml
 
-    from inspector.spec import spec_from_dict
+    from inspector.spec.validation import spec_from_dict
 
     path = tmp_path / f"{fields['name']}.yaml"
     path.write_text(yaml.safe_dump(fields))

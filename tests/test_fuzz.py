@@ -28,7 +28,9 @@ from malformed_files import write_tiny_gguf
 
 from inspector.errors import InspectorError, SpecError
 from inspector.formats.safetensors import DTYPE_BYTES, read_header
-from inspector.spec import FIELDS, load_spec, spec_from_dict
+from inspector.spec.schema import FIELDS
+from inspector.spec.validation import spec_from_dict
+from inspector.spec.loading import load_spec
 
 FUZZ_EXAMPLES = 300
 settings.register_profile("ci", max_examples=FUZZ_EXAMPLES, deadline=timedelta(seconds=3),
@@ -342,9 +344,9 @@ def odd_checkpoints(draw):
 def test_whole_pipeline_on_well_formed_odd_files(checkpoint, view):
     from conftest import write_hole_safetensors
 
-    from inspector.check import check
-    from inspector.inspection import inspect_source
-    from inspector.tables import head_table, layer_table, role_table, tensor_table
+    from inspector.checkpoint.check import check
+    from inspector.checkpoint.inspection import inspect_source
+    from inspector.vocab.tables import head_table, layer_table, role_table, tensor_table
 
     tensors, config = checkpoint
     folder = WORK / "odd"

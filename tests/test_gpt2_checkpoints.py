@@ -7,9 +7,9 @@ import pytest
 from conftest import run_cli
 from gpt2_files import write_gpt2
 
-from inspector.decouple import decouple
+from inspector.checkpoint.tensor_rows import decouple
 from inspector.formats import open_checkpoint
-from inspector.tables import head_table, role_table, total
+from inspector.vocab.tables import head_table, role_table, total
 
 
 @pytest.fixture(scope="module")

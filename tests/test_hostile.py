@@ -126,7 +126,7 @@ def test_control_characters_in_names_are_shown_not_obeyed(tmp_path):
 
 def test_interrupt_is_one_line_and_exit_130(tmp_path, header_at_the_cap):
     """Ctrl-C while a command works: `inspector: interrupted`, nothing before it, exit 130."""
-    code = ("import sys\nfrom inspector.cli import main\nprint('ready', flush=True)\n"
+    code = ("import sys\nfrom inspector.cli.main import main\nprint('ready', flush=True)\n"
             f"sys.argv = ['inspector', 'inspect', {str(header_at_the_cap)!r}]\nmain()\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,

@@ -16,8 +16,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from inspector.spec import load_spec
-from inspector.testing_files import write_hole_checkpoint
+from inspector.spec.loading import load_spec
+from inspector.building.hole_files import write_hole_checkpoint
 
 HEAVY = ("torch", "pandas", "transformers", "matplotlib", "scipy")
 HEADER_ONLY_FORBIDS = (*HEAVY, "numpy", "numba", "tqdm")
@@ -27,7 +27,7 @@ import json, sys
 out, sys.argv = sys.argv[1], ["inspector", *sys.argv[2:]]
 code = 0
 try:
-    from inspector.cli import main
+    from inspector.cli.main import main
     main()
 except SystemExit as e:
     code = e.code

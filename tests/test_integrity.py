@@ -49,7 +49,7 @@ def hook(event, args):
 
 sys.addaudithook(hook)
 sys.argv = ["inspector"] + sys.argv[2:]
-from inspector.cli import main
+from inspector.cli.main import main
 main()
 '''
 
@@ -109,7 +109,7 @@ def _pytorch(folder: Path) -> Path:
 def _commands(source: Path, spec: Path, out: Path, rich: bool) -> list[list]:
     """Every command that opens a checkpoint; the commands that read tensor values (stats, diff,
     plot norms) where this tree has them."""
-    from inspector.cli import cli
+    from inspector.cli.main import cli
 
     commands = [["inspect", source], ["export", source, "--out", out / "csv", "--spec", spec]]
     if not rich:
@@ -232,7 +232,7 @@ def _old_export(out: Path) -> None:
 
 def run_main(monkeypatch, capsys, *args) -> tuple[int, str, str]:
     """The CLI's main() in this process (so that a writer can be made to fail)."""
-    from inspector.cli import main
+    from inspector.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["inspector", *map(str, args)])
     with pytest.raises(SystemExit) as exit_:
@@ -259,7 +259,7 @@ def test_export_failing_after_the_first_table_leaves_the_old_files(tmp_path, mon
                                                                    capsys, failure):
     """The writer completes `roles`, writes half of `layers`, then the disk fills up (or the
     user presses Ctrl-C): every old table is intact and no partial file is left."""
-    from inspector import export
+    from inspector.output import export
 
     source = write_tiny_gpt2(tmp_path / "model.safetensors")
     out = tmp_path / "tables"
@@ -302,7 +302,7 @@ def test_export_failing_while_renaming_leaves_the_old_set(tmp_path, monkeypatch,
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(os, "replace", failing_replace)  # as inspector.atomic calls it
+    monkeypatch.setattr(os, "replace", failing_replace)  # as inspector.files.atomic calls it
     code, _, stderr = run_main(monkeypatch, capsys, "export", source, "--out", out,
                                "--spec", tiny_spec_yaml(tmp_path / "tiny.yaml"))
     assert code == 2 and len(stderr.splitlines()) == 1 and "Input/output error" in stderr

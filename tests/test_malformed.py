@@ -549,13 +549,13 @@ def test_main_turns_stray_errors_into_one_line(monkeypatch, capsys, error, line)
     and exit 2 (raised here from the spec loader, in this process)."""
     import sys
 
-    import inspector.spec
-    from inspector.cli import main
+    import inspector.spec.loading
+    from inspector.cli.main import main
 
     def fail(name):
         raise error
 
-    monkeypatch.setattr(inspector.spec, "load_spec", fail)
+    monkeypatch.setattr(inspector.spec.loading, "load_spec", fail)
     monkeypatch.setattr(sys, "argv", ["inspector", "count", "any"])
     monkeypatch.delenv("INSPECTOR_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_:

@@ -7,9 +7,9 @@ import sys
 import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 
-from inspector.plots import ROLE_COLORS, default_share_specs, norm_data, share_data
-from inspector.roles import Role
-from inspector.spec import load_spec, shipped_names
+from inspector.output.plots import ROLE_COLORS, default_share_specs, norm_data, share_data
+from inspector.vocab.roles import Role
+from inspector.spec.loading import load_spec, shipped_names
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -65,13 +65,13 @@ def test_plot_shares_writes_a_png(tmp_path):
 def test_norm_data_is_sqrt_of_summed_squares(tiny_gpt2_dir):
     """A role's norm in a layer is sqrt(sum of its tensors' squares): layer 1's `up` is
     sqrt(||c_fc.weight||^2 + ||c_fc.bias||^2), computed here from the file with numpy in float64.
-    inspector.stats adds float32 rows of up to 4096 values in float32 before float64, so the two
+    inspector.values.stats adds float32 rows of up to 4096 values in float32 before float64, so the two
     agree to float32 precision (1e-6), not to the last bit."""
     import numpy as np
     from safetensors.numpy import load_file
 
-    from inspector.inspection import inspect_source
-    from inspector.stats import weight_stats
+    from inspector.checkpoint.inspection import inspect_source
+    from inspector.values.stats import weight_stats
 
     values = load_file(str(tiny_gpt2_dir / "model.safetensors"))
     expected = math.sqrt(sum(float(np.sum(values[f"transformer.h.1.mlp.c_fc.{k}"]
@@ -101,8 +101,8 @@ def test_plot_norms_of_a_real_checkpoint(tmp_path):
 
 
 def test_matplotlib_only_when_drawing():
-    code = ("import sys, inspector.plots, inspector.cli; from inspector.plots import share_data;"
-            " from inspector.spec import load_spec; share_data([load_spec('gpt2-124m')]);"
+    code = ("import sys, inspector.output.plots, inspector.cli.main; from inspector.output.plots import share_data;"
+            " from inspector.spec.schema import load_spec; share_data([load_spec('gpt2-124m')]);"
             " assert 'matplotlib' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -116,7 +116,7 @@ def test_norms_of_a_qkv_whose_parts_alternate_per_head(tmp_path):
     import transformers
     from family_cases.older_decoders import CASES
 
-    from inspector.plots import checkpoint_norms
+    from inspector.output.plots import checkpoint_norms
 
     case = next(c for c in CASES if c.model_type == "gpt_neox")
     torch.manual_seed(0)

@@ -5,8 +5,8 @@ import pytest
 from conftest import MINILM_DIR, SMOLLM2_GGUF, needs_minilm, needs_smollm2, run_cli
 from gpt2_files import write_gpt2
 
-from inspector.inspection import inspect_source
-from inspector.report import buffer_groups, notes
+from inspector.checkpoint.inspection import inspect_source
+from inspector.output.report import buffer_groups, notes
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 
-from inspector.analytic import spec_rows
-from inspector.spec import load_spec, shipped_names
-from inspector.tables import role_table, total
+from inspector.spec.describe import spec_rows
+from inspector.spec.loading import load_spec, shipped_names
+from inspector.vocab.tables import role_table, total
 
 # GPT-3: vocab V = 50257, n_ctx 2048, d_ff F = 4d, attention width A = n_heads x d_head, GPT-2
 # biases. Per layer: q, k, v 3dA + 3A; output Ad + d; up dF + F; down Fd + d; two LayerNorms 4d
@@ -365,7 +365,7 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     assert counted["total"] == model.num_parameters()
     hub.save_pretrained(tmp_path)
     _same_counts(_count_json(str(tmp_path / "config.json")), counted)
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     read = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
     shipped = load_spec(name)
@@ -420,8 +420,8 @@ def test_longrope_counts_but_does_not_build(tmp_path):
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from inspector.errors import UsageError
-    from inspector.hf_config import spec_from_config
-    from inspector.model import build_model
+    from inspector.spec.config_json import spec_from_config
+    from inspector.building.transformer import build_model
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "phi3", **PHI3_128K}))
     with torch.device("meta"):
@@ -486,7 +486,7 @@ def test_config_json_rope_theta_from_rope_parameters(tmp_path):
     """transformers 5 keeps rope_theta inside rope_parameters: SmolLM2's 100000 is read there."""
     from transformers import LlamaConfig
 
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     LlamaConfig(rope_theta=100000.0).save_pretrained(tmp_path)
     spec = spec_from_config(json.loads((tmp_path / "config.json").read_text()))
@@ -517,7 +517,7 @@ def test_config_json_as_a_spec_gemma3(scaling, tmp_path):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     hub = {**GEMMA3_1B, "rope_scaling": scaling}
     config = AutoConfig.for_model(**hub)
@@ -543,7 +543,7 @@ def test_mistral_sliding_window():
     """Mistral's sliding_window: 4096 (v0.1, and MistralConfig's default when the key is absent)
     makes every layer local over 4096 tokens; null (v0.2 on) makes every layer dense. Written
     back, each says the same."""
-    from inspector.hf_config import config_from_spec, spec_from_config
+    from inspector.spec.config_json import config_from_spec, spec_from_config
 
     base = {"model_type": "mistral"}
     for config, pattern, window in [({**base, "sliding_window": 4096}, ("local",), 4096),
@@ -633,7 +633,7 @@ def test_t5_hub_config_is_the_shipped_spec(name, config):
     scaled by 512^-0.5 only where tied (T5 v1.0)."""
     from dataclasses import asdict
 
-    from inspector.hf_config import spec_from_config
+    from inspector.spec.config_json import spec_from_config
 
     provenance = ("name", "source", "path", "published", "notes")
     read, shipped = asdict(spec_from_config(config)), asdict(load_spec(name))

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli
 
-from inspector.engine import progress
-from inspector.formats import values as V
-from inspector.inspection import inspect_source
-from inspector.stats import weight_stats
+from inspector.values.engine import progress
+from inspector.values import blocks as V
+from inspector.checkpoint.inspection import inspect_source
+from inspector.values.stats import weight_stats
 
 STATS = ("mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf", "values")
 
@@ -191,10 +191,10 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", ["F32", "BF16", "F16", "F8_E4M3", "F8_E5M2"])
 def test_fast_kernel_agrees_with_the_checked_one(dtype):
-    """inspector.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
+    """inspector.values.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
     reordered into lanes) against its value-by-value kernel, on strided windows of random bits that hold no
     NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
-    from inspector import kernels
+    from inspector.values import kernels
 
     rng = np.random.default_rng(1)
     raw_dtype = V.RAW[dtype]
@@ -225,7 +225,7 @@ def test_windows_read_together_agree_with_each_read_alone(dtype):
     and max exactly, sums to 1e-12. Windows of 16 columns of 48 (one with 2 rows fewer), and one
     of 7 columns from an odd column (BF16 reads values two at a time: an odd start and an odd
     tail). The second window holds a NaN and an Inf: it alone goes through the checked kernel."""
-    from inspector import kernels
+    from inspector.values import kernels
 
     x = np.random.default_rng(3).standard_normal((40, 48)).astype(np.float32)
     x[::5, ::3] = 0
@@ -268,7 +268,7 @@ def test_integer_and_fp8_tensors(tmp_path):
 def test_bf16_file_from_safetensors_numpy_bits(tmp_path):
     """safetensors.numpy cannot hold bfloat16, so the file is written with raw uint16 bits and
     the header's dtype set to BF16: the reader must shift the bits, not convert the integers."""
-    from inspector.testing_files import write_hole_safetensors
+    from inspector.building.hole_files import write_hole_safetensors
 
     rng = np.random.default_rng(0)
     values = rng.standard_normal(5000).astype(np.float32)
@@ -389,7 +389,7 @@ def test_grouped_query_heads_and_shards(tmp_path):
 def test_numba_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch):
     """Where the package's folder is read-only, numba's cache goes to the user's cache folder
     (XDG_CACHE_HOME), else to the temp folder: cache=True must never stop `stats` at import."""
-    from inspector import kernels
+    from inspector.values import kernels
 
     package = kernels.os.path.dirname(kernels.__file__)
     home, temp = tmp_path / "home-cache", tmp_path / "temp"

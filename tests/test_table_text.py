@@ -10,7 +10,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inspector.rendering import csv_text, json_rows
+from inspector.output.rendering import csv_text, json_rows
 
 # Cells the shortcut must not confuse: equal values of other types (1, 1.0, True; 0.0, -0.0),
 # strings csv must quote, None, shapes (lists), NaN, a '%' (the rows were once %-formatted).

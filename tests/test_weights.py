@@ -9,9 +9,9 @@ from conftest import tiny_gpt2_config, tiny_spec_yaml
 from reference_models import save_state
 
 from inspector.errors import CheckpointError
-from inspector.model import build_model
-from inspector.spec import load_spec
-from inspector.weights import load_into, stored_values
+from inspector.building.transformer import build_model
+from inspector.spec.loading import load_spec
+from inspector.building.weights import load_into, stored_values
 
 
 def tiny(tmp_path, **overrides):
@@ -66,7 +66,7 @@ def test_gguf_values_come_in_pytorch_order(tmp_path):
     import gguf
     import numpy as np
 
-    from inspector.weights import open_source
+    from inspector.building.weights import open_source
 
     path = tmp_path / "t.gguf"
     writer = gguf.GGUFWriter(str(path), "llama")
@@ -89,8 +89,8 @@ def test_gemma2_gguf_norms_are_stored_as_their_gain(tmp_path):
     from family_cases.gemma import SLIDING, SMALL
     from reference_models import scramble
 
-    from inspector.hf_config import spec_from_config
-    from inspector.weights import load_model
+    from inspector.spec.config_json import spec_from_config
+    from inspector.building.weights import load_model
 
     config = transformers.AutoConfig.for_model("gemma2", **SMALL, **SLIDING)
     torch.manual_seed(0)

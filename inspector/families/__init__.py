@@ -24,10 +24,10 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from inspector.canonical import MODULES, parse
+from inspector.vocab.canonical import MODULES, parse
 from inspector.families.base import Composite, Family
-from inspector.layout import Layout, Rule
-from inspector.roles import Role
+from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.roles import Role
 
 # The model `build` makes, saved with torch: canonical names as they are.
 CANONICAL = Layout(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from inspector.layout import Layout
-from inspector.rows import LANGUAGE_MODEL, PROJECTOR, VISION
+from inspector.vocab.layout import Layout
+from inspector.vocab.rows import LANGUAGE_MODEL, PROJECTOR, VISION
 
 # config.json key (or keys, the first present wins) for each spec field.
 ConfigKeys = dict[str, "str | tuple[str, ...]"]
@@ -108,7 +108,7 @@ class Composite:
     known family beside a vision tower and a projector, told apart by stored-name prefixes.
 
     Tensors outside the language model get roles from generic name patterns
-    (inspector.inferred); those none fits are still counted, as `unmapped`, under their component.
+    (inspector.families.name_patterns); those none fits are still counted, as `unmapped`, under their component.
     """
     model_type: str
     text_family: str  # the family whose layout reads the language model (config: text_config)

@@ -4,7 +4,7 @@ An encoder: no unembedding. Post-norm: each block's norms sit after the residual
 """
 
 from inspector.families.base import STANDARD_KEYS, Family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 B = "encoder.layer.{i}"

@@ -7,7 +7,7 @@ tied lm_head.
 
 from inspector.families.base import Family
 from inspector.families.llama import linear
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 H = "h.{i}"

@@ -41,15 +41,15 @@ Counting is exact; inspector's model does not compute latent attention (nor its 
 qk_rope part alone, interleaved), the sigmoid scores with group-limited top-k (n_group,
 topk_group), the correction bias (a buffer its loader would have to fill) or
 routed_scaling_factor, nor yarn's mscale_all_dim on the attention scale: `build` refuses a
-deepseek_v3 spec (inspector.model.refuse_unbuilt, on kv_lora_rank).
+deepseek_v3 spec (inspector.building.transformer.refuse_unbuilt, on kv_lora_rank).
 """
 
 from inspector.families.base import Family
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, L, M, linear, norm, read_rope
 from inspector.families.moe import MOE_LAYOUT, expert
-from inspector.layout import Layout, Rule
-from inspector.rows import MTP as MTP_COMPONENT
-from inspector.spec import KEPT_ROPE_TYPES
+from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.rows import MTP as MTP_COMPONENT
+from inspector.vocab.words import KEPT_ROPE_TYPES
 
 A = f"{M}.self_attn"
 MTP = f"{L}.mtp"

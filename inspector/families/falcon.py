@@ -15,7 +15,7 @@ from dataclasses import replace
 from inspector.families.base import STANDARD_KEYS, Family
 from inspector.families.gpt_bigcode import QKV_SIZES
 from inspector.families.llama import linear, read_rope
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 H = "h.{i}"

@@ -26,8 +26,8 @@ import reprlib
 
 from inspector.families.base import Composite, tower_parts
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
-from inspector.layout import Layout, Rule
-from inspector.spec import MAX_LAYERS, ROPE_TYPES
+from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.words import MAX_LAYERS, ROPE_TYPES
 
 GEMMA2_LAYOUT = Layout(
     name="gemma2",

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inspector.canonical import parse
+from inspector.vocab.canonical import parse
 from inspector.families.base import Family
-from inspector.layout import Layout, Rule
-from inspector.roles import Role
+from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.roles import Role
 
 # Stand-in layer number while names go through the map (any block index the map covers).
 PROBE = 7

@@ -9,7 +9,7 @@ by default (attention_bias true), the output projection never.
 """
 
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 GLM4_LAYOUT = Layout(
     name="glm4",

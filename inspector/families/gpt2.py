@@ -6,7 +6,7 @@ Conv1D weights as (in, out), and fuse query, key and value into one `c_attn`.
 """
 
 from inspector.families.base import Family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from inspector.families.base import Family
 from inspector.families.gpt2 import CONFIG_KEYS, DEFAULTS, GPT2_LAYOUT
 from inspector.families.gpt2 import read_config as read_gpt2
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 QKV_SIZES = ("attn_width", "kv_width", "kv_width")
 

@@ -23,7 +23,7 @@ from inspector.families.base import Family
 from inspector.families.deepseek import read_scaled_rope, write_scaled_rope
 from inspector.families.gemma import CONFIG_LAYER_TYPES, read_pattern
 from inspector.families.llama import CONFIG_KEYS, DEFAULTS, LLAMA_LAYOUT, L, M, linear
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 E = f"{L}.mlp.experts.{{e}}"
 X = f"{M}.mlp.experts"

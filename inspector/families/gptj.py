@@ -9,7 +9,7 @@ from inspector.families.base import Family
 from inspector.families.gpt2 import CONFIG_KEYS
 from inspector.families.gpt2 import read_config as read_gpt2
 from inspector.families.llama import linear
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 H = "h.{i}"

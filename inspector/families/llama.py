@@ -17,8 +17,8 @@ from inspector.families.base import (
     tower_parts,
 )
 from inspector.families.vision import CLIP_VISION
-from inspector.layout import Layout, Rule
-from inspector.spec import KEPT_ROPE_TYPES, ROPE_SCALING_KEYS
+from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.words import KEPT_ROPE_TYPES, ROPE_SCALING_KEYS
 
 L = "layers.{i}"
 M = "model.layers.{i}"

@@ -20,7 +20,7 @@ gated MLP (GeGLU), no bias anywhere by default. Its own ways:
 """
 
 from inspector.families.base import STANDARD_KEYS, Family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 

@@ -28,7 +28,7 @@ from inspector.families.llama import (
     read_rope,
     write_rope,
 )
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 E = f"{L}.mlp.experts.{{e}}"
 

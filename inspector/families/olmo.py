@@ -9,7 +9,7 @@ is the attention output's norm, not the MLP's input norm as in Llama, so it has 
 """
 
 from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family, linear
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 OLMO = family("olmo", "OlmoForCausalLM",
               config_keys={**{k: v for k, v in CONFIG_KEYS.items() if k != "norm_eps"},

@@ -9,7 +9,7 @@ block: such a config is refused, not read as another model.
 
 from inspector.families.base import Family
 from inspector.families.llama import linear
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 D = "decoder.layers.{i}"

@@ -11,7 +11,7 @@ Phi-3: Llama's block and RMSNorms, but query, key and value fused in `qkv_proj` 
 key, then value) and gate and up in `gate_up_proj` (gate rows first: Phi3MLP's chunk(2)), no
 biases; every layer attends over the last sliding_window tokens when the config names one.
 Phi-3's longrope rotary (the 128k and 3.5 models) changes no tensor: kept in the spec so that
-counting works and building refuses (inspector.spec.UNBUILT_ROPE_TYPES).
+counting works and building refuses (inspector.vocab.words.UNBUILT_ROPE_TYPES).
 
 llama.cpp converts both without reordering query and key rows (architectures phi2 and phi3).
 """
@@ -30,7 +30,7 @@ from inspector.families.llama import (
 )
 from inspector.families.starcoder2 import read_window
 from inspector.families.starcoder2 import write_config as write_window
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 PHI_LAYOUT = Layout(
     name="phi",

@@ -6,7 +6,7 @@ names one."""
 from inspector.families.base import Family
 from inspector.families.llama import CONFIG_KEYS as LLAMA_KEYS
 from inspector.families.llama import linear, read_rope
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 M = "model.layers.{i}"

@@ -11,7 +11,7 @@ v1.1 and Flan-T5 a gated GELU (`wi_0` through the activation, times `wi_1`).
 """
 
 from inspector.families.base import Family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 E = "encoder.block.{i}.layer"
@@ -102,7 +102,7 @@ def read_block(config: dict, data: dict, default_proj: str, encoder_class: str) 
     """feed_forward_proj ("relu", "gated-gelu", ...) -> activation and gating, as T5Config
     reads it ("gated-gelu" is gelu_new); the encoder class's config (T5EncoderModel: `shared`
     and encoder.* only) an encoder. Whether it is that encoder."""
-    from inspector.hf_config import ACTIVATIONS
+    from inspector.vocab.words import ACTIVATIONS
 
     proj = config.get("feed_forward_proj", default_proj)
     if not isinstance(proj, str) or len(proj.split("-")) > 2 \
@@ -133,7 +133,7 @@ def read_t5(config: dict, data: dict) -> None:
 
 
 def write_block(spec, config: dict, encoder_class: str) -> None:
-    from inspector.hf_config import HF_ACTIVATIONS
+    from inspector.vocab.words import HF_ACTIVATIONS
 
     act = "gelu" if spec.gated_mlp and spec.activation == "gelu_tanh" \
         else HF_ACTIVATIONS[spec.activation]

@@ -14,7 +14,7 @@ vocabulary:
 """
 
 from inspector.families.base import STANDARD_KEYS, Family
-from inspector.layout import Layout, Rule
+from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
 B = "encoder.layer.{i}"

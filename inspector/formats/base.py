@@ -8,7 +8,7 @@ from math import prod
 from pathlib import Path
 
 from inspector.errors import CheckpointError
-from inspector.guard import note_read
+from inspector.files.guard import note_read
 
 
 @dataclass(frozen=True)

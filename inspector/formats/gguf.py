@@ -19,12 +19,12 @@ from pathlib import Path
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
 from inspector.formats.gguf_bounds import Header, read_header, tensor_size, type_name
-from inspector.guard import note_read
+from inspector.files.guard import note_read
 
 MAGIC = b"GGUF"
 
 # GGUF metadata (prefixed by `{general.architecture}.`) -> the Hugging Face config.json key that
-# means the same, so that a GGUF can be read as a spec by inspector.hf_config. Mirrors what
+# means the same, so that a GGUF can be read as a spec by inspector.spec.config_json. Mirrors what
 # transformers does when it loads a GGUF (integrations/ggml.py).
 HF_KEYS = {
     "block_count": "num_hidden_layers",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from inspector.errors import CheckpointError, UsageError
-from inspector.formats import FOLDER_WEIGHTS
+from inspector.formats.local import FOLDER_WEIGHTS
 
 # owner/name, optionally a GGUF file in it, optionally @revision (a branch, tag or commit).
 HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+?)(?:/(?P<file>[\w./-]+\.gguf))?"
@@ -54,7 +54,7 @@ def with_revision(source: str, revision: str | None) -> str:
 
 def open_hub(source: str):
     """The Checkpoint of a hub id: from a complete cached snapshot, else its headers."""
-    from inspector.formats import open_file, open_folder
+    from inspector.formats.local import open_file, open_folder
     from inspector.formats.remote import open_remote
 
     hub_id = parse(source)
@@ -153,24 +153,13 @@ def ask_download(source: str, command: str) -> None:
                                   f" into the Hugging Face cache; add --download to fetch them")
 
 
-def load_hub_spec(name: str):
-    """A spec as `load_spec` finds it, or, for a hub id that names no file, from the repo's
-    config.json (the cached snapshot's, else one read from the hub)."""
-    from inspector.hf_config import spec_from_config
-    from inspector.spec import load_spec
-
-    parsed = parse(name)
-    if parsed is None or Path(name).exists() or Path(name).suffix in (".yaml", ".yml", ".json"):
-        return load_spec(name)
-    return spec_from_config(hub_config(parsed.repo_id, parsed.revision),
-                            origin=f"{name} (config.json)")
 
 
 def hub_config(repo_id: str, revision: str | None) -> dict:
     """The repo's config.json as a dict."""
     from huggingface_hub import try_to_load_from_cache
 
-    from inspector.formats import read_config
+    from inspector.formats.local import read_config
     from inspector.formats.remote import Client, resolve
 
     cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)

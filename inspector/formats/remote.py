@@ -10,7 +10,7 @@ and any failure ends the call with one line saying what to do.
 
 A shard is read with one speculative Range request sized from the names the index gives it
 (ENTRY_BYTES of JSON beyond each name); when the header is longer, a second request reads exactly
-the rest. Shards are read concurrently. What is read is kept by etag in inspector.hub_cache.
+the rest. Shards are read concurrently. What is read is kept by etag in inspector.formats.header_cache.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from inspector import hub_cache
+from inspector.formats import header_cache
 from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.index import check_shard, shard_names
@@ -117,13 +117,13 @@ def resolve(repo_id: str, revision: str | None) -> Revision:
     from huggingface_hub import is_offline_mode
 
     asked = revision or "main"
-    cached = hub_cache.load_info(repo_id, asked)
+    cached = header_cache.load_info(repo_id, asked)
     if cached is not None and (COMMIT.match(asked) or is_offline_mode()):
         return _revision(repo_id, revision, cached)
     if is_offline_mode():
         from huggingface_hub import constants
 
-        from inspector.formats import FOLDER_WEIGHTS
+        from inspector.formats.local import FOLDER_WEIGHTS
 
         raise CheckpointError(repo_id, f"no weights for revision {asked} in the Hugging Face"
                                        f" cache ({constants.HF_HUB_CACHE}; looked for"
@@ -144,7 +144,7 @@ def resolve(repo_id: str, revision: str | None) -> Revision:
             "safetensors": dict(info.safetensors) if info.safetensors else None}
     if not isinstance(info.sha, str):
         raise CheckpointError(repo_id, "the hub's model info names no commit (sha)")
-    hub_cache.save_info(repo_id, asked, data)
+    header_cache.save_info(repo_id, asked, data)
     return _revision(repo_id, revision, data)
 
 
@@ -186,7 +186,7 @@ class Client:
 
     def _whole(self, name: str) -> bytes:
         etag = self.rev.files.get(name, {}).get("etag")
-        cached = hub_cache.load_blob(etag)
+        cached = header_cache.load_blob(etag)
         if cached is not None and len(cached[1]) == cached[0]:
             return cached[1]
         size = self.rev.files[name].get("size") or SMALL_FILE_LIMIT
@@ -197,7 +197,7 @@ class Client:
         if len(data) < total:
             raise CheckpointError(self.rev.where(name), f"the hub sent {len(data):,} of its"
                                                         f" {total:,} bytes")
-        hub_cache.save_blob(etag, total, data)
+        header_cache.save_blob(etag, total, data)
         return data
 
     def headers(self, wanted: dict[str, list[str] | None]) -> dict[str, tuple[list[TensorInfo], dict]]:
@@ -216,7 +216,7 @@ class Client:
     def header(self, name: str, names: list[str] | None) -> tuple[list[TensorInfo], dict]:
         where = self.rev.where(name)
         etag = self.rev.files.get(name, {}).get("etag")
-        cached = hub_cache.load_blob(etag)
+        cached = header_cache.load_blob(etag)
         if cached is not None:
             size, head = cached
             return parse_header(where, head[8:], size)
@@ -231,7 +231,7 @@ class Client:
             raise CheckpointError(where, f"the hub sent {len(head):,} bytes of a {8 + n:,}-byte"
                                          " header")
         found = parse_header(where, head[8:], size)
-        hub_cache.save_blob(etag, size, head)
+        header_cache.save_blob(etag, size, head)
         return found
 
     def gguf(self, name: str) -> tuple[list[TensorInfo], dict]:
@@ -242,7 +242,7 @@ class Client:
 
         where = self.rev.where(name)
         etag = self.rev.files.get(name, {}).get("etag")
-        cached = hub_cache.load_blob(etag)
+        cached = header_cache.load_blob(etag)
         if cached is not None:
             size, head = cached
             header = walk(where, head, size)
@@ -261,7 +261,7 @@ class Client:
                     raise CheckpointError(where, "the hub sent no more bytes of the header")
                 head += rest
         head = head[:header.data_start]
-        hub_cache.save_blob(etag, size, head)
+        header_cache.save_blob(etag, size, head)
         return tensors_of(where, header, size), header.metadata
 
     def read(self, name: str, start: int, end: int) -> tuple[bytes, int]:

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
-from inspector.guard import note_read
-from inspector.jsonfile import parse_json
+from inspector.files.guard import note_read
+from inspector.files.bounded_json import parse_json
 
 # Same cap as the safetensors library: a larger header is refused before it is read.
 MAX_HEADER_BYTES = 100_000_000
 # Tensors one header (or one sharded checkpoint) may hold. The most in a published checkpoint is
 # about 140,000 (Kimi K2: 384 experts x 60 MoE layers x 3 matrices, FP8 weights with their
 # scales); each costs `inspect` and `export` tens of microseconds, so the cap keeps them within
-# 1 GB and about 10 s. JSON bounds (inspector.jsonfile) keep the parse itself within that before
+# 1 GB and about 10 s. JSON bounds (inspector.files.bounded_json) keep the parse itself within that before
 # the count is known.
 MAX_TENSORS = 150_000
 # The safetensors library reads shapes and offsets as Rust usize (64 bits) and refuses larger;

@@ -1,0 +1,114 @@
+"""Checkpoints written for tests and benchmarks: header-only "hole" safetensors of any size.
+
+A safetensors file whose data region is a hole (`truncate` after the header) is a valid checkpoint
+that costs no disk and no time: 175B or 1T parameters for header work, for free. Reading its values
+gives zeros. `stored_shapes` lays a spec out under a family's stored names by running the layout
+table backwards (canonical -> stored), so a hole checkpoint has the names and shapes that the
+reader and decoupler meet in real files.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from inspector.spec.describe import parameter_shapes
+from inspector.formats.safetensors import DTYPE_BYTES
+from inspector.spec.schema import Spec
+
+
+def write_hole_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]],
+                           metadata: dict | None = None) -> Path:
+    """A valid safetensors file whose data region is a hole: any size, no disk, no time.
+
+    `tensors` maps name -> (dtype, shape); offsets are laid out in order.
+    """
+    header: dict = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    for name, (dtype, shape) in tensors.items():
+        size = DTYPE_BYTES[dtype]
+        for d in shape:
+            size *= d
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # safetensors pads the header to 8 bytes
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        f.truncate(8 + len(raw) + offset)
+    return Path(path)
+
+
+def stored_shapes(spec: Spec, layout_name: str | None = None) -> dict[str, list[int]]:
+    """The spec's parameters under the stored names of its family, in the order a token meets them.
+
+    Each layout rule is read backwards: its canonical targets' shapes are transposed back where
+    the rule transposes, and concatenated on `split_axis` where it fuses (GPT-2's c_attn). A tied
+    unembedding is left out, as save_pretrained leaves it out. Buffers are not written.
+    """
+    from inspector import families
+
+    layout = (families.hub_layouts()[layout_name] if layout_name
+              else families.get(spec.family).hub_layout)
+    shapes = dict(parameter_shapes(spec))
+    if spec.tied_embeddings:
+        shapes.pop("unembed.weight", None)
+    prefix = layout.prefixes[-1]  # GPT-2: `transformer.`, as transformers saves it today
+    order = {name: i for i, name in enumerate(shapes)}
+    out: list[tuple[int, str, list[int]]] = []
+    for layer in [None, *range(spec.n_layers)]:
+        for rule in layout.rules:
+            if rule.is_buffer or (("{i}" in rule.pattern) != (layer is not None)):
+                continue
+            targets = [t.replace("{i}", str(layer)) for t in rule.targets]
+            if not all(t in shapes for t in targets):
+                continue
+            parts = [list(reversed(shapes[t])) if rule.transposed else list(shapes[t])
+                     for t in targets]
+            shape = parts[0]
+            if rule.split_axis is not None:
+                shape[rule.split_axis] = sum(p[rule.split_axis] for p in parts)
+            name = prefix + rule.pattern.replace("{i}", str(layer))
+            out.append((order[targets[0]], name, shape))
+    out.sort(key=lambda entry: entry[0])
+    return {name: shape for _, name, shape in out}
+
+
+def write_hole_checkpoint(folder: Path, spec: Spec, dtype: str = "BF16", shards: int = 1,
+                          layout_name: str | None = None) -> Path:
+    """A hole checkpoint of `spec` in `folder`: model.safetensors, or `shards` files of about
+    equal size plus model.safetensors.index.json, named as transformers names them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shapes = stored_shapes(spec, layout_name)
+    if shards == 1:
+        write_hole_safetensors(folder / "model.safetensors",
+                               {name: (dtype, shape) for name, shape in shapes.items()})
+        return folder
+    sizes = {name: _nbytes(dtype, shape) for name, shape in shapes.items()}
+    total = sum(sizes.values())
+    groups: list[dict[str, tuple[str, list[int]]]] = [{} for _ in range(shards)]
+    done = 0
+    for name, shape in shapes.items():
+        # Cut in tensor order where the running total crosses each 1/shards of the whole.
+        groups[min(shards - 1, done * shards // total)][name] = (dtype, shape)
+        done += sizes[name]
+    groups = [g for g in groups if g]  # more shards asked than tensors to fill them
+    weight_map = {}
+    for k, group in enumerate(groups, start=1):
+        file = f"model-{k:05d}-of-{len(groups):05d}.safetensors"
+        write_hole_safetensors(folder / file, group)
+        weight_map.update(dict.fromkeys(group, file))
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    return folder
+
+
+def _nbytes(dtype: str, shape: list[int]) -> int:
+    size = DTYPE_BYTES[dtype]
+    for d in shape:
+        size *= d
+    return size

@@ -1,0 +1,85 @@
+"""A spec against a checkpoint: role by role, tensor by tensor, with every difference named."""
+
+from __future__ import annotations
+
+from inspector.spec.describe import spec_rows
+from inspector.checkpoint.tensor_rows import Decoupled
+from inspector.vocab.roles import Role
+from inspector.spec.schema import Spec
+from inspector.vocab.tables import (
+    active_total,
+    buffers,
+    component_table,
+    role_table,
+    total,
+    unmapped,
+)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def check(spec: Spec, decoupled: Decoupled) -> dict:
+    from inspector.families import tied_as_stored
+
+    spec = tied_as_stored(spec, decoupled.tied)  # where the family leaves the tie to the files
+    # A spec describes a language model: a multimodal checkpoint's other components (vision
+    # tower, projector, a multi-token-prediction layer) are listed, not checked.
+    expected_rows = spec_rows(spec)
+    actual_rows = [r for r in decoupled.rows if r.in_language_model]
+    problems: list[str] = []
+    bad_roles: set[str] = set()
+
+    expected = {r.canonical: r for r in expected_rows}
+    actual = {r.canonical: r for r in actual_rows if r.canonical}
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got is None:
+            problems.append(f"{name} ({want.role.value}): missing, expected {_shape(want.shape)}")
+            bad_roles.add(want.role.value)
+        elif got.shape != want.shape:
+            problems.append(f"{name} ({want.role.value}): expected {_shape(want.shape)}, found"
+                            f" {_shape(got.shape)} in '{got.tensor}'")
+            bad_roles.add(want.role.value)
+    for name, got in actual.items():
+        if name not in expected:
+            problems.append(f"{name} ({got.role.value}): '{got.tensor}' {_shape(got.shape)}"
+                            " is not in the spec")
+            bad_roles.add(got.role.value)
+    for name in unmapped(actual_rows):
+        problems.append(f"'{name}': no layout rule recognises this tensor")
+    if spec.has_unembedding and spec.tied_embeddings != decoupled.tied:
+        said = "ties" if spec.tied_embeddings else "does not tie"
+        found = "tied" if decoupled.tied else "stored apart"
+        problems.append(f"unembedding: the spec {said} it to the embedding, the checkpoint has it"
+                        f" {found}")
+        bad_roles.add(Role.UNEMBEDDING.value)
+
+    want_roles = {r["role"]: r for r in role_table(expected_rows)}
+    got_roles = {r["role"]: r for r in role_table(actual_rows)}
+    roles = []
+    for role in list(want_roles) + [r for r in got_roles if r not in want_roles]:
+        want, got = want_roles.get(role), got_roles.get(role)
+        same = (want is not None and got is not None and role not in bad_roles
+                and all(want[k] == got[k] for k in ("weights", "biases", "tied_to")))
+        roles.append({"role": role,
+                      "expected": want["parameters"] if want else 0,
+                      "actual": got["parameters"] if got else 0,
+                      "tied_to": (want or got)["tied_to"],
+                      "ok": same})
+    unchecked = [r for r in decoupled.rows if not r.in_language_model]
+    expected_total, actual_total = total(expected_rows), total(actual_rows)
+    ok = not problems and all(r["ok"] for r in roles) and expected_total == actual_total
+    return {
+        "ok": ok,
+        "spec": spec.name,
+        "source": decoupled.checkpoint.source,
+        "total": {"expected": expected_total, "actual": actual_total},
+        "active_parameters": {"expected": active_total(expected_rows, spec.experts_per_token),
+                              "actual": active_total(actual_rows, spec.experts_per_token)},
+        "roles": roles,
+        "buffers": buffers(actual_rows),
+        "problems": problems,
+        **({"unchecked": component_table(unchecked)} if unchecked else {}),
+    }

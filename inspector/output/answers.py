@@ -1,0 +1,191 @@
+"""What `count`, `inspect` and `check` answer: the documents (their JSON) and their summary lines.
+
+One implementation for the commands (inspector.cli.main prints them) and the notebook API
+(inspector.api shows them), so a number cannot differ between the two. Header-only: no torch.
+"""
+
+from __future__ import annotations
+
+from inspector.checkpoint.inspection import Inspection
+from inspector.vocab.rows import Row
+from inspector.spec.schema import Spec
+from inspector.vocab.tables import (
+    active_parameters,
+    bookkeeping,
+    buffers,
+    component_table,
+    expert_table,
+    head_table,
+    layer_table,
+    quantized_roles,
+    role_table,
+    tensor_table,
+    total,
+)
+
+# `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
+INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
+                  "expert": "experts", "component": "components"}
+
+
+def inspect_document(source: str, inspection: Inspection) -> dict:
+    """`inspector inspect`'s document: shape, counts, buffers, quantization, ties, the roles."""
+    from inspector.checkpoint.hub_count import reconcile
+
+    quantization = inspection.decoupled.quantization
+    rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
+    dtypes: dict[str, int] = {}
+    for t in checkpoint.tensors:
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
+    roles = role_table(rows)
+    document = {
+        "source": source,
+        "format": checkpoint.format,
+        "layout": inspection.decoupled.layout.name,
+        "shape": inspection.shape.as_dict(),
+        "tensors": len(checkpoint.tensors),
+        "parameters": total(rows),
+        "buffers": buffers(rows),
+        "quantization": quantization.as_dict() if quantization else None,
+        "bookkeeping": bookkeeping(rows),
+        "bytes": checkpoint.nbytes,
+        "dtypes": dtypes,
+        **active_parameters(rows, inspection.spec),
+        "tied": inspection.decoupled.tied,
+        "tied_copy": inspection.decoupled.tied_copy,
+        "roles_inferred": inspection.decoupled.inferred,
+        "roles": quantized_roles(rows, roles) if quantization else roles,
+    }
+    hub_count = reconcile(checkpoint, rows, document["parameters"])
+    if hub_count is not None:
+        document["hub"] = hub_count
+    return document
+
+
+def inspect_table(by: str, inspection: Inspection, document: dict) -> list[dict]:
+    """The table `inspect --by` shows, also put in the document under INSPECT_TABLES[by]."""
+    rows = inspection.rows
+    if by == "role":
+        return document["roles"]
+    if by == "head":
+        table = head_table(rows, inspection.shape.n_heads, inspection.shape.n_kv_heads,
+                           document["source"])
+    else:
+        table = {"layer": layer_table, "tensor": tensor_table, "expert": expert_table,
+                 "component": component_table}[by](rows)
+    document[INSPECT_TABLES[by]] = table
+    return table
+
+
+def inspect_summary(document: dict, spec: Spec | None) -> list[tuple[str, object]]:
+    """The lines above `inspect`'s table."""
+    shape = document["shape"]
+    described = ", ".join(f"{k} {v:,}" for k, v in shape.items()
+                          if isinstance(v, int) and v is not None)
+    buffer_numel = sum(b["numel"] for b in document["buffers"])
+    held = f"{len(document['buffers'])} tensors, {buffer_numel:,} values (not parameters)"
+    return [
+        ("source", document["source"]),
+        ("format", f"{document['format']} ({document['layout']} layout)"),
+        ("model", f"{shape['family']}: {described} (from {shape['basis']})"),
+        ("tensors", document["tensors"]),
+        ("parameters", document["parameters"]),
+        *active_line(document, spec),
+        ("buffers", held),
+        *_quantized_summary(document),
+        ("bytes", document["bytes"]),
+        ("dtypes", ", ".join(f"{k} x{v}" for k, v in document["dtypes"].items())),
+        ("tied", ("unembedding is the embedding's storage (counted once)" if document["tied"]
+                  else "no") + ("; the file also stores a copy of it, counted once"
+                                if document["tied_copy"] else "")),
+        *([("roles", "inferred from generic tensor names: no family's layout matches")]
+          if document["roles_inferred"] else []),
+    ]
+
+
+def active_line(document: dict, spec: Spec | None) -> list[tuple[str, object]]:
+    """The summary line of a mixture of experts' active parameters (none for a dense model)."""
+    if spec is None or not spec.n_experts or document["active_parameters"] is None:
+        return []
+    line = (f"{document['active_parameters']:,} a token: {spec.experts_per_token} of"
+            f" {spec.n_experts} routed experts in each MoE layer;"
+            f" {document['active_parameters_without_embeddings']:,} without the embedding and"
+            " unembedding")
+    return [("active", line)]
+
+
+def _quantized_summary(document: dict) -> list[tuple[str, object]]:
+    """What a quantized checkpoint's numbers are: logical parameters, and the bookkeeping."""
+    found = document.get("quantization")
+    if not found:
+        return []
+    from inspector.checkpoint.quantization import Quantization
+
+    kept = document["bookkeeping"]
+    values, nbytes = sum(b["numel"] for b in kept), sum(b["bytes"] for b in kept)
+    said = (f"{Quantization(**found).label}: parameters are the unquantized model's (packed"
+            " values unpacked)")
+    listed = (f"{len(kept):,} tensors, {values:,} values, {nbytes:,} bytes (scales, zero points,"
+              " indices: not parameters)")
+    return [("quantized", said), ("bookkeeping", listed)]
+
+
+def count_document(spec: Spec, rows: list[Row], count_tied: bool = False,
+                   weights_only: bool = False) -> dict:
+    """`inspector count`'s document before its --by table: the total and the roles."""
+    return {"spec": spec.name, "total": total(rows, count_tied, weights_only),
+            **active_parameters(rows, spec), "roles": role_table(rows, count_tied, weights_only)}
+
+
+def count_summary(document: dict, spec: Spec) -> list[tuple[str, object]]:
+    return [("spec", spec.name), ("source", spec.source), ("total", document["total"]),
+            *active_line(document, spec)]
+
+
+def check_summary(verdict: dict, spec: Spec, source: str) -> list[tuple[str, object]]:
+    """The lines above `check`'s role table."""
+    t = verdict["total"]
+    return [("spec", spec.name), ("source", source),
+            ("verdict", "match" if verdict["ok"] else "MISMATCH"),
+            ("total", f"expected {t['expected']:,}, found {t['actual']:,}")]
+
+
+def check_notes(verdict: dict, shown: int = 20) -> list[str]:
+    """The lines below `check`'s role table: buffers, what no spec checks, the problems."""
+    from inspector.errors import one_line
+
+    notes = []
+    if verdict["buffers"]:
+        numel = sum(b["numel"] for b in verdict["buffers"])
+        notes.append(f"\nbuffers (not parameters): {len(verdict['buffers'])} tensors, {numel:,}"
+                     " values")
+    if verdict.get("unchecked"):  # a multimodal model's vision tower, projector, ...
+        parts = ", ".join(f"{c['component']} {c['parameters']:,}" for c in verdict["unchecked"])
+        notes.append(f"\nnot checked (a spec describes the language model): {parts}")
+    notes += [f"problem: {one_line(p)}" for p in verdict["problems"][:shown]]  # names from files
+    if len(verdict["problems"]) > shown:
+        notes.append(f"... and {len(verdict['problems']) - shown} more problems (--format json"
+                     " lists all)")
+    return notes
+
+
+def adapter_summary(doc: dict) -> list[tuple[str, object]]:
+    """The lines above `inspect ADAPTER_DIR`'s table: the adapter's config and its base."""
+    said, base = doc["adapter"], doc["base"]
+    flags = [name for name in ("use_rslora", "use_dora", "fan_in_fan_out") if said[name]]
+    targets, scaling = said["target_modules"], said["scaling"]
+    return [
+        ("source", doc["source"]),
+        ("format", doc["format"]),
+        ("adapter", f"{said['peft_type']}: r {said['r']}, lora_alpha {said['lora_alpha']},"
+                    f" scaling {'-' if scaling is None else f'{scaling:.6g}'}"
+                    + "".join(f", {f}" for f in flags)),
+        ("targets", ", ".join(targets) if isinstance(targets, list) else targets),
+        ("modules_to_save", ", ".join(said["modules_to_save"]) or "none"),
+        ("base", (f"{base['name']} ({base['family'] or 'unknown'} family, {base['layout']}"
+                 f" layout; roles from {base['basis']})")),
+        ("tensors", doc["tensors"]),
+        ("parameters", doc["parameters"]),
+        ("bytes", doc["bytes"]),
+        ("dtypes", ", ".join(f"{k} x{v}" for k, v in doc["dtypes"].items())),
+    ]

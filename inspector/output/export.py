@@ -1,0 +1,35 @@
+"""Tables -> files, whole or not at all (inspector.files.atomic): an interrupted run leaves the old
+files or the new ones, never a part."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from inspector.files.atomic import make_folder, write_atomically
+from inspector.output.rendering import csv_text, json_rows
+
+# The tables of one export. One that a run cannot write (heads, with no head count) is removed
+# if an earlier run left it, so that the folder never holds a set made of two runs.
+TABLES = ("roles", "layers", "heads", "tensors")
+
+
+def write_tables(tables: dict[str, list[dict]], out_dir: str | Path, fmt: str) -> list[Path]:
+    out_dir = Path(out_dir)
+    make_folder(out_dir)
+    return write_atomically(out_dir, {f"{name}.{fmt}": partial(_write, rows, fmt=fmt)
+                                      for name, rows in tables.items()}, "export",
+                            remove=tuple(f"{name}.{fmt}" for name in TABLES
+                                         if name not in tables))
+
+
+def _write(rows: list[dict], path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        path.write_text(csv_text(rows) + "\n" if rows else "", encoding="utf-8")
+    elif fmt == "json":
+        path.write_text(json_rows(rows), encoding="utf-8")
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows).convert_dtypes()  # nullable ints: a missing layer stays an int
+        frame.to_parquet(path, index=False)

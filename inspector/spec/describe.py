@@ -1,0 +1,208 @@
+"""Spec -> the one description of the model: every module with its canonical name and shape.
+
+`describe(spec)` is read three ways, so they agree by construction: `parameter_shapes` and
+`spec_rows` count it (no torch: `inspector count gpt3-175b` is arithmetic), and
+`inspector.building.transformer` makes one torch module per entry, under the same name, with the same shape.
+Names are canonical (inspector.vocab.canonical), shapes are PyTorch's (out_features, in_features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from inspector.vocab.canonical import expert_of, parse
+from inspector.vocab.roles import Role
+from inspector.vocab.rows import Row
+from inspector.spec.schema import Spec
+
+EMBEDDING, LINEAR, NORM = "embedding", "linear", "norm"
+# An image model's embedding is a convolution over patches (weight [d, channels, p, p]); its
+# [CLS] vector and position table are plain parameters, kept in the shape stored ([1, n, d]).
+PATCHES, TABLE = "patches", "table"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One module of the model: a table (embedding), a matrix (linear) or a norm."""
+    module: str  # canonical module name, e.g. "layers.3.attn.query"
+    kind: str  # embedding | linear | norm | patches | table
+    # the weight's shape: (rows, d) | (out, in) | (width,) | (d, channels, p, p) | as stored
+    shape: tuple[int, ...]
+    bias: bool = False
+    weight: bool = True  # False only for a norm without parameters (OLMo's LayerNorm)
+
+    def parameters(self) -> list[tuple[str, tuple[int, ...]]]:
+        out = [(f"{self.module}.weight", self.shape)] if self.weight else []
+        if self.bias:
+            # a norm's bias has its gain's shape (per head too); a matrix's, one per output
+            out.append((f"{self.module}.bias", self.shape if self.kind == NORM
+                        else (self.shape[0],)))
+        return out
+
+
+def describe(spec: Spec) -> list[Part]:
+    """Every module, in the order a token meets them (an encoder-decoder's encoder norm after
+    all the blocks, where the built model, one list of blocks, registers it)."""
+    d, v = spec.d_model, spec.vocab_size
+    if spec.patch_size:
+        parts = image_embeddings(spec)
+    else:
+        parts = [Part("embed", EMBEDDING, (v, d))]
+        if spec.position == "learned":
+            parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
+    if spec.type_vocab_size:
+        parts.append(Part("token_type", EMBEDDING, (spec.type_vocab_size, d)))
+    if spec.embedding_norm:
+        parts.append(_norm(spec, "embed_norm", d))
+    for i in range(spec.n_layers):
+        parts.extend(block(spec, f"layers.{i}", first=i == 0))
+    if spec.architecture == "encoder-decoder":  # the decoder's blocks, numbered after the
+        for i in range(spec.n_decoder_layers):  # encoder's, then the encoder's last norm (the
+            parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
+        parts.append(_norm(spec, "encoder_norm", d))  # model keeps all blocks in one list)
+    if spec.final_norm:
+        parts.append(_norm(spec, last_norm(spec), d))
+    if spec.pooler:
+        parts.append(_linear(spec, "pooler", d, d, "pooler"))
+    if spec.mlm_head:
+        parts += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
+                  Part("unembed", LINEAR, (v, d), bias=True)]
+    elif spec.architecture != "encoder":
+        parts.append(_linear(spec, "unembed", v, d, "unembedding"))
+    if spec.nsp_head:
+        parts.append(Part("nsp", LINEAR, (2, d), bias=True))
+    return parts
+
+
+def image_embeddings(spec: Spec) -> list[Part]:
+    """ViT's: the patches' convolution, the [CLS] vector before them, a position per token."""
+    d, p = spec.d_model, spec.patch_size
+    return [Part("embed", PATCHES, (d, spec.num_channels, p, p), bias=True),
+            Part("cls", TABLE, (1, 1, d)), Part("pos", TABLE, (1, spec.n_ctx, d))]
+
+
+def last_norm(spec: Spec) -> str:
+    """The canonical name of the norm after the last block: `final_norm`, except an encoder's
+    whose family names it as an encoder-decoder's encoder norm (T5's encoder alone keeps the
+    name it has beside a decoder; BERT's, ModernBERT's, ViT's are final norms)."""
+    if spec.architecture != "encoder":
+        return "final_norm"
+    from inspector import families
+
+    return families.get(spec.family).encoder_only_norm
+
+
+def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[Part]:
+    """One block: its norms where the spec places them, attention, cross-attention to the
+    encoder's output (`cross`: a decoder block of an encoder-decoder), the MLP. Relative
+    position biases live in the `first` block of each stack."""
+    d = spec.d_model
+    sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
+    parts = []
+    if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
+        parts.append(_norm(spec, f"{layer}.attn_norm", d))
+    if spec.kv_lora_rank:
+        parts += latent_attention(spec, f"{layer}.attn")
+    else:
+        parts += _qkv(spec, f"{layer}.attn")
+    if spec.qk_norm == "per_head":  # Command-R+: a gain per head, stored (heads, d_head)
+        parts.append(replace(_norm(spec, f"{layer}.attn.q_norm", spec.d_head),
+                             shape=(spec.n_heads, spec.d_head)))
+        parts.append(replace(_norm(spec, f"{layer}.attn.k_norm", spec.d_head),
+                             shape=(spec.n_kv_heads, spec.d_head)))
+    elif spec.qk_norm != "none":
+        head = spec.qk_norm == "head"
+        parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
+        parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
+    if spec.attention_sinks:  # gpt-oss: one logit per head
+        parts.append(Part(f"{layer}.attn.sinks", TABLE, (spec.n_heads,)))
+    parts.append(_linear(spec, f"{layer}.attn.output", d, spec.output_width, "attn_output"))
+    if spec.position == "relative" and first:
+        parts.append(Part(f"{layer}.attn.rel_bias", EMBEDDING, (spec.relative_buckets,
+                                                               spec.n_heads)))
+    if sandwiched:
+        parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
+    if cross:
+        parts += [_norm(spec, f"{layer}.cross_attn_norm", d), *_qkv(spec, f"{layer}.cross_attn"),
+                  _linear(spec, f"{layer}.cross_attn.output", d, spec.attn_width, "attn_output")]
+    if spec.norm_placement != "output" and not spec.shared_block_norm:
+        parts.append(_norm(spec, f"{layer}.mlp_norm", d))
+    if spec.is_moe_layer(int(layer.rsplit(".", 1)[1])):
+        parts += experts(spec, layer)
+    else:
+        parts += mlp(spec, f"{layer}.mlp", spec.d_ff)
+    if sandwiched:
+        parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
+    return parts
+
+
+def latent_attention(spec: Spec, attn: str) -> list[Part]:
+    """DeepSeek's multi-head latent attention (DeepSeek-V2, section 2.1): queries from d through
+    a normed latent of q_lora_rank (or one projection), keys and values from one normed latent
+    of kv_lora_rank that kv_down makes beside the rotated key part all heads share, and kv_up
+    brings up to each head's unrotated key and value. The up-projections have no bias ever."""
+    d, heads = spec.d_model, spec.n_heads
+    q_width = heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
+    if spec.q_lora_rank:
+        parts = [_linear(spec, f"{attn}.q_down", spec.q_lora_rank, d, "qkv"),
+                 _norm(spec, f"{attn}.q_down_norm", spec.q_lora_rank),
+                 Part(f"{attn}.q_up", LINEAR, (q_width, spec.q_lora_rank))]
+    else:
+        parts = [Part(f"{attn}.query", LINEAR, (q_width, d))]
+    rank = spec.kv_lora_rank
+    return parts + [_linear(spec, f"{attn}.kv_down", rank + spec.qk_rope_head_dim, d, "qkv"),
+                    _norm(spec, f"{attn}.kv_down_norm", rank),
+                    Part(f"{attn}.key_up", LINEAR, (spec.key_up_width, rank)),
+                    Part(f"{attn}.value_up", LINEAR, (spec.value_up_width, rank))]
+
+
+def mlp(spec: Spec, module: str, width: int) -> list[Part]:
+    """An MLP of `width`: gate (when gated), up, down."""
+    d = spec.d_model
+    return [*([_linear(spec, f"{module}.gate", width, d, "mlp")] if spec.gated_mlp else []),
+            _linear(spec, f"{module}.up", width, d, "mlp"),
+            _linear(spec, f"{module}.down", d, width, "mlp")]
+
+
+def experts(spec: Spec, layer: str) -> list[Part]:
+    """A mixture of experts' MLP: the router, the routed experts, the shared experts and
+    their gate."""
+    parts = [_linear(spec, f"{layer}.mlp.router", spec.n_experts, spec.d_model, "router")]
+    for e in range(spec.n_experts):
+        parts += mlp(spec, f"{layer}.mlp.experts.{e}", spec.expert_width)
+    if spec.d_ff_shared:
+        parts += mlp(spec, f"{layer}.mlp.shared", spec.d_ff_shared)
+        if spec.shared_expert_gate:
+            parts.append(_linear(spec, f"{layer}.mlp.shared_gate", 1, spec.d_model, "router"))
+    return parts
+
+
+def _qkv(spec: Spec, attention: str) -> list[Part]:
+    """An attention's query, key and value projections of the d_model-wide stream."""
+    return [_linear(spec, f"{attention}.query", spec.attn_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.key", spec.kv_width, spec.d_model, "qkv"),
+            _linear(spec, f"{attention}.value", spec.kv_width, spec.d_model, "qkv")]
+
+
+def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> Part:
+    return Part(module, LINEAR, (n_out, n_in), bias=spec.has_bias(bias_kind))
+
+
+def _norm(spec: Spec, module: str, width: int) -> Part:
+    return Part(module, NORM, (width,), bias=spec.norm_params and spec.has_bias("norm"),
+                weight=spec.norm_params)
+
+
+def parameter_shapes(spec: Spec) -> list[tuple[str, tuple[int, ...]]]:
+    """Every canonical parameter with its shape, in the order a token meets them."""
+    return [entry for part in describe(spec) for entry in part.parameters()]
+
+
+def spec_rows(spec: Spec) -> list[Row]:
+    rows = []
+    for name, shape in parameter_shapes(spec):
+        role, layer, kind = parse(name)
+        tied = Role.EMBEDDING if name == "unembed.weight" and spec.tied_embeddings else None
+        rows.append(Row(tensor=name, role=role, layer=layer, kind=kind, shape=shape,
+                        canonical=name, tied_to=tied, expert=expert_of(name)))
+    return rows

@@ -1,0 +1,147 @@
+"""Loading a spec from wherever the user names it: a shipped name, a YAML file (within bounds:
+its size and the nodes its aliases expand to), a config.json, a folder, a hub id. Every command
+and the Python API load specs here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inspector.errors import SpecError
+from inspector.files.bounded_json import read_json
+from inspector.files.guard import note_read
+from inspector.spec.schema import Spec
+from inspector.spec.validation import _suggest, spec_from_dict
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"  # the shipped specs' YAML
+
+def load_spec(source: str) -> Spec:
+    """The one spec loader, for every command and the API: a shipped name (`gpt2-124m`), a YAML
+    spec file, a config.json, a folder holding a config.json, or a hub id (`owner/name`,
+    `owner/name@revision`) whose config.json is read from the cache, else from the hub."""
+    path = Path(source)
+    if path.is_dir() and (path / "config.json").is_file():
+        path = path / "config.json"
+    elif path.is_dir():
+        raise SpecError(source, "a folder without a config.json: no spec to read")
+    if not path.is_file():
+        shipped = SPEC_DIR / f"{source}.yaml"
+        if shipped.is_file():
+            path = shipped
+        elif (hub_id := _hub_id(source)) is not None:
+            from inspector.formats.hub import hub_config
+            from inspector.spec.config_json import spec_from_config
+
+            return spec_from_config(hub_config(hub_id.repo_id, hub_id.revision),
+                                    origin=f"{source} (config.json)")
+        elif path.suffix in (".yaml", ".yml", ".json") or "/" in source:
+            raise SpecError(source, "no such spec file")
+        else:
+            raise SpecError(
+                source,
+                f"not a shipped spec{_suggest(source, shipped_names())};"
+                f" shipped: {', '.join(shipped_names())}",
+            )
+    if path.suffix == ".json":
+        from inspector.spec.config_json import spec_from_config
+
+        return spec_from_config(read_json(path, SpecError), origin=str(path))
+    return spec_from_dict(_read_yaml(path), origin=str(path))
+
+
+def _hub_id(source: str):
+    """A hub id that names no local file and no spec file, else None."""
+    from inspector.formats.hub import parse
+
+    if Path(source).exists() or Path(source).suffix in (".yaml", ".yml", ".json"):
+        return None
+    return parse(source)
+
+
+# A spec is a page of YAML; its bounds are checked before the work: the file's size, and the
+# nodes the document expands to once every alias is followed (a "billion laughs" of nested
+# aliases is a few hundred bytes that expand to 10^9 nodes).
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_NODES = 100_000
+
+
+def _read_yaml(path: Path) -> object:
+    import yaml
+
+    note_read(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_YAML_BYTES:
+                raise SpecError(path, f"{size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit"
+                                      " for a spec file")
+            text = f.read(MAX_YAML_BYTES + 1).decode("utf-8")
+        if len(text) > MAX_YAML_BYTES:
+            raise SpecError(path, f"over the {MAX_YAML_BYTES:,}-byte limit for a spec file")
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            try:
+                nodes = _expanded_nodes(node)
+            except RecursionError as e:
+                raise SpecError(path, f"{e}: a recursive document is not a spec") from e
+            if nodes > MAX_YAML_NODES:
+                shown = f"{nodes:,}" if nodes < 10**30 else "over 10^30"
+                raise SpecError(path, f"YAML aliases expand to {shown} nodes, more than the"
+                                      f" {MAX_YAML_NODES:,} read")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(path, f"cannot read: {e}") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        # A ReaderError (a control character) has a reason, not a problem; str() spans lines.
+        why = getattr(e, "problem", None) or getattr(e, "reason", None) or e
+        raise SpecError(path, f"not valid YAML{at}: {why}") from e
+    except (ValueError, OverflowError) as e:  # PyYAML converts a scalar it cannot hold:
+        # an integer of 5,000 digits, an escape "\U80010000" past the last code point
+        raise SpecError(path, f"not a usable YAML value: {e}") from e
+    except RecursionError as e:
+        raise SpecError(path, "not a spec: YAML nested too deeply") from e
+
+
+def _expanded_nodes(root) -> int:
+    """Nodes of the document with every alias followed: each node counted once per path to it.
+    Aliases make the node graph a DAG (the composer refuses a recursive one), so this is a
+    memoised sum over it, linear in the nodes actually written."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the path being expanded: an alias to one is a cycle
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        children = (node.value if isinstance(node, yaml.SequenceNode)
+                    else [n for pair in node.value for n in pair])
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in open_nodes:  # reached again below itself (PyYAML composes `&a [*a]`)
+            raise RecursionError("a YAML alias refers to a node that holds it")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+
+
+def shipped_specs() -> list[Spec]:
+    return [load_spec(name) for name in shipped_names()]
