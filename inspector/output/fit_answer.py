@@ -45,9 +45,9 @@ def _kv_how(doc: dict) -> str:
     for k in kinds:
         per_token = -(-k["layers"] * k["values_per_token"] * bits // 8)
         tokens = min(doc["context"], k["window"] or doc["context"])
-        kept = ", its window," if tokens < doc["context"] else ""
-        terms.append(f"{per_token:,} bytes a token x {tokens:,} tokens{kept} ({k['layers']}"
-                     f" {k['kind']} layers)")
+        kept = ": their window" if tokens < doc["context"] else ""
+        terms.append(f"{per_token:,} bytes a token x {tokens:,} tokens ({k['layers']}"
+                     f" {k['kind']} layers{kept})")
     batch = doc["batch"]
     summed = terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
     return f"{summed} x {batch:,} sequence{'s' if batch != 1 else ''}, {doc['kv_dtype']}"
