@@ -11,13 +11,13 @@ number is right for them; --overhead adds what the user knows of their setup.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+
+from typing import TYPE_CHECKING
 
 from inspector.errors import UsageError
-from inspector.spec.costs import cache_kinds, cached_values, state_values, whole_bytes
-from inspector.spec.describe import spec_rows
-from inspector.spec.schema import Spec
-from inspector.vocab.tables import total
+
+if TYPE_CHECKING:  # the CLI imports this module for DTYPE_BITS: the counting comes when asked
+    from inspector.spec.schema import Spec
 
 # Bits a value takes in each dtype the options name (weights of a spec, and the KV cache).
 DTYPE_BITS = {"fp32": 32, "float32": 32, "fp16": 16, "float16": 16, "bf16": 16, "bfloat16": 16,
@@ -39,11 +39,17 @@ def parse_size(text: str, option: str = "--memory") -> int:
     if m is None or m.group(2).lower() not in SIZE_UNITS:
         raise UsageError(text, f"{option} takes a size such as 24GiB (2^30 bytes), 80GB (10^9"
                                " bytes) or a number of bytes")
-    return int(Fraction(m.group(1)) * SIZE_UNITS[m.group(2).lower()])  # whole bytes, rounded down
+    whole, _, decimals = m.group(1).partition(".")
+    unit = SIZE_UNITS[m.group(2).lower()]  # exact in integers, whole bytes rounded down
+    return int(whole) * unit + int(decimals or 0) * unit // 10 ** len(decimals)
 
 
 def spec_weights(spec: Spec, dtype: str) -> tuple[int, str]:
     """A spec's weights at `dtype`: every stored parameter once (a tied unembedding too)."""
+    from inspector.spec.costs import whole_bytes
+    from inspector.spec.describe import spec_rows
+    from inspector.vocab.tables import total
+
     parameters = total(spec_rows(spec))
     bits = DTYPE_BITS[dtype]
     return whole_bytes(parameters, bits), f"{parameters:,} parameters x {bits} bits ({dtype})"
@@ -54,6 +60,8 @@ def fit(spec: Spec, memory: int, weights_bytes: int, weights_how: str, *,
         overhead: int = 0) -> dict:
     """The document of `inspector fit`: what `spec` holds at `context` tokens (default n_ctx) for
     `batch` sequences, against `memory` bytes, and the longest context that fits."""
+    from inspector.spec.costs import cache_kinds, cached_values, state_values, whole_bytes
+
     context = spec.n_ctx if context is None else context
     if not 1 <= context <= spec.n_ctx:
         raise UsageError(spec.name, f"--context {context:,} is outside 1 to the model's n_ctx"
