@@ -190,3 +190,144 @@ def test_count_costs_cli():
     rows = run_cli("count", "gpt2-124m", "--costs", "--format", "csv").stdout.splitlines()
     assert rows[0] == "cost,value,unit,approx,how"
     assert any(r.startswith("forward per token,266181120,FLOPs") for r in rows)
+
+
+# Tiny seeded models of each attention kind, run by transformers over N = 12 tokens in fp32.
+# Each case: model_type, config, the bytes transformers' cache holds (the arithmetic beside it),
+# and the tokens fewer it keeps than inspector counts in each sliding-window layer (below).
+CACHE_N = 12
+TINY = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "max_position_embeddings": 32}
+CACHE_KINDS = [
+    # full: 2 layers x 2 (K, V) x 4 heads x 8 d_head x 12 tokens x 4 bytes = 6,144
+    ("llama", {**TINY, "num_key_value_heads": 4}, 6_144, 0),
+    # grouped-query: 2 x 2 x 2 KV heads x 8 x 12 x 4 = 3,072
+    ("llama", {**TINY, "num_key_value_heads": 2}, 3_072, 0),
+    # multi-query: 2 x 2 x 1 KV head x 8 x 12 x 4 = 1,536
+    ("falcon", {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "multi_query": True,
+                "new_decoder_architecture": False}, 1_536, 0),
+    ("gpt_bigcode", {"vocab_size": 64, "n_embd": 32, "n_layer": 2, "n_head": 4,
+                     "multi_query": True, "n_positions": 32}, 1_536, 0),
+    # sliding window 4 on every layer (Mistral): transformers keeps 3 tokens a layer,
+    # 2 x 2 x 2 x 8 x 3 x 4 = 768; inspector counts the window, 4 tokens: 1,024
+    ("mistral", {**TINY, "num_key_value_heads": 2, "sliding_window": 4}, 768, 1),
+    # a sliding layer (window 4, 3 kept) and a full one (12): 2 x 2 x 8 x (3 + 12) x 4 = 1,920
+    ("gemma2", {**TINY, "num_key_value_heads": 2, "sliding_window": 4, "head_dim": 8}, 1_920, 1),
+    ("gpt_oss", {**TINY, "num_key_value_heads": 2, "sliding_window": 4, "head_dim": 8,
+                 "num_local_experts": 4, "num_experts_per_tok": 2}, 1_920, 1),
+    # latent: transformers 5 caches the compressed latent (kv_lora_rank 16, as "keys") and the
+    # shared rotary key (qk_rope_head_dim 4, as "values"): 2 layers x (16 + 4) x 12 x 4 = 1,920
+    ("deepseek_v3", {**TINY, "num_key_value_heads": 4, "kv_lora_rank": 16, "q_lora_rank": 24,
+                     "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 6,
+                     "moe_intermediate_size": 16, "n_routed_experts": 4,
+                     "num_experts_per_tok": 2, "n_group": 1, "topk_group": 1,
+                     "first_k_dense_replace": 1}, 1_920, 0),
+]
+
+
+def transformers_cache(model_type: str, config_kwargs: dict, tokens: int = CACHE_N):
+    """The config, transformers' cache after a forward pass of `tokens` tokens, and its bytes."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = AutoConfig.for_model(model_type, **config_kwargs)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        out = model(torch.randint(0, 64, (1, tokens)), use_cache=True)
+    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    stored = sum(t.nbytes for layer in cache.layers for t in (layer.keys, layer.values))
+    return config, model, cache, stored
+
+
+@pytest.mark.parametrize("model_type, config_kwargs, expected, fewer", CACHE_KINDS,
+                         ids=["full", "grouped-query", "multi-query-falcon",
+                              "multi-query-bigcode", "sliding-mistral", "sliding-gemma2",
+                              "sliding-gpt-oss", "latent"])
+def test_cache_of_each_kind_against_transformers(model_type, config_kwargs, expected, fewer):
+    """inspector's cache at 12 tokens in fp32 (cached_values x 4 bytes) against the bytes of
+    transformers' own cache (the sum of its key and value tensors' nbytes), figures above.
+    A sliding-window layer of window w: transformers keeps the last w - 1 tokens between steps
+    (DynamicSlidingWindowLayer), as the next token brings its own key and value, so that w are
+    attended to; inspector counts the w that a step holds. So the two differ by `fewer` token in
+    each sliding layer, 2 x 2 KV heads x 8 d_head x 4 bytes = 128 bytes a layer."""
+    from inspector.spec.config_json import spec_from_config
+    from inspector.spec.costs import cache_kinds, cached_values
+
+    config, _, _, stored = transformers_cache(model_type, config_kwargs)
+    kinds = cache_kinds(spec_from_config(config.to_dict()))
+    sliding = sum(k["layers"] * k["values_per_token"] for k in kinds if k["window"])
+    assert stored == expected
+    assert stored == 4 * (cached_values(kinds, CACHE_N) - fewer * sliding)
+
+
+def test_latent_up_projected_against_transformers():
+    """The up-projected figure: transformers' own expand_kv (the keys and values its attention
+    reads, brought up from the cached latent) holds per layer 4 heads x (8 qk_nope + 4 qk_rope)
+    keys and 4 x 6 v_head_dim values a token: 2 layers x 4 x (12 + 6) x 12 tokens x 4 bytes =
+    6,912, inspector's n_heads x (qk_nope + qk_rope + v_head_dim) = 72 values a layer a token."""
+    from inspector.spec.config_json import spec_from_config
+    from inspector.spec.costs import cache_kinds, cached_values
+
+    config, model, cache, _ = transformers_cache(*CACHE_KINDS[-1][:2])
+    expanded = 0
+    for layer, held in zip(model.model.layers, cache.layers):
+        keys, values = layer.self_attn.expand_kv(held.keys, held.values)
+        expanded += keys.nbytes + values.nbytes
+    kinds = cache_kinds(spec_from_config(config.to_dict()))
+    assert expanded == 6_912
+    assert expanded == 4 * cached_values(kinds, CACHE_N, uncompressed=True)
+
+
+def test_encoder_decoder_cache_against_transformers():
+    """T5 with 3 decoder layers, 4 heads x d_kv 8, over 7 input and 7 output tokens: its
+    EncoderDecoderCache holds self-attention 3 x 2 x 4 x 8 x 7 x 4 bytes = 5,376 and as much
+    cross-attention (the input's keys and values): 10,752 = inspector's cache at 7 tokens."""
+    torch = pytest.importorskip("torch")
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from inspector.spec.config_json import spec_from_config
+    from inspector.spec.costs import cache_kinds, cached_values
+
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=64, d_model=32, d_kv=8, d_ff=48, num_layers=2,
+                      num_decoder_layers=3, num_heads=4)
+    model = T5ForConditionalGeneration(config).eval()
+    ids = torch.randint(0, 64, (1, 7))
+    with torch.no_grad():
+        cache = model(input_ids=ids, decoder_input_ids=ids, use_cache=True).past_key_values
+    stored = sum(t.nbytes for part in (cache.self_attention_cache, cache.cross_attention_cache)
+                 for layer in part.layers for t in (layer.keys, layer.values))
+    assert stored == 10_752
+    assert stored == 4 * cached_values(cache_kinds(spec_from_config(config.to_dict())), 7)
+
+
+def test_deepseek_v3_latent_cache():
+    """DeepSeek-V2, arXiv:2405.04434, Table 1: MLA caches (d_c + d_h^R) l elements a token:
+    (512 + 64) x 61 layers x 2 bytes = 70,272 in bf16. Up-projected, each of 128 heads keeps a
+    key of 128 + 64 and a value of 128: (192 + 128) x 128 x 61 x 2 = 4,997,120. At n_ctx
+    163,840: 70,272 x 163,840 = 11,513,364,480."""
+    kv = kv_cache(load_spec("deepseek-v3"))
+    assert by_dtype(kv["per_token"])["fp16/bf16"] == 70_272
+    assert by_dtype(kv["uncompressed_per_token"])["fp16/bf16"] == 4_997_120
+    assert by_dtype(kv["at_n_ctx"])["fp16/bf16"] == 11_513_364_480
+    table = run_cli("count", "deepseek-v3", "--costs").stdout
+    assert "70,272" in table and "4,997,120" in table and "5,996,544" not in table
+
+
+def test_fixed_state_and_shared_layers():
+    """No family in the registry has state-space, linear-attention or cache-sharing layers yet,
+    so the arithmetic is checked on kinds written out: 4 full layers of 64 values a token, 2
+    layers reading another layer's cache (0), 6 state-space layers of 1,000 values each. At
+    100 tokens: 4 x 64 x 100 = 25,600 values growing, 6 x 1,000 = 6,000 fixed at any context."""
+    from inspector.spec.costs import cached_values, state_values
+
+    kinds = [{"kind": "full", "layers": 4, "values_per_token": 64, "window": None,
+              "state_values": 0},
+             {"kind": "shared", "layers": 2, "values_per_token": 0, "window": None,
+              "state_values": 0},
+             {"kind": "state-space", "layers": 6, "values_per_token": 0, "window": None,
+              "state_values": 1_000}]
+    assert cached_values(kinds, 100) == 25_600
+    assert state_values(kinds) == 6_000

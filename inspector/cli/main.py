@@ -553,6 +553,11 @@ def plot_norms(source: str, out: str, spec_name: str | None, title: str | None) 
     say(str(draw(source, out, load_spec(spec_name) if spec_name else None, title)))
 
 
+from inspector.cli.fit import fit  # noqa: E402  (a command of its own module)
+
+cli.add_command(fit)
+
+
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
     try:

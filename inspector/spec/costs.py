@@ -7,8 +7,13 @@ The conventions, stated once here and repeated in every row's `how`:
   dtype's width. int4 is 4 bits a value and nothing else: real 4-bit formats add scales
   (GGUF Q4_0 is 4.5 bits a weight, Q4_1 5).
 - KV cache: per token 2 (K and V) x n_layers x n_kv_heads x d_head x bytes. Grouped-query
-  attention caches n_kv_heads heads, not n_heads. At the full context a locally banded layer keeps
-  only its window of tokens.
+  attention caches n_kv_heads heads, not n_heads (multi-query one). At the full context a locally
+  banded layer keeps only its window of tokens. Multi-head latent attention caches the compressed
+  latent and the shared rotary key, (kv_lora_rank + qk_rope_head_dim) x n_layers values
+  (DeepSeek-V2, arXiv:2405.04434, Table 1), as transformers 5 does; beside it the up-projected
+  keys and values, n_heads x (qk_nope + qk_rope + v_head_dim) x n_layers, that an engine without
+  a latent cache holds. An encoder-decoder's decoder also caches the keys and values of the
+  input in each layer (cross-attention). An encoder caches nothing.
 - N, the parameters a token is multiplied by: all parameters except the lookup tables (token,
   position and token-type embeddings, which cost no multiply), with the unembedding counted even
   when tied to the embedding, since its matmul runs for every token. That is Kaplan et al. 2020's
@@ -47,13 +52,14 @@ HEADLINE_KV = "fp16/bf16"  # what inference servers cache by default
 LOOKUP_ROLES = (Role.EMBEDDING, Role.POSITION, Role.TOKEN_TYPE)
 
 
-def _bytes(values: int, bits: int) -> int:
+def whole_bytes(values: int, bits: int) -> int:
     return -(-values * bits // 8)  # whole bytes, rounded up
 
 
 def weight_bytes(spec: Spec) -> list[dict]:
     n = total(spec_rows(spec))
-    return [{"dtype": name, "bits": bits, "bytes": _bytes(n, bits)} for name, bits in WEIGHT_DTYPES]
+    return [{"dtype": name, "bits": bits, "bytes": whole_bytes(n, bits)}
+            for name, bits in WEIGHT_DTYPES]
 
 
 def _span(spec: Spec, layer: int) -> int:
@@ -63,22 +69,84 @@ def _span(spec: Spec, layer: int) -> int:
     return spec.n_ctx
 
 
+def _head_sharing(spec: Spec) -> str:
+    if spec.n_kv_heads == spec.n_heads:
+        return "full"
+    return "multi-query" if spec.n_kv_heads == 1 else "grouped-query"
+
+
+def cache_kinds(spec: Spec) -> list[dict]:
+    """What each kind of layer caches: `values_per_token` values each of its `layers` adds for a
+    token, kept for at most `window` tokens (None: all of them), and `state_values` held per
+    sequence whatever its length. Kinds: full, grouped-query and multi-query attention (K and V
+    of each KV head), sliding window (the same, up to its window), latent (multi-head latent
+    attention: the compressed latent and the one shared rotary key, DeepSeek-V2), cross-attention
+    (an encoder-decoder's keys and values of the input, per input token). A layer that reads
+    another layer's cache adds 0 values, a state-space or linear-attention layer only
+    state_values; no family in the registry describes either yet. An encoder caches nothing."""
+    if spec.architecture == "encoder":
+        return []
+    if spec.kv_lora_rank:
+        return [{"kind": "latent", "layers": spec.n_layers, "window": None, "state_values": 0,
+                 "values_per_token": spec.kv_lora_rank + spec.qk_rope_head_dim,
+                 "uncompressed_values_per_token": spec.n_heads * (
+                     spec.qk_nope_head_dim + spec.qk_rope_head_dim + spec.v_head_dim)}]
+    per_layer = 2 * spec.n_kv_heads * spec.d_head  # K and V, every KV head
+    if spec.architecture == "encoder-decoder":  # the decoder's self- and cross-attention
+        n = spec.n_decoder_layers or spec.n_layers
+        return [_kind(_head_sharing(spec), n, per_layer, None),
+                _kind("cross-attention", n, per_layer, None)]
+    kinds = []
+    for sort, window in ((_head_sharing(spec), None), ("sliding window", spec.local_window)):
+        local = sort == "sliding window"
+        n = sum((spec.layer_attention(i) == "local") == local for i in range(spec.n_layers))
+        if n:
+            kinds.append(_kind(sort, n, per_layer, window if local else None))
+    return kinds
+
+
+def _kind(kind: str, layers: int, values_per_token: int, window: int | None) -> dict:
+    return {"kind": kind, "layers": layers, "values_per_token": values_per_token,
+            "window": window, "state_values": 0}
+
+
+def cached_values(kinds: list[dict], context: int, uncompressed: bool = False) -> int:
+    """Values the growing caches hold for one sequence of `context` tokens (a window kind only
+    its window); `uncompressed`: a latent layer's up-projected keys and values instead."""
+    return sum(k["layers"] * k.get("uncompressed_values_per_token" if uncompressed else
+                                   "values_per_token", k["values_per_token"])
+               * min(context, k["window"] or context) for k in kinds)
+
+
+def state_values(kinds: list[dict]) -> int:
+    """Values held per sequence whatever its length (state-space and linear-attention layers)."""
+    return sum(k["layers"] * k["state_values"] for k in kinds)
+
+
 def kv_cache(spec: Spec) -> dict | None:
     """Bytes of keys and values cached per token and at the full context; None for an encoder."""
-    if spec.architecture != "decoder":
+    kinds = cache_kinds(spec)
+    if not kinds:
         return None
-    per_layer_token = 2 * spec.n_kv_heads * spec.d_head  # values: K and V, every KV head
-    tokens_cached = sum(_span(spec, i) for i in range(spec.n_layers))  # over layers, at n_ctx
-    return {
+    per_token = cached_values(kinds, 1)
+    doc = {
         "n_layers": spec.n_layers, "n_kv_heads": spec.n_kv_heads, "d_head": spec.d_head,
         "n_ctx": spec.n_ctx,
-        "values_per_token": spec.n_layers * per_layer_token,
-        "per_token": [{"dtype": name, "bytes": _bytes(spec.n_layers * per_layer_token, bits)}
-                      for name, bits in KV_DTYPES],
-        "at_n_ctx": [{"dtype": name, "bytes": _bytes(tokens_cached * per_layer_token, bits)}
-                     for name, bits in KV_DTYPES],
-        "local_layers": sum(spec.layer_attention(i) == "local" for i in range(spec.n_layers)),
+        "values_per_token": per_token,
+        "per_token": _by_kv_dtype(per_token),
+        "at_n_ctx": _by_kv_dtype(cached_values(kinds, spec.n_ctx)),
+        "local_layers": sum(k["layers"] for k in kinds if k["window"]),
+        "kinds": kinds,
+        "state_per_sequence": _by_kv_dtype(state_values(kinds)),
     }
+    if spec.kv_lora_rank:  # what an engine caching up-projected keys and values holds
+        doc["uncompressed_per_token"] = _by_kv_dtype(cached_values(kinds, 1, uncompressed=True))
+        doc["uncompressed_at_n_ctx"] = _by_kv_dtype(cached_values(kinds, spec.n_ctx, True))
+    return doc
+
+
+def _by_kv_dtype(values: int) -> list[dict]:
+    return [{"dtype": name, "bytes": whole_bytes(values, bits)} for name, bits in KV_DTYPES]
 
 
 def _attention_flops(spec: Spec, layer: int) -> Fraction:
@@ -159,20 +227,7 @@ def cost_rows(spec: Spec, document: dict | None = None) -> list[dict]:
         extra = f" ({'; '.join(said)})" if said else ""
         rows.append(_row(f"weights {w['dtype']}", w["bytes"], "bytes",
                          f"{w['bits']} bits x {f['parameters']:,} parameters{extra}"))
-    kv = doc["kv_cache"]
-    if kv is None:
-        rows.append({"cost": "KV cache", "value": None, "unit": "", "approx": "",
-                     "how": "an encoder caches no keys or values"})
-    else:
-        per_token = next(x for x in kv["per_token"] if x["dtype"] == HEADLINE_KV)
-        at_ctx = next(x for x in kv["at_n_ctx"] if x["dtype"] == HEADLINE_KV)
-        rows.append(_row(f"KV cache per token {HEADLINE_KV}", per_token["bytes"], "bytes",
-                         f"2 (K, V) x {kv['n_layers']} layers x {kv['n_kv_heads']} KV heads x"
-                         f" {kv['d_head']} d_head x 2 bytes"))
-        banded = (f"; {kv['local_layers']} banded layers keep only their window"
-                  if kv["local_layers"] else f" = {per_token['bytes']:,} x {kv['n_ctx']:,}")
-        rows.append(_row(f"KV cache at n_ctx {kv['n_ctx']:,} {HEADLINE_KV}", at_ctx["bytes"],
-                         "bytes", f"one full context{banded}"))
+    rows += _kv_rows(spec, doc["kv_cache"])
     parts = [f"{f['parameters']:,} parameters"]
     if f["lookup_tables"]:
         parts.append(f"- {f['lookup_tables']:,} lookup tables")
@@ -189,6 +244,57 @@ def cost_rows(spec: Spec, document: dict | None = None) -> list[dict]:
     rows.append(_row("training per token", f["training_per_token"], "FLOPs",
                      "3 x forward = 6 x N + 3 x attention term"))
     return rows
+
+
+def _kv_rows(spec: Spec, kv: dict | None) -> list[dict]:
+    """The cache's rows: per token and at n_ctx, each saying how; for latent attention also the
+    up-projected figure; a fixed state per sequence where layers hold one."""
+    if kv is None:
+        return [{"cost": "KV cache", "value": None, "unit": "", "approx": "",
+                 "how": "an encoder caches no keys or values"}]
+    rows = []
+    per_token = _headline(kv["per_token"])
+    parts = [_kind_how(spec, k) for k in kv["kinds"]]
+    summed = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
+    rows.append(_row(f"KV cache per token {HEADLINE_KV}", per_token, "bytes",
+                     f"{summed} x 2 bytes{_LATENT_SOURCE if spec.kv_lora_rank else ''}"))
+    if "uncompressed_per_token" in kv:
+        rows.append(_row(f"KV cache per token up-projected {HEADLINE_KV}",
+                         _headline(kv["uncompressed_per_token"]), "bytes",
+                         f"({spec.qk_nope_head_dim} qk_nope + {spec.qk_rope_head_dim} qk_rope +"
+                         f" {spec.v_head_dim} v_head_dim) x {spec.n_heads} heads x"
+                         f" {spec.n_layers} layers x 2 bytes: an engine that caches keys and"
+                         " values brought up from the latent instead of the latent"))
+    both = " of input and one of output" if spec.architecture == "encoder-decoder" else ""
+    banded = (f"; {kv['local_layers']} banded layers keep only their window"
+              if kv["local_layers"] else f" = {per_token:,} x {kv['n_ctx']:,}")
+    rows.append(_row(f"KV cache at n_ctx {kv['n_ctx']:,} {HEADLINE_KV}",
+                     _headline(kv["at_n_ctx"]), "bytes", f"one full context{both}{banded}"))
+    state = _headline(kv["state_per_sequence"])
+    if state:
+        rows.append(_row(f"fixed state per sequence {HEADLINE_KV}", state, "bytes",
+                         "state-space / linear-attention layers: the same at any context"))
+    return rows
+
+
+def _headline(entries: list[dict]) -> int:
+    return next(x["bytes"] for x in entries if x["dtype"] == HEADLINE_KV)
+
+
+def _kind_how(spec: Spec, kind: dict) -> str:
+    """How one kind's values a token come about, in the spec's own numbers."""
+    layers = f"{kind['layers']} layers"
+    if kind["kind"] == "latent":
+        return (f"({spec.kv_lora_rank} kv_lora_rank + {spec.qk_rope_head_dim} qk_rope_head_dim)"
+                f" x {layers}")
+    how = f"2 (K, V) x {layers} x {spec.n_kv_heads} KV heads x {spec.d_head} d_head"
+    said = {"full": "", "sliding window": f", up to its window of {kind['window'] or 0:,} tokens",
+            "cross-attention": ", per input token"}.get(kind["kind"], "")
+    return f"{how} ({kind['kind']}{said})" if kind["kind"] != "full" else how
+
+
+_LATENT_SOURCE = ("; latent attention caches the compressed latent and the one shared rotary key"
+                  " (DeepSeek-V2, arXiv:2405.04434, Table 1)")
 
 
 def _attention_how(spec: Spec) -> str:
