@@ -137,6 +137,17 @@ def test_readme_links_reach_files():
             assert (REPO / target).exists(), f"README.md links to {target}, which does not exist"
 
 
+def test_specs_page_names_every_key_role_and_family():
+    """docs/specs.md goes stale no more: each spec key, role and family is named there."""
+    from inspector.families import spec_family_names
+    from inspector.spec.schema import FIELDS
+    from inspector.vocab.roles import Role
+
+    page = (REPO / "docs" / "specs.md").read_text()
+    words = [*FIELDS, *(role.value for role in Role), *spec_family_names()]
+    assert not [word for word in words if f"`{word}`" not in page and f"\n{word}:" not in page]
+
+
 def test_readme_reads_in_three_minutes():
     assert len((REPO / "README.md").read_text().splitlines()) <= 200
 
