@@ -410,8 +410,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="Keep the inputs here (reused next time).")
     parser.add_argument("--skip-slow", action="store_true",
                         help="Leave out the transformers load-and-count baseline.")
-    parser.add_argument("--readme", action="store_true",
-                        help="Also put the table into README.md, between its benchmark markers.")
+    parser.add_argument("--docs", "--readme", dest="docs", action="store_true",
+                        help="Also put the table into docs/benchmarks.md, between its markers.")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -456,15 +456,15 @@ def main() -> None:
     (out / "latest.json").write_text(json.dumps(
         {"meta": meta, "results": [asdict(r) for r in results], "scale": scale_rows,
          "stats_bytes_per_second": rates, **remote_data}, indent=2) + "\n")
-    if args.readme:
-        update_readme(HERE.parent / "README.md", text)
+    if args.docs:
+        update_readme(HERE.parent / "docs" / "benchmarks.md", text)
 
 
 START, END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
 
 
 def update_readme(readme: Path, text: str) -> None:
-    """Replace what stands between the README's two markers with the table (headings demoted)."""
+    """Replace what stands between the page's two markers with the table (headings demoted)."""
     body = readme.read_text()
     if START not in body or END not in body:
         print(f"{readme}: no {START} ... {END} markers; left as it is", file=sys.stderr)

@@ -4,14 +4,45 @@ real checkpoints from the package index, and header-only "hole" safetensors file
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
-from inspector.building.hole_files import write_hole_safetensors  # noqa: F401  (tests import it from here)
+# A hermetic suite: every cache the code under test reads or writes lives in one temporary folder
+# per session, whatever the user's home holds (a ~/.cache/inspector with gpt2's headers turned an
+# offline "not in the cache" test green-to-red). Set here, when pytest loads this file, because
+# huggingface_hub reads HF_HOME and HF_HUB_CACHE once, when it is first imported (test modules
+# import it at collection, before any fixture runs); child processes inherit os.environ. numba's
+# cache is one folder for the session, so the kernels compile once.
+CACHES = Path(tempfile.mkdtemp(prefix="inspector-tests-caches-"))
+CACHE_VARIABLES = {
+    "INSPECTOR_CACHE": CACHES / "inspector",
+    "HF_HOME": CACHES / "huggingface",
+    "HF_HUB_CACHE": CACHES / "huggingface" / "hub",
+    "MPLCONFIGDIR": CACHES / "matplotlib",
+    "NUMBA_CACHE_DIR": CACHES / "numba",
+    "XDG_CACHE_HOME": CACHES / "xdg",
+}
+for _variable, _folder in CACHE_VARIABLES.items():
+    _folder.mkdir(parents=True, exist_ok=True)
+    os.environ[_variable] = str(_folder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_caches():
+    """The caches above, for every test of the session; removed at its end."""
+    for variable, folder in CACHE_VARIABLES.items():
+        os.environ[variable] = str(folder)
+    yield CACHE_VARIABLES
+    shutil.rmtree(CACHES, ignore_errors=True)
+
+
+from inspector.building.hole_files import write_hole_safetensors  # noqa: E402, F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -102,7 +102,7 @@ def test_plot_norms_of_a_real_checkpoint(tmp_path):
 
 def test_matplotlib_only_when_drawing():
     code = ("import sys, inspector.output.plots, inspector.cli.main; from inspector.output.plots import share_data;"
-            " from inspector.spec.schema import load_spec; share_data([load_spec('gpt2-124m')]);"
+            " from inspector.spec.loading import load_spec; share_data([load_spec('gpt2-124m')]);"
             " assert 'matplotlib' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
