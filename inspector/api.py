@@ -11,7 +11,8 @@
 
 Every object shows itself in Jupyter (`_repr_html_`) and as text in a terminal (`repr`, the
 command's own table). The numbers come from the functions the commands call
-(inspector.output.answers, inspector.checkpoint.check, inspector.values.stats, inspector.output.diagram): one implementation.
+(inspector.output.answers, inspector.checkpoint.check, inspector.values.stats,
+inspector.output.diagram): one implementation; inspector.output.notebook shows them.
 Counting and inspecting are header-only and import neither torch nor pandas until a table is
 asked for as a DataFrame; `stats` imports numba, `build` torch.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from html import escape
 from typing import TYPE_CHECKING
 
 from inspector.output import diagram as drawing_of
@@ -32,8 +32,12 @@ from inspector.output.answers import (
     count_summary,
     inspect_document,
     inspect_summary,
+    unmapped_note,
 )
 from inspector.checkpoint.inspection import Inspection, Shape, inspect_source
+from inspector.output.notebook import Diagram
+from inspector.output.notebook import frame as _frame
+from inspector.output.notebook import notes_html, summary_html, summary_text
 from inspector.output.rendering import table
 from inspector.vocab.rows import Row
 from inspector.spec.loading import load_spec
@@ -44,63 +48,11 @@ if TYPE_CHECKING:  # the annotations only: importing them costs a second
     import pandas
     import torch
 
-    from inspector.checkpoint.adapters import Adapter, AdapterRow
+    from inspector.checkpoint.adapter_tables import AdapterRow
+    from inspector.checkpoint.adapters import Adapter
 
 __all__ = ["Counted", "Diagram", "Inspected", "InspectedAdapter", "Statistics", "Verdict", "build",
            "count", "inspect", "load_spec"]
-
-
-def _frame(rows: list[dict]) -> pandas.DataFrame:
-    """A table as a DataFrame; layer and head numbers stay integers where some are None
-    (outside the blocks), as pandas' nullable Int64 rather than floats with NaN."""
-    import pandas
-
-    frame = pandas.DataFrame(rows)
-    for column in ("layer", "head", "expert"):
-        if column in frame and all(isinstance(r.get(column), int | None) for r in rows):
-            frame[column] = frame[column].astype("Int64")
-    return frame
-
-
-def _summary_html(title: str, pairs: list[tuple[str, object]]) -> str:
-    items = "".join(f"<dt><b>{escape(str(k))}</b></dt><dd>{escape(_text(v))}</dd>"
-                    for k, v in pairs)
-    return f"<h3>{escape(title)}</h3><dl>{items}</dl>"
-
-
-def _text(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def _summary_text(title: str, pairs: list[tuple[str, object]]) -> str:
-    return "\n".join([title, *(f"  {k}: {_text(v)}" for k, v in pairs)])
-
-
-@dataclass(repr=False)
-class Diagram:
-    """The architecture drawn with exact counts (`inspector diagram`): shown as SVG in Jupyter,
-    `.svg` the picture, `.save(path)` a self-contained .html page or a .svg file."""
-    drawn: drawing_of.Drawing
-    rows: list[Row]
-    summary: list[tuple[str, str]]
-
-    @property
-    def title(self) -> str:
-        return f"{self.drawn.model.name}: {self.drawn.total:,} parameters"
-
-    @property
-    def svg(self) -> str:
-        return drawing_of.svg(self.drawn, self.title)
-
-    def save(self, path: str) -> str:
-        """Write the page (.html) or the picture (.svg), whole or not at all; returns the path."""
-        return drawing_of.save(self.drawn, self.rows, self.summary, path)
-
-    def _repr_html_(self) -> str:
-        return drawing_of.figure(self.drawn, self.rows, self.title)
-
-    def __repr__(self) -> str:
-        return f"Diagram({self.title}; .save('model.html') writes the page)"
 
 
 @dataclass
@@ -174,13 +126,18 @@ class _Shown:
     def _summary(self) -> list[tuple[str, object]]:
         raise NotImplementedError
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the commands print on stderr about this spec or checkpoint."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
-        return (_summary_text(f"{type(self).__name__} {self.name}", self._summary()) + "\n\n"
-                + table(self.document["roles"]))
+        return (summary_text(f"{type(self).__name__} {self.name}", self._summary(),
+                             self.warnings) + "\n\n" + table(self.document["roles"]))
 
     def _repr_html_(self) -> str:
         d = self._drawn
-        return (f"<div>{_summary_html(self.name, self._summary())}"
+        return (f"<div>{summary_html(self.name, self._summary(), self.warnings)}"
                 f"{drawing_of.figure(d, self.rows, f'{d.model.name}: {d.total:,} parameters')}"
                 "</div>")
 
@@ -196,6 +153,11 @@ class Counted(_Shown):
     @property
     def parameters(self) -> int:
         return self.document["total"]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What `count` warns of the spec (a value it reads as something else, ...)."""
+        return list(self.spec.warnings())
 
     def _heads(self) -> tuple[int | None, int | None]:
         return self.spec.n_heads, self.spec.n_kv_heads
@@ -229,8 +191,10 @@ class Inspected(_Shown):
 
     @property
     def warnings(self) -> list[str]:
-        """Where a given spec disagrees with the files (the commands print these on stderr)."""
-        return self.inspection.warnings
+        """Where a given spec disagrees with the files, and the tensors no rule recognises (as
+        `inspect` warns on stderr)."""
+        unmapped = unmapped_note(self.document["layout"], self.rows)
+        return [*self.inspection.warnings, *([unmapped] if unmapped else [])]
 
     def check(self, spec: str | Spec) -> Verdict:
         """`inspector check`: does this checkpoint match `spec`, role by role?"""
@@ -297,15 +261,13 @@ class Verdict:
         return self.ok
 
     def __repr__(self) -> str:
-        return "\n".join([_summary_text("Verdict", check_summary(self.document, self.spec,
-                                                                 self.source)),
+        return "\n".join([summary_text("Verdict", check_summary(self.document, self.spec,
+                                                                self.source)),
                           "", table(self.document["roles"]), *check_notes(self.document)])
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{escape(line.strip())}</li>" for line in
-                        check_notes(self.document))
-        return (_summary_html("check", check_summary(self.document, self.spec, self.source))
-                + self.roles.to_html(index=False) + (f"<ul>{notes}</ul>" if notes else ""))
+        return (summary_html("check", check_summary(self.document, self.spec, self.source))
+                + self.roles.to_html(index=False) + notes_html(check_notes(self.document)))
 
 
 @dataclass(repr=False)
@@ -333,13 +295,11 @@ class Statistics:
 
     def __repr__(self) -> str:
         pairs, rows, columns = self._shown()
-        return _summary_text("Statistics", pairs) + "\n\n" + table(rows, columns)
+        return summary_text("Statistics", pairs) + "\n\n" + table(rows, columns)
 
     def _repr_html_(self) -> str:
         pairs, rows, columns = self._shown()
-        frame = _frame(rows)
-        return _summary_html("stats", pairs) + frame[[c for c in columns if c in frame]].to_html(
-            index=False)
+        return summary_html("stats", pairs) + _frame(rows, columns).to_html(index=False)
 
 
 @dataclass(repr=False)
@@ -362,25 +322,25 @@ class InspectedAdapter:
 
     @property
     def layers(self) -> pandas.DataFrame:
-        from inspector.checkpoint.adapters import part_table
+        from inspector.checkpoint.adapter_tables import part_table
 
         return _frame(part_table(self.adapter_rows, "layer"))
 
     @property
     def tensors(self) -> pandas.DataFrame:
-        from inspector.checkpoint.adapters import tensor_table
+        from inspector.checkpoint.adapter_tables import tensor_table
 
         return _frame(tensor_table(self.adapter, self.adapter_rows))
 
     def check(self, base: str) -> dict:
         """`inspector check ADAPTER_DIR --spec BASE`: whether the adapter fits the base (a spec,
         a config.json or the base model's folder): `ok`, each module, the problems."""
-        from inspector.checkpoint.adapters import fit, load_base
+        from inspector.checkpoint.adapter_fit import fit, load_base
 
         return fit(self.adapter, load_base(base))
 
     def _shown(self) -> tuple[list[tuple[str, object]], list[dict], list[str]]:
-        from inspector.checkpoint.adapters import names_joined, shown_columns
+        from inspector.checkpoint.adapter_tables import names_joined, shown_columns
         from inspector.output.answers import adapter_summary
 
         roles = self.document["roles"]
@@ -388,12 +348,12 @@ class InspectedAdapter:
 
     def __repr__(self) -> str:
         pairs, rows, columns = self._shown()
-        return _summary_text(f"InspectedAdapter {self.source}", pairs) + "\n\n" + table(
+        return summary_text(f"InspectedAdapter {self.source}", pairs) + "\n\n" + table(
             rows, columns)
 
     def _repr_html_(self) -> str:
         pairs, rows, columns = self._shown()
-        return _summary_html(self.source, pairs) + _frame(rows)[columns].to_html(index=False)
+        return summary_html(self.source, pairs) + _frame(rows, columns).to_html(index=False)
 
 
 def _spec(spec: str | Spec) -> Spec:
@@ -410,7 +370,8 @@ def inspect(source: str, spec: str | Spec | None = None) -> Inspected | Inspecte
     """A checkpoint (a file, a folder or a hub id), header-only; `spec` supplies what the files
     do not say (the head count). A PEFT adapter folder gives an InspectedAdapter (`spec` then
     names its base, when base_model_name_or_path does not)."""
-    from inspector.checkpoint.adapters import inspect_adapter, is_adapter
+    from inspector.checkpoint.adapter_tables import inspect_adapter
+    from inspector.checkpoint.adapters import is_adapter
 
     if is_adapter(source):
         document, adapter, rows = inspect_adapter(source, _spec(spec) if spec else None)

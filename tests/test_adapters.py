@@ -17,7 +17,9 @@ from math import prod
 import pytest
 from conftest import run_cli, tiny_gpt2_config
 
-from inspector.checkpoint.adapters import fit, inspect_adapter, load_base, open_adapter, part_table
+from inspector.checkpoint.adapter_fit import fit, load_base
+from inspector.checkpoint.adapter_tables import inspect_adapter, part_table
+from inspector.checkpoint.adapters import open_adapter
 
 pytest.importorskip("peft")  # the test extras install it: the adapters here are peft's own
 
@@ -159,7 +161,7 @@ def test_every_tensor_has_its_base_modules_role(made):
     """Each stored tensor's roles are those of the module its name adapts (ROLES), in all three
     adapters, and A is (r, in), B (out, r)."""
     root, _ = made
-    from inspector.checkpoint.adapters import tensor_table
+    from inspector.checkpoint.adapter_tables import tensor_table
 
     for name in ("dora", "all", "gpt2_lora", "embedding", "gpt2_dora"):
         _, adapter, rows = inspect_adapter(str(root / name))

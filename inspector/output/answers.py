@@ -1,12 +1,15 @@
-"""What `count`, `inspect` and `check` answer: the documents (their JSON) and their summary lines.
+"""What the commands answer: the documents (their JSON), their tables, their summary lines and
+the notes printed below them.
 
-One implementation for the commands (inspector.cli.main prints them) and the notebook API
-(inspector.api shows them), so a number cannot differ between the two. Header-only: no torch.
+One implementation for the commands (inspector.cli prints them), the report and the notebook API
+(inspector.api shows them), so a number or a sentence cannot differ between them. Header-only: no
+torch.
 """
 
 from __future__ import annotations
 
 from inspector.checkpoint.inspection import Inspection
+from inspector.errors import one_line
 from inspector.vocab.rows import Row
 from inspector.spec.schema import Spec
 from inspector.vocab.tables import (
@@ -19,9 +22,12 @@ from inspector.vocab.tables import (
     layer_table,
     quantized_roles,
     role_table,
+    select,
     tensor_table,
     total,
+    unmapped,
 )
+from inspector.terminal import summarised
 
 # `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
 INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
@@ -142,6 +148,85 @@ def count_summary(document: dict, spec: Spec) -> list[tuple[str, object]]:
             *active_line(document, spec)]
 
 
+# `count --by X`: the JSON key its table goes under (role's is the document's own "roles")
+COUNT_TABLES = {"role": "roles", "layer": "layers", "tensor": "tensors", "expert": "experts"}
+COUNT_TENSOR_COLUMNS = ("tensor", "role", "layer", "kind", "shape", "numel", "tied_to")
+
+
+def count_table(by: str, rows: list[Row], document: dict, count_tied: bool = False,
+                weights_only: bool = False) -> list[dict]:
+    """The table `count --by` shows, also put in the document under COUNT_TABLES[by]."""
+    if by == "role":
+        return document["roles"]
+    if by == "expert":
+        table = expert_table(rows)
+    elif by == "layer":
+        table = layer_table(rows, count_tied, weights_only)
+    else:
+        table = [{k: t[k] for k in COUNT_TENSOR_COLUMNS}
+                 for t in tensor_table(select(rows, count_tied, weights_only))]
+    document[COUNT_TABLES[by]] = table
+    return table
+
+
+def count_footnote(roles: list[dict], count_tied: bool, weights_only: bool) -> str:
+    """The lines below `count`'s table: what a tie and --weights-only did to the total."""
+    notes = []
+    for r in roles:
+        if r["tied_to"]:
+            how = "counted again" if count_tied else "shown, not added to the total"
+            notes.append(f"{r['role']} is tied to {r['tied_to']} (one storage): {how}.")
+    if weights_only:
+        notes.append("--weights-only: matrices only; biases, norms and the position table left"
+                     " out.")
+    return "\n" + "\n".join(notes) if notes else ""
+
+
+COSTS_HEADING = "\ncosts (from the spec; every stored parameter once):\n"
+
+
+def specs_table(specs: list[Spec]) -> list[dict]:
+    """`inspector specs`: one row per spec, by family and then size."""
+    from inspector.spec.describe import spec_rows
+
+    rows = [{"spec": s.name, "family": s.family, "parameters": total(spec_rows(s)),
+             "layers": s.n_layers, "d_model": s.d_model, "heads": s.n_heads, "source": s.source}
+            for s in specs]
+    rows.sort(key=lambda r: (r["family"], r["parameters"]))
+    return rows
+
+
+def hub_note(found: dict) -> str:
+    """Below `inspect`'s table: the hub's count beside ours, the difference one cause a line."""
+    from inspector.checkpoint.hub_count import lines
+
+    dtypes = ", ".join(f"{k} {v:,}" for k, v in found["dtypes"].items())
+    head = (f"\nthe hub counts {found['total']:,} ({dtypes}); inspector {found['parameters']:,}"
+            f" parameters; difference {found['difference']:,}")
+    return "\n".join([head + (":" if found["causes"] or found["unexplained"] else ""),
+                      *(f"  {line}" for line in lines(found))])
+
+
+UNMAPPED_NAMES_SHOWN = 3
+
+
+def unmapped_note(layout: str, rows: list[Row]) -> str | None:
+    """The tensors no rule recognises, in one sentence: how many, their values, the first few
+    names (escaped: they come from the file). `inspect` warns it after the source, the report
+    lists it among its notes, the API's Inspected.warnings holds it."""
+    names = unmapped(rows)
+    if not names:
+        return None
+    values = sum(r.numel for r in rows if r.kind == "unmapped")
+    shown = summarised(names, UNMAPPED_NAMES_SHOWN)
+    which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
+    components = sorted({r.component for r in rows if r.kind == "unmapped" and r.component})
+    if components:  # a multimodal model's: its vision tower's, its projector's
+        which += f" nor a generic name pattern (components: {', '.join(components)})"
+    return (f"{len(names):,} tensors ({values:,} values) match {which}: {shown};"
+            " counted as 'unmapped'")
+
+
 def check_summary(verdict: dict, spec: Spec, source: str) -> list[tuple[str, object]]:
     """The lines above `check`'s role table."""
     t = verdict["total"]
@@ -152,8 +237,6 @@ def check_summary(verdict: dict, spec: Spec, source: str) -> list[tuple[str, obj
 
 def check_notes(verdict: dict, shown: int = 20) -> list[str]:
     """The lines below `check`'s role table: buffers, what no spec checks, the problems."""
-    from inspector.errors import one_line
-
     notes = []
     if verdict["buffers"]:
         numel = sum(b["numel"] for b in verdict["buffers"])
@@ -162,11 +245,47 @@ def check_notes(verdict: dict, shown: int = 20) -> list[str]:
     if verdict.get("unchecked"):  # a multimodal model's vision tower, projector, ...
         parts = ", ".join(f"{c['component']} {c['parameters']:,}" for c in verdict["unchecked"])
         notes.append(f"\nnot checked (a spec describes the language model): {parts}")
-    notes += [f"problem: {one_line(p)}" for p in verdict["problems"][:shown]]  # names from files
+    notes += problem_lines(verdict["problems"][:shown])
     if len(verdict["problems"]) > shown:
         notes.append(f"... and {len(verdict['problems']) - shown} more problems (--format json"
                      " lists all)")
     return notes
+
+
+def problem_lines(problems: list[str]) -> list[str]:
+    """One line a problem, whatever its names from files hold."""
+    return [f"problem: {one_line(p)}" for p in problems]
+
+
+def adapter_check_summary(verdict: dict, source: str) -> list[tuple[str, object]]:
+    """The lines above `check ADAPTER_DIR`'s module table (its problems go below it)."""
+    return [("base", verdict["base"]), ("source", source),
+            ("verdict", "fits" if verdict["ok"] else "MISMATCH")]
+
+
+def scan_summary(document: dict) -> list[tuple[str, object]]:
+    return [("cache", document["cache"]), ("revisions", len(document["revisions"]))]
+
+
+def scan_notes(document: dict) -> list[str]:
+    """Below `scan`'s table: what a '-' in the active column means, when one is there."""
+    if any(r["active"] is None and r["parameters"] for r in document["revisions"]):
+        return ["\nactive '-': a mixture of experts whose family inspector does not read per"
+                " expert."]
+    return []
+
+
+def diff_notes(document: dict, fmt: str, after_table: bool) -> str | None:
+    """Below `diff`'s table (or its summary): what differs in structure, one line each, as a
+    Markdown list in Markdown."""
+    from inspector.values.diff import structural_lines
+
+    lines = structural_lines(document)
+    if not lines:
+        return None
+    return ("\n" * after_table  # after a table, a blank line; the summary ends in one
+            + "\n".join(f"- {one_line(line)}" if fmt == "markdown" else one_line(line)
+                        for line in lines))
 
 
 def adapter_summary(doc: dict) -> list[tuple[str, object]]:

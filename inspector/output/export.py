@@ -6,12 +6,29 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from inspector.checkpoint.inspection import Inspection
 from inspector.files.atomic import make_folder, write_atomically
 from inspector.output.rendering import csv_text, json_rows
+from inspector.vocab.tables import HEADS_UNKNOWN, head_table, layer_table, role_table, tensor_table
 
 # The tables of one export. One that a run cannot write (heads, with no head count) is removed
 # if an earlier run left it, so that the folder never holds a set made of two runs.
 TABLES = ("roles", "layers", "heads", "tensors")
+
+
+def checkpoint_tables(source: str, inspection: Inspection) -> tuple[dict[str, list[dict]],
+                                                                   list[str]]:
+    """The tables `export` writes of SOURCE, and a note for each it leaves out (heads, when
+    nothing gives the head count), after the warnings of the inspection itself."""
+    rows, shape = inspection.rows, inspection.shape
+    notes = list(inspection.warnings)
+    tables = {"roles": role_table(rows), "layers": layer_table(rows)}
+    if shape.n_heads:
+        tables["heads"] = head_table(rows, shape.n_heads, shape.n_kv_heads, source)
+    else:
+        notes.append(f"{source}: heads table not written: {HEADS_UNKNOWN}")
+    tables["tensors"] = tensor_table(rows)
+    return tables, notes
 
 
 def write_tables(tables: dict[str, list[dict]], out_dir: str | Path, fmt: str) -> list[Path]:

@@ -14,12 +14,12 @@ from fractions import Fraction
 from inspector.vocab import tables
 from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import Inspection, inspect_source
+from inspector.output.answers import unmapped_note
 from inspector.output.rendering import markdown
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import LANGUAGE_MODEL
 from inspector.spec.schema import Spec
-from inspector.vocab.tables import buffers, name_pattern, role_table, total, unmapped
-from inspector.terminal import escape
+from inspector.vocab.tables import buffers, name_pattern, role_table, total
 
 PROBLEMS_SHOWN = 20
 
@@ -306,12 +306,8 @@ def _quantized_note(inspection: Inspection) -> str | None:
 
 
 def _unmapped_note(inspection: Inspection) -> str | None:
-    names = unmapped(inspection.rows)
-    if not names:
-        return None
-    return (f"{len(names)} stored tensor{'s' if len(names) != 1 else ''} match no rule of the"
-            f" {inspection.decoupled.layout.name} layout (e.g. '{escape(names[0])}'): counted as"
-            " parameters under the role 'unmapped'.")
+    said = unmapped_note(inspection.decoupled.layout.name, inspection.rows)
+    return f"{said}." if said else None
 
 
 def _published_note(inspection: Inspection, spec: Spec) -> str | None:
