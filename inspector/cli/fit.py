@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from inspector.errors import one_line
+from inspector.cli.options import say, warn
 from inspector.output.rendering import FORMATS
 from inspector.spec.fit import DTYPE_BITS
-from inspector.terminal import printable
 
 DTYPES = click.Choice(list(DTYPE_BITS))
 
@@ -61,7 +60,10 @@ def fit(source: str, memory: str, context: int | None, batch: int, dtype: str | 
         weights, how = spec_weights(spec, dtype or "bf16")
         warnings = spec.warnings()
     for w in warnings:
-        click.echo(f"inspector: warning: {one_line(w)}", err=True)
+        warn(w)
     doc = fit_document(spec, memory_bytes, weights, how, context=context, batch=batch,
                        kv_dtype=kv_dtype, overhead=overhead_bytes)
-    click.echo(printable(fit_text(doc, fmt)))
+    say(fit_text(doc, fmt))
+
+
+COMMANDS = (fit,)

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from inspector.cli import building, checkpoints, counting, pictures, values
+from inspector.cli import building, checkpoints, counting, fit, pictures, values
 from inspector.errors import InspectorError, one_line
 
 
@@ -25,15 +25,10 @@ def cli() -> None:
 
 # The command modules, each listing its commands in COMMANDS: a new one is registered by adding
 # its name here (and to the import above).
-COMMAND_MODULES = (counting, checkpoints, values, building, pictures)
+COMMAND_MODULES = (counting, checkpoints, values, building, pictures, fit)
 for _module in COMMAND_MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
-
-
-from inspector.cli.fit import fit  # noqa: E402  (a command of its own module)
-
-cli.add_command(fit)
 
 
 def main() -> None:
