@@ -6,7 +6,7 @@ older Llama checkpoints stored per layer (d_head / 2 of them, so n_heads = query
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from inspector import families
 from inspector.checkpoint.tensor_rows import Decoupled, decouple
@@ -37,6 +37,10 @@ class Shape:
         cuts by, and what groups a fused tensor whose parts alternate per key/value head."""
         return (self.n_heads, self.n_kv_heads or self.n_heads) if self.n_heads else None
 
+    def sizes(self) -> dict[str, int]:
+        """The sizes it knows (not None), under their names in a Spec (and a diagram's Model)."""
+        return {key: getattr(self, key) for key in SIZES if getattr(self, key) is not None}
+
     def as_dict(self) -> dict:
         """The fields, n_decoder_layers only for an encoder-decoder (every other model's JSON
         keeps the keys it always had)."""
@@ -44,6 +48,10 @@ class Shape:
         if out["n_decoder_layers"] is None:
             del out["n_decoder_layers"]
         return out
+
+
+# A Shape's sizes: each a Spec field of the same name.
+SIZES = tuple(f.name for f in fields(Shape) if f.name not in ("family", "basis"))
 
 
 @dataclass
@@ -144,11 +152,9 @@ def family_name(decoupled: Decoupled, config: dict | None) -> str:
 def infer_shape(decoupled: Decoupled, known: Spec | None, basis: str = "tensor shapes",
                 config: dict | None = None) -> Shape:
     if known is not None:
-        return Shape(family=family_name(decoupled, config), basis=basis, n_layers=known.n_layers,
-                     n_decoder_layers=known.n_decoder_layers or None,
-                     d_model=known.d_model, vocab_size=known.vocab_size, d_ff=known.d_ff,
-                     n_ctx=known.n_ctx, n_heads=known.n_heads, n_kv_heads=known.n_kv_heads,
-                     d_head=known.d_head)
+        # (a spec's n_decoder_layers is 0 for one stack; its other sizes are never 0)
+        return Shape(family=family_name(decoupled, config), basis=basis,
+                     **{key: getattr(known, key) or None for key in SIZES})
     by_canonical = {r.canonical: r for r in decoupled.rows if r.canonical}
     layers = [r.layer for r in decoupled.rows
               if r.layer is not None and r.role is not None and r.in_language_model]
