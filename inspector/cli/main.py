@@ -12,6 +12,7 @@ import sys
 import click
 
 from inspector.errors import InspectorError, one_line
+from inspector.formats.dtypes import WRITTEN as WRITTEN_DTYPES
 from inspector.output.rendering import FORMATS, render, summary
 from inspector.vocab.tables import TABLE_KEYS
 from inspector.terminal import printable, summarised
@@ -407,7 +408,7 @@ def scan(cache_dir: str | None, fmt: str) -> None:
 @click.option("--out", "out_dir", required=True,
               help="Folder to write config.json and model.safetensors into.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
+@click.option("--dtype", type=click.Choice(list(WRITTEN_DTYPES)), default="float32",
               show_default=True)
 def build(spec_name: str, out_dir: str, seed: int, dtype: str) -> None:
     """Write SPEC as a hub-layout checkpoint (config.json + model.safetensors) of seeded random
