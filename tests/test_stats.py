@@ -194,7 +194,7 @@ def test_fast_kernel_agrees_with_the_checked_one(dtype):
     """inspector.values.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
     reordered into lanes) against its value-by-value kernel, on strided windows of random bits that hold no
     NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
-    from inspector.values import kernels
+    from inspector.values.kernels import stats as kernels
 
     rng = np.random.default_rng(1)
     raw_dtype = V.RAW[dtype]
@@ -389,7 +389,7 @@ def test_grouped_query_heads_and_shards(tmp_path):
 def test_numba_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch):
     """Where the package's folder is read-only, numba's cache goes to the user's cache folder
     (XDG_CACHE_HOME), else to the temp folder: cache=True must never stop `stats` at import."""
-    from inspector.values import kernels
+    from inspector.values.kernels import primitives as kernels
 
     package = kernels.os.path.dirname(kernels.__file__)
     home, temp = tmp_path / "home-cache", tmp_path / "temp"

@@ -18,12 +18,13 @@ from pathlib import Path
 from inspector import families
 from inspector.spec.describe import parameter_shapes
 from inspector.files.atomic import make_folder, write_atomically
+from inspector.formats.dtypes import DTYPES as ALL_DTYPES, WRITTEN
 from inspector.errors import SpecError, UsageError
 from inspector.spec.config_json import config_from_spec, spec_from_config
 from inspector.spec.schema import FIELDS, Spec
 
-DTYPES = ("float32", "float16", "bfloat16")
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+DTYPES = WRITTEN  # by torch name: float32, float16, bfloat16
+DTYPE_BYTES = {d.torch: d.bytes for d in ALL_DTYPES if d.written}
 
 
 # Spec fields that describe no tensor and no arithmetic of the forward pass.

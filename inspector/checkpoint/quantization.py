@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inspector.formats.dtypes import DTYPES, FLOAT, INT
+
 # Suffixes of bookkeeping tensors, each with what replaces it to name the weight it serves (so
 # that it is listed under that weight's role and layer). Only read in a quantized checkpoint: in
 # any other, a tensor named `scales` is a parameter like the rest.
@@ -48,8 +50,10 @@ BOOKKEEPING_SUFFIXES = (
 )
 QUANT_STATE = ".weight.quant_state."  # bitsandbytes: `...weight.quant_state.bitsandbytes__nf4`
 
-# Integer or 8-bit float weights whose values are not the model's numbers until scaled.
-LOW_PRECISION = {"I8", "U8", "F8_E4M3", "F8_E5M2"}
+# Integer or 8-bit float weights whose values are not the model's numbers until scaled (not
+# F8_E8M0: powers of two, the scales themselves).
+LOW_PRECISION = {d.name for d in DTYPES
+                 if d.bytes == 1 and d.kind in (FLOAT, INT) and d.name != "F8_E8M0"}
 
 
 class QuantizationError(ValueError):

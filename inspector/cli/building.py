@@ -7,6 +7,7 @@ import click
 
 from inspector.cli.checkpoints import check, export, inspect
 from inspector.cli.options import say, warn
+from inspector.formats.dtypes import WRITTEN as WRITTEN_DTYPES
 
 
 @click.command()
@@ -14,7 +15,7 @@ from inspector.cli.options import say, warn
 @click.option("--out", "out_dir", required=True,
               help="Folder to write config.json and model.safetensors into.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
+@click.option("--dtype", type=click.Choice(list(WRITTEN_DTYPES)), default="float32",
               show_default=True)
 def build(spec_name: str, out_dir: str, seed: int, dtype: str) -> None:
     """Write SPEC as a hub-layout checkpoint (config.json + model.safetensors) of seeded random

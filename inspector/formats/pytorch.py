@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo, first_bytes
+from inspector.formats.dtypes import DTYPES as ALL_DTYPES
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save since 1.6: a zip of data.pkl + one record per storage
 PICKLE_MAGIC = b"\x80"  # the legacy format: pickles (protocol 2+) one after another
@@ -27,12 +28,7 @@ PICKLE_MAGIC = b"\x80"  # the legacy format: pickles (protocol 2+) one after ano
 SAVED_MAGICS = (ZIP_MAGIC, b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
 
 # torch dtype name -> the safetensors names the rest of the tool speaks.
-DTYPES = {
-    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
-    "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2", "float8_e8m0fnu": "F8_E8M0",
-    "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8",
-    "uint64": "U64", "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL",
-}
+DTYPES = {d.torch: d.name for d in ALL_DTYPES}
 
 # Training checkpoints wrap the state dict: {"state_dict": ...} (Lightning), {"model": ...}, ...
 WRAPPERS = ("state_dict", "model", "module", "model_state_dict")

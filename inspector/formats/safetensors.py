@@ -16,6 +16,7 @@ from pathlib import Path
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.formats.dtypes import DTYPES
 from inspector.files.guard import note_read
 from inspector.files.bounded_json import parse_json
 
@@ -32,12 +33,7 @@ MAX_TENSORS = 150_000
 # parquet) either.
 MAX_COUNT = 2**63
 
-DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "I64": 8, "U64": 8, "F64": 8,
-}
+DTYPE_BYTES = {d.name: d.bytes for d in DTYPES}  # the dtypes safetensors knows, and their widths
 
 
 def read_header(path: str | Path) -> tuple[list[TensorInfo], dict]:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from inspector.vocab import tables
 from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import Inspection, inspect_source
+from inspector.formats.dtypes import BY_NAME
 from inspector.output.answers import unmapped_note
 from inspector.output.rendering import markdown
 from inspector.vocab.roles import Role
@@ -23,9 +24,9 @@ from inspector.vocab.tables import buffers, name_pattern, role_table, total
 
 PROBLEMS_SHOWN = 20
 
-# Everything else (GGUF's Q4_1, Q8_0, Q4_K, ...) is a quantized block format.
-FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E5M2", "F8_E4M3", "F8_E8M0"}
-INTEGER_DTYPES = {"I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL"}
+# Floats, integers and booleans; everything else (GGUF's Q4_1, Q8_0, Q4_K, ...) is a quantized
+# block format.
+PLAIN_DTYPES = set(BY_NAME)
 
 
 def build_report(source: str, spec: Spec | None = None,
@@ -291,7 +292,7 @@ def _grouped_query_note(inspection: Inspection) -> str | None:
 
 def _quantized_note(inspection: Inspection) -> str | None:
     tensors = inspection.decoupled.checkpoint.tensors
-    quantized = [t for t in tensors if t.dtype not in FLOAT_DTYPES | INTEGER_DTYPES]
+    quantized = [t for t in tensors if t.dtype not in PLAIN_DTYPES]
     if not quantized:
         return None
     values, nbytes = sum(t.numel for t in tensors), sum(t.nbytes for t in tensors)

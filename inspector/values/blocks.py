@@ -32,21 +32,22 @@ import numpy as np
 
 from inspector.errors import CheckpointError
 from inspector.formats.base import TensorInfo
+from inspector.formats.dtypes import DTYPES, FLOAT
 
-# Stored dtype -> numpy dtype the raw bytes are viewed as.
-RAW = {
-    "F64": np.float64, "F32": np.float32, "F16": np.uint16, "BF16": np.int16,
-    "F8_E4M3": np.uint8, "F8_E5M2": np.uint8,
-    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
-    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.uint8,
-}
-# How inspector.values.kernels turns the raw numbers into values (see its docstring); the rest are cast.
-HOW = {
-    "BF16": lambda: 16,  # bfloat16 is the high half of a float32: its bits shifted up, exact
-    "F16": lambda: float_table("F16"),  # a table of every bit pattern: exact
-    "F8_E4M3": lambda: float_table("F8_E4M3"),
-    "F8_E5M2": lambda: float_table("F8_E5M2"),
-}
+# Stored dtype -> numpy dtype the raw bytes are viewed as (inspector.formats.dtypes names it).
+RAW = {d.name: getattr(np, d.numpy_view) for d in DTYPES if d.numpy_view}
+
+
+def _how(name: str):
+    """How inspector.values.kernels turns a float viewed as its bit patterns into values (see its
+    docstring), made when first asked: BF16 is the high half of a float32, its bits shifted up;
+    F16 and FP8 go through a table of every bit pattern. Both exact."""
+    return (lambda: 16) if name == "BF16" else (lambda: float_table(name))
+
+
+# Only floats numpy has no type for; the rest (floats, integers, booleans) are cast.
+HOW = {d.name: _how(d.name) for d in DTYPES
+       if d.kind == FLOAT and d.numpy_view and not d.numpy_view.startswith("float")}
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ def _span(info: TensorInfo, block: Block) -> tuple[int, int]:
     return info.offset + block.start * itemsize, (block.stop - block.start) * itemsize
 
 
+FP8_LAYOUTS = {"F8_E4M3": (4, 7), "F8_E5M2": (5, 15)}  # (exponent bits, bias)
+
+
 @cache
 def float_table(dtype: str) -> np.ndarray:
     """float32 value of every bit pattern of a 16- or 8-bit float: F16 from numpy's own
@@ -143,7 +147,7 @@ def float_table(dtype: str) -> np.ndarray:
     IEEE-like)."""
     if dtype == "F16":
         return np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
-    exp_bits, bias = (4, 7) if dtype == "F8_E4M3" else (5, 15)
+    exp_bits, bias = FP8_LAYOUTS[dtype]
     man_bits = 7 - exp_bits
     out = np.empty(256, np.float32)
     for byte in range(256):
