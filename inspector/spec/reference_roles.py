@@ -22,6 +22,9 @@ SHARED_EXPERTS = ("shared_expert", "shared_experts", "shared_mlp", "shared")
 ROUTERS = ("gate", "router", "gating", "wg", "switch", "gating_network", "classifier",
            "shared_expert_gate", "routing")
 
+# Modules outside the blocks that hold a task head's own layers (the unembedding is found apart).
+HEAD_MODULES = ("lm_head", "cls", "predictions", "generator_predictions", "head", "transform")
+
 # The owning module's attribute -> role, within attention, an MLP (or an expert), a mixer.
 ATTENTION_LEAVES = {
     **dict.fromkeys(("q_proj", "query", "wq", "q", "q_a_proj", "q_b_proj", "q_lin", "q_attn",
@@ -124,9 +127,12 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
     owner, owner_class = modules[-1] if modules else ("", "")
     if is_unembedding or (layer is None and owner in ("lm_head", "embed_out", "output")):
         return Role.UNEMBEDDING
+    heads = layer is None and any(a in HEAD_MODULES for a, _ in modules[:-1])
     if "norm" in owner_class or "norm" in owner or owner.startswith("ln") or "norm" in leaf \
             or "layernorm" in owner_class:
         return Role.NORM
+    if heads:  # the task head's own layers before the unembedding (RoBERTa's lm_head.dense)
+        return Role.HEAD
     if "embedding" in owner_class or owner_class == "embedding":
         return _embedding_role(owner)
     if _is_router(lowered) and any("expert" in a or "moe" in a or "moe" in c or "sparse" in c
