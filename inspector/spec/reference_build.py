@@ -88,7 +88,7 @@ def _meta_model(config: dict):
     try:
         hf_config = type(hf_config).from_dict(
             {k: v for k, v in config.items() if k not in ("transformers_version",)})
-    except (KeyError, ValueError, TypeError) as e:
+    except Exception as e:  # transformers' validators raise their own classes
         raise ValueError(f"transformers {transformers.__version__} cannot read this config:"
                          f" {e}") from e
     named = [a for a in config.get("architectures") or [] if isinstance(a, str)]
