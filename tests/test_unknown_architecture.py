@@ -1,4 +1,5 @@
-"""An architecture no family describes still gets an honest answer, and a tied model whose file
+"""An architecture no family describes is read from what transformers builds; one transformers
+does not know either still gets an honest answer, and a tied model whose file
 also stores its unembedding is counted as transformers counts it."""
 
 from __future__ import annotations
@@ -28,20 +29,57 @@ def persimmon(tmp_path_factory):
     return model, folder
 
 
-def test_unknown_family_is_named_as_such(persimmon):
-    """Family `unknown (model_type persimmon)`, layout `inferred`: never another family's name."""
+@pytest.fixture(scope="module")
+def unknown(persimmon, tmp_path_factory):
+    """The same checkpoint under a model_type neither a family module nor transformers knows."""
+    import shutil
+
     model, folder = persimmon
+    renamed = tmp_path_factory.mktemp("unknown")
+    for file in folder.iterdir():
+        shutil.copy(file, renamed / file.name)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "persimmon-unknown"
+    (renamed / "config.json").write_text(json.dumps(config))
+    return model, renamed
+
+
+def test_transformers_builds_what_no_family_describes(persimmon, tmp_path):
+    """Persimmon has no family module: read from the model transformers builds (the
+    transformers path), its config.json a spec that the checkpoint matches."""
+    model, folder = persimmon
+    env = {"INSPECTOR_CACHE": str(tmp_path)}
+    found = json.loads(run_cli("inspect", str(folder), "--format", "json", env=env).stdout)
+    assert found["shape"]["family"] == "persimmon (transformers PersimmonForCausalLM)"
+    assert found["layout"] == "transformers PersimmonForCausalLM"
+    assert found["roles_inferred"] is False
+    assert found["parameters"] == model.num_parameters()
+    assert run_cli("check", str(folder), "--spec", str(folder / "config.json"),
+                   env=env).returncode == 0
+    rows = json.loads(run_cli("inspect", str(folder), "--by", "tensor", "--format", "json",
+                              env=env).stdout)["tensor_rows"]
+    roles = {r["tensor"]: r["role"] for r in rows}
+    layer = "model.layers.1"
+    assert roles[f"{layer}.self_attn.query_key_value.weight"] == "query"  # fused, whole
+    assert roles[f"{layer}.self_attn.dense.weight"] == "output"
+    assert roles[f"{layer}.mlp.dense_h_to_4h.weight"] == "up"
+    assert roles[f"{layer}.self_attn.q_layernorm.bias"] == "norm"
+
+
+def test_unknown_family_is_named_as_such(unknown):
+    """Family `unknown (model_type X)`, layout `inferred`: never another family's name."""
+    model, folder = unknown
     result = run_cli("inspect", str(folder), "--format", "json")
     found = json.loads(result.stdout)
-    assert found["shape"]["family"] == "unknown (model_type persimmon)"
+    assert found["shape"]["family"] == "unknown (model_type persimmon-unknown)"
     assert found["layout"] == "inferred" and found["roles_inferred"] is True
     assert found["parameters"] == model.num_parameters()
 
 
-def test_roles_inferred_from_generic_names(persimmon):
+def test_roles_inferred_from_generic_names(unknown):
     """Generic names get their roles; the fused query_key_value and the ambiguous `dense` are
     left unmapped rather than cut or named by a guess."""
-    _, folder = persimmon
+    _, folder = unknown
     result = run_cli("inspect", str(folder), "--by", "tensor", "--format", "json")
     roles = {r["tensor"]: r["role"] for r in json.loads(result.stdout)["tensor_rows"]}
     layer = "model.layers.1"
@@ -56,10 +94,10 @@ def test_roles_inferred_from_generic_names(persimmon):
     assert roles[f"{layer}.self_attn.dense.weight"] == "unmapped"
 
 
-def test_one_summary_warning_for_unmapped(persimmon):
+def test_one_summary_warning_for_unmapped(unknown):
     """8 unmapped tensors (per layer: query_key_value and dense, weight and bias) holding
     2 x (192 x 64 + 192 + 64 x 64 + 64) = 33,280 values: one warning line, not eight."""
-    _, folder = persimmon
+    _, folder = unknown
     result = run_cli("inspect", str(folder))
     assert result.returncode == 0
     lines = [line for line in result.stderr.splitlines() if "unmapped" in line]
@@ -67,12 +105,12 @@ def test_one_summary_warning_for_unmapped(persimmon):
     assert "8 tensors (33,280 values)" in lines[0] and "and 5 more" in lines[0]
 
 
-def test_its_config_is_not_a_spec(persimmon):
-    _, folder = persimmon
+def test_its_config_is_not_a_spec(unknown):
+    _, folder = unknown
     result = run_cli("check", str(folder), "--spec", str(folder / "config.json"))
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "model_type 'persimmon' is not supported" in \
-        result.stderr
+    assert result.stderr.count("\n") == 1 and \
+        "model_type 'persimmon-unknown' is not supported" in result.stderr
 
 
 def test_stored_copy_of_a_tied_unembedding_counted_once(tmp_path):

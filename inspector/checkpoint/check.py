@@ -23,6 +23,11 @@ def _shape(shape: tuple[int, ...]) -> str:
 def check(spec: Spec, decoupled: Decoupled) -> dict:
     from inspector.families import tied_as_stored
 
+    if getattr(spec, "description", None) is not None:  # what transformers builds
+        from inspector.checkpoint.reference_rows import check_by_reference
+
+        return check_by_reference(spec, decoupled)
+
     spec = tied_as_stored(spec, decoupled.tied)  # where the family leaves the tie to the files
     # A spec describes a language model: a multimodal checkpoint's other components (vision
     # tower, projector, a multi-token-prediction layer) are listed, not checked.

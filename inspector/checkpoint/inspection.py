@@ -72,6 +72,9 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     supplies the head counts the files do not say, and any disagreement becomes a warning."""
     checkpoint = open_checkpoint(source)
     config, basis = described_config(checkpoint)
+    reference = _reference(config, f"{source} ({basis})", spec)
+    if reference is not None:  # what transformers builds from config.json
+        return _inspect_by_reference(checkpoint, reference, basis, config, spec, source)
     config_spec = _config_spec(config, f"{source} ({basis})")
     known = config_spec or spec
     tied_default = known.tied_embeddings if known is not None else True
@@ -86,6 +89,31 @@ def inspect_source(source: str, spec: Spec | None = None) -> Inspection:
     if spec is not None:
         shape, warnings = with_spec_heads(shape, spec, source)
     return Inspection(decoupled, shape, config_spec, warnings, known)
+
+
+def _reference(config: dict | None, origin: str, spec: Spec | None) -> Spec | None:
+    """The transformers path's spec of a checkpoint (inspector.spec.reference): its own
+    config.json's, else a --spec that is one; None when neither is (or transformers cannot)."""
+    from inspector.spec.reference import reference_spec, uses_reference
+
+    if uses_reference(config):
+        try:
+            return reference_spec(config, origin)
+        except SpecError:
+            pass  # transformers cannot build it: the tensors are still read by their names
+    return spec if getattr(spec, "description", None) is not None else None
+
+
+def _inspect_by_reference(checkpoint: Checkpoint, reference: Spec, basis: str,
+                          config: dict | None, spec: Spec | None, source: str) -> Inspection:
+    from inspector.checkpoint.reference_rows import decouple_by_reference
+
+    decoupled = decouple_by_reference(checkpoint, reference.description)
+    shape = infer_shape(decoupled, reference, basis=basis, config=config)
+    warnings: list[str] = []
+    if spec is not None and spec is not reference:
+        shape, warnings = with_spec_heads(shape, spec, source)
+    return Inspection(decoupled, shape, None, warnings, reference)
 
 
 # What a --spec is compared on against the checkpoint's own shape.
@@ -136,6 +164,8 @@ def family_name(decoupled: Decoupled, config: dict | None) -> str:
     """The family config.json names when the registry knows it; `unknown (model_type X)` when
     it names one the registry does not; else the family whose layout the names matched."""
     model_type = (config or {}).get("model_type")
+    if decoupled.layout.name.startswith("transformers ") and not decoupled.layout.rules:
+        return f"{model_type} ({decoupled.layout.name})"  # the transformers path's
     family = families.by_model_type(model_type)
     if family is not None:
         return family.name

@@ -87,3 +87,8 @@ def _write(path: Path, data: bytes) -> None:
             raise
     except OSError:
         pass  # a read-only cache: the next call reads from the hub again
+
+
+def write_entry(path: Path, data: bytes) -> None:
+    """Write a cache entry whole or not at all (a read-only cache is only slower next time)."""
+    _write(path, data)

@@ -199,6 +199,11 @@ def parameter_shapes(spec: Spec) -> list[tuple[str, tuple[int, ...]]]:
 
 
 def spec_rows(spec: Spec) -> list[Row]:
+    description = getattr(spec, "description", None)
+    if description is not None:  # a ReferenceSpec: what transformers builds (spec/reference.py)
+        from inspector.spec.reference import description_rows
+
+        return description_rows(description)
     rows = []
     for name, shape in parameter_shapes(spec):
         role, layer, kind = parse(name)

@@ -30,10 +30,9 @@ def load_spec(source: str) -> Spec:
             path = shipped
         elif (hub_id := _hub_id(source)) is not None:
             from inspector.formats.hub import hub_config
-            from inspector.spec.config_json import spec_from_config
 
-            return spec_from_config(hub_config(hub_id.repo_id, hub_id.revision),
-                                    origin=f"{source} (config.json)")
+            return config_spec(hub_config(hub_id.repo_id, hub_id.revision),
+                               origin=f"{source} (config.json)")
         elif path.suffix in (".yaml", ".yml", ".json") or "/" in source:
             raise SpecError(source, "no such spec file")
         else:
@@ -43,10 +42,22 @@ def load_spec(source: str) -> Spec:
                 f" shipped: {', '.join(shipped_names())}",
             )
     if path.suffix == ".json":
-        from inspector.spec.config_json import spec_from_config
-
-        return spec_from_config(read_json(path, SpecError), origin=str(path))
+        return config_spec(read_json(path, SpecError), origin=str(path))
     return spec_from_dict(_read_yaml(path), origin=str(path))
+
+
+def config_spec(config: object, origin: str) -> Spec:
+    """A config.json as a spec: by its family module, else by the model transformers builds
+    from it (inspector.spec.reference), when transformers knows its model_type."""
+    from inspector.spec.config_json import spec_from_config
+    from inspector.spec.reference import UnknownToTransformers, reference_spec, uses_reference
+
+    if not uses_reference(config):
+        return spec_from_config(config, origin=origin)
+    try:
+        return reference_spec(config, origin)
+    except UnknownToTransformers:
+        return spec_from_config(config, origin=origin)  # its 'not supported' line
 
 
 def _hub_id(source: str):

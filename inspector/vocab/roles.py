@@ -23,6 +23,12 @@ class Role(str, Enum):
     # A task head's own layers (BERT's masked-LM transform, its next-sentence classifier): not
     # the embedding, not a block, not the unembedding the transform feeds.
     HEAD = "head"
+    # What a token mixer other than attention holds of its own: a state-space layer's input and
+    # state projections, convolution, decay (A_log), skip (D) and step bias (dt_bias) (Mamba,
+    # Jamba, Falcon-H1, Nemotron-H), a linear attention's convolutions and gates (Qwen3-Next,
+    # Kimi-Linear), a short convolution (LFM2). None of query/key/value says them, and they are
+    # neither MLP nor norm; their output projection is still `output`.
+    MIXER = "mixer"
 
     def __str__(self) -> str:
         return self.value

@@ -1,0 +1,201 @@
+"""The role of a tensor of a model transformers built, from the modules that own it: their
+attribute names and classes say attention, MLP, expert, router, norm, embedding, head or mixer.
+
+Read from the path of (attribute, class) pairs from the model down to the tensor, innermost
+first: the owning module's attribute says which projection (q_proj, w1, in_proj, ...), an
+enclosing module says in what (attention, an MLP, the routed experts, a state-space mixer).
+"""
+
+from __future__ import annotations
+
+from inspector.families.name_patterns import LEAF_ROLES
+from inspector.vocab.roles import Role
+
+# An enclosing module's attribute or class (lower case, as a part of it) that says what it is.
+ATTENTION = ("attn", "attention")
+MIXERS = ("mamba", "mixer", "ssm", "deltanet", "delta_net", "linear_attn", "linearattention",
+          "lightning", "shortconv", "short_conv", "conv", "rwkv", "retention", "hyena", "lru",
+          "recurrent", "time_mix", "token_shift")
+MLP = ("mlp", "feed_forward", "feedforward", "ffn", "ff", "moe", "sparse", "intermediate",
+       "channel_mix", "block_sparse")
+SHARED_EXPERTS = ("shared_expert", "shared_experts", "shared_mlp", "shared")
+ROUTERS = ("gate", "router", "gating", "wg", "switch", "gating_network", "classifier",
+           "shared_expert_gate", "routing")
+
+# Modules outside the blocks that hold a task head's own layers (the unembedding is found apart).
+HEAD_MODULES = ("lm_head", "cls", "predictions", "generator_predictions", "head", "transform")
+
+# The owning module's attribute -> role, within attention, an MLP (or an expert), a mixer.
+ATTENTION_LEAVES = {
+    **dict.fromkeys(("q_proj", "query", "wq", "q", "q_a_proj", "q_b_proj", "q_lin", "q_attn",
+                     "linear_q", "to_q", "query_proj", "q_up_proj", "q_down_proj"), Role.QUERY),
+    **dict.fromkeys(("k_proj", "key", "wk", "k", "k_lin", "linear_k", "to_k", "key_proj",
+                     "kv_a_proj_with_mqa", "kv_a_proj", "k_up_proj"), Role.KEY),
+    **dict.fromkeys(("v_proj", "value", "wv", "v", "v_lin", "linear_v", "to_v", "value_proj",
+                     "kv_b_proj", "v_up_proj"), Role.VALUE),
+    **dict.fromkeys(("o_proj", "out_proj", "dense", "wo", "c_proj", "o", "out_lin", "linear_out",
+                     "to_out", "proj", "output", "o_lin", "output_proj", "out", "sinks",
+                     "attention_sink", "sink"), Role.OUTPUT),
+    # fused: one stored tensor whose first rows are the queries (reported under QUERY whole)
+    **dict.fromkeys(("qkv_proj", "query_key_value", "c_attn", "wqkv", "qkv", "in_proj",
+                     "w_qkv", "qkv_lin", "q_kv", "kv_proj", "c_attn_q", "qk_proj"), Role.QUERY),
+}
+MLP_LEAVES = {
+    **dict.fromkeys(("gate_proj", "w1", "wi_0", "gate", "linear_gate", "gate_up_proj",
+                     "input_linear", "fc1_gate"), Role.GATE),
+    **dict.fromkeys(("up_proj", "w3", "fc1", "c_fc", "dense_h_to_4h", "fc_in", "wi", "wi_1",
+                     "linear_1", "lin1", "up", "fc", "dense", "w_in", "in_proj", "c_fc2",
+                     "linear_fc1", "layer1", "wi_up"), Role.UP),
+    **dict.fromkeys(("down_proj", "w2", "fc2", "c_proj", "dense_4h_to_h", "fc_out", "wo",
+                     "linear_2", "lin2", "down", "output_linear", "w_out", "out_proj",
+                     "linear_fc2", "layer2", "proj"), Role.DOWN),
+}
+
+
+def owner_chain(model, name: str) -> list[tuple[str, str]]:
+    """(attribute, class name) of every module from the model down to the one that owns `name`
+    (as deep as the in-memory modules go: a stored name save_pretrained renamed stops early),
+    then (the tensor's own name, "")."""
+    parts = name.split(".")
+    chain, module = [], model
+    for part in parts[:-1]:
+        child = getattr(module, "_modules", {}).get(part)
+        if child is None:
+            break
+        chain.append((part, type(child).__name__))
+        module = child
+    chain += [(p, "") for p in parts[len(chain):]]
+    return chain
+
+
+def role_of(stored: str, source: str, chain: list[tuple[str, str]], is_buffer: bool,
+            is_unembedding: bool, shape) -> tuple[str | None, str, int | None, int | None]:
+    """(role, kind, layer, expert) of one stored tensor. kind: weight, bias, buffer, unmapped;
+    expert: the routed expert's number, -1 for a tensor stacking every expert on its first
+    axis, None outside the routed experts."""
+    layer, expert = _numbers(stored)
+    leaf = chain[-1][0]
+    kind = "bias" if leaf == "bias" or leaf.endswith("_bias") and not is_buffer else "weight"
+    if is_buffer:
+        return None, "buffer", layer, None
+    role = _role(chain, is_unembedding, layer)
+    lowered = [(a.lower(), c.lower()) for a, c in chain]
+    routed = _routed(lowered)
+    if routed and expert is None and len(shape) >= 2 and leaf != "bias" and role != Role.ROUTER:
+        expert = -1  # every expert in one tensor, stacked on its first axis
+    elif routed and expert is None:
+        expert = -1 if shape and not _is_router(lowered) else None
+    if not routed:
+        expert = None
+    return (role.value if role else None), (kind if role else "unmapped"), layer, expert
+
+
+def _numbers(stored: str) -> tuple[int | None, int | None]:
+    """The layer (the first number in the name) and the routed expert (the number after
+    `experts`), as stored."""
+    parts = stored.split(".")
+    layer = expert = None
+    for i, part in enumerate(parts):
+        if not (part.isdigit() and part.isascii()):
+            continue
+        if i and "expert" in parts[i - 1] and "shared" not in parts[i - 1]:
+            expert = int(part)
+        elif layer is None:
+            layer = int(part)
+    return layer, expert
+
+
+def _routed(lowered: list[tuple[str, str]]) -> bool:
+    """Under a module of routed experts (not the shared ones)."""
+    for attr, cls in lowered:
+        if any(attr == s or attr.startswith(s + "_") for s in SHARED_EXPERTS) or "shared" in cls:
+            return False
+    return any(("expert" in attr and "shared" not in attr) or
+               ("expert" in cls and "shared" not in cls) for attr, cls in lowered[:-1])
+
+
+def _is_router(lowered: list[tuple[str, str]]) -> bool:
+    modules = [a for a, _ in lowered[:-1]]
+    return bool(modules) and (modules[-1] in ROUTERS or "router" in lowered[-2][1]
+                              or "gate" in lowered[-2][1] and "expert" not in lowered[-2][1])
+
+
+def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None) -> Role | None:
+    lowered = [(a.lower(), c.lower()) for a, c in chain]
+    modules = lowered[:-1]
+    leaf = lowered[-1][0]
+    owner, owner_class = modules[-1] if modules else ("", "")
+    if is_unembedding or (layer is None and owner in ("lm_head", "embed_out", "output")):
+        return Role.UNEMBEDDING
+    heads = layer is None and any(a in HEAD_MODULES for a, _ in modules[:-1])
+    if "norm" in owner_class or "norm" in owner or owner.startswith("ln") or "norm" in leaf \
+            or "layernorm" in owner_class:
+        return Role.NORM
+    if heads:  # the task head's own layers before the unembedding (RoBERTa's lm_head.dense)
+        return Role.HEAD
+    if "embedding" in owner_class or owner_class == "embedding":
+        return _embedding_role(owner)
+    if _is_router(lowered) and any("expert" in a or "moe" in a or "moe" in c or "sparse" in c
+                                   or "expert" in c or "router" in c or "mlp" in a
+                                   for a, c in modules):
+        return Role.ROUTER
+    if leaf in ("sinks", "sink") or owner in ("sinks",):
+        return Role.OUTPUT
+    contexts = _contexts(modules)
+    if owner == "dense" and len(modules) > 1 and modules[-2][0] == "output" and \
+            "selfoutput" not in modules[-2][1] and "attention" not in contexts:
+        return Role.DOWN  # BERT's BertOutput: the MLP's second projection
+    if contexts and contexts[0] == "mixer":
+        return Role.OUTPUT if owner in ("out_proj", "o_proj", "output") else Role.MIXER
+    if contexts and contexts[0] == "attention":
+        found = ATTENTION_LEAVES.get(owner) or ATTENTION_LEAVES.get(leaf)
+        return found if found is not None else _mixer_or_none(owner, leaf)
+    if contexts and contexts[0] == "mlp":
+        found = MLP_LEAVES.get(owner) or MLP_LEAVES.get(leaf)
+        if found is not None:
+            return found
+    if layer is None and owner in ("cls", "predictions", "transform", "head", "pooler"):
+        return Role.POOLER if owner == "pooler" else Role.HEAD
+    if "pooler" in owner or "pooler" in owner_class:
+        return Role.POOLER
+    if any(a in ("transform", "predictions", "cls") for a, _ in modules):
+        return Role.HEAD
+    generic = LEAF_ROLES.get(owner)
+    if generic in (Role.EMBEDDING, Role.POSITION, Role.TOKEN_TYPE, Role.UNEMBEDDING) \
+            and layer is not None:
+        generic = None
+    return generic
+
+
+def _contexts(modules: list[tuple[str, str]]) -> list[str]:
+    """What the enclosing modules are, innermost first: attention, mixer, mlp."""
+    found = []
+    for attr, cls in reversed(modules[:-1] or modules):
+        if any(m in attr or m in cls for m in MIXERS) and "attention" not in cls.replace(
+                "linearattention", "").replace("linear_attn", ""):
+            found.append("mixer")
+        elif any(m in attr or m in cls for m in ATTENTION):
+            found.append("attention")
+        elif any(m == attr or attr.startswith(m) or m in cls for m in MLP) or "expert" in attr \
+                or "expert" in cls:
+            found.append("mlp")
+    return found
+
+
+def _mixer_or_none(owner: str, leaf: str) -> Role | None:
+    """Inside attention, what no projection name says: a convolution, a decay, a gate of a
+    linear attention (the mixer's own), else nothing guessed."""
+    if any(m in owner or m in leaf for m in ("conv", "a_log", "dt_", "decay", "beta", "g_proj",
+                                             "b_proj", "f_proj", "gate", "slope", "ba")):
+        return Role.MIXER
+    if leaf in ("d", "a_log", "dt_bias"):
+        return Role.MIXER
+    return None
+
+
+def _embedding_role(owner: str) -> Role:
+    if "position" in owner or owner in ("wpe", "pos_emb", "embed_positions"):
+        return Role.POSITION
+    if "token_type" in owner or "segment" in owner:
+        return Role.TOKEN_TYPE
+    return Role.EMBEDDING

@@ -1,0 +1,287 @@
+"""Every causal-LM model type of the installed transformers, read by the transformers path
+(inspector.spec.reference): a small config of each (tests/reference_configs.py), built on the
+meta device and written by transformers' own save_pretrained with a hole data region, then
+inspected, checked and counted, each against the model transformers built:
+
+- inspect's total is num_parameters(); buffers are the model's persistent buffers; the tie is
+  transformers' (the unembedding is the embedding's parameter);
+- at most 1% of the language model's parameters unmapped, none of a state-space or linear
+  attention mixer;
+- check --spec config.json matches, and a config of one more layer does not;
+- count config.json is num_parameters(); a mixture of experts' active parameters are those
+  outside the routed experts plus k/E of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+from reference_configs import save_hole_checkpoint
+
+# Model types whose default config, shrunk, transformers 5.25 cannot build: the reason.
+DOES_NOT_BUILD: dict[str, str] = {
+    "big_bird": "ValueError: attention_type can either be original_full or block_sparse, but is bl",
+    "cohere_compass_text": "KeyError: 'full_attention'",
+    "dbrx": "AttributeError: 'DbrxAttentionConfig' object has no attribute 'rope_theta'",
+    "dots1": "TypeError: empty() takes 1 positional argument but 3 were given",
+    "dots3_note": "ValueError: `per_layer_config` keys must be integer layer indices in the range [0, 2); got",
+    "dots3_note_text": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+    "gemma3n": "ImportError: ",
+    "gemma3n_text": "ValueError: The set of layer types producing a cache is different than the set of layer ty",
+    "gemma4": "ValueError: `per_layer_config` keys must be integer layer indices in the range [0, 2); got",
+    "gemma4_assistant": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+    "gemma4_unified": "ValueError: `per_layer_config` keys must be integer layer indices in the range [0, 2); got",
+    "gemma4_unified_assistant": "ValueError: `per_layer_config` keys must be integer layer indices in the range [0, 2); got",
+    "hunyuan_v1_dense": "TypeError: unsupported operand type(s) for ** or pow(): 'NoneType' and 'float'",
+    "hunyuan_v1_moe": "TypeError: unsupported operand type(s) for ** or pow(): 'NoneType' and 'float'",
+    "inkling2_loop_text": "RuntimeError: Trying to create tensor with negative dimension -199802: [-199802, 64]",
+    "inkling2_text": "RuntimeError: Trying to create tensor with negative dimension -199802: [-199802, 64]",
+    "kolibri1_1": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+    "lfm2_moe": "TypeError: 'NoneType' object is not subscriptable",
+    "mamba2": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+    "ministral": "TypeError: unsupported operand type(s) for ** or pow(): 'NoneType' and 'float'",
+    "musicgen": "AttributeError: 'MusicgenConfig' object has no attribute 'dropout'",
+    "musicgen_melody": "AttributeError: 'MusicgenMelodyConfig' object has no attribute 'dropout'",
+    "nemotron": "TypeError: unsupported operand type(s) for //: 'int' and 'NoneType'",
+    "olmo_hybrid": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+    "reformer": "ValueError: Make sure that config.axial_pos_embds factors: (64, 192) sum to config.hidden_",
+    "zaya": "StrictDataclassClassValidationError: Class validation error for validator 'validate_archit",
+}
+
+# Model types that build but do not yet answer as transformers does (what remains to do): the
+# first assertion that fails. Asserted exactly, so that a fix moves a type out of this table.
+NOT_YET: dict[str, str] = {
+    "aria_text": "an assertion (total, buffers, tie or active)",
+    "axk2": "['model.layers.0.self_attn.indexer.weights_proj.weight', 'model.layers.0.self_attn.indexer",
+    "bamba": "SpecError: 'transformers 5.25.0 cannot read this config: Validation error for field 'time_",
+    "bart": "an assertion (total, buffers, tie or active)",
+    "bigbird_pegasus": "an assertion (total, buffers, tie or active)",
+    "blenderbot": "an assertion (total, buffers, tie or active)",
+    "blenderbot-small": "an assertion (total, buffers, tie or active)",
+    "blt": "an assertion (total, buffers, tie or active)",
+    "cpmant": "['cpmant.encoder.layers.0.ffn.ffn.w_in.w_0.weight', 'cpmant.encoder.layers.0.ffn.ffn.w_in.",
+    "ctrl": "['transformer.h.0.ffn.0.bias', 'transformer.h.0.ffn.0.weight', 'transformer.h.0.ffn.2.bias",
+    "deepseek_v32": "['model.layers.0.self_attn.indexer.weights_proj.weight', 'model.layers.0.self_attn.indexer",
+    "deepseek_v4": "an assertion (total, buffers, tie or active)",
+    "dory": "SpecError: 'transformers 5.25.0 cannot read this config: Class validation error for valida",
+    "electra": "['electra.embeddings_project.bias', 'electra.embeddings_project.weight']",
+    "ergo": "an assertion (total, buffers, tie or active)",
+    "exaone_moe": "an assertion (total, buffers, tie or active)",
+    "falcon_h1": "SpecError: 'transformers 5.25.0 cannot read this config: Validation error for field 'time_",
+    "fuyu": "an assertion (total, buffers, tie or active)",
+    "gemma3": "an assertion (total, buffers, tie or active)",
+    "gemma4_text": "SpecError: 'transformers 5.25.0 cannot build gemma4_text: ValueError: Layer type 'full_att",
+    "gemma4_unified_text": "SpecError: 'transformers 5.25.0 cannot build gemma4_unified_text: ValueError: Layer type '",
+    "glm_moe_dsa": "['model.layers.0.self_attn.indexer.weights_proj.weight', 'model.layers.0.self_attn.indexer",
+    "got_ocr2": "an assertion (total, buffers, tie or active)",
+    "gptj": "SpecError: ''rotary_fraction' must be in (0, 1], got 4.0'",
+    "granitemoe": "an assertion (total, buffers, tie or active)",
+    "granitemoe_swa": "an assertion (total, buffers, tie or active)",
+    "granitemoehybrid": "SpecError: 'transformers 5.25.0 cannot read this config: Validation error for field 'time_",
+    "hrm_text": "an assertion (total, buffers, tie or active)",
+    "hy_v3": "an assertion (total, buffers, tie or active)",
+    "hy_v4": "['model.hc_pre.hc_head.hc_head_base', 'model.hc_pre.hc_head.hc_head_fn', 'model.hc_pre.hc_",
+    "inkling_text": "['model.layers.0.self_attn.r_proj.weight', 'model.layers.1.self_attn.r_proj.weight']",
+    "jetmoe": "an assertion (total, buffers, tie or active)",
+    "kimi_linear": "an assertion (total, buffers, tie or active)",
+    "kolibri1": "an assertion (total, buffers, tie or active)",
+    "lara_mini": "model.layers.0.linear_attn",
+    "llama4": "an assertion (total, buffers, tie or active)",
+    "llama4_text": "an assertion (total, buffers, tie or active)",
+    "marian": "an assertion (total, buffers, tie or active)",
+    "mbart": "an assertion (total, buffers, tie or active)",
+    "minimax_m2": "an assertion (total, buffers, tie or active)",
+    "minimax_m3_vl_text": "an assertion (total, buffers, tie or active)",
+    "moshi": "['model.layers.0.self_attn.k_proj.linear.weight', 'model.layers.0.self_attn.o_proj.linear.",
+    "moss_transcribe_diarize": "an assertion (total, buffers, tie or active)",
+    "mvp": "an assertion (total, buffers, tie or active)",
+    "nemotron_h": "SpecError: 'transformers 5.25.0 cannot read this config: Validation error for field 'time_",
+    "param2moe": "an assertion (total, buffers, tie or active)",
+    "pegasus": "an assertion (total, buffers, tie or active)",
+    "plbart": "an assertion (total, buffers, tie or active)",
+    "prophetnet": "['prophetnet.decoder.layers.0.feed_forward.intermediate.bias', 'prophetnet.decoder.layers.",
+    "qwen3_5": "model.layers.0.linear_attn",
+    "qwen3_5_text": "model.layers.0.linear_attn",
+    "qwen3_next": "model.layers.0.linear_attn",
+    "qwen4_exp": "['model.layers.0.attn_hyper_connection.block_inject_weight.weight', 'model.layers.0.attn_h",
+    "qwen4_exp_text": "['model.layers.0.attn_hyper_connection.block_inject_weight.weight', 'model.layers.0.attn_h",
+    "rembert": "['rembert.encoder.embedding_hidden_mapping_in.bias', 'rembert.encoder.embedding_hidden_map",
+    "rwkv": "['rwkv.blocks.0.attention.receptance.weight', 'rwkv.blocks.1.attention.receptance.weight']",
+    "sarvam_moe": "an assertion (total, buffers, tie or active)",
+    "trocr": "an assertion (total, buffers, tie or active)",
+    "whisper": "an assertion (total, buffers, tie or active)",
+    "xlnet": "['transformer.layer.0.ff.layer_1.bias', 'transformer.layer.0.ff.layer_1.weight', 'transfor",
+    "xlstm": "['backbone.blocks.0.ffn.proj_down.weight', 'backbone.blocks.0.ffn.proj_up.weight', 'backbo",
+    "xmod": "['roberta.encoder.layer.0.output.adapter_modules.en_XX.dense1.bias', 'roberta.encoder.laye",
+}
+UNMAPPED_OVER_1_PERCENT: dict[str, str] = {}
+
+MIXER_CLASSES = ("Mamba", "GatedDeltaNet", "DeltaNet", "ShortConv", "LinearAttention",
+                 "Lightning", "Mixer")
+
+
+def _types() -> list[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return sorted(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+
+
+def _reference(folder) -> tuple:
+    """(inspection, check verdict, counted rows, spec) by the functions the commands call."""
+    from inspector.checkpoint.check import check
+    from inspector.checkpoint.inspection import inspect_source
+    from inspector.spec.describe import spec_rows
+    from inspector.spec.loading import load_spec
+
+    spec = load_spec(str(folder / "config.json"))
+    return inspect_source(str(folder)), check(spec, inspect_source(str(folder), spec).decoupled), \
+        spec_rows(spec), spec
+
+
+def _one_more_layer(folder, tmp_path):
+    """The config.json with one more layer, in a folder of its own."""
+    config = json.loads((folder / "config.json").read_text())
+    for key in ("num_hidden_layers", "n_layer", "n_layers", "num_layers"):
+        if isinstance(config.get(key), int):
+            layers = config[key]
+            config[key] += 1
+            break
+    else:
+        layers = None
+    for key, value in config.items():  # per-layer lists and patterns grow with it
+        if layers and isinstance(value, list) and len(value) == layers and layers > 1:
+            config[key] = value + value[-1:]
+        elif layers and isinstance(value, str) and len(value) == layers and layers > 1:
+            config[key] = value + value[-1]
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(config))
+    return changed
+
+
+def _assert_like_transformers(model, folder, tmp_path):
+    from inspector.checkpoint.check import check
+    from inspector.checkpoint.inspection import inspect_source
+    from inspector.spec.loading import load_spec
+    from inspector.vocab.tables import active_total, total
+
+    inspection, verdict, counted, spec = _reference(folder)
+    rows = inspection.rows
+    n = model.num_parameters()
+    assert total(rows) == n
+    assert total(counted) == n  # count config.json
+    assert verdict["ok"], verdict["problems"][:5]
+    buffers = {name for name, _ in model.named_buffers()} & set(model.state_dict())
+    stored = {t.name for t in inspection.decoupled.checkpoint.tensors}
+    assert {r.tensor for r in rows if r.kind == "buffer"} == buffers & stored
+    tied = model.get_output_embeddings() is not None and model.get_input_embeddings() is not None \
+        and model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert inspection.decoupled.tied == tied
+    language = [r for r in rows if r.counted and not _other_component(r.tensor)]
+    unmapped = sum(r.numel for r in language if r.kind == "unmapped")
+    assert unmapped * 100 <= total(language) or model.config.model_type in \
+        UNMAPPED_OVER_1_PERCENT, sorted({r.tensor for r in rows if r.kind == "unmapped"})[:5]
+    for name, module in model.named_modules():
+        if any(c in type(module).__name__ for c in MIXER_CLASSES):
+            assert not any(r.tensor.startswith(name + ".") and r.kind == "unmapped"
+                           for r in rows), name
+    routed = sum(r.numel for r in rows if r.counted and r.expert is not None)
+    if routed:
+        k, experts = spec.experts_per_token, spec.n_experts
+        if k:
+            assert active_total(rows, k) == n - routed + routed * k // experts
+    changed = load_spec(str(_one_more_layer(folder, tmp_path)))
+    assert not check(changed, inspect_source(str(folder), changed).decoupled)["ok"]
+
+
+def _other_component(name: str) -> bool:
+    """A multimodal model's vision or audio tower or projector (not the language model)."""
+    return any(part in name for part in ("vision", "visual", "audio", "multi_modal_projector",
+                                         "image", "speech"))
+
+
+@pytest.mark.slow
+def test_every_causal_lm_type(tmp_path_factory, monkeypatch):
+    """Every type builds and answers as transformers does, but those DOES_NOT_BUILD lists."""
+    monkeypatch.setenv("INSPECTOR_CACHE", str(tmp_path_factory.mktemp("cache")))
+    failed, wrong = {}, {}
+    for model_type in _types():
+        folder = tmp_path_factory.mktemp(model_type.replace("-", "_"))
+        try:
+            model = save_hole_checkpoint(model_type, folder)
+        except Exception as e:  # transformers' own refusal of the config
+            failed[model_type] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            continue
+        try:
+            _assert_like_transformers(model, folder, folder)
+        except Exception as e:  # (AssertionError, or a config transformers then refuses)
+            wrong[model_type] = f"{type(e).__name__}: {e}"[:200]
+    assert set(failed) == set(DOES_NOT_BUILD), failed
+    assert set(wrong) == set(NOT_YET), wrong
+
+
+@pytest.fixture(scope="module")
+def mamba(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mamba")
+    return save_hole_checkpoint("mamba", folder), folder
+
+
+def test_state_space_mixer(mamba, tmp_path, monkeypatch):
+    """Mamba: every mixer tensor has a role (mixer, or output for out_proj); tied as
+    transformers ties it; count, check and inspect agree with num_parameters()."""
+    monkeypatch.setenv("INSPECTOR_CACHE", str(tmp_path / "cache"))
+    model, folder = mamba
+    _assert_like_transformers(model, folder, tmp_path)
+    found = json.loads(run_cli("inspect", str(folder), "--by", "tensor", "--format",
+                               "json").stdout)
+    roles = {r["tensor"]: r["role"] for r in found["tensor_rows"]}
+    layer = "backbone.layers.0.mixer"
+    assert {roles[f"{layer}.{t}"] for t in ("in_proj.weight", "conv1d.weight", "x_proj.weight",
+                                            "dt_proj.weight", "A_log", "D")} == {"mixer"}
+    assert roles[f"{layer}.out_proj.weight"] == "output" and found["tied"] is True
+    assert found["parameters"] == model.num_parameters()
+
+
+def test_second_count_reads_the_cache_without_torch(mamba, tmp_path):
+    """The first count builds the model (torch); the second reads the cache: no torch import."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    _, folder = mamba
+    env = {**os.environ, "PYTHONPATH": str(REPO), "INSPECTOR_CACHE": str(tmp_path / "cache")}
+    code = ("import sys\nfrom inspector.cli.main import main\n"
+            f"sys.argv = ['inspector', 'count', {str(folder / 'config.json')!r}, '--format',"
+            " 'json']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, file=sys.stderr)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           timeout=600, check=False) for _ in range(2)]
+    assert [r.stderr.strip().splitlines()[-1] for r in runs] == ["True", "False"]
+    assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
+
+
+@pytest.mark.parametrize("head", ["bert", "roberta"])
+def test_encoder_causal_heads(head, tmp_path, monkeypatch):
+    """BertLMHeadModel and RobertaForCausalLM (config.json and checkpoint of one model): check
+    matches, count is num_parameters(), tied as transformers ties them."""
+    import torch
+    from transformers import BertConfig, BertLMHeadModel, RobertaConfig, RobertaForCausalLM
+
+    monkeypatch.setenv("INSPECTOR_CACHE", str(tmp_path / "cache"))
+    config_class, model_class = {"bert": (BertConfig, BertLMHeadModel),
+                                 "roberta": (RobertaConfig, RobertaForCausalLM)}[head]
+    torch.manual_seed(0)
+    model = model_class(config_class(vocab_size=1000, hidden_size=64, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=128,
+                                     is_decoder=True))
+    model.save_pretrained(tmp_path / head)
+    folder = tmp_path / head
+    assert run_cli("check", str(folder), "--spec", str(folder / "config.json")).returncode == 0
+    counted = json.loads(run_cli("count", str(folder / "config.json"), "--format", "json").stdout)
+    assert counted["total"] == model.num_parameters() == 169_256
+    found = json.loads(run_cli("inspect", str(folder), "--format", "json").stdout)
+    assert found["tied"] is True and found["parameters"] == model.num_parameters()
+    assert not any(r["role"] == "unmapped" for r in found["roles"])
