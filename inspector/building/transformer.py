@@ -36,6 +36,7 @@ from inspector.vocab.words import UNBUILT_ROPE_TYPES
 RESIDUAL_PROJECTIONS = ("attn.output.weight", "mlp.down.weight")
 INIT_STD = 0.02
 
+
 class Transformer(nn.Module):
     """The whole model. Decoders return logits [b, t, vocab]; encoders return
     (last_hidden_state [b, t, d_model], pooled [b, d_model] or None).
