@@ -141,7 +141,7 @@ def test_sinusoid_table_is_vaswanis():
     PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), here with d = 8."""
     import math
 
-    from inspector.building.transformer import sinusoid_table
+    from inspector.building.positions import sinusoid_table
 
     table = sinusoid_table(torch.arange(5), 8)
     for pos in range(5):

@@ -68,9 +68,9 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
     notes = []
     if _layer_attention(spec) != _layer_attention(back):  # a pattern the config has no key for
         notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
-                     f" {spec.local_window}) has no {family.config_model_type} config key; the tensors"
-                     f" are the same, but transformers' {family.hf_class} attends densely in every"
-                     " layer (inspector's own model keeps the local layers)")
+                     f" {spec.local_window}) has no {family.config_model_type} config key; the"
+                     f" tensors are the same, but transformers' {family.hf_class} attends densely"
+                     " in every layer (inspector's own model keeps the local layers)")
     return config, notes
 
 
@@ -131,9 +131,10 @@ def hub_tensors(model, spec: Spec) -> dict:
             if not any(present):
                 continue  # a bias this spec does not have, or a name an earlier rule wrote
             if not all(present):
+                absent = [n for n, p in zip(names, present) if not p]
                 raise UsageError(spec.name, f"the {layout.name} layout stores"
                                             f" {', '.join(names)} together, the model lacks"
-                                            f" {', '.join(n for n, p in zip(names, present) if not p)}")
+                                            f" {', '.join(absent)}")
             stored = rule.pattern.replace("{i}", str(stored_layer)).replace("{e}", str(expert))
             out[stored] = to_stored([canonical[n] for n in names], rule, layer, spec)
             written.update(names)

@@ -1,11 +1,11 @@
 """A checkpoint's VALUES in canonical names, and canonical values back in a family's names.
 
-The layout rules (inspector.vocab.layout, one table per family) are read in both directions, so one table says how a family
-stores its tensors: `from_stored` splits a fused tensor (GPT-2's c_attn) on `split_axis`,
-transposes Conv1D's (in, out) weights, undoes llama.cpp's rotary row order and takes off the 1
-it adds to Gemma's norm weights; `to_stored` does the same steps backwards. Headers are checked
-against the spec (inspector.checkpoint.check) before a single value is read, so a wrong checkpoint fails fast
-and names what is wrong.
+The layout rules (inspector.vocab.layout, one table per family) are read in both directions, so
+one table says how a family stores its tensors: `from_stored` splits a fused tensor (GPT-2's
+c_attn) on `split_axis`, transposes Conv1D's (in, out) weights, undoes llama.cpp's rotary row
+order and takes off the 1 it adds to Gemma's norm weights; `to_stored` does the same steps
+backwards. Headers are checked against the spec (inspector.checkpoint.check) before a single
+value is read, so a wrong checkpoint fails fast and names what is wrong.
 """
 
 from __future__ import annotations

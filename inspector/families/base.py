@@ -89,7 +89,7 @@ class Family:
 
 
 @dataclass(frozen=True)
-class Part:
+class ComponentPrefix:
     """Stored names that start with `prefix` belong to `component`. The language model's part
     says what its family's layout calls the prefix (`text_as`): the name is read as
     `text_as + rest`, so its roles, heads and check are that family's, exactly. Canonical names
@@ -108,32 +108,36 @@ class Composite:
     known family beside a vision tower and a projector, told apart by stored-name prefixes.
 
     Tensors outside the language model get roles from generic name patterns
-    (inspector.families.name_patterns); those none fits are still counted, as `unmapped`, under their component.
+    (inspector.families.name_patterns); those none fits are still counted, as `unmapped`, under
+    their component.
     """
     model_type: str
     text_family: str  # the family whose layout reads the language model (config: text_config)
-    parts: tuple[Part, ...]  # the first whose prefix a name starts with decides; put longer first
+    # the first whose prefix a name starts with decides; put longer first
+    parts: tuple[ComponentPrefix, ...]
 
-    def part(self, name: str) -> Part | None:
+    def part(self, name: str) -> ComponentPrefix | None:
         return next((p for p in self.parts if name.startswith(p.prefix)), None)
 
 
-def text_parts(text: str, *others: Part) -> tuple[Part, ...]:
+def text_parts(text: str, *others: ComponentPrefix) -> tuple[ComponentPrefix, ...]:
     """The parts of a model whose language model's names sit under `text` (`language_model.`,
     `model.text_model.`): its `model.*` and `lm_head.*` as the text family stores them, after
     the `others`, whose longer prefixes must decide first."""
-    return (*others, Part(f"{text}model.", LANGUAGE_MODEL, "model."),
-            Part(f"{text}lm_head.", LANGUAGE_MODEL, "lm_head."),
-            *((Part(text, LANGUAGE_MODEL, "model."),) if text else ()))
+    return (*others, ComponentPrefix(f"{text}model.", LANGUAGE_MODEL, "model."),
+            ComponentPrefix(f"{text}lm_head.", LANGUAGE_MODEL, "lm_head."),
+            *((ComponentPrefix(text, LANGUAGE_MODEL, "model."),) if text else ()))
 
 
-def tower_parts(tower: str, projector: str, vision: Layout | None = None) -> tuple[Part, ...]:
+def tower_parts(tower: str, projector: str,
+                vision: Layout | None = None) -> tuple[ComponentPrefix, ...]:
     """LLaVA's and Gemma 3's names, both ways transformers has written them: before version 5
     (`language_model.model.*`, `language_model.lm_head`, `vision_tower.*`, as `save_pretrained`
     still writes them) and its own (`model.language_model.*`, `model.vision_tower.*`,
     `lm_head`). `vision`: the tower's rules (inspector.families.vision)."""
-    return (*text_parts("language_model.", Part(f"{tower}.", VISION, layout=vision),
-                        Part(f"{projector}.", PROJECTOR)),
-            *text_parts("model.language_model.", Part(f"model.{tower}.", VISION, layout=vision),
-                        Part(f"model.{projector}.", PROJECTOR)),
-            Part("lm_head.", LANGUAGE_MODEL, "lm_head."))
+    return (*text_parts("language_model.", ComponentPrefix(f"{tower}.", VISION, layout=vision),
+                        ComponentPrefix(f"{projector}.", PROJECTOR)),
+            *text_parts("model.language_model.",
+                        ComponentPrefix(f"model.{tower}.", VISION, layout=vision),
+                        ComponentPrefix(f"model.{projector}.", PROJECTOR)),
+            ComponentPrefix("lm_head.", LANGUAGE_MODEL, "lm_head."))

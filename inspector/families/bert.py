@@ -51,7 +51,8 @@ HEAD_RULES = (
 )
 
 # Checkpoints converted from Google's TensorFlow BERT (the original bert-base-uncased
-# pytorch_model.bin) call the LayerNorm parameters gamma and beta; transformers renames them on load.
+# pytorch_model.bin) call the LayerNorm parameters gamma and beta; transformers renames them on
+# load.
 LEGACY_NORM_NAMES = tuple(
     Rule(rule.pattern.replace("LayerNorm.weight", "LayerNorm.gamma")
          .replace("LayerNorm.bias", "LayerNorm.beta"), rule.targets)

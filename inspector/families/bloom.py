@@ -6,7 +6,7 @@ tied lm_head.
 """
 
 from inspector.families.base import Family
-from inspector.families.llama import linear
+from inspector.families.helpers import linear
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -43,7 +43,8 @@ CONFIG_KEYS = {
 }
 
 # BloomConfig's defaults (a 2-layer, 64-wide model), and BLOOM's training length.
-DEFAULTS = {"vocab_size": 250880, "d_model": 64, "n_layers": 2, "n_heads": 8, "n_ctx": 2048, "activation": "gelu_tanh", "norm": "layernorm", "position": "alibi",
+DEFAULTS = {"vocab_size": 250880, "d_model": 64, "n_layers": 2, "n_heads": 8, "n_ctx": 2048,
+            "activation": "gelu_tanh", "norm": "layernorm", "position": "alibi",
             "embedding_norm": True, "tied_embeddings": True,
             "biases": {"qkv": True, "attn_output": True, "mlp": True, "norm": True}}
 

@@ -8,7 +8,7 @@ gives each head its own q/k norm gain, stored (n_heads, d_head) and (n_kv_heads,
 spec's qk_norm "per_head", applied over d_head before rotary.
 """
 
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
 
 LOGIT_SCALE = 0.0625  # CohereConfig's defaults (as its sizes, rope_theta and the tie)
 

@@ -45,7 +45,7 @@ deepseek_v3 spec (inspector.building.transformer.refuse_unbuilt, on kv_lora_rank
 """
 
 from inspector.families.base import Family
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, L, M, linear, norm, read_rope
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, L, M, linear, norm, read_rope
 from inspector.families.moe import MOE_LAYOUT, expert
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.rows import MTP as MTP_COMPONENT
@@ -158,7 +158,8 @@ DEEPSEEK_V3 = Family(
     # llama.cpp's deepseek2: its stacked experts would read as Mixtral's do, but its latent
     # attention's GGUF tensors are not checked against the converter yet: not read.
     gguf_arch=None,
-    extra_layers=MTP_COMPONENT,  # the published checkpoint's layer 61: its multi-token-prediction module
+    # the published checkpoint's layer 61: its multi-token-prediction module
+    extra_layers=MTP_COMPONENT,
 )
 
 FAMILIES = (DEEPSEEK_V3,)

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from inspector.families.base import STANDARD_KEYS, Family
 from inspector.families.gpt_bigcode import QKV_SIZES
-from inspector.families.llama import linear, read_rope
+from inspector.families.helpers import linear, read_rope
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -46,7 +46,8 @@ CONFIG_KEYS = {**STANDARD_KEYS, "d_ff": "ffn_hidden_size", "norm_eps": "layer_no
                "rope_theta": "rope_theta"}
 
 # FalconConfig's defaults (max_position_embeddings 2048, activation gelu, bias false, tied).
-DEFAULTS = {"vocab_size": 65024, "d_model": 4544, "n_layers": 32, "n_heads": 71, "n_ctx": 2048, "activation": "gelu", "norm": "layernorm", "position": "rotary",
+DEFAULTS = {"vocab_size": 65024, "d_model": 4544, "n_layers": 32, "n_heads": 71, "n_ctx": 2048,
+            "activation": "gelu", "norm": "layernorm", "position": "rotary",
             "tied_embeddings": True, "biases": {"norm": True}}
 
 

@@ -25,7 +25,7 @@ stores every norm weight plus 1 (the gain itself), which loading undoes.
 import reprlib
 
 from inspector.families.base import Composite, tower_parts
-from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
+from inspector.families.helpers import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.words import MAX_LAYERS, ROPE_TYPES
 

@@ -8,7 +8,7 @@ gate first (`gate, up = gate_up_proj(x).chunk(2)`). Rotary turns the first half 
 by default (attention_bias true), the output projection never.
 """
 
-from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
+from inspector.families.helpers import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family
 from inspector.vocab.layout import Layout, Rule
 
 GLM4_LAYOUT = Layout(
@@ -29,8 +29,9 @@ GLM4_LAYOUT = Layout(
     ),
 )
 
-# Glm4Config's defaults where config.json may be silent: GLM-4-9B's sizes, head_dim 128 (not d_model / n_heads),
-# 2 key/value heads, rms_norm_eps 1.5625e-7, attention_bias true, partial_rotary_factor 0.5.
+# Glm4Config's defaults where config.json may be silent: GLM-4-9B's sizes, head_dim 128 (not
+# d_model / n_heads), 2 key/value heads, rms_norm_eps 1.5625e-7, attention_bias true,
+# partial_rotary_factor 0.5.
 GLM4 = family("glm4", "Glm4ForCausalLM", layouts=(GLM4_LAYOUT,),
               config_keys=CONFIG_KEYS,
               defaults={**DEFAULTS, "norm_placement": "sandwich", "d_head": 128,

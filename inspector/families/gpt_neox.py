@@ -8,7 +8,7 @@ the causal mask `attention.bias`, `attention.masked_bias` and `rotary_emb.inv_fr
 """
 
 from inspector.families.base import STANDARD_KEYS, Family
-from inspector.families.llama import linear, read_rope
+from inspector.families.helpers import linear, read_rope
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"

@@ -22,7 +22,7 @@ over the top k is the same numbers (`norm_topk_prob`). The experts' SwiGLU is cl
 from inspector.families.base import Family
 from inspector.families.deepseek import read_scaled_rope, write_scaled_rope
 from inspector.families.gemma import CONFIG_LAYER_TYPES, read_pattern
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, LLAMA_LAYOUT, L, M, linear
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, LLAMA_LAYOUT, L, M, linear
 from inspector.vocab.layout import Layout, Rule
 
 E = f"{L}.mlp.experts.{{e}}"

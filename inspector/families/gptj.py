@@ -8,7 +8,7 @@ rotary_dim dims of each head in interleaved pairs (2j, 2j + 1) (GPT-J's rotate_e
 from inspector.families.base import Family
 from inspector.families.gpt2 import CONFIG_KEYS
 from inspector.families.gpt2 import read_config as read_gpt2
-from inspector.families.llama import linear
+from inspector.families.helpers import linear
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"

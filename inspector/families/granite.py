@@ -3,7 +3,7 @@
 residual_multiplier, attention scores x attention_multiplier (instead of 1/sqrt(d_head)), logits
 divided by logits_scaling. No tensor changes, so counts are Llama's."""
 
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
 
 # Granite's config defaults (GraniteConfig): every scalar 1.0.
 SCALARS = {"embedding_multiplier": "embedding_multiplier",

@@ -18,7 +18,7 @@ llama.cpp stacks each layer's experts into one tensor a projection (`ffn_gate_ex
 one), the others under their own architectures, unpermuted.
 """
 
-from inspector.families.llama import (
+from inspector.families.helpers import (
     CONFIG_KEYS,
     DEFAULTS,
     LLAMA_LAYOUT,

@@ -8,7 +8,7 @@ whole query and key projections (RMSNorm over n_heads x d_head): its `post_atten
 is the attention output's norm, not the MLP's input norm as in Llama, so it has its own layout.
 """
 
-from inspector.families.llama import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family, linear
+from inspector.families.helpers import ATTENTION, CONFIG_KEYS, DEFAULTS, L, M, family, linear
 from inspector.vocab.layout import Layout, Rule
 
 OLMO = family("olmo", "OlmoForCausalLM",

@@ -1,14 +1,14 @@
 """OPT (Zhang et al. 2022) as transformers stores it (OPTForCausalLM: `model.decoder.`).
 
-GPT-2's block in BART's names: learned positions whose table has max_position_embeddings + 2
-rows (position p is row p + 2, fairseq's padding offset; the spec's n_ctx counts the rows), pre-norm (post-norm when do_layer_norm_before is false, as
-OPT-350m), ReLU MLP fc1/fc2, biases on every linear layer (enable_bias), tied lm_head.
-OPT-350m's project_in/project_out (word_embed_proj_dim != hidden_size) have no place in the
-block: such a config is refused, not read as another model.
+GPT-2's block in BART's names: learned positions whose table has max_position_embeddings + 2 rows
+(position p is row p + 2, fairseq's padding offset; the spec's n_ctx counts the rows), pre-norm
+(post-norm when do_layer_norm_before is false, as OPT-350m), ReLU MLP fc1/fc2, biases on every
+linear layer (enable_bias), tied lm_head. OPT-350m's project_in/project_out (word_embed_proj_dim !=
+hidden_size) have no place in the block: such a config is refused, not read as another model.
 """
 
 from inspector.families.base import Family
-from inspector.families.llama import linear
+from inspector.families.helpers import linear
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"
@@ -41,7 +41,8 @@ CONFIG_KEYS = {
     "d_ff": "ffn_dim",
 }
 
-# OPTConfig's defaults (n_ctx: read_config); norms are nn.LayerNorm (eps 1e-5, a bias whenever they have a weight).
+# OPTConfig's defaults (n_ctx: read_config); norms are nn.LayerNorm (eps 1e-5, a bias whenever
+# they have a weight).
 DEFAULTS = {"vocab_size": 50272, "d_model": 768, "n_layers": 12, "n_heads": 12, "d_ff": 3072,
             "activation": "relu", "norm": "layernorm", "position": "learned",
             "position_offset": 2, "tied_embeddings": True,

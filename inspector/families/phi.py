@@ -17,7 +17,7 @@ llama.cpp converts both without reordering query and key rows (architectures phi
 """
 
 from inspector.families.base import Family
-from inspector.families.llama import (
+from inspector.families.helpers import (
     CONFIG_KEYS,
     DEFAULTS,
     L,

@@ -7,8 +7,8 @@ llama.cpp stores both as transformers does (no rotary reordering: only its Llama
 permutes).
 """
 
-from inspector.families.base import PROJECTOR, VISION, Composite, Part, text_parts
-from inspector.families.llama import DEFAULTS, family
+from inspector.families.base import PROJECTOR, VISION, ComponentPrefix, Composite, text_parts
+from inspector.families.helpers import DEFAULTS, family
 from inspector.families.vision import QWEN2_VL_VISION
 
 # The config classes' defaults where config.json is silent: their sizes, 32 key/value heads
@@ -27,10 +27,11 @@ FAMILIES = (QWEN2, QWEN3)
 # Qwen2-VL and Qwen2.5-VL: a `visual` tower whose `merger` projects into a Qwen 2 language model
 # (save_pretrained writes `visual.*`, `model.*`, `lm_head`; transformers' own names put both
 # under `model.`: `model.visual.*`, `model.language_model.*`).
-QWEN2_VL_PARTS = (Part("visual.merger.", PROJECTOR),
-                  Part("visual.", VISION, layout=QWEN2_VL_VISION),
-                  *text_parts("model.language_model.", Part("model.visual.merger.", PROJECTOR),
-                              Part("model.visual.", VISION, layout=QWEN2_VL_VISION)),
+QWEN2_VL_PARTS = (ComponentPrefix("visual.merger.", PROJECTOR),
+                  ComponentPrefix("visual.", VISION, layout=QWEN2_VL_VISION),
+                  *text_parts("model.language_model.",
+                              ComponentPrefix("model.visual.merger.", PROJECTOR),
+                              ComponentPrefix("model.visual.", VISION, layout=QWEN2_VL_VISION)),
                   *text_parts(""))
 COMPOSITES = (Composite("qwen2_vl", "qwen2", QWEN2_VL_PARTS),
               Composite("qwen2_5_vl", "qwen2", QWEN2_VL_PARTS))

@@ -4,7 +4,7 @@ SmolLM3Config.no_rope_layers holds a flag per layer, 1 where rotary is applied; 
 derived from no_rope_layer_interval (every interval-th layer has none). The embedding is tied
 by default."""
 
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
 
 NO_ROPE_INTERVAL = 4  # SmolLM3Config's default
 

@@ -7,7 +7,7 @@ here, refused.
 """
 
 from inspector.errors import SpecError
-from inspector.families.llama import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
+from inspector.families.helpers import CONFIG_KEYS, DEFAULTS, family, read_rope, write_rope
 
 
 def read_config(config: dict, data: dict) -> None:

@@ -4,8 +4,8 @@ but LayerNorms with a bias, a plain GELU MLP `c_fc` / `c_proj`, biases on every 
 names one."""
 
 from inspector.families.base import Family
-from inspector.families.llama import CONFIG_KEYS as LLAMA_KEYS
-from inspector.families.llama import linear, read_rope
+from inspector.families.helpers import CONFIG_KEYS as LLAMA_KEYS
+from inspector.families.helpers import linear, read_rope
 from inspector.vocab.layout import Layout, Rule
 
 L = "layers.{i}"

@@ -1,7 +1,7 @@
-"""The vision towers of multimodal models, where generic name patterns (inspector.families.name_patterns) do
-not say a tensor's role: only these rules; q/k/v/out_proj, fc1/fc2, norms, the patch and position
-embeddings are read by the patterns. Canonical names as the language model's, kept under the
-component (`vision.layers.0.attn.query.weight`).
+"""The vision towers of multimodal models, where generic name patterns
+(inspector.families.name_patterns) do not say a tensor's role: only these rules; q/k/v/out_proj,
+fc1/fc2, norms, the patch and position embeddings are read by the patterns. Canonical names as the
+language model's, kept under the component (`vision.layers.0.attn.query.weight`).
 """
 
 from inspector.vocab.layout import Layout, Rule

@@ -1,8 +1,9 @@
 """Spec -> the one description of the model: every module with its canonical name and shape.
 
-`describe(spec)` is read three ways, so they agree by construction: `parameter_shapes` and
+`module_entries(spec)` is read three ways, so they agree by construction: `parameter_shapes` and
 `spec_rows` count it (no torch: `inspector count gpt3-175b` is arithmetic), and
-`inspector.building.transformer` makes one torch module per entry, under the same name, with the same shape.
+`inspector.building.transformer` makes one torch module per entry, under the same name, with the
+same shape.
 Names are canonical (inspector.vocab.canonical), shapes are PyTorch's (out_features, in_features).
 """
 
@@ -22,7 +23,7 @@ PATCHES, TABLE = "patches", "table"
 
 
 @dataclass(frozen=True)
-class Part:
+class ModuleEntry:
     """One module of the model: a table (embedding), a matrix (linear) or a norm."""
     module: str  # canonical module name, e.g. "layers.3.attn.query"
     kind: str  # embedding | linear | norm | patches | table
@@ -40,45 +41,46 @@ class Part:
         return out
 
 
-def describe(spec: Spec) -> list[Part]:
+def module_entries(spec: Spec) -> list[ModuleEntry]:
     """Every module, in the order a token meets them (an encoder-decoder's encoder norm after
     all the blocks, where the built model, one list of blocks, registers it)."""
     d, v = spec.d_model, spec.vocab_size
     if spec.patch_size:
-        parts = image_embeddings(spec)
+        entries = image_embeddings(spec)
     else:
-        parts = [Part("embed", EMBEDDING, (v, d))]
+        entries = [ModuleEntry("embed", EMBEDDING, (v, d))]
         if spec.position == "learned":
-            parts.append(Part("pos", EMBEDDING, (spec.n_ctx, d)))
+            entries.append(ModuleEntry("pos", EMBEDDING, (spec.n_ctx, d)))
     if spec.type_vocab_size:
-        parts.append(Part("token_type", EMBEDDING, (spec.type_vocab_size, d)))
+        entries.append(ModuleEntry("token_type", EMBEDDING, (spec.type_vocab_size, d)))
     if spec.embedding_norm:
-        parts.append(_norm(spec, "embed_norm", d))
+        entries.append(_norm(spec, "embed_norm", d))
     for i in range(spec.n_layers):
-        parts.extend(block(spec, f"layers.{i}", first=i == 0))
+        entries.extend(block(spec, f"layers.{i}", first=i == 0))
     if spec.architecture == "encoder-decoder":  # the decoder's blocks, numbered after the
         for i in range(spec.n_decoder_layers):  # encoder's, then the encoder's last norm (the
-            parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
-        parts.append(_norm(spec, "encoder_norm", d))  # model keeps all blocks in one list)
+            entries.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
+        entries.append(_norm(spec, "encoder_norm", d))  # model keeps all blocks in one list)
     if spec.final_norm:
-        parts.append(_norm(spec, last_norm(spec), d))
+        entries.append(_norm(spec, last_norm(spec), d))
     if spec.pooler:
-        parts.append(_linear(spec, "pooler", d, d, "pooler"))
+        entries.append(_linear(spec, "pooler", d, d, "pooler"))
     if spec.mlm_head:
-        parts += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
-                  Part("unembed", LINEAR, (v, d), bias=True)]
+        entries += [_linear(spec, "mlm_transform", d, d, "head"), _norm(spec, "mlm_norm", d),
+                    ModuleEntry("unembed", LINEAR, (v, d), bias=True)]
     elif spec.architecture != "encoder":
-        parts.append(_linear(spec, "unembed", v, d, "unembedding"))
+        entries.append(_linear(spec, "unembed", v, d, "unembedding"))
     if spec.nsp_head:
-        parts.append(Part("nsp", LINEAR, (2, d), bias=True))
-    return parts
+        entries.append(ModuleEntry("nsp", LINEAR, (2, d), bias=True))
+    return entries
 
 
-def image_embeddings(spec: Spec) -> list[Part]:
+def image_embeddings(spec: Spec) -> list[ModuleEntry]:
     """ViT's: the patches' convolution, the [CLS] vector before them, a position per token."""
     d, p = spec.d_model, spec.patch_size
-    return [Part("embed", PATCHES, (d, spec.num_channels, p, p), bias=True),
-            Part("cls", TABLE, (1, 1, d)), Part("pos", TABLE, (1, spec.n_ctx, d))]
+    return [ModuleEntry("embed", PATCHES, (d, spec.num_channels, p, p), bias=True),
+            ModuleEntry("cls", TABLE, (1, 1, d)),
+            ModuleEntry("pos", TABLE, (1, spec.n_ctx, d))]
 
 
 def last_norm(spec: Spec) -> str:
@@ -92,51 +94,52 @@ def last_norm(spec: Spec) -> str:
     return families.get(spec.family).encoder_only_norm
 
 
-def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[Part]:
+def block(spec: Spec, layer: str, first: bool = False, cross: bool = False) -> list[ModuleEntry]:
     """One block: its norms where the spec places them, attention, cross-attention to the
     encoder's output (`cross`: a decoder block of an encoder-decoder), the MLP. Relative
     position biases live in the `first` block of each stack."""
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
-    parts = []
+    entries = []
     if spec.norm_placement != "output" and (spec.first_attn_norm or layer != "layers.0"):
-        parts.append(_norm(spec, f"{layer}.attn_norm", d))
+        entries.append(_norm(spec, f"{layer}.attn_norm", d))
     if spec.kv_lora_rank:
-        parts += latent_attention(spec, f"{layer}.attn")
+        entries += latent_attention(spec, f"{layer}.attn")
     else:
-        parts += _qkv(spec, f"{layer}.attn")
+        entries += _qkv(spec, f"{layer}.attn")
     if spec.qk_norm == "per_head":  # Command-R+: a gain per head, stored (heads, d_head)
-        parts.append(replace(_norm(spec, f"{layer}.attn.q_norm", spec.d_head),
-                             shape=(spec.n_heads, spec.d_head)))
-        parts.append(replace(_norm(spec, f"{layer}.attn.k_norm", spec.d_head),
-                             shape=(spec.n_kv_heads, spec.d_head)))
+        entries.append(replace(_norm(spec, f"{layer}.attn.q_norm", spec.d_head),
+                               shape=(spec.n_heads, spec.d_head)))
+        entries.append(replace(_norm(spec, f"{layer}.attn.k_norm", spec.d_head),
+                               shape=(spec.n_kv_heads, spec.d_head)))
     elif spec.qk_norm != "none":
         head = spec.qk_norm == "head"
-        parts.append(_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width))
-        parts.append(_norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width))
+        entries += [_norm(spec, f"{layer}.attn.q_norm", spec.d_head if head else spec.attn_width),
+                    _norm(spec, f"{layer}.attn.k_norm", spec.d_head if head else spec.kv_width)]
     if spec.attention_sinks:  # gpt-oss: one logit per head
-        parts.append(Part(f"{layer}.attn.sinks", TABLE, (spec.n_heads,)))
-    parts.append(_linear(spec, f"{layer}.attn.output", d, spec.output_width, "attn_output"))
+        entries.append(ModuleEntry(f"{layer}.attn.sinks", TABLE, (spec.n_heads,)))
+    entries.append(_linear(spec, f"{layer}.attn.output", d, spec.output_width, "attn_output"))
     if spec.position == "relative" and first:
-        parts.append(Part(f"{layer}.attn.rel_bias", EMBEDDING, (spec.relative_buckets,
-                                                               spec.n_heads)))
+        entries.append(ModuleEntry(f"{layer}.attn.rel_bias", EMBEDDING,
+                                   (spec.relative_buckets, spec.n_heads)))
     if sandwiched:
-        parts.append(_norm(spec, f"{layer}.attn_post_norm", d))
+        entries.append(_norm(spec, f"{layer}.attn_post_norm", d))
     if cross:
-        parts += [_norm(spec, f"{layer}.cross_attn_norm", d), *_qkv(spec, f"{layer}.cross_attn"),
-                  _linear(spec, f"{layer}.cross_attn.output", d, spec.attn_width, "attn_output")]
+        entries += [_norm(spec, f"{layer}.cross_attn_norm", d),
+                    *_qkv(spec, f"{layer}.cross_attn"),
+                    _linear(spec, f"{layer}.cross_attn.output", d, spec.attn_width, "attn_output")]
     if spec.norm_placement != "output" and not spec.shared_block_norm:
-        parts.append(_norm(spec, f"{layer}.mlp_norm", d))
+        entries.append(_norm(spec, f"{layer}.mlp_norm", d))
     if spec.is_moe_layer(int(layer.rsplit(".", 1)[1])):
-        parts += experts(spec, layer)
+        entries += experts(spec, layer)
     else:
-        parts += mlp(spec, f"{layer}.mlp", spec.d_ff)
+        entries += mlp(spec, f"{layer}.mlp", spec.d_ff)
     if sandwiched:
-        parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
-    return parts
+        entries.append(_norm(spec, f"{layer}.mlp_post_norm", d))
+    return entries
 
 
-def latent_attention(spec: Spec, attn: str) -> list[Part]:
+def latent_attention(spec: Spec, attn: str) -> list[ModuleEntry]:
     """DeepSeek's multi-head latent attention (DeepSeek-V2, section 2.1): queries from d through
     a normed latent of q_lora_rank (or one projection), keys and values from one normed latent
     of kv_lora_rank that kv_down makes beside the rotated key part all heads share, and kv_up
@@ -144,19 +147,19 @@ def latent_attention(spec: Spec, attn: str) -> list[Part]:
     d, heads = spec.d_model, spec.n_heads
     q_width = heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
     if spec.q_lora_rank:
-        parts = [_linear(spec, f"{attn}.q_down", spec.q_lora_rank, d, "qkv"),
-                 _norm(spec, f"{attn}.q_down_norm", spec.q_lora_rank),
-                 Part(f"{attn}.q_up", LINEAR, (q_width, spec.q_lora_rank))]
+        entries = [_linear(spec, f"{attn}.q_down", spec.q_lora_rank, d, "qkv"),
+                   _norm(spec, f"{attn}.q_down_norm", spec.q_lora_rank),
+                   ModuleEntry(f"{attn}.q_up", LINEAR, (q_width, spec.q_lora_rank))]
     else:
-        parts = [Part(f"{attn}.query", LINEAR, (q_width, d))]
+        entries = [ModuleEntry(f"{attn}.query", LINEAR, (q_width, d))]
     rank = spec.kv_lora_rank
-    return parts + [_linear(spec, f"{attn}.kv_down", rank + spec.qk_rope_head_dim, d, "qkv"),
-                    _norm(spec, f"{attn}.kv_down_norm", rank),
-                    Part(f"{attn}.key_up", LINEAR, (spec.key_up_width, rank)),
-                    Part(f"{attn}.value_up", LINEAR, (spec.value_up_width, rank))]
+    return entries + [_linear(spec, f"{attn}.kv_down", rank + spec.qk_rope_head_dim, d, "qkv"),
+                      _norm(spec, f"{attn}.kv_down_norm", rank),
+                      ModuleEntry(f"{attn}.key_up", LINEAR, (spec.key_up_width, rank)),
+                      ModuleEntry(f"{attn}.value_up", LINEAR, (spec.value_up_width, rank))]
 
 
-def mlp(spec: Spec, module: str, width: int) -> list[Part]:
+def mlp(spec: Spec, module: str, width: int) -> list[ModuleEntry]:
     """An MLP of `width`: gate (when gated), up, down."""
     d = spec.d_model
     return [*([_linear(spec, f"{module}.gate", width, d, "mlp")] if spec.gated_mlp else []),
@@ -164,38 +167,38 @@ def mlp(spec: Spec, module: str, width: int) -> list[Part]:
             _linear(spec, f"{module}.down", d, width, "mlp")]
 
 
-def experts(spec: Spec, layer: str) -> list[Part]:
+def experts(spec: Spec, layer: str) -> list[ModuleEntry]:
     """A mixture of experts' MLP: the router, the routed experts, the shared experts and
     their gate."""
-    parts = [_linear(spec, f"{layer}.mlp.router", spec.n_experts, spec.d_model, "router")]
+    entries = [_linear(spec, f"{layer}.mlp.router", spec.n_experts, spec.d_model, "router")]
     for e in range(spec.n_experts):
-        parts += mlp(spec, f"{layer}.mlp.experts.{e}", spec.expert_width)
+        entries += mlp(spec, f"{layer}.mlp.experts.{e}", spec.expert_width)
     if spec.d_ff_shared:
-        parts += mlp(spec, f"{layer}.mlp.shared", spec.d_ff_shared)
+        entries += mlp(spec, f"{layer}.mlp.shared", spec.d_ff_shared)
         if spec.shared_expert_gate:
-            parts.append(_linear(spec, f"{layer}.mlp.shared_gate", 1, spec.d_model, "router"))
-    return parts
+            entries.append(_linear(spec, f"{layer}.mlp.shared_gate", 1, spec.d_model, "router"))
+    return entries
 
 
-def _qkv(spec: Spec, attention: str) -> list[Part]:
+def _qkv(spec: Spec, attention: str) -> list[ModuleEntry]:
     """An attention's query, key and value projections of the d_model-wide stream."""
     return [_linear(spec, f"{attention}.query", spec.attn_width, spec.d_model, "qkv"),
             _linear(spec, f"{attention}.key", spec.kv_width, spec.d_model, "qkv"),
             _linear(spec, f"{attention}.value", spec.kv_width, spec.d_model, "qkv")]
 
 
-def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> Part:
-    return Part(module, LINEAR, (n_out, n_in), bias=spec.has_bias(bias_kind))
+def _linear(spec: Spec, module: str, n_out: int, n_in: int, bias_kind: str) -> ModuleEntry:
+    return ModuleEntry(module, LINEAR, (n_out, n_in), bias=spec.has_bias(bias_kind))
 
 
-def _norm(spec: Spec, module: str, width: int) -> Part:
-    return Part(module, NORM, (width,), bias=spec.norm_params and spec.has_bias("norm"),
-                weight=spec.norm_params)
+def _norm(spec: Spec, module: str, width: int) -> ModuleEntry:
+    return ModuleEntry(module, NORM, (width,), bias=spec.norm_params and spec.has_bias("norm"),
+                       weight=spec.norm_params)
 
 
 def parameter_shapes(spec: Spec) -> list[tuple[str, tuple[int, ...]]]:
     """Every canonical parameter with its shape, in the order a token meets them."""
-    return [entry for part in describe(spec) for entry in part.parameters()]
+    return [parameter for entry in module_entries(spec) for parameter in entry.parameters()]
 
 
 def spec_rows(spec: Spec) -> list[Row]:
