@@ -13,7 +13,6 @@ from math import prod
 from inspector.vocab.canonical import parse
 from inspector.errors import CheckpointError
 from inspector.formats.base import Checkpoint, TensorInfo
-from inspector.families.name_patterns import infer
 from inspector.vocab.layout import Layout, Rule
 from inspector.checkpoint.quantization import (
     Quantization,
@@ -220,7 +219,7 @@ def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0
             return [Row(tensor.name, None, layer, BUFFER, tensor.shape, dtype=tensor.dtype,
                         nbytes=tensor.nbytes)]
         return _parts(tensor, rule, layer, spec)
-    guess = infer(tensor.name) if layout is INFERRED else None
+    guess = _inferred(tensor.name) if layout is INFERRED else None
     if guess is not None:
         role, layer, kind = guess
         return [Row(tensor.name, role, layer, kind, tensor.shape, dtype=tensor.dtype,
@@ -332,3 +331,11 @@ def _parts_of_one(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec 
                         dtype=tensor.dtype, nbytes=tensor.nbytes * prod(part) // total,
                         expert=expert))
     return rows
+
+
+def _inferred(name: str):
+    """Role, layer and kind from generic name patterns: imported only when no family's layout
+    matched, so that a known family's checkpoint loads no other module of inspector.families."""
+    from inspector.families.name_patterns import infer
+
+    return infer(name)
