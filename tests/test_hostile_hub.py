@@ -68,6 +68,10 @@ LIES = {
     "html-info": ({"/api/models/acme/html-info": Raw(200, {"Content-Type": "text/html"},
                                                      b"<html><body>\x1b[2J" + b"x" * 500)},
                   ["model info is not JSON", "it starts", "\\x1b"]),
+    "deep-info": ({"/api/models/acme/deep-info": json_raw(b"[" * 1_000_000)},
+                  ["model info is not JSON", "nested too deeply"]),
+    "sha-not-a-commit": ({"/api/models/acme/sha-not-a-commit": json_raw(json.dumps(
+        {"sha": "../../etc"}).encode())}, ["names no commit", "../../etc"]),
     "list-info": ({"/api/models/acme/list-info": json_raw(b"[1, 2, 3]")},
                   ["model info is a JSON list, not an object"]),
     "size-string": ({"/api/models/acme/size-string": json_raw(info_json(siblings=[
@@ -105,6 +109,7 @@ def file_lies(repo: str, folder: Path) -> dict:
     if case == "hang-header":
         return {key: "hang"}
     return {}
+
 
 # repo -> (write the repo's files into the folder, fragments of the cause): hostile files served
 # as they are.

@@ -154,10 +154,14 @@ def _drop(path: Path, where: str, why: str) -> None:
     except OSError:
         pass  # a read-only cache: read from the hub every time, still correct
     if not _warned:
+        from huggingface_hub import is_offline_mode
+
         _warned = True
+        entry = escape(str(path.relative_to(root()) if path.is_relative_to(root()) else path))
+        then = "to be read again from the hub" if is_offline_mode() else "read again from the hub"
         print(f"inspector: warning: inspector's cache ({escape(str(root()))}) held a damaged"
-              f" entry for {escape(where)}: {escape(path.name)} {escape(why)}; dropped, read"
-              " again from the hub", file=sys.stderr)
+              f" entry for {escape(where)} ({entry}: {escape(why)}): dropped, {then}",
+              file=sys.stderr)
     return None
 
 
