@@ -56,6 +56,13 @@ def shown(data: bytes | str) -> str:
     return repr(escape(cut))
 
 
+def shown_value(value: object) -> str:
+    """A value from a server's JSON, quoted as `shown` quotes its bytes."""
+    import json
+
+    return shown(value if isinstance(value, str) else json.dumps(value))
+
+
 class Budget:
     """What one command may still ask of the hub: requests, bytes and time."""
 

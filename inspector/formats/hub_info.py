@@ -17,7 +17,7 @@ from urllib.parse import quote
 from inspector.errors import CheckpointError
 from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
 from inspector.formats.hub_env import hub_constants
-from inspector.formats.hub_http import announced, get, raise_for_status, shown
+from inspector.formats.hub_http import announced, get, raise_for_status, shown, shown_value
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -78,7 +78,7 @@ def checked(data: object) -> dict:
         raise BadRecord(f"is a JSON {kind(data)}, not an object")
     sha = data.get("sha")
     if not isinstance(sha, str) or not COMMIT.match(sha):
-        raise BadRecord(f"names no commit (sha {shown(str(sha))})")
+        raise BadRecord(f"names no commit (sha {shown_value(sha)})")
     files = data.get("files")
     if not isinstance(files, dict):
         raise BadRecord(f"has files that are a JSON {kind(files)}, not an object")
@@ -86,10 +86,10 @@ def checked(data: object) -> dict:
         size = entry.get("size") if isinstance(entry, dict) else None
         etag = entry.get("etag") if isinstance(entry, dict) else 0
         if size is not None and not count(size):
-            raise BadRecord(f"gives {shown(name)} the size {shown(repr(size))}, not a number of"
+            raise BadRecord(f"gives {shown(name)} the size {shown_value(size)}, not a number of"
                             " bytes")
         if etag is not None and not isinstance(etag, str):
-            raise BadRecord(f"gives {shown(name)} the etag {shown(repr(etag))}, not a string")
+            raise BadRecord(f"gives {shown(name)} the etag {shown_value(etag)}, not a string")
     totals = data.get("safetensors")
     if totals is not None:
         data = {**data, "safetensors": checked_totals(totals)}
@@ -100,10 +100,10 @@ def checked_totals(totals: object) -> dict:
     """The hub's safetensors totals: {"parameters": {dtype: n}, "total": n}, integers only."""
     parameters = totals.get("parameters") if isinstance(totals, dict) else None
     if not isinstance(parameters, dict) or not all(count(n) for n in parameters.values()):
-        raise BadRecord(f"has parameter counts that are not integers ({shown(repr(totals))})")
+        raise BadRecord(f"has parameter counts that are not integers ({shown_value(totals)})")
     total = totals.get("total", sum(parameters.values()))
     if not count(total):
-        raise BadRecord(f"has a parameter total that is not an integer ({shown(repr(total))})")
+        raise BadRecord(f"has a parameter total that is not an integer ({shown_value(total)})")
     return {"parameters": parameters, "total": total}
 
 
