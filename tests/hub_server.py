@@ -148,8 +148,9 @@ def _handler(hub: HubServer):
                         hub.log.append((self.command, path, self.headers.get("Range"), 0))
                     time.sleep(3600)
                 if path == "/api/agent-harnesses":  # huggingface_hub's once-a-day user-agent
-                    sent = self._json({"standardEnvVars": [], "harnesses": {}})  # lookup:
-                    return  # not part of reading a repo, so not logged
+                    sent = (self._raw(trouble) if isinstance(trouble, Raw)  # lookup: not part
+                            else self._json({"standardEnvVars": [], "harnesses": {}}))  # of
+                    return  # reading a repo, so not logged
                 if isinstance(trouble, Raw):
                     sent = self._raw(trouble)
                 elif isinstance(trouble, int):

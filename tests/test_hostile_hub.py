@@ -232,6 +232,22 @@ def test_a_command_deadline_bounds_all_requests(hub, tmp_path):
         server.delay = 0.0
 
 
+@pytest.mark.parametrize("kind", ["drip", "huge", "dev-zero", "fifo"])
+def test_huggingface_hubs_agent_lookup_is_not_made(hub, tmp_path, kind):
+    """build_hf_headers would fetch /api/agent-harnesses (read whole, its timeout per byte) or
+    read its cached copy in HF_HOME whole: neither is read."""
+    server, _, env = hub
+    if kind in ("drip", "huge"):
+        server.fail["/api/agent-harnesses"] = json_raw(b" " * (1 << 20), repeat=3 * 1024,
+                                                       drip=1.0 if kind == "drip" else 0.0)
+    else:
+        registry = Path(env["HF_HOME"]) / ".agent_harnesses.json"
+        registry.parent.mkdir(parents=True)
+        registry.touch()
+        damage_with(kind, registry, registry)
+    assert parameters_of(tmp_path, {**env, "AI_AGENT": "x"}, "acme/ok") == (TINY_PARAMETERS, "")
+
+
 @pytest.mark.parametrize("variable, value", [("HF_HUB_DOWNLOAD_TIMEOUT", "abc"),
                                              ("HF_ENDPOINT", "http://[::1"),
                                              ("HF_ENDPOINT", "ftp://example.org")])

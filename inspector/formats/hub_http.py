@@ -10,7 +10,7 @@ far as its caller can use (`keep`). A request past its deadline is abandoned: it
 daemon that stops at its next chunk, and the process does not wait for it.
 
 The requests go through huggingface_hub's own HTTP client (`get_session`, which carries its
-proxies and redirects) with its headers (`build_hf_headers`: HF_TOKEN); its errors are named by
+proxies and redirects) with its headers (`hub_headers`: HF_TOKEN); its errors are named by
 `hf_raise_for_status`, and `hub_errors` turns them into one line naming the repo.
 """
 
@@ -31,6 +31,18 @@ MAX_TOTAL_BYTES = 256 << 20  # per command: Kimi K2's index and 140,000 tensor h
 ERROR_BODY_BYTES = 64 << 10  # of an error's body, for hf_raise_for_status to quote
 DEFAULT_COMMAND_DEADLINE = 60.0
 SHOWN_BYTES = 40  # of a server's answer quoted in a message
+
+
+def hub_headers() -> dict:
+    """huggingface_hub's headers (HF_TOKEN, its user agent) without its lookup of AI-agent
+    harnesses: to name one in the user agent it would fetch a registry from HF_ENDPOINT (read
+    whole, its timeout restarting with every byte) or read its cached copy ($HF_HOME) whole. The
+    registry only changes the user agent, so it is taken as empty, before any lookup."""
+    from huggingface_hub.utils import _detect_agent, build_hf_headers
+
+    if getattr(_detect_agent, "_registry", False) is None:  # not looked up yet
+        _detect_agent._registry = getattr(_detect_agent, "_EMPTY_REGISTRY", None)
+    return build_hf_headers()
 
 
 def request_deadline() -> float:

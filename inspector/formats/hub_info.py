@@ -17,7 +17,14 @@ from urllib.parse import quote
 from inspector.errors import CheckpointError
 from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
 from inspector.formats.hub_env import hub_constants
-from inspector.formats.hub_http import announced, get, raise_for_status, shown, shown_value
+from inspector.formats.hub_http import (
+    announced,
+    get,
+    hub_headers,
+    raise_for_status,
+    shown,
+    shown_value,
+)
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -28,13 +35,12 @@ class BadRecord(Exception):
 
 def fetch_info(repo_id: str, revision: str | None) -> dict:
     """The revision's record, from one request to the hub."""
-    from huggingface_hub.utils import build_hf_headers
 
     label = f"{repo_id}@{revision}" if revision else repo_id
     endpoint = hub_constants().ENDPOINT
     url = (f"{endpoint}/api/models/{repo_id}" if revision is None else
            f"{endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}") + "?blobs=true"
-    answer = get(label, None, url, build_hf_headers(), MAX_JSON_BYTES + 1, whole=True)
+    answer = get(label, None, url, hub_headers(), MAX_JSON_BYTES + 1, whole=True)
     raise_for_status(label, None, url, answer)
     body = bytes(answer.body)
     if max(len(body), announced(answer)) > MAX_JSON_BYTES:

@@ -25,7 +25,7 @@ from inspector.errors import CheckpointError
 from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
 from inspector.formats import header_cache
 from inspector.formats.hub_env import hub_constants
-from inspector.formats.hub_http import get, raise_for_status, shown
+from inspector.formats.hub_http import get, hub_headers, raise_for_status, shown
 from inspector.formats.hub_info import fetch_info
 from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.index import check_shard, shard_names
@@ -294,11 +294,10 @@ def read_range(rev: Revision, name: str, start: int, end: int) -> tuple[bytes, i
     """Bytes [start, end) of a file and its full size, as one Range request answers them. A
     server that ignores Range sends from byte 0: the answer is read up to `end` and no further."""
     from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers
 
     where = rev.where(name)
     url = hf_hub_url(rev.repo_id, name, revision=rev.commit, endpoint=hub_constants().ENDPOINT)
-    headers = {**build_hf_headers(), "Range": f"bytes={start}-{end - 1}"}
+    headers = {**hub_headers(), "Range": f"bytes={start}-{end - 1}"}
     answer = get(rev.label, name, url, headers, end)
     promised = rev.files.get(name, {}).get("size")
     if answer.status == 416:  # the file ends before `start`
