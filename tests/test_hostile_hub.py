@@ -248,6 +248,17 @@ def test_huggingface_hubs_agent_lookup_is_not_made(hub, tmp_path, kind):
     assert parameters_of(tmp_path, {**env, "AI_AGENT": "x"}, "acme/ok") == (TINY_PARAMETERS, "")
 
 
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse-3gb"])
+def test_a_damaged_token_file_is_refused(hub, tmp_path, kind):
+    _, _, env = hub
+    token = Path(env["HF_HOME"]) / "token"
+    token.parent.mkdir(parents=True)
+    token.touch()
+    damage_with(kind, token, token)
+    refused_within_bounds(tmp_path, env, "hf/token", ["huggingface_hub's token file"],
+                          "inspect", "acme/ok")
+
+
 @pytest.mark.parametrize("variable, value", [("HF_HUB_DOWNLOAD_TIMEOUT", "abc"),
                                              ("HF_ENDPOINT", "http://[::1"),
                                              ("HF_ENDPOINT", "ftp://example.org")])

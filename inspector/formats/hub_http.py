@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from inspector.errors import CheckpointError
+from inspector.files.regular import BadFile, require_regular
 from inspector.formats.hub_env import hub_constants
 from inspector.terminal import escape
 
@@ -31,6 +32,7 @@ MAX_TOTAL_BYTES = 256 << 20  # per command: Kimi K2's index and 140,000 tensor h
 ERROR_BODY_BYTES = 64 << 10  # of an error's body, for hf_raise_for_status to quote
 DEFAULT_COMMAND_DEADLINE = 60.0
 SHOWN_BYTES = 40  # of a server's answer quoted in a message
+MAX_TOKEN_FILE_BYTES = 64 << 10  # a token is ~40 characters; an OAuth one a few kilobytes
 
 
 def hub_headers() -> dict:
@@ -40,9 +42,30 @@ def hub_headers() -> dict:
     registry only changes the user agent, so it is taken as empty, before any lookup."""
     from huggingface_hub.utils import _detect_agent, build_hf_headers
 
+    check_token_file()
     if getattr(_detect_agent, "_registry", False) is None:  # not looked up yet
         _detect_agent._registry = getattr(_detect_agent, "_EMPTY_REGISTRY", None)
     return build_hf_headers()
+
+
+def check_token_file() -> None:
+    """huggingface_hub reads its token file ($HF_HOME/token) whole when HF_TOKEN is not set: a
+    FIFO there would block, a link to /dev/zero never end. It is read only when it is a small
+    regular file."""
+    if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
+        return  # the file is not read
+    path = hub_constants().HF_TOKEN_PATH
+    if not os.path.lexists(path):
+        return
+    try:
+        size = require_regular(path).st_size
+    except BadFile as e:
+        raise CheckpointError(path, f"{e.reason}: huggingface_hub's token file; remove it, or"
+                                    " set HF_TOKEN") from None
+    if size > MAX_TOKEN_FILE_BYTES:
+        raise CheckpointError(path, f"{size:,} bytes, over the {MAX_TOKEN_FILE_BYTES:,} of a"
+                                    " token: huggingface_hub's token file; remove it, or set"
+                                    " HF_TOKEN")
 
 
 def request_deadline() -> float:
