@@ -46,6 +46,16 @@ def require_regular(path: str | os.PathLike) -> os.stat_result:
     return st
 
 
+def require_small(path: str | os.PathLike, limit: int) -> None:
+    """Nothing when `path` is absent, a folder, or a regular file of at most `limit` bytes (one
+    that a library will read whole); else BadFile. Nothing is opened."""
+    if not os.path.lexists(path) or os.path.isdir(path):
+        return
+    size = require_regular(path).st_size
+    if size > limit:
+        raise BadFile(f"{size:,} bytes, over the {limit:,} read")
+
+
 def read_regular(path: str | os.PathLike, limit: int) -> bytes:
     """All the bytes of a regular file of at most `limit` bytes, else BadFile; the size is
     checked before a byte is read, and the read stops at `limit` + 1 for a file that grows."""

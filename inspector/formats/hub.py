@@ -12,14 +12,13 @@ with its progress bar, and only when the user asked for it.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 from inspector.errors import CheckpointError, UsageError
 from inspector.files.bounded_json import read_json
-from inspector.files.regular import BadFile, require_regular
+from inspector.files.regular import BadFile, require_small
 from inspector.formats.hub_env import hub_constants
 from inspector.formats.local import FOLDER_WEIGHTS
 
@@ -126,16 +125,11 @@ def check_ref(repo_id: str, revision: str | None) -> None:
 def check_cached_file(path: Path, limit: int) -> None:
     """CheckpointError naming a file of the Hugging Face cache that is not a regular file of at
     most `limit` bytes (absent is fine: nothing is read)."""
-    if not os.path.lexists(path) or os.path.isdir(path):
-        return
     try:
-        size = require_regular(path).st_size
+        require_small(path, limit)
     except BadFile as e:
         raise CheckpointError(path, f"{e.reason}: a damaged entry of the Hugging Face cache;"
                                     " remove it") from None
-    if size > limit:
-        raise CheckpointError(path, f"{size:,} bytes, over the {limit:,} of a ref: a damaged"
-                                    " entry of the Hugging Face cache; remove it")
 
 
 def download_size(source: str) -> tuple[int, list[str]]:

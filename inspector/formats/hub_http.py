@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from inspector.errors import CheckpointError
-from inspector.files.regular import BadFile, require_regular
+from inspector.files.regular import BadFile, require_small
 from inspector.formats.hub_env import hub_constants
 from inspector.terminal import escape
 
@@ -55,17 +55,11 @@ def check_token_file() -> None:
     if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
         return  # the file is not read
     path = hub_constants().HF_TOKEN_PATH
-    if not os.path.lexists(path):
-        return
     try:
-        size = require_regular(path).st_size
+        require_small(path, MAX_TOKEN_FILE_BYTES)
     except BadFile as e:
         raise CheckpointError(path, f"{e.reason}: huggingface_hub's token file; remove it, or"
                                     " set HF_TOKEN") from None
-    if size > MAX_TOKEN_FILE_BYTES:
-        raise CheckpointError(path, f"{size:,} bytes, over the {MAX_TOKEN_FILE_BYTES:,} of a"
-                                    " token: huggingface_hub's token file; remove it, or set"
-                                    " HF_TOKEN")
 
 
 def request_deadline() -> float:
