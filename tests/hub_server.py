@@ -13,7 +13,9 @@ which huggingface_hub's hf_raise_for_status turns into its own exception types.
 
 Every request is logged as (method, path, range asked, bytes of body sent); `delay` seconds are
 added to each request; `fail` maps a path suffix to a status to answer instead (or "cut" to
-promise a body and close the connection half way, or "hang" to never answer).
+promise a body and close the connection half way, or "hang" to never answer, or a `Raw` answer: a
+lying server's own status, headers and body, sent as fast as the client reads or one byte a
+second).
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ from urllib.parse import unquote, urlsplit
 RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 INFO = re.compile(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?$")
 TREE = re.compile(r"^/api/models/([^/]+/[^/]+)/tree/([^/]+)/?$")
+
+
+@dataclass
+class Raw:
+    """An answer as a misbehaving server sends it: `body` repeated `repeat` times (a 3 GB body
+    costs the server 1 MB), every byte of the answer `drip` seconds apart when `drip` (status line
+    and headers too, when `drip_head`)."""
+
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+    repeat: int = 1
+    drip: float = 0.0
+    drip_head: bool = False
+    length: bool = True  # send a Content-Length (else the body ends when the connection does)
 
 
 @dataclass
@@ -131,9 +148,12 @@ def _handler(hub: HubServer):
                         hub.log.append((self.command, path, self.headers.get("Range"), 0))
                     time.sleep(3600)
                 if path == "/api/agent-harnesses":  # huggingface_hub's once-a-day user-agent
-                    sent = self._json({"standardEnvVars": [], "harnesses": {}})  # lookup:
-                    return  # not part of reading a repo, so not logged
-                if isinstance(trouble, int):
+                    sent = (self._raw(trouble) if isinstance(trouble, Raw)  # lookup: not part
+                            else self._json({"standardEnvVars": [], "harnesses": {}}))  # of
+                    return  # reading a repo, so not logged
+                if isinstance(trouble, Raw):
+                    sent = self._raw(trouble)
+                elif isinstance(trouble, int):
                     code = {401: "RepoNotFound", 404: "EntryNotFound"}.get(trouble, "Injected")
                     sent = self._error(trouble, code, "injected failure")
                 elif (m := INFO.match(path)) and body:
@@ -250,6 +270,31 @@ def _handler(hub: HubServer):
             if cut:
                 self.close_connection = True
             return sent
+
+        def _raw(self, raw: Raw) -> int:
+            length = {"Content-Length": str(len(raw.body) * raw.repeat)} if raw.length else {}
+            headers = {**length, **raw.headers}
+            head = f"HTTP/1.1 {raw.status} Lie\r\n" + "".join(
+                f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+            self.close_connection = True
+            try:
+                self._send(head.encode("latin-1"), raw.drip if raw.drip_head else 0.0)
+                sent = 0
+                for _ in range(raw.repeat):
+                    sent += self._send(raw.body, raw.drip)
+            except OSError:  # the client gave up: what a lying server sees
+                return 0
+            return sent
+
+        def _send(self, data: bytes, drip: float) -> int:
+            if not drip:
+                self.wfile.write(data)
+                return len(data)
+            for k in range(len(data)):
+                self.wfile.write(data[k:k + 1])
+                self.wfile.flush()
+                time.sleep(drip)
+            return len(data)
 
         def _error(self, status: int, code: str, message: str) -> int:
             data = json.dumps({"error": message}).encode()

@@ -24,9 +24,13 @@ EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_
 
 def scan(cache_dir: str | None = None) -> dict:
     """{"cache": dir, "revisions": [row per repo revision], "warnings": [...]}."""
+    from inspector.formats.hub_env import hub_constants
+
+    constants = hub_constants()  # huggingface_hub's settings, checked before it is imported
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
+    check_refs(Path(cache_dir or constants.HF_HUB_CACHE))
     try:
         info = scan_cache_dir(cache_dir)
     except CacheNotFound as e:
@@ -39,6 +43,16 @@ def scan(cache_dir: str | None = None) -> dict:
             rows.append(_row(repo.repo_id, revision))
     return {"cache": str(info.cache_dir or cache_dir or ""), "revisions": rows,
             "warnings": [str(w) for w in info.warnings]}
+
+
+def check_refs(cache: Path) -> None:
+    """huggingface_hub's scanner reads every ref whole and blocks on a FIFO: each one is checked
+    to be a small regular file first, and a damaged one refused in one line naming it."""
+    from inspector.formats.hub import MAX_REF_BYTES, check_cached_file
+
+    for refs in cache.glob("*/refs"):
+        for path in refs.rglob("*"):
+            check_cached_file(path, MAX_REF_BYTES)
 
 
 def _row(repo_id: str, revision) -> dict:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from inspector.errors import InspectorError
 from inspector.files.guard import note_read
+from inspector.files.regular import not_regular
 
 # A config.json is a few kilobytes, and the index of a 1T-parameter model (Kimi K2: 140,000
 # tensors) about 15 MB.
@@ -33,8 +35,12 @@ def read_json(path: Path, error: type[InspectorError], what: str = "JSON file") 
     reader raises SpecError and a checkpoint reader CheckpointError."""
     note_read(path)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        # O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise error(path, f"not a readable {what}: {not_regular(st.st_mode)}")
+            size = st.st_size
             if size > MAX_JSON_BYTES:
                 raise error(path, f"not a readable {what}: {size:,} bytes, over the"
                                   f" {MAX_JSON_BYTES:,}-byte limit for a JSON file")

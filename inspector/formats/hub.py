@@ -12,12 +12,14 @@ with its progress bar, and only when the user asked for it.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 from inspector.errors import CheckpointError, UsageError
+from inspector.files.bounded_json import read_json
+from inspector.files.regular import BadFile, require_small
+from inspector.formats.hub_env import hub_constants
 from inspector.formats.local import FOLDER_WEIGHTS
 
 # owner/name, optionally a GGUF file in it, optionally @revision (a branch, tag or commit).
@@ -54,15 +56,19 @@ def with_revision(source: str, revision: str | None) -> str:
 
 def open_hub(source: str):
     """The Checkpoint of a hub id: from a complete cached snapshot, else its headers."""
+    from inspector.formats.hub_http import command
     from inspector.formats.local import open_file, open_folder
     from inspector.formats.remote import open_remote
 
+    hub_constants()  # huggingface_hub's settings, checked before it is imported
     hub_id = parse(source)
     check_repo_id(hub_id.repo_id)
     folder = cached_snapshot(hub_id)
     if folder is not None:
         return open_folder(folder, source) if folder.is_dir() else open_file(folder, source)
-    return open_remote(hub_id.repo_id, hub_id.revision, (hub_id.filename,) if hub_id.filename else REMOTE_WEIGHTS)
+    weights = (hub_id.filename,) if hub_id.filename else REMOTE_WEIGHTS
+    with command():  # one budget of requests, bytes and time for all the reads
+        return open_remote(hub_id.repo_id, hub_id.revision, weights)
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -80,9 +86,11 @@ def check_repo_id(repo_id: str) -> None:
 def cached_snapshot(hub_id: HubId) -> Path | None:
     """The snapshot folder when huggingface_hub's cache holds all of the repo's weights (the file,
     for a hub id that names one)."""
+    hub_constants()  # huggingface_hub's settings, checked before it is imported
     from huggingface_hub import try_to_load_from_cache
 
     repo_id, revision, filename = hub_id
+    check_ref(repo_id, revision)
     if filename is not None:
         found = try_to_load_from_cache(repo_id, filename, revision=revision)
         return Path(found) if isinstance(found, str) else None
@@ -93,22 +101,47 @@ def cached_snapshot(hub_id: HubId) -> Path | None:
         folder = Path(found).parent
         if not name.endswith(".index.json"):
             return folder
-        try:
-            shards = set(json.loads(Path(found).read_text()).get("weight_map", {}).values())
-        except (OSError, ValueError, AttributeError):
+        index = read_json(Path(found), CheckpointError, "index file")  # a cache entry, bounded
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict):
             return None  # a broken index: let the remote reader say what is wrong
+        shards = {s for s in weight_map.values() if isinstance(s, str)}
         return folder if all((folder / s).is_file() for s in shards) else None
     return None
+
+
+MAX_REF_BYTES = 1024  # a ref names a commit: 40 characters
+
+
+def check_ref(repo_id: str, revision: str | None) -> None:
+    """huggingface_hub reads a ref (refs/main) whole: a link to /dev/zero or a 3 GB file there
+    would be read without end. A ref that is not a small regular file is refused here."""
+    from huggingface_hub import constants
+
+    folder = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "refs"
+    check_cached_file(folder / (revision or "main"), MAX_REF_BYTES)
+
+
+def check_cached_file(path: Path, limit: int) -> None:
+    """CheckpointError naming a file of the Hugging Face cache that is not a regular file of at
+    most `limit` bytes (absent is fine: nothing is read)."""
+    try:
+        require_small(path, limit)
+    except BadFile as e:
+        raise CheckpointError(path, f"{e.reason}: a damaged entry of the Hugging Face cache;"
+                                    " remove it") from None
 
 
 def download_size(source: str) -> tuple[int, list[str]]:
     """Bytes of the weight files `download` would fetch, and their names (from the model info
     and the index: no header is read)."""
+    from inspector.formats.hub_http import command
     from inspector.formats.remote import Client, resolve, weight_files
 
     repo_id, revision, filename = parse(source)
-    rev = resolve(repo_id, revision)
-    name, promised = weight_files(rev, Client(rev), (filename,) if filename else REMOTE_WEIGHTS)
+    with command():
+        rev = resolve(repo_id, revision)
+        name, promised = weight_files(rev, Client(rev), (filename,) if filename else REMOTE_WEIGHTS)
     names = sorted(promised) if promised is not None else [name]
     return sum(rev.files[n].get("size") or 0 for n in names), names
 
@@ -118,12 +151,12 @@ def download(source: str) -> str:
     progress bar; return the snapshot folder."""
     from huggingface_hub import snapshot_download
 
-    from inspector.formats.remote import hub_errors
+    from inspector.formats.hub_http import hub_errors
 
     repo_id, revision, _ = parse(source)
     _, names = download_size(source)
     patterns = [*names, "config.json", FOLDER_WEIGHTS[0]]
-    with hub_errors(repo_id, revision, None):
+    with hub_errors(f"{repo_id}@{revision}" if revision else repo_id, None):
         folder = snapshot_download(repo_id, revision=revision, allow_patterns=patterns)
     return folder
 
@@ -157,18 +190,22 @@ def ask_download(source: str, command: str) -> None:
 
 def hub_config(repo_id: str, revision: str | None) -> dict:
     """The repo's config.json as a dict."""
+    hub_constants()  # huggingface_hub's settings, checked before it is imported
+    check_ref(repo_id, revision)
     from huggingface_hub import try_to_load_from_cache
 
+    from inspector.formats.hub_http import command
     from inspector.formats.local import read_config
     from inspector.formats.remote import Client, resolve
 
     cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     if isinstance(cached, str):
         return read_config(Path(cached).parent)
-    rev = resolve(repo_id, revision)
-    if "config.json" not in rev.files:
-        raise CheckpointError(rev.label, "the repo has no config.json to read a spec from")
-    config = Client(rev).json("config.json")
+    with command():
+        rev = resolve(repo_id, revision)
+        if "config.json" not in rev.files:
+            raise CheckpointError(rev.label, "the repo has no config.json to read a spec from")
+        config = Client(rev).json("config.json")
     if not isinstance(config, dict):
         raise CheckpointError(rev.where("config.json"), "does not hold a JSON object")
     return config

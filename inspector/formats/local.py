@@ -11,6 +11,7 @@ from inspector.formats.index import read_index
 from inspector.formats.safetensors import read_header
 from inspector.files.guard import note_read
 from inspector.files.bounded_json import read_json
+from inspector.files.regular import BadFile, require_regular
 
 PYTORCH_SUFFIXES = (".bin", ".pt", ".pth")
 
@@ -24,6 +25,10 @@ FOLDER_WEIGHTS = (
 
 
 def open_file(path: Path, source: str, config: dict | None = None) -> Checkpoint:
+    try:  # a FIFO or a device in a folder would block the read, or never end it
+        require_regular(path)
+    except BadFile as e:
+        raise CheckpointError(path, e.reason) from None
     name = path.name
     if name.endswith(".safetensors.index.json"):
         tensors, files = read_index(path, _safetensors_tensors)

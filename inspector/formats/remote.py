@@ -1,12 +1,13 @@
 """A hub repo read header-only: model info, config.json, the index and each safetensors header by
 HTTP Range, never the weights.
 
-Everything goes through huggingface_hub's own machinery: `HfApi.model_info` resolves the revision
-(one request: the commit, every file with its size and etag, the hub's own parameter totals),
-`hf_hub_url` builds the file URLs under HF_ENDPOINT, `build_hf_headers` carries HF_TOKEN,
-`get_session` is its shared HTTP client and `hf_raise_for_status` names the hub's errors. Its
-retries are not used: each request waits at most HF_HUB_DOWNLOAD_TIMEOUT seconds (10 by default)
-and any failure ends the call with one line saying what to do.
+The model info resolves the revision (one request: the commit, every file with its size and etag,
+the hub's own parameter totals; inspector.formats.hub_info reads and checks it), `hf_hub_url`
+builds the file URLs under HF_ENDPOINT, and every request goes through
+inspector.formats.hub_http, within its deadlines and its budget of requests and bytes. No retries:
+any failure ends the call with one line saying what to do. What the hub sends is checked as a
+local file is: JSON by the bounded reader, the sizes it gives against each other (model info,
+Content-Range), a GGUF header read no further than MAX_GGUF_HEAD_BYTES, at most MAX_SHARDS shards.
 
 A shard is read with one speculative Range request sized from the names the index gives it
 (ENTRY_BYTES of JSON beyond each name); when the header is longer, a second request reads exactly
@@ -20,8 +21,12 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from inspector.formats import header_cache
 from inspector.errors import CheckpointError
+from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
+from inspector.formats import header_cache
+from inspector.formats.hub_env import hub_constants
+from inspector.formats.hub_http import get, hub_headers, raise_for_status, shown
+from inspector.formats.hub_info import fetch_info
 from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.index import check_shard, shard_names
 from inspector.formats.safetensors import MAX_HEADER_BYTES, header_length, parse_header
@@ -33,9 +38,14 @@ ENTRY_BYTES = 96
 SPARE_BYTES = 64  # __metadata__ ({"format":"pt"}) and the padding to 8 bytes
 SINGLE_FILE_WINDOW = 100_001  # no index names the tensors: huggingface_hub's own first read
 GGUF_WINDOW = 1 << 20  # a GGUF's first read; a tokenizer of 49,152 entries takes ~2 MB
-SMALL_FILE_LIMIT = 64 << 20  # config.json and the index; anything larger is not one of them
+SMALL_FILE_LIMIT = MAX_JSON_BYTES  # config.json and the index; anything larger is not one of them
+# A GGUF's header: Gemma 3's 262,144-token tokenizer takes ~6 MB, Llama 3's vocabulary and
+# 280,000 merges ~12 MB.
+MAX_GGUF_HEAD_BYTES = 32 << 20
+MAX_SHARDS = 2_000  # an index naming more is not read (DeepSeek V3 has 163, Llama 3.1 405B 191)
 MAX_WORKERS = 64  # requests in flight at once; the hub serves each in its own time
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
+CONTENT_RANGE = re.compile(r"^bytes (?:(\d+)-\d+|\*)/(\d+)$")
 
 
 @dataclass
@@ -104,6 +114,9 @@ def weight_files(rev: Revision, client: Client, weights: tuple[str, ...]
     if not name.endswith(".index.json"):
         return name, None
     promised = shard_names(rev.where(name), client.json(name))
+    if len(promised) > MAX_SHARDS:
+        raise CheckpointError(rev.where(name), f"names {len(promised):,} shards, more than the"
+                                               f" {MAX_SHARDS:,} read from the hub")
     for shard in promised:
         if shard not in rev.files:
             raise CheckpointError(rev.where(name), f"shard '{shard}' named in its weight_map is"
@@ -114,6 +127,7 @@ def weight_files(rev: Revision, client: Client, weights: tuple[str, ...]
 def resolve(repo_id: str, revision: str | None) -> Revision:
     """The revision's model info: from inspector's cache when the name is a commit already seen
     (or when offline), else one request, which also resolves a branch to its commit."""
+    hub_constants()  # huggingface_hub's settings, checked before it is imported
     from huggingface_hub import is_offline_mode
 
     asked = revision or "main"
@@ -131,31 +145,13 @@ def resolve(repo_id: str, revision: str | None) -> Revision:
                                        " inspector's cache, and offline mode is on"
                                        " (HF_HUB_OFFLINE=1): unset it to read the headers from"
                                        " the hub")
-    from huggingface_hub import HfApi
-
-    with hub_errors(repo_id, revision, None):
-        info = HfApi().model_info(repo_id, revision=revision, files_metadata=True,
-                                  timeout=timeout())
-    files = {}
-    for s in info.siblings or []:
-        etag = (s.lfs.sha256 if s.lfs else None) or s.blob_id
-        files[s.rfilename] = {"size": s.size, "etag": etag}
-    data = {"sha": info.sha, "files": files,
-            "safetensors": dict(info.safetensors) if info.safetensors else None}
-    if not isinstance(info.sha, str):
-        raise CheckpointError(repo_id, "the hub's model info names no commit (sha)")
+    data = fetch_info(repo_id, revision)
     header_cache.save_info(repo_id, asked, data)
     return _revision(repo_id, revision, data)
 
 
 def _revision(repo_id: str, revision: str | None, data: dict) -> Revision:
     return Revision(repo_id, revision, data["sha"], data["files"], data.get("safetensors"))
-
-
-def timeout() -> float:
-    from huggingface_hub import constants
-
-    return float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
 
 
 class Client:
@@ -173,11 +169,9 @@ class Client:
                 list(pool.map(self.whole, names))
 
     def json(self, name: str) -> object:
-        data = self.whole(name)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise CheckpointError(self.rev.where(name), f"not JSON ({e})") from e
+        """A small file's JSON, read as a local one is: bounded values and depth."""
+        return parse_json(self.whole(name), self.rev.where(name), CheckpointError, "not JSON",
+                          name)
 
     def whole(self, name: str) -> bytes:
         if name not in self.fetched:
@@ -185,20 +179,26 @@ class Client:
         return self.fetched[name]
 
     def _whole(self, name: str) -> bytes:
-        etag = self.rev.files.get(name, {}).get("etag")
-        cached = header_cache.load_blob(etag)
+        where, etag, promised = self.about(name)
+        if promised is not None and promised > SMALL_FILE_LIMIT:
+            raise CheckpointError(where, f"{promised:,} bytes: too large for a {name} (over"
+                                         f" {SMALL_FILE_LIMIT:,})")
+        cached = header_cache.load_head(etag, promised, where)
         if cached is not None and len(cached[1]) == cached[0]:
             return cached[1]
-        size = self.rev.files[name].get("size") or SMALL_FILE_LIMIT
-        if size > SMALL_FILE_LIMIT:
-            raise CheckpointError(self.rev.where(name), f"{size:,} bytes: too large for a"
-                                                        f" {name} (over {SMALL_FILE_LIMIT:,})")
-        data, total = self.read(name, 0, size)
+        data, total = self.read(name, 0, promised if promised is not None else SMALL_FILE_LIMIT)
+        if total > SMALL_FILE_LIMIT:
+            raise CheckpointError(where, f"{total:,} bytes: too large for a {name} (over"
+                                         f" {SMALL_FILE_LIMIT:,})")
         if len(data) < total:
-            raise CheckpointError(self.rev.where(name), f"the hub sent {len(data):,} of its"
-                                                        f" {total:,} bytes")
-        header_cache.save_blob(etag, total, data)
+            raise CheckpointError(where, f"the hub sent {len(data):,} of its {total:,} bytes")
+        header_cache.save_head(etag, total, data)
         return data
+
+    def about(self, name: str) -> tuple[str, str | None, int | None]:
+        """The file's name with the repo's, its etag and its size, as the model info gives them."""
+        entry = self.rev.files.get(name, {})
+        return self.rev.where(name), entry.get("etag"), entry.get("size")
 
     def headers(self, wanted: dict[str, list[str] | None]) -> dict[str, tuple[list[TensorInfo], dict]]:
         """Safetensors headers of the files in `wanted` (name -> tensor names the index gives
@@ -214,9 +214,8 @@ class Client:
             pool.shutdown(wait=False, cancel_futures=True)  # after a failure, stop at once
 
     def header(self, name: str, names: list[str] | None) -> tuple[list[TensorInfo], dict]:
-        where = self.rev.where(name)
-        etag = self.rev.files.get(name, {}).get("etag")
-        cached = header_cache.load_blob(etag)
+        where, etag, promised = self.about(name)
+        cached = header_cache.load_head(etag, promised, where)
         if cached is not None:
             size, head = cached
             return parse_header(where, head[8:], size)
@@ -231,18 +230,18 @@ class Client:
             raise CheckpointError(where, f"the hub sent {len(head):,} bytes of a {8 + n:,}-byte"
                                          " header")
         found = parse_header(where, head[8:], size)
-        header_cache.save_blob(etag, size, head)
+        header_cache.save_head(etag, size, head)
         return found
 
     def gguf(self, name: str) -> tuple[list[TensorInfo], dict]:
         """A GGUF's tensors and metadata from its header, read by ranges as far as the walk
-        needs: GGUF_WINDOW first, then at least twice as much each time."""
+        needs: GGUF_WINDOW first, then at least twice as much each time, up to
+        MAX_GGUF_HEAD_BYTES."""
         from inspector.formats.gguf import MAGIC, tensors_of
         from inspector.formats.gguf_bounds import NeedMore, walk
 
-        where = self.rev.where(name)
-        etag = self.rev.files.get(name, {}).get("etag")
-        cached = header_cache.load_blob(etag)
+        where, etag, promised = self.about(name)
+        cached = header_cache.load_head(etag, promised, where)
         if cached is not None:
             size, head = cached
             header = walk(where, head, size)
@@ -256,16 +255,27 @@ class Client:
                 header = walk(where, head, size)
                 break
             except NeedMore as more:
-                rest, _ = self.read(name, len(head), max(more.end, 2 * len(head)))
+                if more.end > MAX_GGUF_HEAD_BYTES:
+                    raise CheckpointError(where, f"its header runs past byte {more.end:,}: more"
+                                                 f" than the {MAX_GGUF_HEAD_BYTES:,} bytes of a"
+                                                 " GGUF header read from the hub") from None
+                end = min(max(more.end, 2 * len(head)), MAX_GGUF_HEAD_BYTES)
+                rest, _ = self.read(name, len(head), end)
                 if not rest:
                     raise CheckpointError(where, "the hub sent no more bytes of the header")
                 head += rest
         head = head[:header.data_start]
-        header_cache.save_blob(etag, size, head)
+        header_cache.save_head(etag, size, head)
         return tensors_of(where, header, size), header.metadata
 
     def read(self, name: str, start: int, end: int) -> tuple[bytes, int]:
         """Bytes [start, end) of a file (fewer at its end) and the file's full size."""
+        from huggingface_hub import is_offline_mode
+
+        if is_offline_mode():
+            raise CheckpointError(self.rev.where(name), "not in inspector's header cache, and"
+                                  " offline mode is on (HF_HUB_OFFLINE=1): unset it to read the"
+                                  " header from the hub")
         return read_range(self.rev, name, start, end)
 
 
@@ -278,103 +288,61 @@ def first_window(names: list[str] | None) -> int:
     return min(guess, 8 + MAX_HEADER_BYTES)
 
 
+
+
 def read_range(rev: Revision, name: str, start: int, end: int) -> tuple[bytes, int]:
-    from huggingface_hub import constants, hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    """Bytes [start, end) of a file and its full size, as one Range request answers them. A
+    server that ignores Range sends from byte 0: the answer is read up to `end` and no further."""
+    from huggingface_hub import hf_hub_url
 
-    url = hf_hub_url(rev.repo_id, name, revision=rev.commit, endpoint=constants.ENDPOINT)
-    headers = {**build_hf_headers(), "Range": f"bytes={start}-{end - 1}",
-               "Accept-Encoding": "identity"}
-    with hub_errors(rev.repo_id, rev.asked, name), \
-            get_session().stream("GET", url, headers=headers, timeout=timeout()) as response:
-        if response.status_code == 416:  # the file ends before `start`
-            size = _total(response.headers.get("Content-Range"))
-            raise CheckpointError(rev.where(name), f"the file is {size:,} bytes, shorter than"
-                                                   " its header says: truncated")
-        if response.status_code >= 400:
-            response.read()  # the error's body, for hf_raise_for_status to quote
-        hf_raise_for_status(response)
-        ranged = response.status_code == 206
-        size = (_total(response.headers.get("Content-Range")) if ranged
-                else int(response.headers.get("Content-Length", 0)))
-        skip = 0 if ranged else start  # a server that ignores Range sends from byte 0
-        want = min(end, size) - start
-        data = bytearray()
-        for chunk in response.iter_bytes():
-            data += chunk
-            if len(data) >= skip + want:
-                break  # enough: the rest of a Range-less answer is left unread
-    return bytes(data[skip:skip + want]), size
-
-
-def _total(content_range: str | None) -> int:
-    """The full size from `bytes 0-99/1234` or `bytes */1234`."""
-    try:
-        return int((content_range or "").rsplit("/", 1)[1])
-    except (IndexError, ValueError):
-        raise CheckpointError("hub", f"a Range answer without a usable Content-Range"
-                                     f" ({content_range!r})") from None
+    where = rev.where(name)
+    url = hf_hub_url(rev.repo_id, name, revision=rev.commit, endpoint=hub_constants().ENDPOINT)
+    headers = {**hub_headers(), "Range": f"bytes={start}-{end - 1}"}
+    answer = get(rev.label, name, url, headers, end)
+    promised = rev.files.get(name, {}).get("size")
+    if answer.status == 416:  # the file ends before `start`
+        first, size = content_range(where, answer.headers)
+        if size > start or (promised is not None and promised != size):
+            raise CheckpointError(where, f"the hub answered 416 (nothing at byte {start:,}) for"
+                                         f" a file it gives {size:,} bytes"
+                                         f"{_promise(promised)}: a lying answer")
+        raise CheckpointError(where, f"the file is {size:,} bytes, shorter than its header says:"
+                                     " truncated")
+    raise_for_status(rev.label, name, url, answer)
+    if answer.status == 206:
+        first, size = content_range(where, answer.headers)
+        if first != start:
+            raise CheckpointError(where, f"the hub answered from byte {first}, not {start:,}")
+        skip = 0
+    else:
+        size, skip = content_length(where, answer.headers, promised), start
+    if promised is not None and size != promised:
+        raise CheckpointError(where, f"the hub gives the file {size:,} bytes in one answer and"
+                                     f" {promised:,} in its model info")
+    want = max(min(end, size) - start, 0)
+    return bytes(answer.body[skip:skip + want]), size
 
 
-class hub_errors:
-    """Turns what huggingface_hub and its HTTP client raise into one line that names the repo
-    and says what to do."""
-
-    def __init__(self, repo_id: str, revision: str | None, name: str | None):
-        self.repo_id, self.revision, self.name = repo_id, revision, name
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb) -> bool:
-        if error is None or isinstance(error, CheckpointError):
-            return False
-        cause = describe(error, self.repo_id, self.revision, self.name)
-        if cause is None:
-            return False
-        label = f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
-        raise CheckpointError(label, cause) from error
+def _promise(promised: int | None) -> str:
+    return f" ({promised:,} in its model info)" if promised is not None else ""
 
 
-def describe(error: BaseException, repo_id: str, revision: str | None, name: str | None) -> str | None:
-    import httpx2
-    from huggingface_hub import constants
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+def content_range(where: str, headers: dict) -> tuple[int | None, int]:
+    """(first byte, full size) from `bytes 0-99/1234`, or (None, size) from `bytes */1234`."""
+    value = headers.get("content-range") or ""
+    m = CONTENT_RANGE.match(value.strip())
+    if m is None:
+        raise CheckpointError(where, f"the hub answered with an unusable Content-Range"
+                                     f" ({shown(value)})")
+    return (int(m.group(1)) if m.group(1) else None), int(m.group(2))
 
-    endpoint = constants.ENDPOINT
-    what = f"'{name}'" if name else "the model info"
-    if isinstance(error, GatedRepoError):
-        return (f"a gated repo: accept its terms at {endpoint}/{repo_id} and set HF_TOKEN to a"
-                " token of that account")
-    if isinstance(error, RepositoryNotFoundError):
-        return (f"no such repo on {endpoint}, or it is private: check the name, or set HF_TOKEN"
-                " to a token that can read it")
-    if isinstance(error, RevisionNotFoundError):
-        return (f"the repo has no revision '{revision or 'main'}': name a branch, tag or commit"
-                " that exists")
-    if isinstance(error, EntryNotFoundError):
-        return f"the repo has no file {what} at revision {revision or 'main'}"
-    if isinstance(error, HfHubHTTPError):
-        status = error.response.status_code if error.response is not None else "an error"
-        if status in (401, 403):
-            return (f"the hub refused access ({status}) to {what}: set HF_TOKEN to a token that"
-                    " can read the repo")
-        return f"the hub ({endpoint}) answered {status} for {what}: try again later"
-    if isinstance(error, httpx2.TimeoutException):
-        return (f"the hub ({endpoint}) did not answer within {timeout():g} s for {what}"
-                " (HF_HUB_DOWNLOAD_TIMEOUT): try again, or set HF_HUB_OFFLINE=1 to use only"
-                " the cache")
-    if isinstance(error, httpx2.ConnectError):
-        return (f"cannot connect to the hub ({endpoint}): {error or 'refused'}; check the"
-                " network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only the cache")
-    if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
-        return f"the hub ({endpoint}) cut its answer for {what} short: try again"
-    if isinstance(error, httpx2.HTTPError):
-        return f"the hub ({endpoint}) could not be read for {what} ({error}): try again"
-    return None
+
+def content_length(where: str, headers: dict, promised: int | None) -> int:
+    """A whole-file answer's size: its Content-Length, else the model info's."""
+    value = headers.get("content-length")
+    if value is None and promised is not None:
+        return promised
+    if value is None or not value.strip().isdigit():
+        raise CheckpointError(where, f"the hub answered with an unusable Content-Length"
+                                     f" ({shown(value or '')})")
+    return int(value)
