@@ -114,8 +114,8 @@ def format_words(fmt: str, layout: str, family: str) -> str:
     are another family's (Qwen2's are Llama's), which would otherwise read as a mistake."""
     from inspector import families
 
-    owner = families.family_of_layout(families.all_layouts()[layout]) \
-        if layout in families.all_layouts() else None
+    hub_layout = families.hub_layout(layout)  # (a GGUF's layouts are named for their family)
+    owner = families.family_of_layout(hub_layout) if hub_layout is not None else None
     shared = owner is not None and family != owner and families.get(family) is not None
     return f"{fmt} ({layout} layout{f', which {family} shares' if shared else ''})"
 
