@@ -168,7 +168,7 @@ def test_demo_builds_inspects_checks_and_exports(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "124,439,808" in result.stdout
     assert "verdict  match" in result.stdout
-    assert f"tables written to {tmp_path / 'tables'}" in result.stdout
+    assert f"tables written to {tmp_path / 'tables'}" in result.stdout  # kept: --out
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == \
         ["heads.csv", "layers.csv", "roles.csv", "tensors.csv"]
     assert (tmp_path / "gpt2-124m" / "model.safetensors").stat().st_size > 497_000_000

@@ -66,7 +66,8 @@ def test_check_json_and_exit_codes(tiny_gpt2_dir, tmp_path):
     assert ok.returncode == 0
     verdict = json.loads(ok.stdout)
     assert set(verdict) == {"ok", "spec", "source", "total", "active_parameters", "roles",
-                            "buffers", "problems"}
+                            "buffers", "architecture", "problems"}
+    assert verdict["architecture"] == []  # what differs in the architecture: nothing
     assert verdict["active_parameters"]["expected"] == verdict["total"]["expected"]  # dense
     assert all({"role", "expected", "actual", "ok"} <= set(r) for r in verdict["roles"])
     bad = run_cli("check", tiny_gpt2_dir, "--spec", "gpt2-124m", "--format", "json")

@@ -308,11 +308,19 @@ def test_two_architectures_are_said_to_differ_once(tmp_path):
     result = run_cli("diff", MINILM_DIR, gpt2)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[2:5] == [
-        ("verdict    DIFFERENT: different architectures: A is bert, B is gpt2; no tensor pairs"
-         " up, so no values were compared"),
-        "only in A  104 stored tensors, 22,713,216 parameter values",
-        "only in B  148 stored tensors, 124,439,808 parameter values"]
+    # What differs in the architecture comes first (issue 23), then what each side holds.
+    assert lines[2:12] == [
+        ("verdict       DIFFERENT: different architectures: A is bert, B is gpt2; no tensor is"
+         " paired across them, so no values were compared"),
+        "architecture  n_layers: A 6, B 12",
+        "architecture  d_model: A 384, B 768",
+        "architecture  vocab_size: A 30,522, B 50,257",
+        "architecture  d_ff: A 1,536, B 3,072",
+        "architecture  d_head: A 32, B 64",
+        "architecture  family: A bert, B gpt2",
+        "not compared  all parameter values: 22,713,216 of A, 124,439,808 of B",
+        "only in A     104 stored tensors",
+        "only in B     148 stored tensors"]
     assert not any(line.startswith("role") for line in lines)
     doc = json.loads(run_cli("diff", MINILM_DIR, gpt2, "--format", "json").stdout)
     assert doc["roles"] == [] and doc["tensors_compared"] == doc["bytes_read"] == 0

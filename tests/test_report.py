@@ -69,7 +69,9 @@ def test_mismatch_exits_1_with_the_problems(wide):
     assert "| up | 27,648,000 | 36,000 | 27,684,000 | - | 28,348,416 | NO |" in md
     assert ("- layers.0.mlp.up.weight (up): expected [3072, 768], found [3000, 768] in"
             " 'transformer.h.0.mlp.c_fc.weight'") in md
-    assert "<details><summary>16 more problems</summary>" in md  # 36 problems, 20 shown
+    # The cause first (issue 23): d_ff, then the 36 tensors it changes; 20 problems shown.
+    assert "\n- d_ff: spec 3,072, checkpoint 3,000\n- layers.0.mlp.up.weight (up)" in md
+    assert "<details><summary>17 more problems</summary>" in md
     # The checkpoint is described by its own config.json, not by the spec it fails.
     assert "d_ff 3,000" in md
 

@@ -88,3 +88,15 @@ def test_scan_of_no_cache_is_one_line(tmp_path):
     result = run_cli("scan", tmp_path / "nothing")
     assert result.returncode == 2
     assert result.stderr == f"inspector: error: {tmp_path / 'nothing'}: no Hugging Face cache there\n"
+
+
+def test_scan_of_a_machine_with_no_cache_is_an_empty_list(tmp_path):
+    """No CACHE_DIR and no Hugging Face cache yet (nothing downloaded): an empty table and a
+    note, exit 0; a CACHE_DIR named and not there stays a one-line error (above)."""
+    env = {"HF_HUB_CACHE": str(tmp_path / "none"), "HF_HOME": str(tmp_path / "home")}
+    result = run_cli("scan", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (f"no Hugging Face cache at {tmp_path / 'none'} yet"
+                                              " (nothing downloaded): no revisions")
+    doc = json.loads(run_cli("scan", "--format", "json", env=env).stdout)
+    assert doc["revisions"] == [] and doc["cache"] == str(tmp_path / "none")

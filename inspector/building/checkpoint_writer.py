@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inspector import families
@@ -21,7 +21,7 @@ from inspector.files.atomic import make_folder, write_atomically
 from inspector.formats.dtypes import DTYPES as ALL_DTYPES, WRITTEN
 from inspector.errors import SpecError, UsageError
 from inspector.spec.config_json import config_from_spec, spec_from_config
-from inspector.spec.schema import FIELDS, Spec
+from inspector.spec.schema import BIAS_KINDS, FIELDS, Spec
 
 DTYPES = WRITTEN  # by torch name: float32, float16, bfloat16
 DTYPE_BYTES = {d.torch: d.bytes for d in ALL_DTYPES if d.written}
@@ -64,7 +64,7 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
     if lost:
         raise UsageError(spec.name, f"a {family.config_model_type} config.json cannot express "
                                     + "; ".join(lost) + f": {family.hf_class} would be a"
-                                    " different model")
+                                    " different model" + _bias_hint(spec, back, family))
     notes = []
     if _layer_attention(spec) != _layer_attention(back):  # a pattern the config has no key for
         notes.append(f"{spec.name}: attention_pattern {list(spec.attention_pattern)} (local window"
@@ -72,6 +72,19 @@ def hub_config(spec: Spec, dtype: str = "float32") -> tuple[dict, list[str]]:
                      f" tensors are the same, but transformers' {family.hf_class} attends densely"
                      " in every layer (inspector's own model keeps the local layers)")
     return config, notes
+
+
+def _bias_hint(spec: Spec, back: Spec, family) -> str:
+    """Why `count` counted a bias `build` refuses: the spec names a kind of bias (`biases: true`
+    names them all) the family's model has not; and the biases it has, to write instead."""
+    ours = len(parameter_shapes(spec))
+    extra = [kind for kind in BIAS_KINDS if kind in spec.biases and kind not in back.biases
+             and len(parameter_shapes(replace(spec, biases=spec.biases - {kind}))) < ours]
+    if not extra:
+        return ""
+    has = ", ".join(f"{kind}: true" for kind in BIAS_KINDS if kind in back.biases)
+    return (f". The spec gives {', '.join(extra)} a bias (`biases: true` names every kind), so"
+            f" `count` counts it; a {family.name} model has biases: {{{has}}}")
 
 
 def _layer_attention(spec: Spec) -> tuple:

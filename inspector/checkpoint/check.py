@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inspector.checkpoint.architecture import CHECK_SIDES, against_spec
 from inspector.spec.describe import spec_rows
 from inspector.checkpoint.tensor_rows import Decoupled
 from inspector.vocab.roles import Role
@@ -54,11 +55,10 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
             bad_roles.add(got.role.value)
     for name in unmapped(actual_rows):
         problems.append(f"'{name}': no layout rule recognises this tensor")
-    if spec.has_unembedding and spec.tied_embeddings != decoupled.tied:
-        said = "ties" if spec.tied_embeddings else "does not tie"
-        found = "tied" if decoupled.tied else "stored apart"
-        problems.append(f"unembedding: the spec {said} it to the embedding, the checkpoint has it"
-                        f" {found}")
+    # The cause first: what differs in the architecture, then the tensors it changes.
+    architecture = against_spec(spec, decoupled)
+    problems[:0] = [d.line(*CHECK_SIDES) for d in architecture]
+    if any(d.key == "tied_embeddings" for d in architecture):
         bad_roles.add(Role.UNEMBEDDING.value)
 
     want_roles = {r["role"]: r for r in role_table(expected_rows)}
@@ -85,6 +85,7 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
                               "actual": active_total(actual_rows, spec.experts_per_token)},
         "roles": roles,
         "buffers": buffers(actual_rows),
+        "architecture": [d.as_dict(*CHECK_SIDES) for d in architecture],
         "problems": problems,
         **({"unchecked": component_table(unchecked)} if unchecked else {}),
     }

@@ -14,6 +14,7 @@ from inspector.errors import SpecError
 from inspector.formats import open_checkpoint
 from inspector.formats.base import Checkpoint
 from inspector.vocab.rows import BUFFER, Row
+from inspector.spec.compare import size_differences
 from inspector.spec.schema import Spec
 
 
@@ -116,16 +117,10 @@ def _inspect_by_reference(checkpoint: Checkpoint, reference: Spec, basis: str,
     return Inspection(decoupled, shape, None, warnings, reference)
 
 
-# What a --spec is compared on against the checkpoint's own shape.
-SPEC_COMPARED = ("n_layers", "d_model", "vocab_size", "d_ff", "n_heads", "n_kv_heads")
-
-
 def with_spec_heads(shape: Shape, spec: Spec, source: str) -> tuple[Shape, list[str]]:
     """The checkpoint's shape with the spec's head counts where the files said none."""
-    warnings = [f"{source}: --spec {spec.name} says {key} {getattr(spec, key):,}, the checkpoint"
-                f" has {getattr(shape, key):,}"
-                for key in SPEC_COMPARED
-                if getattr(shape, key) is not None and getattr(shape, key) != getattr(spec, key)]
+    warnings = [f"{source}: --spec {spec.name} says {d.key} {d.first:,}, the checkpoint"
+                f" has {d.second:,}" for d in size_differences(spec, shape)]
     if shape.n_heads is None:
         shape = replace(shape, n_heads=spec.n_heads, n_kv_heads=spec.n_kv_heads,
                         d_head=spec.d_head, basis=f"{shape.basis}; heads from --spec {spec.name}")

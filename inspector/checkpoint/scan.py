@@ -23,7 +23,8 @@ EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_
 
 
 def scan(cache_dir: str | None = None) -> dict:
-    """{"cache": dir, "revisions": [row per repo revision], "warnings": [...]}."""
+    """{"cache": dir, "revisions": [row per repo revision], "warnings": [...]}, and a "note"
+    when the default cache (HF_HUB_CACHE) does not exist yet."""
     from inspector.formats.hub_env import hub_constants
 
     constants = hub_constants()  # huggingface_hub's settings, checked before it is imported
@@ -34,7 +35,12 @@ def scan(cache_dir: str | None = None) -> dict:
     try:
         info = scan_cache_dir(cache_dir)
     except CacheNotFound as e:
-        raise CheckpointError(cache_dir or e.cache_dir, "no Hugging Face cache there") from e
+        if cache_dir is not None:  # a folder named and not there: a mistake worth exit 2
+            raise CheckpointError(cache_dir, "no Hugging Face cache there") from e
+        # Nothing downloaded yet on this machine: the answer is an empty list, not an error.
+        return {"cache": str(e.cache_dir), "revisions": [], "warnings": [],
+                "note": f"no Hugging Face cache at {e.cache_dir} yet (nothing downloaded):"
+                        " no revisions"}
     rows = []
     for repo in sorted(info.repos, key=lambda r: r.repo_id):
         if repo.repo_type != "model":

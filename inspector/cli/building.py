@@ -41,8 +41,8 @@ DEMO_SPEC = "gpt2-124m"
 
 @click.command()
 @click.option("--out", "out_dir",
-              help="Keep the checkpoint and the tables here. Default: a new temporary folder, from"
-                   " which the checkpoint is removed at the end and the tables are kept.")
+              help="Keep the checkpoint and the tables here. Default: a temporary folder,"
+                   " removed at the end (nothing is left behind).")
 @click.pass_context
 def demo(ctx: click.Context, out_dir: str | None) -> int:
     """The main job on an embedded default, offline: build gpt2-124m from its spec, then run
@@ -64,10 +64,12 @@ def demo(ctx: click.Context, out_dir: str | None) -> int:
         ctx.invoke(export, source=str(checkpoint), out_dir=str(tables), fmt="csv",
                    spec_name=None)
     finally:
-        if not out_dir:
-            shutil.rmtree(checkpoint, ignore_errors=True)
-    kept = "" if out_dir else " (the checkpoint itself was removed; --out DIR keeps it)"
-    say(f"\ntables written to {tables}{kept}")
+        if not out_dir:  # each run would otherwise leave a new inspector-demo-* folder behind
+            shutil.rmtree(root, ignore_errors=True)
+    if out_dir:
+        say(f"\ncheckpoint in {checkpoint}, tables written to {tables}")
+    else:
+        say(f"\nthe checkpoint and tables were in {root}, now removed: --out DIR keeps them")
     return code
 
 

@@ -92,7 +92,7 @@ def inspect_summary(document: dict, spec: Spec | None) -> list[tuple[str, object
     held = f"{len(document['buffers'])} tensors, {buffer_numel:,} values (not parameters)"
     return [
         ("source", document["source"]),
-        ("format", f"{document['format']} ({document['layout']} layout)"),
+        ("format", format_words(document["format"], document["layout"], shape["family"])),
         ("model", f"{shape['family']}: {described} (from {shape['basis']})"),
         ("tensors", document["tensors"]),
         ("parameters", document["parameters"]),
@@ -107,6 +107,17 @@ def inspect_summary(document: dict, spec: Spec | None) -> list[tuple[str, object
         *([("roles", "inferred from generic tensor names: no family's layout matches")]
           if document["roles_inferred"] else []),
     ]
+
+
+def format_words(fmt: str, layout: str, family: str) -> str:
+    """`safetensors (llama layout)`; `(llama layout, which qwen2 shares)` where the tensor names
+    are another family's (Qwen2's are Llama's), which would otherwise read as a mistake."""
+    from inspector import families
+
+    hub_layout = families.hub_layout(layout)  # (a GGUF's layouts are named for their family)
+    owner = families.family_of_layout(hub_layout) if hub_layout is not None else None
+    shared = owner is not None and family != owner and families.get(family) is not None
+    return f"{fmt} ({layout} layout{f', which {family} shares' if shared else ''})"
 
 
 def active_line(document: dict, spec: Spec | None) -> list[tuple[str, object]]:
@@ -232,7 +243,14 @@ def check_summary(verdict: dict, spec: Spec, source: str) -> list[tuple[str, obj
     t = verdict["total"]
     return [("spec", spec.name), ("source", source),
             ("verdict", "match" if verdict["ok"] else "MISMATCH"),
+            # the cause before the tensors it changes: the problems the architecture makes
+            *[("architecture", line) for line in verdict["problems"][:_causes(verdict)]],
             ("total", f"expected {t['expected']:,}, found {t['actual']:,}")]
+
+
+def _causes(verdict: dict) -> int:
+    """How many of the verdict's first problems say what differs in the architecture."""
+    return len(verdict.get("architecture", ()))
 
 
 def check_notes(verdict: dict, shown: int = 20) -> list[str]:
@@ -245,10 +263,10 @@ def check_notes(verdict: dict, shown: int = 20) -> list[str]:
     if verdict.get("unchecked"):  # a multimodal model's vision tower, projector, ...
         parts = ", ".join(f"{c['component']} {c['parameters']:,}" for c in verdict["unchecked"])
         notes.append(f"\nnot checked (a spec describes the language model): {parts}")
-    notes += problem_lines(verdict["problems"][:shown])
-    if len(verdict["problems"]) > shown:
-        notes.append(f"... and {len(verdict['problems']) - shown} more problems (--format json"
-                     " lists all)")
+    problems = verdict["problems"][_causes(verdict):]  # the architecture's: said above
+    notes += problem_lines(problems[:shown])
+    if len(problems) > shown:
+        notes.append(f"... and {len(problems) - shown} more problems (--format json lists all)")
     return notes
 
 
@@ -268,7 +286,9 @@ def scan_summary(document: dict) -> list[tuple[str, object]]:
 
 
 def scan_notes(document: dict) -> list[str]:
-    """Below `scan`'s table: what a '-' in the active column means, when one is there."""
+    """Below `scan`'s table: why it is empty, or what a '-' in the active column means."""
+    if document.get("note"):
+        return [f"\n{document['note']}"]
     if any(r["active"] is None and r["parameters"] for r in document["revisions"]):
         return ["\nactive '-': a mixture of experts whose family inspector does not read per"
                 " expert."]

@@ -200,7 +200,16 @@ def render(rows: list[dict], fmt: str, columns: list[str] | None = None,
     """`document` is what JSON shows (the full answer); the other formats show `rows`."""
     if fmt == "json":
         return json_text(rows if document is None else document)
-    return {"table": table, "markdown": markdown, "csv": csv_text}[fmt](rows, columns)
+    text = {"table": table, "markdown": markdown, "csv": csv_text}[fmt](rows, columns)
+    if fmt != "csv" and "layer" in _columns(rows, columns) and any(
+            r.get("layer") is None for r in rows):
+        text += "\n\n" + OUTSIDE_LAYERS  # a person reads '-'; CSV and JSON keep it empty, null
+    return text
+
+
+# What a layer '-' is (an empty CSV field, null in JSON).
+OUTSIDE_LAYERS = ("layer -: outside the layers (what no block holds: embeddings, final norm,"
+                  " unembedding)")
 
 
 def summary(pairs: list[tuple[str, object]], fmt: str) -> str:

@@ -15,7 +15,7 @@ from inspector.vocab import tables
 from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import Inspection, inspect_source
 from inspector.formats.dtypes import BY_NAME
-from inspector.output.answers import unmapped_note
+from inspector.output.answers import format_words, unmapped_note
 from inspector.output.rendering import markdown
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import LANGUAGE_MODEL
@@ -68,7 +68,8 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
         dtypes[t.dtype] += 1
     buffer_rows = buffers(rows)
     out += [
-        f"- **format**: {checkpoint.format} ({inspection.decoupled.layout.name} layout)",
+        "- **format**: " + format_words(checkpoint.format, inspection.decoupled.layout.name,
+                                        shape.family),
         f"- **model**: {shape.family}: {described} (from {shape.basis})",
         f"- **parameters**: {total(rows):,}",
         *_active_line(inspection),

@@ -36,11 +36,7 @@ def load_spec(source: str) -> Spec:
         elif path.suffix in (".yaml", ".yml", ".json") or "/" in source:
             raise SpecError(source, "no such spec file")
         else:
-            raise SpecError(
-                source,
-                f"not a shipped spec{_suggest(source, shipped_names())};"
-                f" shipped: {', '.join(shipped_names())}",
-            )
+            raise SpecError(source, _not_shipped(source))
     if path.suffix == ".json":
         return config_spec(read_json(path, SpecError), origin=str(path))
     return spec_from_dict(_read_yaml(path), origin=str(path))
@@ -58,6 +54,20 @@ def config_spec(config: object, origin: str) -> Spec:
         return reference_spec(config, origin)
     except UnknownToTransformers:
         return spec_from_config(config, origin=origin)  # its 'not supported' line
+
+
+def _not_shipped(name: str) -> str:
+    """The names it begins (`gpt2` -> the four GPT-2 sizes), else the closest name; the whole
+    list is `inspector specs`'s, a table of 30-odd names and not one line of an error."""
+    names = shipped_names()
+    starting = [n for n in names if n.lower().startswith(name.lower())]
+    if len(starting) == 1:
+        hint = f" (did you mean '{starting[0]}'?)"
+    elif starting:
+        hint = f" (shipped specs that start with '{name}': {', '.join(starting)})"
+    else:
+        hint = _suggest(name, names)
+    return f"not a shipped spec{hint}; `inspector specs` lists all {len(names)}"
 
 
 def _hub_id(source: str):

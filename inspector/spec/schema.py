@@ -289,7 +289,10 @@ class Spec:
             if key != "n_params" and getattr(self, key) != said:
                 out.append(f"{self.name}: the source gives {key} {said}, this spec takes"
                            f" {getattr(self, key)} (see the spec's notes: {self.notes.strip()})")
-        if self.attn_width != self.d_model and not self.kv_lora_rank:  # (latent: by design)
+        # Attention as wide as the stream, unless the family's config.json gives head_dim (Qwen3,
+        # Gemma, gpt-oss are built wider or narrower: no mistake) or attention is latent (MLA).
+        if self.attn_width != self.d_model and not self.kv_lora_rank \
+                and not _family_says_d_head(self.family):
             out.append(
                 f"{self.name}: n_heads x d_head = {self.n_heads} x {self.d_head} = {self.attn_width:,}"
                 f" differs from d_model {self.d_model:,}; attention projects {self.d_model:,} ->"
@@ -298,38 +301,10 @@ class Spec:
         return out
 
 
+def _family_says_d_head(name: str) -> bool:
+    """Whether the family's config.json has a key for d_head (head_dim): where it has none
+    (GPT-2, GPT-3), a width apart from d_model / n_heads is a spec's own reading, worth a word."""
+    from inspector import families
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+    family = families.get(name)
+    return family is not None and "d_head" in family.config_keys

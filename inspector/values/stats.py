@@ -30,7 +30,8 @@ from inspector.values import blocks as V
 from inspector.values.read_plan import Job, Target, plan
 from inspector.checkpoint.quantization import refuse_values
 from inspector.vocab.roles import role_sort_key
-from inspector.vocab.tables import HEADS_UNKNOWN, TABLE_KEYS, layer_sort_key, role_name, select
+from inspector.vocab.tables import (HEADS_UNKNOWN, TABLE_KEYS, head_order, layer_sort_key,
+                                    role_name, select)
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
 
@@ -168,8 +169,9 @@ def layer_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:
 
 
 def head_rows(targets: list[Target], accs: list[Acc]) -> list[dict]:
-    return [{"layer": t.row.layer, "head": t.head, "role": role_name(t.row), "tensor": t.row.tensor,
+    rows = [{"layer": t.row.layer, "head": t.head, "role": role_name(t.row), "tensor": t.row.tensor,
              "kind": t.row.kind, **acc.as_dict()} for t, acc in zip(targets, accs)]
+    return sorted(rows, key=lambda r: head_order(r["layer"], r["role"]))
 
 
 def total(targets: list[Target], accs: list[Acc]) -> dict:

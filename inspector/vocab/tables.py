@@ -44,6 +44,13 @@ def layer_sort_key(layer: int | None) -> tuple[bool, int]:
     return layer is not None, layer if layer is not None else 0
 
 
+def head_order(layer: int | None, role: str) -> tuple:
+    """Sort key of a `--by head` row (inspect, stats, diff): by layer, then role order (query,
+    key, value, output) whatever order the file stores them in (safetensors sorts names: k_proj,
+    o_proj, q_proj, v_proj). A stable sort keeps each role's heads in their order."""
+    return layer_sort_key(layer), role_sort_key(role)
+
+
 def select(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[Row]:
     """The parameter rows that a total adds up."""
     out = []
@@ -217,7 +224,9 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
     any_cross = any(cross for _, cross, _, _ in cells)
     out = []
     append = out.append
-    for (layer, cross, role, heads), (weights, biases) in cells.items():
+    # (an encoder-decoder's cross-attention after its self-attention, in each layer)
+    for (layer, cross, role, heads), (weights, biases) in sorted(
+            cells.items(), key=lambda c: (head_order(c[0][0], c[0][2].value), c[0][1])):
         first = {"layer": layer, "head": 0,
                  **({"attention": "cross" if cross else "self"} if any_cross else {}),
                  "role": role.value, "weights": weights, "biases": biases,

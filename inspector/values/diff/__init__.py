@@ -26,19 +26,23 @@ were not (`not_compared`), so that one resized embedding still leaves a verdict 
 Pairing is by canonical name, so checkpoints must store one architecture (their layouts may name
 tensors differently: GPT-2's published and transformers forms, Llama's safetensors and GGUF).
 Two architectures (layouts of different families, a BERT against a GPT-2) share no tensor worth
-pairing, though canonical names would pair many of them: diff says so once, lists
-each side's stored tensors as only in A and only in B, compares no values and exits 1. Not 2:
+pairing, though canonical names would pair many of them: diff says so once, sets the stored
+tensors side by side by stored name only (a name on one side is only in A or B, a name on both
+with another shape a shape change, never both), compares no values and exits 1. Not 2:
 the inputs are good checkpoints and the answer to "do they differ?" is certain, while exit 2 means
 diff could not answer (unreadable input, bad options, one architecture stored in two ways it
 cannot read block for block).
 
-Structural changes (only in A or B, shape and dtype changes) are listed by stored tensor, with
+What differs in the architecture (layers, widths, heads, family, tie: inspector.spec.compare)
+opens the answer, before the tensors it changes. Structural changes (only in A or B, shape and
+dtype changes) are listed by stored tensor, with
 the name and the shape as stored (GPT-2's Conv1D weights [in, out]), a fused tensor once.
 """
 
 from __future__ import annotations
 
 from inspector import families
+from inspector.checkpoint.architecture import between
 from inspector.checkpoint.inspection import inspect_source
 from inspector.checkpoint.quantization import refuse_values
 from inspector.errors import UsageError
@@ -68,8 +72,10 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
     a, b = inspect_source(source_a, spec), inspect_source(source_b, spec)
     refuse_values(source_a, a.decoupled.quantization, "diff")
     refuse_values(source_b, b.decoupled.quantization, "diff")
+    # What differs in the architecture: said first, whatever the tensors then show.
+    architecture = [d.as_dict("a", "b") for d in between(a, b)]
     if _family(a) and _family(b) and _family(a) != _family(b):
-        return unrelated(source_a, source_b, by, tolerance, a, b)
+        return unrelated(source_a, source_b, by, tolerance, a, b, architecture)
     heads = None
     if by == "head":
         heads = a.shape.heads
@@ -100,7 +106,7 @@ def diff(source_a: str, source_b: str, by: str = "role", tolerance: float = 0.0,
             entry.status = SAME
     shown = head_entries if heads is not None else entries
     return build_document(source_a, source_b, by, tolerance, entries, shown, nbytes, len(pairs),
-                          a, b)
+                          a, b, architecture)
 
 
 def _family(inspection) -> str | None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 
 from inspector.formats.base import TensorInfo
+from inspector.spec.compare import Difference
 from inspector.values.diff.pairing import (
     CHANGED, COMPARED, DTYPE, ONLY_A, ONLY_B, SAME, SHAPE, TIED, TIED_A, TIED_B, Entry)
 from inspector.values.diff.reading import Change
 from inspector.vocab.roles import role_sort_key
 from inspector.vocab.rows import BUFFER, Row
-from inspector.vocab.tables import TABLE_KEYS, layer_sort_key, role_name
+from inspector.vocab.tables import TABLE_KEYS, head_order, layer_sort_key, role_name
 
 METRICS = ("values", "changed", "rel_l2", "max_abs", "cosine", "nonfinite")
 SHOWN_METRICS = METRICS[:-1]  # the tables leave out the NaN/Inf count; JSON keeps it
@@ -80,8 +81,9 @@ def rows_by(by: str, entries: list[Entry]) -> list[dict]:
     if by == "layer":
         keys = sorted(groups, key=lambda k: layer_sort_key(k[0]))
         return [{"layer": k[0], **_rollup(groups[k])} for k in keys]
+    keys = sorted(groups, key=lambda k: head_order(k[0], k[2]))
     return [{"layer": k[0], "head": k[1], "role": k[2], "tensor": k[3], "kind": k[4],
-             **_rollup(groups[k])} for k in groups]
+             **_rollup(groups[k])} for k in keys]
 
 
 def _stored(inspection) -> dict[str, TensorInfo]:
@@ -141,7 +143,7 @@ def _differences(total: Change, buffers_changed: int, structural: dict) -> list[
 
 def build_document(source_a: str, source_b: str, by: str, tolerance: float,
                    entries: list[Entry], shown: list[Entry], nbytes: int, tensors: int, a,
-                   b) -> dict:
+                   b, architecture: list[dict]) -> dict:
     """`entries`: every row, whole; `shown`: the rows of the table (the same, but per head and
     of the attention only for --by head)."""
     total = Change()
@@ -184,6 +186,7 @@ def build_document(source_a: str, source_b: str, by: str, tolerance: float,
         "b": source_b,
         "identical": identical,
         "differences": [] if identical else _differences(total, buffers_changed, structural),
+        "architecture": architecture,
         "architectures": {"a": a.shape.family, "b": b.shape.family},
         "tolerance": tolerance,
         "tensors_compared": tensors,
@@ -195,19 +198,24 @@ def build_document(source_a: str, source_b: str, by: str, tolerance: float,
     }
 
 
-def unrelated(source_a: str, source_b: str, by: str, tolerance: float, a, b) -> dict:
-    """Two architectures: no row pairs up, so nothing is compared; every stored tensor of each
-    side is listed as on that side only, and the one difference says why."""
+def unrelated(source_a: str, source_b: str, by: str, tolerance: float, a, b,
+              architecture: list[dict]) -> dict:
+    """Two architectures: no row pairs up, so no value is compared. Stored tensors are set side
+    by side by their stored name only: a name on one side is only in A (or B), a name on both
+    with another shape or dtype is a shape (dtype) change, never two one-sided entries; the one
+    difference says why no values were compared."""
     held_a, held_b = _held(a), _held(b)
-    only_a = [_as_stored(t, held_a[t.name]) for t in a.decoupled.checkpoint.tensors]
-    only_b = [_as_stored(t, held_b[t.name]) for t in b.decoupled.checkpoint.tensors]
+    stored_a, stored_b = _stored(a), _stored(b)
+    both = [name for name in stored_a if name in stored_b]
     rows = len(a.rows) + len(b.rows)
     return {
         "a": source_a,
         "b": source_b,
         "identical": False,
         "differences": [(f"different architectures: A is {a.shape.family}, B is"
-                         f" {b.shape.family}; no tensor pairs up, so no values were compared")],
+                         f" {b.shape.family}; no tensor is paired across them, so no values"
+                         " were compared")],
+        "architecture": architecture,
         "architectures": {"a": a.shape.family, "b": b.shape.family},
         "tolerance": tolerance,
         "tensors_compared": 0,
@@ -217,10 +225,15 @@ def unrelated(source_a: str, source_b: str, by: str, tolerance: float, a, b) -> 
                          "values_a": sum(r.numel for r in a.rows if r.counted),
                          "values_b": sum(r.numel for r in b.rows if r.counted),
                          "why": {"different architectures": rows}},
-        "only_in_a": only_a,
-        "only_in_b": only_b,
-        "shape_changes": [],
-        "dtype_changes": [],
+        "only_in_a": [_as_stored(t, held_a[t.name]) for t in stored_a.values()
+                      if t.name not in stored_b],
+        "only_in_b": [_as_stored(t, held_b[t.name]) for t in stored_b.values()
+                      if t.name not in stored_a],
+        "in_both": len(both),  # stored names on both sides (their values not compared)
+        "shape_changes": [{"tensor": n, "a": list(stored_a[n].shape), "b": list(stored_b[n].shape)}
+                          for n in both if stored_a[n].shape != stored_b[n].shape],
+        "dtype_changes": [{"tensor": n, "a": stored_a[n].dtype, "b": stored_b[n].dtype}
+                          for n in both if stored_a[n].dtype != stored_b[n].dtype],
         "tie_changes": [],
         TABLE_KEYS[by]: [],
     }
@@ -247,12 +260,20 @@ def summary_pairs(doc: dict) -> list[tuple[str, object]]:
         if t["values"] and not t["changed"]:  # the reasons above are all structural
             verdict += f" (the {t['values']:,} parameter values compared are all equal{within})"
     pairs: list[tuple[str, object]] = [("a", doc["a"]), ("b", doc["b"]), ("verdict", verdict)]
+    # The cause before the tensors it changes: what differs in the architecture.
+    pairs += [("architecture", Difference(d["key"], d["a"], d["b"]).line("A", "B"))
+              for d in doc["architecture"]]
     if "different architectures" in skipped["why"]:
         # Nothing was compared, as the verdict says: how much each side holds instead.
+        pairs.append(("not compared", (f"all parameter values: {skipped['values_a']:,} of A,"
+                                       f" {skipped['values_b']:,} of B")))
         for side, key in (("A", "only_in_a"), ("B", "only_in_b")):
-            pairs.append((f"only in {side}", (f"{_count(len(doc[key]), 'stored tensor')},"
-                                              f" {skipped['values_' + side.lower()]:,}"
-                                              " parameter values")))
+            pairs.append((f"only in {side}", _count(len(doc[key]), "stored tensor")))
+        if doc["in_both"]:
+            other = [f"{len(doc[key]):,} of another {what}" for key, what in
+                     (("shape_changes", "shape"), ("dtype_changes", "dtype")) if doc[key]]
+            pairs.append(("in both", "; ".join([f"{_count(doc['in_both'], 'stored tensor')} of"
+                                                " the same name (values not compared)", *other])))
         return pairs
     read = (f"{doc['tensors_compared']:,} stored tensors read from each side"
             f" ({doc['bytes_read']:,} bytes in all)")
