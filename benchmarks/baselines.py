@@ -2,6 +2,7 @@
 
     python benchmarks/baselines.py header PATH           bare Python: struct + json over the headers
     python benchmarks/baselines.py sumsq PATH            numpy: one pass of sum of squares over the data
+    python benchmarks/baselines.py widen-dot PATH        numpy: BF16 data widened chunk by chunk, then np.dot
     python benchmarks/baselines.py hf-count FOLDER       transformers: from_pretrained + num_parameters()
     python benchmarks/baselines.py hf-stats FOLDER       transformers + torch: the same statistics per parameter
     python benchmarks/baselines.py our-stats SOURCE [THREADS]  inspector.values.stats, timing the reading only
@@ -64,6 +65,34 @@ def sumsq(path: str) -> dict:
         usable = data.size - data.size % 4
         x = data[:usable].view(np.float32)
         float(np.dot(x, x))
+        seconds += time.perf_counter() - start
+        nbytes += usable
+        del x, data
+    return {"seconds": seconds, "bytes": nbytes}
+
+
+def widen_dot(path: str) -> dict:
+    """What numpy alone does with BF16 weights: each file's data region seen as 16-bit values,
+    widened chunk by chunk (1M values) to float32 (the bits shifted to the top half) and
+    summed as squares by np.dot, timed from the memory map to the answer."""
+    import numpy as np
+
+    seconds = nbytes = 0.0
+    chunk = 1 << 20
+    wide = np.empty(chunk, np.uint32)
+    for file in safetensors_files(Path(path)):
+        with open(file, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+        start = time.perf_counter()
+        data = np.memmap(file, np.uint8, "r", offset=8 + n)
+        usable = data.size - data.size % 2
+        x = data[:usable].view(np.uint16)
+        total = 0.0
+        for a in range(0, x.size, chunk):
+            part = wide[:min(chunk, x.size - a)]
+            np.left_shift(x[a:a + chunk], 16, out=part, dtype=np.uint32)
+            values = part.view(np.float32)
+            total += float(np.dot(values, values))
         seconds += time.perf_counter() - start
         nbytes += usable
         del x, data
@@ -154,7 +183,7 @@ def meta_build(spec_name: str, out: str) -> dict:
             "torch": torch.__version__}
 
 
-COMMANDS = {"header": header, "sumsq": sumsq, "hf-count": hf_count, "hf-stats": hf_stats,
+COMMANDS = {"header": header, "sumsq": sumsq, "widen-dot": widen_dot, "hf-count": hf_count, "hf-stats": hf_stats,
             "our-stats": our_stats, "our-diff": our_diff, "meta-build": meta_build}
 
 if __name__ == "__main__":

@@ -62,3 +62,25 @@ def gpt2_124m(root: Path, dtype: str = "float32") -> Path:
     model = GPT2LMHeadModel(GPT2Config()).to(getattr(torch, dtype))
     model.save_pretrained(folder)
     return folder
+
+
+def llama_matrices(root: Path, dtype: str = "float32") -> Path:
+    """27 Llama-shaped matrices (9 layers' gate, up and down projections, 2816 x 4096 and
+    4096 x 2816) of seeded normal values, 1.25 GB in float32 (0.62 GB in bfloat16, the same
+    values rounded), as one safetensors file: issue 20's measure of `stats` against numpy."""
+    path = root / f"llama-matrices-{dtype}.safetensors"
+    if path.is_file():
+        return path
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for i in range(9):
+        for name, shape in (("gate_proj", (2816, 4096)), ("up_proj", (2816, 4096)),
+                            ("down_proj", (4096, 2816))):
+            x = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02))
+            tensors[f"model.layers.{i}.mlp.{name}.weight"] = x.to(getattr(torch, dtype))
+    save_file(tensors, str(path))
+    return path

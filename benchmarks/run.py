@@ -443,19 +443,23 @@ def main() -> None:
         from benchmarks import remote
 
         remote_text, remote_data = remote.section(root, args.reps)
+        print("fixed costs ...", file=sys.stderr)  # issue 20: benchmarks/fixed_costs.py
+        from benchmarks import fixed_costs
+
+        fixed_text, fixed_data = fixed_costs.section(root, args.reps)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["load_after"] = _load()
-    text = render(results, scale_rows, rates, meta) + "\n" + remote_text
+    text = render(results, scale_rows, rates, meta) + "\n" + remote_text + "\n" + fixed_text
     print(text)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.md").write_text(text)
     (out / "latest.json").write_text(json.dumps(
         {"meta": meta, "results": [asdict(r) for r in results], "scale": scale_rows,
-         "stats_bytes_per_second": rates, **remote_data}, indent=2) + "\n")
+         "stats_bytes_per_second": rates, **remote_data, **fixed_data}, indent=2) + "\n")
     if args.docs:
         update_readme(HERE.parent / "docs" / "benchmarks.md", text)
 

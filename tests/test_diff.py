@@ -416,9 +416,10 @@ def test_windows_compared_together_agree_with_each_compared_alone():
 def test_fast_kernel_agrees_with_the_checked_one(dtypes):
     """inspector.values.kernels' SIMD comparison (the largest change by llvm.maxnum flagged no-NaN)
     against its value-by-value one, on a strided window of finite values: the same count of
-    changes and largest change exactly, sums to 1e-12."""
-    from inspector.values.kernels import diff as kernels
+    changes and largest change exactly, sums to 1e-12; so does numpy's (kernels.arrays)."""
     from inspector.values import blocks as V
+    from inspector.values.kernels import arrays
+    from inspector.values.kernels import diff as kernels
 
     rng = np.random.default_rng(2)
     sides = []
@@ -440,3 +441,7 @@ def test_fast_kernel_agrees_with_the_checked_one(dtypes):
         checked = kernels._compare_checked(*sides, first, rows, cols, stride, tolerance)
         assert checked[6] == 0 and int(fast[0]) == checked[0] and fast[5] == checked[5]
         assert fast[1:5] == pytest.approx(checked[1:5], rel=1e-12)
+        if "I64" not in dtypes:  # numpy's comparison (the first path of F32, BF16, F16) too
+            by_numpy = arrays.compare(*sides, first, rows, cols, stride, tolerance)
+            assert by_numpy[0] == checked[0] and by_numpy[5:] == checked[5:]
+            assert by_numpy[1:5] == pytest.approx(checked[1:5], rel=1e-12)

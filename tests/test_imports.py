@@ -1,7 +1,8 @@
 """The header-only path stays light: `specs`, `count`, `inspect`, `check` and `export` (csv, json)
 of safetensors inputs never import torch, pandas, transformers or matplotlib, nor numpy (whose
-import alone costs more than the rest of such a command), nor numba; `stats` needs numpy and
-numba (its kernels) and nothing heavier.
+import alone costs more than the rest of such a command), nor numba; `stats` of float32 values
+needs numpy and nothing heavier: not numba either, whose kernels only read the windows numpy
+leaves (NaN, Inf, integers, FP8) and runs of more than 2 GB.
 
 Each command runs in a fresh interpreter through a small runner that calls the CLI's main() and
 then writes the names in sys.modules to a file, whatever the exit status."""
@@ -101,7 +102,7 @@ def test_stats_imports_numpy_and_nothing_heavier(tmp_path, holes, tiny_gpt2_dir)
     for source in (tiny_gpt2_dir, holes["sharded"]):
         code, modules = imported(tmp_path, "stats", source, "--by", "tensor", "--format", "json")
         assert code == 0
-        assert "numpy" in modules and "numba" in modules
+        assert "numpy" in modules and "numba" not in modules
         assert not modules & set(HEAVY), modules & set(HEAVY)
 
 

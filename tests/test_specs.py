@@ -122,6 +122,9 @@ OTHERS = [
     # 2 x 129280d + 3 x 583,483,392 + 58 x 11,507,286,016 + d
     # = 1,853,358,080 + 1,750,450,176 + 667,422,588,928 + 7,168
     ("deepseek-v3", 671_026_404_352),
+    # Kimi-K2: DeepSeek-V3's layout with 64 heads, 384 experts, one dense layer, vocab 163840
+    # (KIMI_K2_DOC below has the arithmetic).
+    ("kimi-k2", 1_026_408_209_408),
     # gpt-oss-120b: d=2880, vocab 201088, untied, 36 layers, 64 heads and 8 kv heads of 64, all
     # biased. Attention: q 4096d + 4096, k and v 512d + 512, o 4096d + 2880, sinks 64:
     # 26,550,144; two norms 5,760; router 128d + 128 = 368,768; 128 experts of gate_up
@@ -148,6 +151,25 @@ def test_other_totals(name, expected):
 
 def test_every_shipped_spec_is_counted_here():
     assert sorted(shipped_names()) == sorted([n for n, *_ in GPT3] + [n for n, _ in OTHERS])
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_sums_per_expert_template_equal_the_sums_per_row(name):
+    """`count` and `specs` sum each layer's routed experts once, times their number
+    (spec_row_groups, spec_total): every table and total equals the one summed row by row."""
+    from inspector.spec.describe import spec_row_groups, spec_total
+    from inspector.vocab.tables import active_total, expert_table, layer_table
+
+    spec = load_spec(name)
+    rows, groups = spec_rows(spec), spec_row_groups(spec)
+    assert total(groups) == total(rows) == spec_total(spec)
+    for flags in ((False, False), (True, True)):
+        assert role_table(groups, *flags) == role_table(rows, *flags)
+        assert layer_table(groups, *flags) == layer_table(rows, *flags)
+    assert expert_table(groups) == expert_table(rows)
+    for embeddings in (True, False):
+        assert (active_total(groups, spec.experts_per_token, embeddings)
+                == active_total(rows, spec.experts_per_token, embeddings))
 
 
 def test_gpt3_175b_weights_only_reproduces_the_seed_table():
@@ -302,6 +324,14 @@ GPT_OSS_120B = {"num_hidden_layers": 36, "num_local_experts": 128, "vocab_size":
                                  "truncate": False},
                 "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
                 "layer_types": ["sliding_attention", "full_attention"] * 18}
+# config.json of moonshotai/Kimi-K2-Instruct (the keys transformers reads).
+KIMI_K2 = {**DEEPSEEK_V3, "vocab_size": 163840, "num_attention_heads": 64,
+           "num_key_value_heads": 64, "n_routed_experts": 384, "first_k_dense_replace": 1,
+           "num_nextn_predict_layers": 0, "routed_scaling_factor": 2.827, "n_group": 1,
+           "topk_group": 1, "max_position_embeddings": 131072, "rope_theta": 50000.0,
+           "rope_scaling": {"beta_fast": 1.0, "beta_slow": 1.0, "factor": 32.0, "mscale": 1.0,
+                            "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096,
+                            "type": "yarn"}}
 HUB_CONFIGS = [
     ("llama-3.1-8b", "llama", {**LLAMA31, "hidden_size": 4096, "intermediate_size": 14336,
                                "num_hidden_layers": 32, "num_attention_heads": 32}),
@@ -338,6 +368,7 @@ HUB_CONFIGS = [
                              "rope_theta": 1000000.0, "tie_word_embeddings": False,
                              "use_sliding_window": False}),
     ("deepseek-v3", "deepseek_v3", DEEPSEEK_V3),
+    ("kimi-k2", "deepseek_v3", KIMI_K2),
     ("gpt-oss-120b", "gpt_oss", GPT_OSS_120B),
     ("phi-3-mini", "phi3", {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
                             "num_hidden_layers": 32, "num_attention_heads": 32,
@@ -371,6 +402,36 @@ def test_hub_specs_equal_transformers(name, model_type, config, tmp_path):
     shipped = load_spec(name)
     for field in FORWARD_FIELDS:
         assert getattr(read, field) == getattr(shipped, field), field
+
+
+def test_kimi_k2_total_and_active_equal_transformers_meta_count():
+    """Kimi-K2 (config KIMI_K2), built by transformers on the meta device: d = 7168, vocab
+    163840, untied, 61 layers (1 dense, 60 MoE), 64 heads of latent attention.
+    Attention: q_a 1536d = 11,010,048, its norm 1,536, q_b 64 x 192 x 1536 = 18,874,368,
+    kv_a (512 + 64)d = 4,128,768, its norm 512, kv_b 64 x (128 + 128) x 512 = 8,388,608,
+    o d x 64 x 128 = 58,720,256: 101,124,096; two norms 14,336: 101,138,432 a layer.
+    Dense MLP 3 x 18432d = 396,361,728. MoE: router 384d = 2,752,512, 384 experts of
+    3 x 2048d = 44,040,192 (16,911,433,728), one shared of the same: 16,958,226,432.
+    Total: 2 x 163840d + (101,138,432 + 396,361,728) + 60 x (101,138,432 + 16,958,226,432) + d
+    = 2,348,810,240 + 497,500,160 + 1,023,561,891,840 + 7,168 = 1,026,408,209,408.
+    Active (8 of 384 routed experts a token): the total less 60 x 376 x 44,040,192 =
+    993,546,731,520 of idle experts: 32,861,477,888."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    hub = AutoConfig.for_model("deepseek_v3", **KIMI_K2)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(hub)
+    experts, k = hub.n_routed_experts, hub.num_experts_per_tok
+    meta_total = meta_active = 0
+    for name, p in model.named_parameters():
+        meta_total += p.numel()
+        routed = ".mlp.experts." in name  # the routed experts (shared ones: .shared_experts.)
+        meta_active += p.numel() * k // experts if routed else p.numel()
+    assert meta_total == 1_026_408_209_408
+    assert meta_active == 32_861_477_888
+    counted = _count_json("kimi-k2")
+    assert (counted["total"], counted["active_parameters"]) == (meta_total, meta_active)
 
 
 def test_command_r_plus_config_counts_as_transformers(tmp_path):

@@ -193,7 +193,9 @@ def test_nan_inf_zeros_in_fp32_fp16_bf16(tmp_path, dtype):
 def test_fast_kernel_agrees_with_the_checked_one(dtype):
     """inspector.values.kernels' SIMD kernel (min/max by llvm.minnum/maxnum flagged no-NaN, sums
     reordered into lanes) against its value-by-value kernel, on strided windows of random bits that hold no
-    NaN or Inf: the same counts, min and max exactly, sums to 1e-12."""
+    NaN or Inf: the same counts, min and max exactly, sums to 1e-12; so does numpy's path
+    (kernels.arrays)."""
+    from inspector.values.kernels import arrays
     from inspector.values.kernels import stats as kernels
 
     rng = np.random.default_rng(1)
@@ -216,6 +218,11 @@ def test_fast_kernel_agrees_with_the_checked_one(dtype):
         assert fast[1] == shift, dtype
         assert fast[2] == pytest.approx(s, rel=1e-12, abs=1e-12 * math.sqrt(q)), dtype
         assert fast[3] == pytest.approx(q, rel=1e-12), dtype
+        if arrays.handles(flat, how):  # numpy's path (F32, BF16, F16) agrees the same way
+            by_numpy = arrays.moments(flat, how, first, rows, cols, stride)
+            assert by_numpy[:4] == (0, 0, zeros, shift) and by_numpy[6:] == (lo, hi), dtype
+            assert by_numpy[4] == pytest.approx(s, rel=1e-12, abs=1e-12 * math.sqrt(q)), dtype
+            assert by_numpy[5] == pytest.approx(q, rel=1e-12), dtype
 
 
 @pytest.mark.parametrize("dtype", ["F32", "BF16", "F16"])

@@ -52,13 +52,13 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
         count_summary,
         count_table,
     )
-    from inspector.spec.describe import spec_rows
+    from inspector.spec.describe import spec_row_groups
     from inspector.spec.loading import load_spec
 
     spec = load_spec(hub_source(spec_name, revision))
     for w in spec.warnings():
         warn(w)
-    rows = spec_rows(spec)
+    rows = spec_row_groups(spec)  # each layer's experts once: the tables take them n times
     document = count_document(spec, rows, count_tied, weights_only)
     shown = count_table(by, rows, document, count_tied, weights_only)
     if with_costs:

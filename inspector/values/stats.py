@@ -98,13 +98,14 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
     """Statistics per target."""
     accs = [Acc() for _ in range(n_targets)]
     files = engine.Files()
+    numpy = kernels.numpy_for(sum(job.info.nbytes for job in jobs))
 
     def tasks():
         for job in jobs:
             mapped = files.mapped(job.info.file)
             for block in V.blocks(job.info, block_values):
                 share = job.info.nbytes * (block.stop - block.start) // max(job.info.numel, 1)
-                yield share, _read_block, (job, mapped, block)
+                yield share, _read_block, (job, mapped, block, numpy)
 
     try:
         engine.run_blocks(tasks(), accs, workers or engine.default_workers(), bar)
@@ -113,7 +114,8 @@ def compute(jobs: list[Job], n_targets: int, workers: int | None = None,
     return accs
 
 
-def _read_block(job: Job, mapped: V.Mapped, block: V.Block) -> list[tuple[int, Acc]]:
+def _read_block(job: Job, mapped: V.Mapped, block: V.Block, numpy: bool
+                ) -> list[tuple[int, Acc]]:
     raw, how = V.raw(job.info, mapped, block)
     targets, windows, apart = [], [], []
     for cell in job.cells:
@@ -125,8 +127,8 @@ def _read_block(job: Job, mapped: V.Mapped, block: V.Block) -> list[tuple[int, A
             windows.append(where)
         else:  # a part interleaved value by value: its own strided view
             values, part = engine.part_window(raw, block, cell, where)
-            apart.append((cell.target, part, kernels.moments(values, how, *part)))
-    results = kernels.moments_many(raw, how, windows)
+            apart.append((cell.target, part, kernels.moments(values, how, *part, numpy=numpy)))
+    results = kernels.moments_many(raw, how, windows, numpy)
     V.release(job.info, mapped, block)
     return [(target, _acc(w[1] * w[2], m)) for target, w, m in zip(targets, windows, results)] \
         + [(target, _acc(w[1] * w[2], m)) for target, w, m in apart]

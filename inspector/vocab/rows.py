@@ -7,6 +7,7 @@ is computed one way, in `inspector.vocab.tables`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from math import prod
 
 from inspector.vocab.roles import HEAD_ROLES, Role
@@ -69,3 +70,61 @@ class Row:
     def counted(self) -> bool:
         """Counted in the parameter total: a parameter stored here, not a tied repeat."""
         return self.is_parameter and self.tied_to is None
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """The rows of the routed experts of one layer, held once: `rows` are expert `first`'s (in
+    the order a spec lists them), and experts first + 1 ... first + count - 1 have the same rows
+    but for the expert number in their names. A spec's tables are sums, which need each row
+    once with its multiplicity (DeepSeek-V3: 759 rows where there are 45,398), and only the
+    table by tensor needs every row (`expand`)."""
+    rows: tuple[Row, ...]
+    first: int
+    count: int
+
+    def expand(self):
+        """Every expert's rows, expert by expert (the order spec_rows lists them in)."""
+        marker = f".experts.{self.first}."
+        for e in range(self.first, self.first + self.count):
+            named = f".experts.{e}."
+            for r in self.rows:
+                yield Row(tensor=r.tensor.replace(marker, named, 1), role=r.role, layer=r.layer,
+                          kind=r.kind, shape=r.shape,
+                          canonical=r.canonical.replace(marker, named, 1), dtype=r.dtype,
+                          nbytes=r.nbytes, tied_to=r.tied_to, stored=r.stored, expert=e,
+                          component=r.component)
+
+
+class Grouped(list):
+    """A list of Row and Repeated (inspector.spec.describe.spec_row_groups)."""
+
+
+def weighted(rows):
+    """(row, how many rows it stands for) of a list of rows: 1 each, except in a Grouped list,
+    where a Repeated stands for each of its rows `count` times."""
+    if not isinstance(rows, Grouped):
+        return zip(rows, repeat(1))
+    return _weighted(rows)
+
+
+def _weighted(rows):
+    for r in rows:
+        if isinstance(r, Repeated):
+            for each in r.rows:
+                yield each, r.count
+        else:
+            yield r, 1
+
+
+def expand(rows) -> list[Row]:
+    """Rows, each Repeated expanded into every expert's rows (a plain list as it is)."""
+    if not isinstance(rows, Grouped):
+        return rows
+    out: list[Row] = []
+    for r in rows:
+        if isinstance(r, Repeated):
+            out.extend(r.expand())
+        else:
+            out.append(r)
+    return out

@@ -23,6 +23,7 @@ from inspector.vocab.rows import (
     UNMAPPED,
     VISION,
     Row,
+    weighted,
 )
 
 UNMAPPED_ROLE = "unmapped"  # stored tensors that no layout rule recognises
@@ -53,18 +54,24 @@ def head_order(layer: int | None, role: str) -> tuple:
 
 def select(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> list[Row]:
     """The parameter rows that a total adds up."""
-    out = []
-    for row in rows:
-        if not row.is_parameter or (row.tied_to is not None and not count_tied):
-            continue
-        if weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS):
-            continue
-        out.append(row)
-    return out
+    return [row for row in rows if _kept(row, count_tied, weights_only)]
+
+
+def _kept(row: Row, count_tied: bool, weights_only: bool) -> bool:
+    if not row.is_parameter or (row.tied_to is not None and not count_tied):
+        return False
+    return not (weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS))
+
+
+def select_weighted(rows: list[Row], count_tied: bool = False, weights_only: bool = False):
+    """select(), as (row, how many rows it stands for) pairs (inspector.vocab.rows.weighted)."""
+    for row, n in weighted(rows):
+        if _kept(row, count_tied, weights_only):
+            yield row, n
 
 
 def total(rows: list[Row], count_tied: bool = False, weights_only: bool = False) -> int:
-    return sum(r.numel for r in select(rows, count_tied, weights_only))
+    return sum(r.numel * n for r, n in select_weighted(rows, count_tied, weights_only))
 
 
 # What model cards leave out of "non-embedding" parameters: the tables a token's id and position
@@ -81,14 +88,14 @@ def active_total(rows: list[Row], experts_per_token: int | None,
     routed: dict[int | None, int] = defaultdict(int)
     experts: dict[int | None, set] = defaultdict(set)
     fixed = 0
-    for row in select(rows):
+    for row, n in select_weighted(rows):
         if not embeddings and row.role in EMBEDDING_TABLES:
             continue
         if row.expert is None:
-            fixed += row.numel
+            fixed += row.numel * n
         else:
-            routed[row.layer] += row.numel
-            experts[row.layer].add(row.expert)
+            routed[row.layer] += row.numel * n
+            experts[row.layer].update(range(row.expert, row.expert + n))
     if routed and not experts_per_token:
         return None
     return fixed + sum(n * experts_per_token // len(experts[layer])
@@ -108,12 +115,13 @@ def expert_table(rows: list[Row]) -> list[dict]:
     """One row per (layer, expert) of a mixture of experts, and one for each layer's shared
     experts: their weights, biases and parameters."""
     cells: dict[tuple, list[int]] = {}
-    for row in select(rows):
+    for row, n in select_weighted(rows):
         shared = ".mlp.shared." in row.canonical
         if row.expert is None and not shared:
             continue
-        cell = cells.setdefault((row.layer, "shared" if shared else row.expert), [0, 0])
-        cell[row.kind == BIAS] += row.numel
+        for expert in ["shared"] if shared else range(row.expert, row.expert + n):
+            cell = cells.setdefault((row.layer, expert), [0, 0])
+            cell[row.kind == BIAS] += row.numel
     return [{"layer": layer, "expert": expert, "weights": w, "biases": b, "parameters": w + b}
             for (layer, expert), (w, b) in cells.items()]
 
@@ -131,7 +139,7 @@ def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = F
     A tied role is listed with its size even when it is not counted, so that the reader sees it.
     """
     sums: dict[tuple, dict] = {}
-    for row in rows:
+    for row, n in weighted(rows):
         if not row.is_parameter:
             continue
         if weights_only and (row.kind == BIAS or row.role in NOT_WEIGHTS):
@@ -142,8 +150,8 @@ def role_table(rows: list[Row], count_tied: bool = False, weights_only: bool = F
             entry = sums[row.component, name] = {
                 **({"component": row.component} if row.component is not None else {}),
                 "role": name, "weights": 0, "biases": 0, "parameters": 0, "tied_to": None}
-        entry["biases" if row.kind == BIAS else "weights"] += row.numel
-        entry["parameters"] += row.numel
+        entry["biases" if row.kind == BIAS else "weights"] += row.numel * n
+        entry["parameters"] += row.numel * n
         if row.tied_to is not None:
             entry["tied_to"] = row.tied_to.value
     return sorted(sums.values(), key=lambda e: (component_sort_key(e.get("component")),
@@ -169,10 +177,10 @@ def layer_table(rows: list[Row], count_tied: bool = False, weights_only: bool = 
     """One row per layer (None: outside the blocks): its weights, biases and parameters; with
     components (a vision tower's layers beside the language model's), per component and layer."""
     by_layer: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
-    for row in select(rows, count_tied, weights_only):
+    for row, n in select_weighted(rows, count_tied, weights_only):
         cell = by_layer[row.component, row.layer]
-        cell["weights" if row.kind != BIAS else "biases"] += row.numel
-        cell["parameters"] += row.numel
+        cell["weights" if row.kind != BIAS else "biases"] += row.numel * n
+        cell["parameters"] += row.numel * n
     out = []
     for component, layer in sorted(by_layer, key=lambda k: (component_sort_key(k[0]),
                                                             layer_sort_key(k[1]))):

@@ -80,7 +80,7 @@ def _blocks(pair: Pair, block_values: int) -> list[V.Block]:
 
 
 def _read_pair(pair: Pair, mapped_a: V.Mapped, mapped_b: V.Mapped, block: V.Block,
-               tolerance: float) -> list[tuple[int, Change]]:
+               tolerance: float, numpy: bool) -> list[tuple[int, Change]]:
     ra, ha = V.raw(pair.job_a.info, mapped_a, block)
     rb, hb = V.raw(pair.job_b.info, mapped_b, block)
     entries, windows, apart = [], [], []
@@ -94,8 +94,8 @@ def _read_pair(pair: Pair, mapped_a: V.Mapped, mapped_b: V.Mapped, block: V.Bloc
         else:  # a part interleaved value by value: the same strided view of both sides
             va, part = engine.part_window(ra, block, cell, where)
             vb, _ = engine.part_window(rb, block, cell, where)
-            apart.append((entry, part, kernels.compare(va, ha, vb, hb, *part, tolerance)))
-    results = kernels.compare_many(ra, ha, rb, hb, windows, tolerance)
+            apart.append((entry, part, kernels.compare(va, ha, vb, hb, *part, tolerance, numpy)))
+    results = kernels.compare_many(ra, ha, rb, hb, windows, tolerance, numpy)
     V.release(pair.job_a.info, mapped_a, block)
     V.release(pair.job_b.info, mapped_b, block)
     return [(entry, _change(w[1] * w[2], r)) for entry, w, r in zip(entries, windows, results)] \
@@ -107,6 +107,7 @@ def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
             bar=None) -> None:
     """Fill `changes` (one per entry)."""
     files = engine.Files()
+    numpy = kernels.numpy_for(sum(p.job_a.info.nbytes + p.job_b.info.nbytes for p in pairs))
 
     def tasks():
         for pair in pairs:
@@ -115,7 +116,7 @@ def compute(pairs: list[Pair], changes: list[Change], tolerance: float,
             for block in _blocks(pair, block_values):
                 share = ((info_a.nbytes + info_b.nbytes) * (block.stop - block.start)
                          // max(info_a.numel, 1))
-                yield share, _read_pair, (pair, mapped_a, mapped_b, block, tolerance)
+                yield share, _read_pair, (pair, mapped_a, mapped_b, block, tolerance, numpy)
 
     try:
         engine.run_blocks(tasks(), changes, workers or engine.default_workers(), bar)
