@@ -3,16 +3,13 @@ reference), and every command output shown in README.md and docs/*.md is what th
 
 How a page shows output: a fenced block whose first line is `$ inspector ARGS` is a transcript.
 Each `$ ` line is a command, the lines under it are what it prints on stdout (with ` 2>&1` at the
-end of the command: stderr, then stdout, as a terminal shows them; with `| head -n N`: the first
-N lines). A fenced block whose first line is `# file: NAME` is written to NAME before the
-commands after it run. Each page runs as one session, its blocks in order, in a fresh temporary
-folder (so `build ... --out tiny` then `inspect tiny` works), with that folder's path shown as
-`.`; trailing spaces are not compared. A block preceded by `<!-- not run: REASON -->` is shown as
-is and not run.
-
-After changing a command's output, regenerate every block with one command:
-
-    python tests/test_docs.py --write
+end of the command: stderr, then stdout, as a terminal shows them; with `| head -n N` or `| tail -n
+N`: the first or last N lines). A fenced block whose first line is `# file: NAME` is written to
+NAME before the commands after it run. Each page runs as one session, its blocks in order, in a
+fresh temporary folder (so `build ... --out tiny` then `inspect tiny` works), with that folder's
+path shown as `.`; trailing spaces are not compared. A block preceded by `<!-- not run: REASON -->`
+is shown as is and not run. After changing a command's output, regenerate every block with one
+command: python tests/test_docs.py --write
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(```+)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 NOT_RUN = re.compile(r"<!--\s*not run:\s*\S.*?-->\s*$")
-HEAD = re.compile(r"\s*\|\s*head -n (\d+)\s*$")
+PIPE = re.compile(r"\s*\|\s*(head|tail) -n (\d+)\s*$")  # `| head -n N`, `| tail -n N`
 
 
 @dataclass
@@ -62,8 +59,8 @@ def blocks_of(text: str) -> list[Block]:
 
 def run(command: str, folder: Path) -> str:
     """What `command` prints, as the page shows it."""
-    head = HEAD.search(command)
-    command = command[:head.start()] if head else command
+    pipe = PIPE.search(command)
+    command = command[:pipe.start()] if pipe else command
     merged = command.endswith(" 2>&1")
     words = shlex.split(command.removesuffix(" 2>&1"))
     assert words[0] == "inspector", f"a transcript runs inspector only: {command}"
@@ -75,8 +72,9 @@ def run(command: str, folder: Path) -> str:
     output = (result.stderr if merged else "") + result.stdout
     output = output.replace(str(folder.resolve()) + os.sep, "").replace(str(folder.resolve()), ".")
     lines = [line.rstrip() for line in output.rstrip("\n").split("\n")]
-    if head:
-        lines = lines[:int(head.group(1))]
+    if pipe:
+        n = int(pipe.group(2))
+        lines = lines[:n] if pipe.group(1) == "head" else lines[-n:]
     return "\n".join(lines) + "\n"
 
 
