@@ -23,3 +23,11 @@ class CheckpointError(InspectorError):
 
 class UsageError(InspectorError):
     """A request that the inputs cannot answer (e.g. heads asked of a checkpoint with no head count)."""
+
+
+class OutputError(InspectorError):
+    """What the command says cannot be written (stdout on a full disk, closed, or in an encoding
+    that cannot hold it): named as output, not blamed on an input."""
+
+    def __init__(self, cause: str):
+        super().__init__("cannot write the output", cause)

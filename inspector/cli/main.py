@@ -14,7 +14,7 @@ import sys
 import click
 
 from inspector.cli import building, checkpoints, counting, fit, pictures, values
-from inspector.errors import InspectorError, one_line
+from inspector.errors import InspectorError, OutputError, one_line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +33,7 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Entry point: every expected failure becomes one line on stderr and exit status 2."""
+    _escape_what_stdout_cannot_encode()
     try:
         code = _run(sys.argv[1:])
     except click.ClickException as e:  # usage errors: click's own message, exit 2
@@ -41,6 +42,10 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("inspector: interrupted", err=True)
         code = 130
+    except OutputError as e:
+        _fail(f"inspector: error: {e}")
+        _drop_stdout()
+        code = 2
     except InspectorError as e:
         _fail(f"inspector: error: {e}")
         code = 2
@@ -64,6 +69,26 @@ def main() -> None:
               " for the traceback, and please report it)")
         code = 2
     sys.exit(code or 0)
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    """A character stdout's encoding cannot hold (a CJK tensor name with PYTHONIOENCODING=latin-1)
+    is written as its escape (`\\u4e2d`), as Python writes it on stderr: the answer is printed,
+    not refused."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
+def _drop_stdout() -> None:
+    """After a failed write, what stdout still buffers goes nowhere: Python's flush at exit would
+    fail again and add its own lines to stderr (and make the exit status 120)."""
+    if sys.stdout is None:
+        return
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's captured stdout): nothing to do
+        pass
 
 
 def _run(args: list[str]) -> int | None:

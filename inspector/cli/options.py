@@ -4,9 +4,11 @@ optional --spec). No wording of results: that is inspector.output's."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from inspector.errors import one_line
+from inspector.errors import OutputError, one_line
 from inspector.output.rendering import FORMATS
 from inspector.terminal import printable
 from inspector.vocab.tables import TABLE_KEYS
@@ -37,7 +39,20 @@ TABLE_FORMATS = ("table", "markdown")
 
 
 def say(text: str) -> None:
-    click.echo(printable(text))  # names from files: shown, never obeyed by the terminal
+    """Print `text` on stdout: names from files shown, never obeyed by the terminal. A failed
+    write (a full disk, a closed stdout, an encoding that cannot hold a name) is an OutputError;
+    a reader gone away (`| head`) stays a BrokenPipeError, which main() ends quietly."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): click would print nothing
+        raise OutputError("standard output is closed")
+    try:
+        click.echo(printable(text))
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.strerror or str(e)) from e
+    except UnicodeEncodeError as e:  # main() escapes what stdout cannot encode: not from there
+        raise OutputError(f"the output encoding {e.encoding} cannot hold"
+                          f" {e.object[e.start:e.end]!r}") from e
 
 
 def warn(text: str) -> None:

@@ -27,7 +27,7 @@ from inspector.vocab.tables import (
     total,
     unmapped,
 )
-from inspector.terminal import summarised
+from inspector.terminal import quoted, summarised
 
 # `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
 INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
@@ -221,15 +221,16 @@ def hub_note(found: dict) -> str:
 UNMAPPED_NAMES_SHOWN = 3
 
 
-def unmapped_note(layout: str, rows: list[Row]) -> str | None:
+def unmapped_note(layout: str, rows: list[Row], quote=quoted) -> str | None:
     """The tensors no rule recognises, in one sentence: how many, their values, the first few
-    names (escaped: they come from the file). `inspect` warns it after the source, the report
-    lists it among its notes, the API's Inspected.warnings holds it."""
+    names (escaped: they come from the file; `quote`d for where the sentence goes). `inspect`
+    warns it after the source, the report lists it among its notes (quoted for Markdown), the
+    API's Inspected.warnings holds it."""
     names = unmapped(rows)
     if not names:
         return None
     values = sum(r.numel for r in rows if r.kind == "unmapped")
-    shown = summarised(names, UNMAPPED_NAMES_SHOWN)
+    shown = summarised(names, UNMAPPED_NAMES_SHOWN, quote)
     which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
     components = sorted({r.component for r in rows if r.kind == "unmapped" and r.component})
     if components:  # a multimodal model's: its vision tower's, its projector's

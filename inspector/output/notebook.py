@@ -6,10 +6,10 @@ only when a DataFrame is asked for."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from typing import TYPE_CHECKING
 
 from inspector.output import diagram as drawing_of
+from inspector.output.markup import xml_text
 from inspector.vocab.rows import Row
 
 if TYPE_CHECKING:  # the annotation only: importing pandas costs a second
@@ -41,15 +41,15 @@ def summary_text(title: str, pairs: list[tuple[str, object]], warnings: list[str
 
 def summary_html(title: str, pairs: list[tuple[str, object]], warnings: list[str] = ()) -> str:
     """The same as a heading, a definition list and the warnings, escaped."""
-    items = "".join(f"<dt><b>{escape(str(k))}</b></dt><dd>{escape(_text(v))}</dd>"
+    items = "".join(f"<dt><b>{xml_text(str(k))}</b></dt><dd>{xml_text(_text(v))}</dd>"
                     for k, v in pairs)
-    said = "".join(f"<p><b>warning</b>: {escape(w)}</p>" for w in warnings)
-    return f"<h3>{escape(title)}</h3><dl>{items}</dl>{said}"
+    said = "".join(f"<p><b>warning</b>: {xml_text(w)}</p>" for w in warnings)
+    return f"<h3>{xml_text(title)}</h3><dl>{items}</dl>{said}"
 
 
 def notes_html(lines: list[str]) -> str:
     """Notes printed below a table (a check's problems) as an HTML list; none, nothing."""
-    items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines)
+    items = "".join(f"<li>{xml_text(line.strip())}</li>" for line in lines)
     return f"<ul>{items}</ul>" if items else ""
 
 

@@ -1,16 +1,18 @@
-"""HTML pages: one self-contained shell (inline CSS, a Content-Security-Policy that forbids every
+r"""HTML pages: one self-contained shell (inline CSS, a Content-Security-Policy that forbids every
 fetch), and the Markdown the report writes turned into HTML.
 
 The Markdown is the report's own small subset, so a page needs no Markdown library: headings
-(`##`, `###`), bullets, pipe tables as `inspector.output.rendering.markdown` writes them, `**bold**`,
-`` `code` ``, and the report's folded `<details><summary>` blocks. Everything else is text, and
-all text is escaped (names come from files).
+(`##`, `###`), bullets, pipe tables as `inspector.output.rendering.markdown` writes them (a `\|`
+in a cell is a `|`), `**bold**`, code spans (`` `code` ``, fenced by as many backticks as
+inspector.output.markup needs), and the report's folded `<details><summary>` blocks. Everything
+else is text, and all text is escaped (names come from files), as XML allows.
 """
 
 from __future__ import annotations
 
 import re
-from html import escape
+
+from inspector.output.markup import xml_text
 
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -31,30 +33,40 @@ code {{ background: #f4f4f4; padding: 0 3px; }}
 </body></html>
 """
 
-_CODE = re.compile(r"`([^`]+)`")
+# A code span: a run of backticks, then the shortest text up to a run of exactly as many.
+_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _DETAILS = re.compile(r"^<details><summary>(.*)</summary>$")
 
 
 def html_page(title: str, body: str) -> str:
     """A page that asks the network for nothing: its CSS inline, its pictures inline SVG."""
-    return SHELL.format(title=escape(title), body=body)
+    return SHELL.format(title=xml_text(title), body=body)
 
 
 def inline(text: str) -> str:
     """One line of the report's Markdown: escaped, with its code spans and bold."""
-    parts = _CODE.split(text)  # odd items are code spans: kept as they are, escaped
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:
-            out.append(f"<code>{escape(part)}</code>")
-        else:
-            out.append(_BOLD.sub(r"<strong>\1</strong>", escape(part)))
+    out, at = [], 0
+    for span in _CODE.finditer(text):
+        out.append(_BOLD.sub(r"<strong>\1</strong>", xml_text(text[at:span.start()])))
+        out.append(f"<code>{xml_text(_code_text(span.group(2)))}</code>")
+        at = span.end()
+    out.append(_BOLD.sub(r"<strong>\1</strong>", xml_text(text[at:])))
     return "".join(out)
 
 
+def _code_text(inside: str) -> str:
+    """A code span's text: one space stripped from each end where both have one (CommonMark's
+    rule, which lets a span start or end with a backtick)."""
+    if inside[0] == inside[-1] == " " and inside.strip():
+        return inside[1:-1]
+    return inside
+
+
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().removeprefix("|").removesuffix("|").split(" | ")]
+    """A table row's cells (split at ` | `: an escaped `\\|` inside a cell stays, as a `|`)."""
+    cells = line.strip().removeprefix("|").removesuffix("|").split(" | ")
+    return [c.strip().replace("\\|", "|") for c in cells]
 
 
 def _table(lines: list[str]) -> str:

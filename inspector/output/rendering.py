@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
 
+from inspector.output.markup import markdown_text
 from inspector.terminal import escape
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -76,12 +77,18 @@ def table(rows: list[dict], columns: list[str] | None = None) -> str:
 
 
 def markdown(rows: list[dict], columns: list[str] | None = None) -> str:
+    """A pipe table; a cell holding markup (a name from a file) is a code span, its `|`
+    escaped (see inspector.output.markup)."""
     columns = _columns(rows, columns)
     out = ["| " + " | ".join(columns) + " |",
            "|" + "|".join("---:" if _numeric(rows, c) else "---" for c in columns) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(cell(r.get(c)) for c in columns) + " |")
+        out.append("| " + " | ".join(_markdown_cell(r.get(c)) for c in columns) + " |")
     return "\n".join(out)
+
+
+def _markdown_cell(value: object) -> str:
+    return markdown_text(cell(value), in_table=True) if isinstance(value, str) else cell(value)
 
 
 def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -215,6 +222,6 @@ OUTSIDE_LAYERS = ("layer -: outside the layers (what no block holds: embeddings,
 def summary(pairs: list[tuple[str, object]], fmt: str) -> str:
     """Key-value lines that head a table (table and markdown formats only)."""
     if fmt == "markdown":
-        return "\n".join(f"- **{k}**: {cell(v)}" for k, v in pairs) + "\n"
+        return "\n".join(f"- **{k}**: {markdown_text(cell(v))}" for k, v in pairs) + "\n"
     width = max(len(k) for k, _ in pairs)
     return "\n".join(f"{k.ljust(width)}  {cell(v)}" for k, v in pairs) + "\n"

@@ -16,6 +16,7 @@ from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import Inspection, inspect_source
 from inspector.formats.dtypes import BY_NAME
 from inspector.output.answers import format_words, unmapped_note
+from inspector.output.markup import code_span, markdown_quoted, markdown_text
 from inspector.output.rendering import markdown
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import LANGUAGE_MODEL
@@ -57,7 +58,7 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
                   verdict: dict | None) -> str:
     rows = inspection.rows
     checkpoint = inspection.decoupled.checkpoint
-    out = [f"## inspector: `{source}`", ""]
+    out = [f"## inspector: {code_span(source)}", ""]
     if verdict is not None:
         out += [_verdict_line(verdict), ""]
     shape = inspection.shape
@@ -68,13 +69,13 @@ def render_report(source: str, inspection: Inspection, spec: Spec | None,
         dtypes[t.dtype] += 1
     buffer_rows = buffers(rows)
     out += [
-        "- **format**: " + format_words(checkpoint.format, inspection.decoupled.layout.name,
-                                        shape.family),
-        f"- **model**: {shape.family}: {described} (from {shape.basis})",
+        "- **format**: " + markdown_text(format_words(
+            checkpoint.format, inspection.decoupled.layout.name, shape.family)),
+        f"- **model**: {markdown_text(shape.family)}: {described} (from {shape.basis})",
         f"- **parameters**: {total(rows):,}",
         *_active_line(inspection),
         (f"- **stored tensors**: {len(checkpoint.tensors):,}, {checkpoint.nbytes:,} bytes"
-         f" ({', '.join(f'{k} x{v}' for k, v in dtypes.items())})"),
+         f" ({', '.join(f'{markdown_text(k)} x{v}' for k, v in dtypes.items())})"),
         ("- **buffers**: " + (f"{len(buffer_rows)} tensors, "
                               f"{sum(b['numel'] for b in buffer_rows):,} values (not parameters)"
                               if buffer_rows else "none")),
@@ -124,14 +125,14 @@ def _verdict_line(verdict: dict) -> str:
     unchecked = ", ".join(f"{c['component']} {c['parameters']:,}"
                           for c in verdict.get("unchecked", ()))
     if verdict["ok"]:
-        return (f"**Verdict: match.** Every role matches spec `{verdict['spec']}`"
+        return (f"**Verdict: match.** Every role matches spec {code_span(verdict['spec'])}"
                 f" ({t['actual']:,} parameters)"
                 + (f"; not checked, a spec describing the language model: {unchecked}."
                    if unchecked else "."))
     bad = [r["role"] for r in verdict["roles"] if not r["ok"]]
     said = f"roles {', '.join(bad)} differ" if bad else "the roles agree but"
     n = len(verdict["problems"])
-    return (f"**Verdict: MISMATCH** against spec `{verdict['spec']}`: {said};"
+    return (f"**Verdict: MISMATCH** against spec {code_span(verdict['spec'])}: {said};"
             f" {n} problem{'s' if n != 1 else ''}; total expected {t['expected']:,},"
             f" found {t['actual']:,}.")
 
@@ -156,6 +157,9 @@ def _role_rows(rows, verdict: dict | None) -> list[dict]:
 
 
 def _problems(problems: list[str]) -> list[str]:
+    """A check's problems, one bullet each; one that quotes a name holding markup is shown whole
+    as a code span."""
+    problems = list(map(markdown_text, problems))
     lines = [f"- {p}" for p in problems[:PROBLEMS_SHOWN]]
     if len(problems) > PROBLEMS_SHOWN:
         rest = "\n".join(f"- {p}" for p in problems[PROBLEMS_SHOWN:])
@@ -213,13 +217,14 @@ def _buffer_note(inspection: Inspection) -> str | None:
     said = []
     for g in groups:
         what = f"{g['what']} buffer" if g["what"] else "buffer"
+        name = markdown_text(g["buffer"])
         if g["tensors"] == 1:
-            said.append(f"1 {what} {g['buffer']} of {g['values']:,} values")
+            said.append(f"1 {what} {name} of {g['values']:,} values")
         elif g["values_each"] is not None:
-            said.append(f"{g['tensors']} {what}s {g['buffer']} of {g['values_each']:,} values"
+            said.append(f"{g['tensors']} {what}s {name} of {g['values_each']:,} values"
                         " each")
         else:
-            said.append(f"{g['tensors']} {what}s {g['buffer']} of {g['values']:,} values in all")
+            said.append(f"{g['tensors']} {what}s {name} of {g['values']:,} values in all")
     n = sum(g["tensors"] for g in groups)
     verb = "is not a parameter" if n == 1 else "are not parameters"
     return (f"{stored:,} stored values vs {total(inspection.rows):,} parameters:"
@@ -251,7 +256,8 @@ def _fused_note(inspection: Inspection) -> str | None:
     rule = inspection.decoupled.layout.match(name)[0]
     orientation = (" It is stored (in, out), as GPT-2's Conv1D keeps it; rows show PyTorch's"
                    " (out, in)." if rule.transposed else "")
-    return (f"'{name_pattern(name)}'{many} is one stored [{', '.join(map(str, stored.shape))}]"
+    return (f"{markdown_quoted(name_pattern(name))}{many} is one stored"
+            f" [{', '.join(map(str, stored.shape))}]"
             f" tensor shown as {len(rs)} rows ({', '.join(r.role.value for r in rs)}) of"
             f" [{', '.join(map(str, rs[0].shape))}] each: roles count its parts, `--by tensor`"
             f" its storage.{orientation}" + (f" Also fused: {len(patterns) - 1} other name"
@@ -308,7 +314,7 @@ def _quantized_note(inspection: Inspection) -> str | None:
 
 
 def _unmapped_note(inspection: Inspection) -> str | None:
-    said = unmapped_note(inspection.decoupled.layout.name, inspection.rows)
+    said = unmapped_note(inspection.decoupled.layout.name, inspection.rows, markdown_quoted)
     return f"{said}." if said else None
 
 
@@ -322,6 +328,6 @@ def _published_note(inspection: Inspection, spec: Spec) -> str | None:
         return None
     extra = (f"; {tied_twice:,} with the tied unembedding counted twice"
              if tied_twice != counted else "")
-    return (f"The source ({spec.source}) publishes {said:,} parameters; this checkpoint has"
-            f" {counted:,} ({(counted - said) / said:+.2%}{extra}): papers round, and often"
+    return (f"The source ({markdown_text(spec.source)}) publishes {said:,} parameters; this"
+            f" checkpoint has {counted:,} ({(counted - said) / said:+.2%}{extra}): papers round, and often"
             " count only some roles.")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from inspector.output.diagram.model import Box, Drawing, Model
 from inspector.output.diagram.text import box_lines
+from inspector.output.markup import xml_text
 
 BOX_H, LINE = 78, 14
 
@@ -13,7 +12,7 @@ BOX_H, LINE = 78, 14
 def text_lines(x: float, y: float, lines: list[str]) -> str:
     """Lines of text from (x, y) down, the first one a title."""
     return "".join(f'<text x="{x:.0f}" y="{y + LINE * i:.0f}"{TITLE if i == 0 else ""}>'
-                   f"{escape(line)}</text>" for i, line in enumerate(lines))
+                   f"{xml_text(line)}</text>" for i, line in enumerate(lines))
 
 
 TITLE = ' class="title"'
@@ -36,7 +35,7 @@ class Canvas:
 
     def text(self, x: float, y: float, text: str, cls: str = "note", anchor: str = "start"):
         self.add(f'<text x="{x:.0f}" y="{y:.0f}" class="{cls}" text-anchor="{anchor}">'
-                 f"{escape(text)}</text>", y + 4)
+                 f"{xml_text(text)}</text>", y + 4)
 
     def arrow(self, x1: float, y1: float, x2: float, y2: float, cls: str = "arrow") -> None:
         self.add(f'<path class="{cls}" d="M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"/>', y2)
@@ -50,11 +49,11 @@ class Canvas:
         classes = " ".join(["box", box.role, *(["tied"] if box.tied_to else []),
                             *(["mismatch"] if box.role in wrong else [])])
         label = "; ".join(lines)
-        self.add(f'<g class="{classes}" role="img" aria-label="{escape(label)}"'
-                 f' data-role="{escape(box.role)}" data-module="{escape(box.key)}"'
+        self.add(f'<g class="{classes}" role="img" aria-label="{xml_text(label)}"'
+                 f' data-role="{xml_text(box.role)}" data-module="{xml_text(box.key)}"'
                  f' data-params="{box.params}" data-counted="{box.counted}"'
-                 f' data-tied="{escape(box.tied_to or "")}">'
-                 f'<title>{escape(label)}</title>'
+                 f' data-tied="{xml_text(box.tied_to or "")}">'
+                 f'<title>{xml_text(label)}</title>'
                  f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h}" rx="6"/>'
                  f"{text_lines(x + 8, y + 18, lines)}</g>", y + h)
         return y + h
@@ -63,7 +62,7 @@ class Canvas:
         """A step with no weights (softmax, top-k, attention's arithmetic)."""
         self.add(f'<g class="op"><rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h}"'
                  f' rx="14"/><text x="{x + w / 2:.0f}" y="{y + h / 2 + 4:.0f}"'
-                 f' text-anchor="middle">{escape(text)}</text></g>', y + h)
+                 f' text-anchor="middle">{xml_text(text)}</text></g>', y + h)
 
     def frame(self, x: float, y: float, w: float, h: float, label: str,
               dashed: bool = False) -> None:
@@ -71,7 +70,7 @@ class Canvas:
         dash = ' stroke-dasharray="6 3"' if dashed else ""
         self.add(f'<g class="frame"><rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}"'
                  f' height="{h:.0f}" rx="8"{dash}/><text x="{x + 10:.0f}" y="{y + 17:.0f}">'
-                 f"{escape(label)}</text></g>", y + h)
+                 f"{xml_text(label)}</text></g>", y + h)
 
     def residual_add(self, x: float, y: float, text: str) -> None:
         self.add(f'<g class="add" role="img" aria-label="residual add"><circle cx="{x:.0f}"'

@@ -4,12 +4,12 @@ around the picture (its summary and role table), written whole or not at all."""
 from __future__ import annotations
 
 from dataclasses import replace
-from html import escape
 
 from inspector.output.diagram.model import (
     Drawing, boxes_of, drawing, model_of_shape, model_of_spec, shape_sizes)
 from inspector.output.diagram.svg import svg
 from inspector.output.diagram.text import share
+from inspector.output.markup import xml_text
 from inspector.spec.schema import Spec
 from inspector.vocab.rows import LANGUAGE_MODEL, Row
 from inspector.vocab.tables import role_table
@@ -27,17 +27,18 @@ def role_rows(rows: list[Row], whole: int, wrong: dict[str, list[str]]) -> str:
         note = f"tied to the {r['tied_to']}: not counted again" if r["tied_to"] else ""
         note = " ".join(wrong.get(r["role"], [note])) if checked else note
         cls = ' class="mismatch"' if checked and r["role"] in wrong else ""
-        part_cell = f"<td>{escape(part or '')}</td>" if parts else ""
-        part_attr = f' data-component="{escape(part)}"' if part else ""
-        out.append(f'<tr data-role="{escape(r["role"])}"{part_attr} data-params="{r["parameters"]}"'
-                   f'{cls}>{part_cell}<td>{escape(r["role"])}</td>'
+        part_cell = f"<td>{xml_text(part or '')}</td>" if parts else ""
+        part_attr = f' data-component="{xml_text(part)}"' if part else ""
+        out.append(f'<tr data-role="{xml_text(r["role"])}"{part_attr}'
+                   f' data-params="{r["parameters"]}"'
+                   f'{cls}>{part_cell}<td>{xml_text(r["role"])}</td>'
                    f'<td class="n">{r["parameters"]:,}</td>'
                    f'<td class="n">{"-" if r["tied_to"] else share(r["parameters"], whole)}</td>'
-                   f"<td>{escape(note)}</td></tr>")
+                   f"<td>{xml_text(note)}</td></tr>")
     listed = {r["role"] for r in table if r.get("component") in (None, LANGUAGE_MODEL)}
     empty = "<td></td>" if parts else ""
-    out += [f'<tr class="mismatch">{empty}<td>{escape(role)}</td><td class="n">0</td><td></td>'
-            f"<td>absent: {escape(' '.join(lines))}</td></tr>"
+    out += [f'<tr class="mismatch">{empty}<td>{xml_text(role)}</td><td class="n">0</td><td></td>'
+            f"<td>absent: {xml_text(' '.join(lines))}</td></tr>"
             for role, lines in wrong.items() if role not in listed]  # the spec has, the file not
     head = "<th>component</th>" if parts else ""
     return (f'<table class="roles"><thead><tr>{head}<th>role</th><th class="n">parameters</th>'
@@ -53,8 +54,8 @@ def figure(d: Drawing, rows: list[Row], title: str) -> str:
 def page(d: Drawing, rows: list[Row], title: str, summary: list[tuple[str, str]]) -> str:
     from inspector.output.page import html_page
 
-    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in summary)
-    return html_page(title, f'<h1>{escape(title)}</h1>\n<dl class="summary">{items}</dl>\n'
+    items = "".join(f"<dt>{xml_text(k)}</dt><dd>{xml_text(v)}</dd>" for k, v in summary)
+    return html_page(title, f'<h1>{xml_text(title)}</h1>\n<dl class="summary">{items}</dl>\n'
                             + figure(d, rows, title))
 
 

@@ -3,12 +3,11 @@ in detail on the right, the other components and the buffers below; its CSS."""
 
 from __future__ import annotations
 
-from html import escape
-
 from inspector.output.diagram.block import draw_block
 from inspector.output.diagram.canvas import LINE, Canvas, row_of_boxes, text_lines
 from inspector.output.diagram.model import COMPONENT, INPUTS, OUTPUTS, Drawing
 from inspector.output.diagram.text import LEGEND_CHARS, pattern_text, share, wrap
+from inspector.output.markup import xml_text
 from inspector.vocab.rows import UNMAPPED
 from inspector.vocab.tables import component_sort_key
 
@@ -131,10 +130,10 @@ def draw_stack(c: Canvas, d: Drawing, x: float, y: float, w: float, part: str = 
     keys += ["MoE: outlined"] if m.n_experts else []
     legend_lines = wrap([f"layers {layers.start} to {layers.stop - 1}", *keys], LEGEND_CHARS)
     legend = "".join(f'<text x="{x + 8:.0f}" y="{cell_y + 30 + LINE * i:.0f}" class="note">'
-                     f"{escape(line)}</text>" for i, line in enumerate(legend_lines))
+                     f"{xml_text(line)}</text>" for i, line in enumerate(legend_lines))
     h = cell_y - y + 34 + LINE * (len(legend_lines) - 1)
     which = f' data-part="{part}"' if part else ""
-    c.add(f'<g class="stack" role="img" aria-label="{escape("; ".join(lines))}"{which}'
+    c.add(f'<g class="stack" role="img" aria-label="{xml_text("; ".join(lines))}"{which}'
           f' data-layers="{n}" data-params="{block_params}"><rect x="{x:.0f}" y="{y:.0f}"'
           f' width="{w:.0f}" height="{h:.0f}" rx="6" fill="#fff" stroke="#2b5d8a"'
           f' stroke-width="2"/>{body}{"".join(cells)}{legend}</g>', y + h)
@@ -157,9 +156,9 @@ def draw_apart(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
     y += 26
     for name, n, values in d.buffers:
         label = f"{name}: {n:,} tensor{'s' if n > 1 else ''}, {values:,} values"
-        c.add(f'<g class="buffer" data-buffer="{escape(name)}" data-values="{values}">'
+        c.add(f'<g class="buffer" data-buffer="{xml_text(name)}" data-values="{values}">'
               f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="24" rx="4"/>'
-              f'<text x="{x + 8:.0f}" y="{y + 16:.0f}">{escape(label)}</text></g>', y + 24)
+              f'<text x="{x + 8:.0f}" y="{y + 16:.0f}">{xml_text(label)}</text></g>', y + 24)
         y += 30
     return y
 
@@ -177,7 +176,7 @@ def svg(d: Drawing, title: str) -> str:
     width = right_x + right_w + 20
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="inspector-diagram"'
             f' viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
-            f' aria-label="{escape(title)}"><title>{escape(title)}</title>'
+            f' aria-label="{xml_text(title)}"><title>{xml_text(title)}</title>'
             f"<style>{CSS}</style><defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"9\""
             ' refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
             '<path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>'
