@@ -58,10 +58,8 @@ def sumsq(path: str) -> dict:
 
     seconds = nbytes = 0.0
     for file in safetensors_files(Path(path)):
-        with open(file, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
         start = time.perf_counter()
-        data = np.memmap(file, np.uint8, "r", offset=8 + n)
+        data = data_region(file)
         usable = data.size - data.size % 4
         x = data[:usable].view(np.float32)
         float(np.dot(x, x))
@@ -69,6 +67,16 @@ def sumsq(path: str) -> dict:
         nbytes += usable
         del x, data
     return {"seconds": seconds, "bytes": nbytes}
+
+
+def data_region(file: Path):
+    """A safetensors file's data region (after the 8-byte length and the header), memory-mapped
+    as bytes: what a baseline reads, as stats does."""
+    import numpy as np
+
+    with open(file, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+    return np.memmap(file, np.uint8, "r", offset=8 + n)
 
 
 def widen_dot(path: str) -> dict:
@@ -81,10 +89,8 @@ def widen_dot(path: str) -> dict:
     chunk = 1 << 20
     wide = np.empty(chunk, np.uint32)
     for file in safetensors_files(Path(path)):
-        with open(file, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
         start = time.perf_counter()
-        data = np.memmap(file, np.uint8, "r", offset=8 + n)
+        data = data_region(file)
         usable = data.size - data.size % 2
         x = data[:usable].view(np.uint16)
         total = 0.0
