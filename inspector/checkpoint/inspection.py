@@ -140,7 +140,7 @@ def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:
             family = families.gguf_checkpoint_family(checkpoint.metadata, names)
             if family is not None:
                 config["model_type"] = family.config_model_type
-        return config, "GGUF metadata"
+            return config, "GGUF metadata"
     return None, "tensor shapes"
 
 

@@ -83,7 +83,7 @@ def tensors_of(where: str, header: Header, size: int) -> list[TensorInfo]:
 
 
 def hf_config(metadata: dict, tensor_names: list[str]) -> dict | None:
-    """The GGUF's metadata as a Hugging Face config.json dict, or None without an architecture.
+    """The GGUF's metadata as a Hugging Face config.json dict, or None without an architecture or any size.
 
     GGUF says nothing of tied embeddings; llama.cpp writes `output.weight` only when the model has
     its own unembedding, so its absence means tied.
@@ -96,6 +96,8 @@ def hf_config(metadata: dict, tensor_names: list[str]) -> dict | None:
         value = metadata.get(f"{arch}.{gguf_key}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             config[hf_key] = value
+    if len(config) == 1:  # no size said (a file written without llama.cpp's keys): the tensors
+        return None       # say the shape, not the family's defaults
     if "vocab_size" not in config:
         tokens = metadata.get("tokenizer.ggml.tokens")
         if isinstance(tokens, dict):

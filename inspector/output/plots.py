@@ -37,6 +37,7 @@ ROLE_COLORS = {
     "pooler": "#e7298a",
     "head": "#f1b6da",
     "router": "#b2df8a",
+    "mixer": "#e6ab02",  # state-space and linear-attention layers' own tensors
     UNMAPPED_ROLE: "#252525",
 }
 
