@@ -140,24 +140,41 @@ def _reference(folder) -> tuple:
         spec_rows(spec), spec
 
 
+# (HRM's num_hidden_layers counts the stack's repeats: its layers are num_layers_per_stack)
+LAYER_KEYS = ("num_layers_per_stack", "num_hidden_layers", "n_layer", "n_layers", "num_layers",
+              "decoder_layers", "num_decoder_layers")
+PAIRS = ("time_step_limit", "mlp_multipliers")  # pairs (min, max; gate, down), not per layer
+
+
 def _one_more_layer(folder, tmp_path):
-    """The config.json with one more layer, in a folder of its own."""
+    """The config.json with one more layer (in its sub-configs when it has no layer count of
+    its own), in a folder of its own."""
     config = json.loads((folder / "config.json").read_text())
-    for key in ("num_hidden_layers", "n_layer", "n_layers", "num_layers"):
-        if isinstance(config.get(key), int):
-            layers = config[key]
-            config[key] += 1
-            break
-    else:
-        layers = None
-    for key, value in config.items():  # per-layer lists and patterns grow with it
-        if layers and isinstance(value, list) and len(value) == layers and layers > 1:
-            config[key] = value + value[-1:]
-        elif layers and isinstance(value, str) and len(value) == layers and layers > 1:
-            config[key] = value + value[-1]
+    if not _grow(config):
+        for value in config.values():
+            if isinstance(value, dict):
+                _grow(value)
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(config))
     return changed
+
+
+def _grow(config: dict) -> bool:
+    """One more layer in a config dict, its per-layer lists, patterns and per-layer configs
+    grown with it; False when it has no layer count."""
+    key = next((k for k in LAYER_KEYS if isinstance(config.get(k), int)), None)
+    if key is None:
+        return False
+    layers = config[key]
+    config[key] += 1
+    for key, value in config.items():
+        if layers > 1 and key not in PAIRS and isinstance(value, (list, str)) \
+                and len(value) == layers:
+            config[key] = value + value[-1:]
+    per_layer = config.get("per_layer_config")
+    if isinstance(per_layer, dict) and str(layers - 1) in per_layer:
+        per_layer[str(layers)] = per_layer[str(layers - 1)]
+    return True
 
 
 def _assert_like_transformers(model, folder, tmp_path):
@@ -172,9 +189,8 @@ def _assert_like_transformers(model, folder, tmp_path):
     assert total(rows) == n
     assert total(counted) == n  # count config.json
     assert verdict["ok"], verdict["problems"][:5]
-    buffers = {name for name, _ in model.named_buffers()} & set(model.state_dict())
     stored = {t.name for t in inspection.decoupled.checkpoint.tensors}
-    assert {r.tensor for r in rows if r.kind == "buffer"} == buffers & stored
+    assert {r.tensor for r in rows if r.kind == "buffer"} == _stored_buffers(model) & stored
     tied = model.get_output_embeddings() is not None and model.get_input_embeddings() is not None \
         and model.get_output_embeddings().weight is model.get_input_embeddings().weight
     assert inspection.decoupled.tied == tied
@@ -193,6 +209,22 @@ def _assert_like_transformers(model, folder, tmp_path):
             assert active_total(rows, k) == n - routed + routed * k // experts
     changed = load_spec(str(_one_more_layer(folder, tmp_path)))
     assert not check(changed, inspect_source(str(folder), changed).decoupled)["ok"]
+
+
+def _stored_buffers(model) -> set[str]:
+    """The persistent buffers under the names save_pretrained stores them by (transformers'
+    own conversion: DeepSeek-V4's mlp.gate.tid2eid is stored as ffn.gate.tid2eid)."""
+    from transformers.core_model_loading import revert_weight_conversion
+
+    state = model.state_dict()
+    names = set()
+    for name, _ in model.named_buffers():
+        if name in state:
+            try:
+                names |= set(revert_weight_conversion(model, {name: state[name]}))
+            except Exception:  # a conversion that needs its partners: the name as it is
+                names.add(name)
+    return names
 
 
 def _other_component(name: str) -> bool:

@@ -85,9 +85,12 @@ def _meta_model(config: dict):
     except ValueError as e:
         raise LookupError(f"transformers {transformers.__version__} has no model_type"
                           f" {model_type!r}") from e
+    # {"__float__": "Infinity"}: how transformers writes a float JSON has not (time_step_limit),
+    # decoded as its from_pretrained decodes it
+    decode = getattr(type(hf_config), "_decode_special_floats", lambda value: value)
     try:
         hf_config = type(hf_config).from_dict(
-            {k: v for k, v in config.items() if k not in ("transformers_version",)})
+            {k: decode(v) for k, v in config.items() if k not in ("transformers_version",)})
     except Exception as e:  # transformers' validators raise their own classes
         raise ValueError(f"transformers {transformers.__version__} cannot read this config:"
                          f" {e}") from e

@@ -170,6 +170,9 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
 def _contexts(modules: list[tuple[str, str]]) -> list[str]:
     """What the enclosing modules are, innermost first: attention, mixer, mlp."""
     found = []
+    owner_class = modules[-1][1] if modules else ""
+    if any(m in owner_class for m in MIXERS if m != "conv"):
+        found.append("mixer")  # a mixer's own parameters (Mamba's A_log, D, dt_bias)
     for attr, cls in reversed(modules[:-1] or modules):
         if any(m in attr or m in cls for m in MIXERS) and "attention" not in cls.replace(
                 "linearattention", "").replace("linear_attn", ""):
