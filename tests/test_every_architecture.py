@@ -163,6 +163,9 @@ def _grow(config: dict) -> bool:
     """One more layer in a config dict, its per-layer lists, patterns and per-layer configs
     grown with it; False when it has no layer count."""
     key = next((k for k in LAYER_KEYS if isinstance(config.get(k), int)), None)
+    if key is None and isinstance(config.get("layers_block_type"), list):
+        config["layers_block_type"] += config["layers_block_type"][-1:]  # (Nemotron-H's count)
+        return True
     if key is None:
         return False
     layers = config[key]

@@ -29,12 +29,15 @@ def build_description(config: dict) -> dict:
         sources = _stored_sources(model, memory, stored)
         buffers = {name for name, _ in model.named_buffers()}
         unembedding = _output_embedding_names(model)
+        n_experts = _config_int(model.config, EXPERT_COUNT_KEYS)
         tensors = []
         for name, (shape, dtype) in stored.items():
             source = sources.get(name, name)
             chain = owner_chain(model, source)
             role, kind, layer, expert = role_of(name, source, chain, source in buffers,
                                                 source in unembedding, shape)
+            if expert == -1 and n_experts and shape[0] != n_experts:
+                expert = None  # not one row per expert (JetMoE's attention experts' own bias)
             tensors.append({"name": name, "shape": list(shape), "dtype": dtype, "role": role,
                             "kind": kind, "layer": layer, "expert": expert})
         tied, bias_heads = _tied_repeats(model, stored, unembedding, buffers)
@@ -205,12 +208,16 @@ EXPERT_COUNT_KEYS = ("n_routed_experts", "num_local_experts", "num_experts", "mo
 def _experts(config, tensors: list[dict]) -> dict | None:
     """k of E of a mixture of experts: E counted off the stored experts, k from the config
     whatever its key (its text config's, for a multimodal one)."""
-    stored = {(t["layer"], t["expert"]) for t in tensors if t["expert"] is not None}
-    if not stored:
+    stored = {(t["layer"], t["expert"]) for t in tensors if t["expert"] is not None
+              and t["expert"] != -1}
+    stacked = {(t["layer"], t["shape"][0]) for t in tensors if t["expert"] == -1}
+    if not stored and not stacked:
         return None
     per_layer: dict = {}
-    for layer, expert in stored:
+    for layer, _ in stored:
         per_layer[layer] = per_layer.get(layer, 0) + 1
+    for layer, n in stacked:  # every expert in one tensor: as many as its first axis
+        per_layer[layer] = max(per_layer.get(layer, 0), n)
     k = _config_int(config, EXPERTS_PER_TOKEN_KEYS)
     if isinstance(k, int) and k <= 0:
         k = None

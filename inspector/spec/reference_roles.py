@@ -115,9 +115,10 @@ def _routed(lowered: list[tuple[str, str]]) -> bool:
 
 
 def _is_router(lowered: list[tuple[str, str]]) -> bool:
-    modules = [a for a, _ in lowered[:-1]]
-    return bool(modules) and (modules[-1] in ROUTERS or "router" in lowered[-2][1]
-                              or "gate" in lowered[-2][1] and "expert" not in lowered[-2][1])
+    """Owned by a router, or by a router's own layer (JetMoE's router.layer)."""
+    modules = lowered[:-1]
+    return any(attr in ROUTERS or "router" in cls or "gating" in cls
+               or "gate" in cls and "expert" not in cls for attr, cls in modules[-2:])
 
 
 def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None) -> Role | None:
@@ -142,6 +143,10 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
     if leaf in ("sinks", "sink") or owner in ("sinks",):
         return Role.OUTPUT
     contexts = _contexts(modules)
+    if leaf == "bias" and not any(c in owner_class for c in ("linear", "conv", "embedding")):
+        found = _block_bias(owner, owner_class, contexts)  # a block's own output bias
+        if found is not None:
+            return found
     if owner == "dense" and len(modules) > 1 and modules[-2][0] == "output" and \
             "selfoutput" not in modules[-2][1] and "attention" not in contexts:
         return Role.DOWN  # BERT's BertOutput: the MLP's second projection
@@ -183,6 +188,16 @@ def _contexts(modules: list[tuple[str, str]]) -> list[str]:
                 or "expert" in cls:
             found.append("mlp")
     return found
+
+
+def _block_bias(owner: str, owner_class: str, contexts: list[str]) -> Role | None:
+    """A bias a block adds after its projections (JetMoE's MoE and mixture of attention):
+    attention's output bias, an MLP's down-projection bias."""
+    if contexts[:1] == ["attention"] or any(m in owner or m in owner_class for m in ATTENTION):
+        return Role.OUTPUT
+    if any(m == owner or m in owner_class for m in MLP) or "expert" in owner:
+        return Role.DOWN
+    return None
 
 
 def _mixer_or_none(owner: str, leaf: str) -> Role | None:
