@@ -20,6 +20,7 @@ SMALL = {
     **dict.fromkeys(("num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num",
                      "num_key_value_groups"), 2),
     "head_dim": 16,
+    "rotary_dim": 8,  # (at most head_dim)
     **dict.fromkeys(("vocab_size", "n_vocab"), 256),
     **dict.fromkeys(("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts",
                      "n_experts"), 4),

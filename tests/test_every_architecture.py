@@ -85,7 +85,8 @@ def _reference(folder) -> tuple:
 
 
 # (HRM's num_hidden_layers counts the stack's repeats: its layers are num_layers_per_stack)
-LAYER_KEYS = ("num_layers_per_stack", "num_hidden_layers", "n_layer", "n_layers", "num_layers",
+# (xLSTM's blocks are num_blocks)
+LAYER_KEYS = ("num_layers_per_stack", "num_blocks", "num_hidden_layers", "n_layer", "n_layers", "num_layers",
               "decoder_layers", "num_decoder_layers")
 PAIRS = ("time_step_limit", "mlp_multipliers")  # pairs (min, max; gate, down), not per layer
 

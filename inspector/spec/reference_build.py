@@ -40,7 +40,8 @@ def build_description(config: dict) -> dict:
                 expert = None  # not one row per expert (JetMoE's attention experts' own bias)
             tensors.append({"name": name, "shape": list(shape), "dtype": dtype, "role": role,
                             "kind": kind, "layer": layer, "expert": expert})
-        tied, bias_heads = _tied_repeats(model, stored, unembedding, buffers)
+        stored_as = {source: name for name, source in sources.items()}
+        tied, bias_heads = _tied_repeats(model, stored, unembedding, stored_as)
         for tensor in tensors:
             if tensor["name"] in bias_heads:
                 tensor["role"] = "unembedding"
@@ -170,16 +171,19 @@ def _output_embedding_names(model) -> set[str]:
             if module is head for p, _ in module.named_parameters(recurse=False)}
 
 
-def _tied_repeats(model, stored: dict, unembedding: set[str], buffers: set[str]) -> list[dict]:
+def _tied_repeats(model, stored: dict, unembedding: set[str],
+                  stored_as: dict[str, str]) -> tuple[list[dict], set[str]]:
     """The parameters that are another's storage (transformers' ties, as the model holds them):
-    each with its role and the role and stored name of the tensor it repeats."""
+    each with its role and the role and stored name of the tensor it repeats (`stored_as`: the
+    stored name of an in-memory name save_pretrained renames)."""
     names: dict[int, list[str]] = {}
     for name, parameter in model.named_parameters(remove_duplicate=False):
         names.setdefault(id(parameter), []).append(name)
     repeats = []
     bias_heads = set()  # a stored bias the unembedding's bias is (BERT's cls.predictions.bias)
     for group in names.values():
-        first = next((n for n in group if n in stored), group[0])
+        first = next((n for n in group if n in stored or n in stored_as), group[0])
+        source = stored_as.get(first, first)
         first_role = role_of(first, first, owner_chain(model, first), False,
                              first in unembedding, ())[0]
         for name in group:
@@ -189,11 +193,11 @@ def _tied_repeats(model, stored: dict, unembedding: set[str], buffers: set[str])
             role, kind, layer, _ = role_of(name, name, owner_chain(model, name), False,
                                            name in unembedding, tuple(parameter.shape))
             if role == "unembedding" and first_role != "embedding":
-                bias_heads.add(first)
+                bias_heads.add(source)
                 continue
             repeats.append({"name": name, "shape": list(parameter.shape), "role": role,
                             "kind": kind, "layer": layer, "tied_to": first_role,
-                            "source": first})
+                            "source": source})
     return repeats, bias_heads
 
 
