@@ -53,12 +53,12 @@ DOES_NOT_BUILD: dict[str, str] = {
 # Model types that build but do not yet answer as transformers does (what remains to do): the
 # first assertion that fails. Asserted exactly, so that a fix moves a type out of this table.
 NOT_YET: dict[str, str] = {
+    # (the sweep's config is one released layer as two blocks, attention then mlp: its grown
+    # layer_types is refused; the shrinker would need Dory's block pairs)
     "dory": "SpecError: the config's layer_types of one more layer are refused (attention and mlp",
-    "gemma3": "an assertion (total, buffers, tie or active)",
-    "got_ocr2": "an assertion (total, buffers, tie or active)",
-    "gptj": "SpecError: ''rotary_fraction' must be in (0, 1], got 4.0'",
-    "param2moe": "an assertion (total, buffers, tie or active)",
-    "xlstm": "an assertion (total, buffers, tie or active)",
+    # (gemma3 is read by its composite family: count config.json counts the language model
+    # alone, 90,752 of num_parameters() 257,152)
+    "gemma3": "count config.json counts the language model of the composite, not its vision tower",
 }
 UNMAPPED_OVER_1_PERCENT: dict[str, str] = {}
 

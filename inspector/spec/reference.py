@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 
 from inspector.errors import SpecError
@@ -23,6 +23,7 @@ from inspector.vocab.rows import Row
 FAMILY = "transformers"  # the family a ReferenceSpec names: transformers' own model
 CACHE_FOLDER = "transformers"  # under INSPECTOR_CACHE
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # a cache entry is input: read within a bound
+FORMAT = 2  # of a cached description: 2 cuts fused tensors (an entry of another is built again)
 
 
 class UnknownToTransformers(SpecError):
@@ -71,7 +72,7 @@ def describe(config: dict, origin: str = "config.json") -> dict:
         raise UnknownToTransformers(origin, str(e)) from e
     except ValueError as e:
         raise SpecError(origin, str(e)) from e
-    description.update(transformers=version, key=key)
+    description.update(transformers=version, key=key, format=FORMAT)
     header_cache.write_entry(path, json.dumps(description, separators=(",", ":")).encode())
     return description
 
@@ -85,6 +86,7 @@ def _load(path, version: str, key: str) -> dict | None:
     except (OSError, ValueError, RecursionError):
         return None
     if not (isinstance(entry, dict) and entry.get("transformers") == version
+            and entry.get("format") == FORMAT
             and entry.get("key") == key and isinstance(entry.get("tensors"), list)
             and isinstance(entry.get("tied"), list) and isinstance(entry.get("parameters"), int)):
         return None
@@ -155,16 +157,45 @@ def description_rows(description: dict, buffers: bool = False) -> list[Row]:
 
 
 def tensor_rows(t: dict, stored: str, shape: tuple, dtype: str, nbytes: int) -> list[Row]:
-    """The rows of one described tensor stored as `stored` with `shape`."""
+    """The rows of one described tensor stored as `stored` with `shape`: one per expert where
+    it stacks every expert, one per part where the module's forward cuts it."""
     kind = t.get("kind") or "unmapped"
     role = _role(t.get("role"))
     expert = t.get("expert")
+    cut = _cut(t, shape)
     if expert == -1 and len(shape) >= 1 and shape[0] > 0:
         n = shape[0]
-        return [Row(stored, role, t.get("layer"), kind, shape[1:], canonical=f"{t['name']}[{e}]",
-                    dtype=dtype, nbytes=nbytes // n, expert=e) for e in range(n)]
-    return [Row(stored, role, t.get("layer"), kind, shape, canonical=t["name"], dtype=dtype,
-                nbytes=nbytes or 0, expert=expert if isinstance(expert, int) else None)]
+        return [replace(row, canonical=f"{t['name']}[{e}]", expert=e)
+                for e in range(n) for row in _parts(stored, role, t.get("layer"), kind,
+                                                    shape[1:], dtype, nbytes // n, cut, 1)]
+    rows = _parts(stored, role, t.get("layer"), kind, shape, dtype, nbytes or 0, cut, 0)
+    return [replace(row, canonical=t["name"], expert=expert if isinstance(expert, int) else None)
+            for row in rows]
+
+
+def _cut(t: dict, shape: tuple) -> dict | None:
+    """The description's cut of a fused tensor, where the stored shape still adds up to it."""
+    cut = t.get("cut")
+    if not isinstance(cut, dict) or not isinstance(cut.get("axis"), int):
+        return None
+    axis, sizes, roles = cut["axis"], cut.get("sizes"), cut.get("roles")
+    if not (isinstance(sizes, list) and isinstance(roles, list) and len(sizes) == len(roles)
+            and 0 <= axis < len(shape) and all(isinstance(s, int) for s in sizes)
+            and sum(sizes) == shape[axis]):
+        return None
+    return cut
+
+
+def _parts(stored: str, role, layer, kind: str, shape: tuple, dtype: str, nbytes: int,
+           cut: dict | None, skipped: int) -> list[Row]:
+    """One row, or one per part of a cut (its axis counted on the stored shape, of which the
+    first `skipped` axes are gone: the experts')."""
+    if cut is None:
+        return [Row(stored, role, layer, kind, shape, dtype=dtype, nbytes=nbytes)]
+    axis, whole = cut["axis"] - skipped, sum(cut["sizes"])
+    return [Row(stored, _role(part) or role, layer, kind,
+                shape[:axis] + (size,) + shape[axis + 1:], dtype=dtype,
+                nbytes=nbytes * size // whole) for part, size in zip(cut["roles"], cut["sizes"])]
 
 
 def _role(value) -> Role | None:

@@ -13,6 +13,7 @@ import logging
 import tempfile
 import warnings
 
+from inspector.spec.reference_fused import fused_cut
 from inspector.spec.reference_roles import owner_chain, role_of
 
 
@@ -26,7 +27,8 @@ def build_description(config: dict) -> dict:
         model = _meta_model(config)
         stored = _stored_tensors(model)
         memory = dict(model.state_dict(keep_vars=True))
-        sources = _stored_sources(model, memory, stored)
+        sources_of = _stored_sources(model, memory, stored)
+        sources = {name: found[0] for name, found in sources_of.items()}
         buffers = {name for name, _ in model.named_buffers()}
         unembedding = _output_embedding_names(model)
         n_experts = _config_int(model.config, EXPERT_COUNT_KEYS)
@@ -34,12 +36,20 @@ def build_description(config: dict) -> dict:
         for name, (shape, dtype) in stored.items():
             source = sources.get(name, name)
             chain = owner_chain(model, source)
+            if source != name and _split_per_expert(name, source):
+                # one expert's slice of a tensor fused in memory (experts.gate_up_proj stored as
+                # experts.0.gate_proj and experts.0.up_proj): the stored name says which part
+                chain = chain[:-1] + [(part, "") for part in name.split(".")[-2:]]
             role, kind, layer, expert = role_of(name, source, chain, source in buffers,
                                                 source in unembedding, shape)
             if expert == -1 and n_experts and shape[0] != n_experts:
                 expert = None  # not one row per expert (JetMoE's attention experts' own bias)
             tensors.append({"name": name, "shape": list(shape), "dtype": dtype, "role": role,
                             "kind": kind, "layer": layer, "expert": expert})
+            cut = fused_cut(model, name, chain, shape, role, expert == -1) or _joined(
+                model, sources_of.get(name, ()), memory, shape, buffers)
+            if cut is not None:
+                tensors[-1]["cut"] = cut
         stored_as = {source: name for name, source in sources.items()}
         tied, bias_heads = _tied_repeats(model, stored, unembedding, stored_as)
         for tensor in tensors:
@@ -134,6 +144,26 @@ def _stored_tensors(model) -> dict[str, tuple[tuple[int, ...], str]]:
     return recorded
 
 
+def _joined(model, sources: list[str], memory: dict, shape, buffers: set[str]) -> dict | None:
+    """The cut of a tensor save_pretrained stores joined from several in-memory tensors
+    (Param2MoE's query_key_value from q_proj, k_proj, v_proj): each part its source's role."""
+    if len(sources) < 2:
+        return None
+    sizes = [tuple(memory[s].shape) for s in sources]
+    if any(len(s) != len(shape) or s[1:] != tuple(shape[1:]) for s in sizes) or \
+            sum(s[0] for s in sizes) != shape[0]:
+        return None
+    roles = [role_of(s, s, owner_chain(model, s), s in buffers, False, size)[0]
+             for s, size in zip(sources, sizes)]
+    return {"axis": 0, "sizes": [s[0] for s in sizes], "roles": roles}
+
+
+def _split_per_expert(stored: str, source: str) -> bool:
+    """The stored name numbers an expert its in-memory source does not."""
+    numbers = [p for p in stored.split(".") if p.isdigit()]
+    return len(numbers) > len([p for p in source.split(".") if p.isdigit()])
+
+
 def _dtype_name(dtype) -> str:
     """torch's dtype as safetensors names it."""
     from safetensors.torch import _TYPES
@@ -141,21 +171,24 @@ def _dtype_name(dtype) -> str:
     return next((name for name, d in _TYPES.items() if d == dtype), str(dtype))
 
 
-def _stored_sources(model, memory: dict, stored: dict) -> dict[str, str]:
-    """stored name -> the in-memory name it comes from, where save_pretrained renamed or split
-    it (experts fused in memory, stored one per expert): each in-memory tensor reverted alone."""
+def _stored_sources(model, memory: dict, stored: dict) -> dict[str, list[str]]:
+    """stored name -> the in-memory names it comes from, where save_pretrained renamed, split
+    (experts fused in memory, stored one per expert) or fused them (separate q_proj, k_proj,
+    v_proj stored as one query_key_value): each in-memory tensor reverted alone."""
     renamed = [name for name in stored if name not in memory]
     if not renamed:
         return {}
     from transformers.core_model_loading import revert_weight_conversion
 
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for name, tensor in memory.items():
         try:
             reverted = revert_weight_conversion(model, {name: tensor})
         except Exception:  # a many-to-one conversion needs its partners: named by its module
             continue
-        found.update((target, name) for target in reverted if target in stored)
+        for target in reverted:
+            if target in stored:
+                found.setdefault(target, []).append(name)
     return found
 
 

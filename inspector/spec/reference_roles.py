@@ -12,7 +12,7 @@ from inspector.families.name_patterns import LEAF_ROLES
 from inspector.vocab.roles import Role
 
 # An enclosing module's attribute or class (lower case, as a part of it) that says what it is.
-ATTENTION = ("attn", "attention")
+ATTENTION = ("attn", "attention", "moa")  # (JetMoE's mixture of attention heads: JetMoeMoA)
 MIXERS = ("mamba", "mixer", "ssm", "deltanet", "delta_net", "linear_attn", "linearattention",
           "lightning", "shortconv", "short_conv", "conv", "rwkv", "retention", "hyena", "lru",
           "recurrent", "time_mix", "token_shift",
@@ -41,7 +41,8 @@ ATTENTION_LEAVES = {
                      "linear_q", "to_q", "query_proj", "q_up_proj", "q_down_proj", "project_q",
                      # what queries add (XLNet's position and segment biases; Inkling's
                      # relative logits per query head)
-                     "r_w_bias", "r_r_bias", "r_s_bias", "r_proj", "relative_pos_embeddings"),
+                     "r_w_bias", "r_r_bias", "r_s_bias", "r_proj", "relative_pos_embeddings",
+                     "input_linear"),
                     Role.QUERY),
     **dict.fromkeys(("k_proj", "key", "wk", "k", "k_lin", "linear_k", "to_k", "key_proj",
                      "kv_a_proj_with_mqa", "kv_a_proj", "k_up_proj", "project_k",
@@ -51,7 +52,8 @@ ATTENTION_LEAVES = {
                      "kv_b_proj", "v_up_proj", "project_v"), Role.VALUE),
     **dict.fromkeys(("o_proj", "out_proj", "dense", "wo", "c_proj", "o", "out_lin", "linear_out",
                      "to_out", "proj", "output", "o_lin", "output_proj", "out", "sinks",
-                     "attention_sink", "sink", "attention_out", "o_a_proj", "o_b_proj"),
+                     "attention_sink", "sink", "attention_out", "o_a_proj", "o_b_proj",
+                     "output_linear"),
                     Role.OUTPUT),
     # fused: one stored tensor whose first rows are the queries (reported under QUERY whole)
     **dict.fromkeys(("qkv_proj", "query_key_value", "c_attn", "wqkv", "qkv", "in_proj",
@@ -127,10 +129,11 @@ def _numbers(stored: str) -> tuple[int | None, int | None]:
 def _routed(lowered: list[tuple[str, str]]) -> bool:
     """Under a module of routed experts (not the shared ones)."""
     for attr, cls in lowered:
-        if any(attr == s or attr.startswith(s + "_") for s in SHARED_EXPERTS) or "shared" in cls:
+        # (by attribute: a class name says its model's name, GraniteMoeShared's experts too)
+        if any(attr == s or attr.startswith(s + "_") for s in SHARED_EXPERTS):
             return False
-    return any(("expert" in attr and "shared" not in attr) or
-               ("expert" in cls and "shared" not in cls) for attr, cls in lowered[:-1])
+    return any(("expert" in attr and "shared" not in attr) or "expert" in cls
+               for attr, cls in lowered[:-1])
 
 
 def _is_router(lowered: list[tuple[str, str]]) -> bool:
