@@ -93,13 +93,17 @@ def _cut_layers(value: list) -> list:
 
 def _dependent_sizes(default: dict, overrides: dict) -> None:
     """Sizes a config requires to agree, kept agreeing: Mamba-2's hidden_size x expand =
-    num_heads x head_dim; as many key/value heads as query heads."""
+    num_heads x head_dim; Reformer's axial position widths add up to hidden_size; as many
+    key/value heads as query heads."""
     keys = ("hidden_size", "expand", "num_heads", "head_dim")
     if all(isinstance(default.get(k), int) for k in keys) and \
             default["hidden_size"] * default["expand"] == default["num_heads"] * default["head_dim"]:
         hidden = overrides.get("hidden_size", default["hidden_size"])
         head_dim = overrides.get("head_dim", default["head_dim"])
         overrides["num_heads"] = hidden * default["expand"] // head_dim
+    if isinstance(default.get("axial_pos_embds_dim"), (list, tuple)):  # (Reformer: its sum)
+        hidden = overrides.get("hidden_size", default.get("hidden_size"))
+        overrides["axial_pos_embds_dim"] = [hidden // 2, hidden - hidden // 2]
     heads = overrides.get("num_attention_heads")
     if heads and default.get("num_key_value_heads") == default.get("num_attention_heads"):
         overrides["num_key_value_heads"] = heads  # (Dots3 requires as many as queries)

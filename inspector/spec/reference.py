@@ -168,6 +168,13 @@ def tensor_rows(t: dict, stored: str, shape: tuple, dtype: str, nbytes: int) -> 
         return [replace(row, canonical=f"{t['name']}[{e}]", expert=e)
                 for e in range(n) for row in _parts(stored, role, t.get("layer"), kind,
                                                     shape[1:], dtype, nbytes // n, cut, 1)]
+    logical = t.get("logical")
+    if cut is None and isinstance(logical, list) and list(shape) == list(t["shape"]) and \
+            len(logical) == len(shape) and all(isinstance(d, int) for d in logical):
+        # stored padded: the parameter's own rows counted, the stored ones said
+        return [Row(stored, role, t.get("layer"), kind, tuple(logical), canonical=t["name"],
+                    dtype=dtype, nbytes=nbytes or 0, stored=prod(shape),
+                    expert=expert if isinstance(expert, int) else None)]
     rows = _parts(stored, role, t.get("layer"), kind, shape, dtype, nbytes or 0, cut, 0)
     return [replace(row, canonical=t["name"], expert=expert if isinstance(expert, int) else None)
             for row in rows]
@@ -207,7 +214,8 @@ def _role(value) -> Role | None:
 
 def described_total(description: dict) -> int:
     """The parameters the description stores (what num_parameters() says)."""
-    return sum(prod(t["shape"]) for t in description["tensors"] if t.get("kind") != "buffer")
+    return sum(prod(t.get("logical") or t["shape"]) for t in description["tensors"]
+               if t.get("kind") != "buffer")
 
 
 CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")  # class name endings of a causal-LM head

@@ -46,6 +46,9 @@ def build_description(config: dict) -> dict:
                 expert = None  # not one row per expert (JetMoE's attention experts' own bias)
             tensors.append({"name": name, "shape": list(shape), "dtype": dtype, "role": role,
                             "kind": kind, "layer": layer, "expert": expert})
+            padded = _padded(memory.get(source), shape)
+            if padded is not None and not _split_per_expert(name, source):
+                tensors[-1]["logical"] = padded
             cut = fused_cut(model, name, chain, shape, role, expert == -1) or _joined(
                 model, sources_of.get(name, ()), memory, shape, buffers)
             if cut is not None:
@@ -156,6 +159,17 @@ def _joined(model, sources: list[str], memory: dict, shape, buffers: set[str]) -
     roles = [role_of(s, s, owner_chain(model, s), s in buffers, False, size)[0]
              for s, size in zip(sources, sizes)]
     return {"axis": 0, "sizes": [s[0] for s in sizes], "roles": roles}
+
+
+def _padded(tensor, shape) -> list[int] | None:
+    """The in-memory shape of a parameter save_pretrained stores padded (Inkling 2's
+    vocabulary, stored vocab_size rows where the model holds unpadded_vocab_size), else None."""
+    if tensor is None or len(tensor.shape) != len(shape):
+        return None
+    held = list(tensor.shape)
+    if held == list(shape) or any(h > s for h, s in zip(held, shape)):
+        return None
+    return held
 
 
 def _split_per_expert(stored: str, source: str) -> bool:

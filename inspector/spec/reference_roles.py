@@ -19,7 +19,7 @@ MIXERS = ("mamba", "mixer", "ssm", "deltanet", "delta_net", "linear_attn", "line
           # what mixes the residual streams (DeepSeek-V4's, HY-V4's hyper-connections, Qwen4's
           # gated residual) and what picks the tokens attention reads (a sparse attention's
           # indexer and compressor): neither attention's projections nor an MLP
-          "hyper", "gatedresidual", "indexer", "compressor", "lstm")
+          "hyper", "gatedresidual", "residualscal", "indexer", "compressor", "lstm")
 MLP = ("mlp", "feed_forward", "feedforward", "ffn", "ff", "moe", "sparse", "intermediate",
        "channel_mix", "block_sparse", "adapter")
 SHARED_EXPERTS = ("shared_expert", "shared_experts", "shared_mlp", "shared")
@@ -32,8 +32,14 @@ HEAD_MODULES = ("lm_head", "cls", "predictions", "generator_predictions", "head"
 # The attribute of a plain layer inside a module that wraps it (the wrapper's attribute says it).
 WRAPPED = ("linear",)
 # Outside the blocks, part of embedding a token: the projection of a factorized embedding up
-# to the model's width (ELECTRA, RemBERT), XLNet's embedding of the mask.
-EMBEDDING_EXTRAS = ("embeddings_project", "embedding_hidden_mapping_in", "mask_emb")
+# to the model's width (ELECTRA, RemBERT), XLNet's embedding of the mask, a draft model's
+# projection of the target model's states in (Gemma 4's assistant).
+EMBEDDING_EXTRAS = ("embeddings_project", "embedding_hidden_mapping_in", "mask_emb",
+                    "pre_projection")
+# Outside the blocks: a draft model's projection back out to the target model (Gemma 4's
+# assistant), a head's own layer; an elementwise affine of the embedding's output (ZAYA).
+HEAD_EXTRAS = ("post_projection",)
+NORM_EXTRAS = ("input_hidden_states_scale", "input_hidden_states_bias")
 
 # The owning module's attribute -> role, within attention, an MLP (or an expert), a mixer.
 ATTENTION_LEAVES = {
@@ -41,7 +47,8 @@ ATTENTION_LEAVES = {
                      "linear_q", "to_q", "query_proj", "q_up_proj", "q_down_proj", "project_q",
                      # what queries add (XLNet's position and segment biases; Inkling's
                      # relative logits per query head)
-                     "r_w_bias", "r_r_bias", "r_s_bias", "r_proj", "relative_pos_embeddings",
+                     "r_w_bias", "r_r_bias", "r_s_bias", "r_proj", "relative_pos_embeddings", "relative_position_bias",
+                     "query_key",  # (Reformer's LSH attention: one projection for both)
                      "input_linear"),
                     Role.QUERY),
     **dict.fromkeys(("k_proj", "key", "wk", "k", "k_lin", "linear_k", "to_k", "key_proj",
@@ -49,11 +56,12 @@ ATTENTION_LEAVES = {
                      # XLNet's keys of relative positions and of segments
                      "r", "seg_embed"), Role.KEY),
     **dict.fromkeys(("v_proj", "value", "wv", "v", "v_lin", "linear_v", "to_v", "value_proj",
-                     "kv_b_proj", "v_up_proj", "project_v"), Role.VALUE),
+                     "kv_b_proj", "v_up_proj", "project_v", "v_proj_current", "v_proj_delayed"),
+                    Role.VALUE),
     **dict.fromkeys(("o_proj", "out_proj", "dense", "wo", "c_proj", "o", "out_lin", "linear_out",
                      "to_out", "proj", "output", "o_lin", "output_proj", "out", "sinks",
                      "attention_sink", "sink", "attention_out", "o_a_proj", "o_b_proj",
-                     "output_linear"),
+                     "output_linear", "sink_proj", "attn_sink_proj"),
                     Role.OUTPUT),
     # fused: one stored tensor whose first rows are the queries (reported under QUERY whole)
     **dict.fromkeys(("qkv_proj", "query_key_value", "c_attn", "wqkv", "qkv", "in_proj",
@@ -158,6 +166,8 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
         return Role.HEAD
     if "embedding" in owner_class or owner_class == "embedding":
         return _embedding_role(owner)
+    if any("position_embeddings" in a or "positionembeddings" in c for a, c in modules):
+        return Role.POSITION  # (Reformer's axial position embeddings: a list of tables)
     if _is_router(lowered) and any("expert" in a or "moe" in a or "moe" in c or "sparse" in c
                                    or "expert" in c or "router" in c or "mlp" in a
                                    for a, c in modules):
@@ -167,6 +177,10 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
     contexts = _contexts(modules, direct=leaf not in ("weight", "bias"))
     if layer is None and (owner in EMBEDDING_EXTRAS or leaf in EMBEDDING_EXTRAS):
         return Role.EMBEDDING
+    if layer is None and owner in HEAD_EXTRAS:
+        return Role.HEAD
+    if layer is None and leaf in NORM_EXTRAS:
+        return Role.NORM
     if leaf == "bias" and not any(c in owner_class for c in ("linear", "conv", "embedding")):
         found = _block_bias(owner, owner_class, contexts)  # a block's own output bias
         if found is not None:
