@@ -15,8 +15,11 @@ FUSED_QKV = ("qkv_proj", "query_key_value", "c_attn", "wqkv", "qkv", "w_qkv", "q
              "in_proj_qkv", "qkv_linear")
 FUSED_KV = ("kv_proj", "wkv_fused", "key_value")
 FUSED_GATE_UP = ("gate_up_proj", "input_linear", "w12", "gate_up", "fc1_gate_up")
+# An MLP's first projection that is gated where it is twice intermediate_size wide (ModernBERT's
+# Wi, chunk(2): activated, then multiplied), not where it is intermediate_size (T5's wi).
+GATED_IF_DOUBLE = ("wi",)
 # A tensor an attention module holds itself (torch's MultiheadAttention).
-FUSED_QKV_LEAVES = ("in_proj_weight", "in_proj_bias")
+FUSED_QKV_LEAVES = ("in_proj_weight", "in_proj")  # (in_proj_bias: "_bias" taken off)
 
 HEADS = ("num_heads", "num_attention_heads", "n_heads", "n_head")
 KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num",
@@ -29,13 +32,16 @@ def fused_cut(model, stored: str, chain: list[tuple[str, str]], shape: tuple[int
     fused as stored or its parts do not add up. `stacked`: its first axis is the experts'."""
     owner_class = chain[-2][1].lower() if len(chain) > 1 else ""
     names = stored.lower().split(".")
-    owner, leaf = (names[-2] if len(names) > 1 else ""), names[-1]
+    owner, leaf = (names[-2] if len(names) > 1 else ""), names[-1].removesuffix("_bias")
     source = ".".join(attr for attr, _ in chain)
+    if owner == "kv_b_proj":  # latent attention's keys (the part without rope) and values
+        return _latent_cut(model, shape, stacked)
     if role == Role.QUERY.value and (owner in FUSED_QKV or leaf in FUSED_QKV_LEAVES):
         roles = (Role.QUERY, Role.KEY, Role.VALUE)
     elif role in (Role.QUERY.value, Role.KEY.value) and owner in FUSED_KV:
         roles = (Role.KEY, Role.VALUE)
-    elif role == Role.GATE.value and (owner in FUSED_GATE_UP or leaf in FUSED_GATE_UP):
+    elif role == Role.GATE.value and (owner in FUSED_GATE_UP or leaf in FUSED_GATE_UP) or \
+            owner in GATED_IF_DOUBLE and _double(model, shape, stacked):
         roles = (Role.GATE, Role.UP)
     else:
         return None
@@ -68,6 +74,27 @@ def _fused_axis(model, shape: tuple[int, ...], owner_class: str, leaf: str,
     if stacked and hidden is not None and dims[0] == hidden and dims[1] != hidden:
         return first + 1  # experts stored (in, out): Llama 4's gate_up_proj
     return first
+
+
+def _double(model, shape: tuple[int, ...], stacked: bool) -> bool:
+    intermediate = _config_value(model.config, ("intermediate_size",))
+    first = 1 if stacked else 0
+    return bool(intermediate) and len(shape) > first and shape[first] == 2 * intermediate
+
+
+def _latent_cut(model, shape: tuple[int, ...], stacked: bool) -> dict | None:
+    """kv_b_proj of multi-head latent attention: per head, qk_nope_head_dim rows of keys and
+    v_head_dim rows of values; summed over the heads."""
+    config = model.config
+    heads = _config_value(config, HEADS)
+    nope = _config_value(config, ("qk_nope_head_dim",))
+    value = _config_value(config, ("v_head_dim",))
+    axis = 1 if stacked else 0
+    if not (heads and nope and value) or len(shape) <= axis or \
+            shape[axis] != heads * (nope + value):
+        return None
+    return {"axis": axis, "sizes": [heads * nope, heads * value],
+            "roles": [Role.KEY.value, Role.VALUE.value]}
 
 
 def _qkv_sizes(model, source: str, size: int) -> list[int] | None:

@@ -162,10 +162,14 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
     if "norm" in owner_class or "norm" in owner or owner.startswith("ln") or "norm" in leaf \
             or "layernorm" in owner_class:
         return Role.NORM
+    if layer is None and any("pooler" in a for a, _ in modules):
+        return Role.POOLER
+    if layer is None and any("patch_embed" in a for a, _ in modules):
+        return Role.EMBEDDING  # (a vision tower's patch projection embeds the patches)
     if heads:  # the task head's own layers before the unembedding (RoBERTa's lm_head.dense)
         return Role.HEAD
-    if "embedding" in owner_class or owner_class == "embedding":
-        return _embedding_role(owner)
+    if "embedding" in owner_class or owner_class == "embedding":  # (ViT's own position table)
+        return _embedding_role(owner if leaf in ("weight", "bias") else leaf)
     if any("position_embeddings" in a or "positionembeddings" in c for a, c in modules):
         return Role.POSITION  # (Reformer's axial position embeddings: a list of tables)
     if _is_router(lowered) and any("expert" in a or "moe" in a or "moe" in c or "sparse" in c
@@ -195,7 +199,8 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
             or ATTENTION_LEAVES.get(_wrapped(modules))
         return found if found is not None else _mixer_or_none(owner, leaf)
     if contexts and contexts[0] == "mlp":
-        found = MLP_LEAVES.get(owner) or MLP_LEAVES.get(leaf) or _sequential(modules) \
+        found = MLP_LEAVES.get(owner) or MLP_LEAVES.get(leaf.removesuffix("_bias")) \
+            or _sequential(modules) \
             or MLP_LEAVES.get(_wrapped(modules))
         if found is not None:
             return found
@@ -267,7 +272,8 @@ def _mixer_or_none(owner: str, leaf: str) -> Role | None:
 
 
 def _embedding_role(owner: str) -> Role:
-    if "position" in owner or owner in ("wpe", "pos_emb", "embed_positions"):
+    if "position" in owner or owner in ("wpe", "pos_emb", "embed_positions") \
+            or "relative_attention" in owner:  # (T5's relative_attention_bias: positions)
         return Role.POSITION
     if "token_type" in owner or "segment" in owner:
         return Role.TOKEN_TYPE
