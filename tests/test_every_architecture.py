@@ -214,6 +214,19 @@ def test_state_space_mixer(mamba, tmp_path, monkeypatch):
     assert found["parameters"] == model.num_parameters()
 
 
+def test_costs_of_a_state_space_model(mamba, tmp_path):
+    """count --costs of Mamba (no attention layer, no context length): no keys or values
+    cached, no attention term; the weights every parameter once."""
+    model, folder = mamba
+    env = {"INSPECTOR_CACHE": str(tmp_path / "cache")}
+    result = run_cli("count", str(folder / "config.json"), "--costs", "--format", "json",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    costs = json.loads(result.stdout)["costs"]
+    assert costs["kv_cache"] is None and costs["flops"]["attention"] == 0
+    assert costs["weights"][0]["bytes"] == 4 * model.num_parameters()  # fp32
+
+
 def test_second_count_reads_the_cache_without_torch(mamba, tmp_path):
     """The first count builds the model (torch); the second reads the cache: no torch import."""
     import os

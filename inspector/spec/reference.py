@@ -34,6 +34,12 @@ class UnknownToTransformers(SpecError):
 class ReferenceSpec(Spec):
     # The description (see reference_build.build_description); not part of equality or hash.
     description: dict = field(default=None, compare=False, hash=False, repr=False)
+    # The layers whose tensors include attention's keys (None: every layer).
+    attention_layers: frozenset | None = field(default=None, compare=False, hash=False,
+                                               repr=False)
+
+    def attends(self, layer: int) -> bool:
+        return self.attention_layers is None or layer in self.attention_layers
 
 
 def transformers_version() -> str | None:
@@ -132,7 +138,10 @@ def reference_spec(config: dict, origin: str, name: str | None = None) -> Refere
         d_head=sizes["d_head"] or d_model // n_heads,
         n_experts=experts.get("n_experts") or 0,
         experts_per_token=experts.get("experts_per_token"),
-        tied_embeddings=is_tied(description), path=origin, description=description)
+        tied_embeddings=is_tied(description), path=origin, description=description,
+        attention_layers=frozenset(t["layer"] for t in description["tensors"]
+                                   if t.get("role") == Role.KEY.value or Role.KEY.value in
+                                   ((t.get("cut") or {}).get("roles") or ())))
 
 
 def is_tied(description: dict) -> bool:
