@@ -227,6 +227,19 @@ def test_costs_of_a_state_space_model(mamba, tmp_path):
     assert costs["weights"][0]["bytes"] == 4 * model.num_parameters()  # fp32
 
 
+def test_fit_of_a_state_space_model(mamba, tmp_path):
+    """fit of Mamba: nothing cached grows with the context; with no n_ctx in its config the
+    context is asked for."""
+    _, folder = mamba
+    env = {"INSPECTOR_CACHE": str(tmp_path / "cache")}
+    spec = str(folder / "config.json")
+    asked = run_cli("fit", spec, "--memory", "1GB", env=env)
+    assert asked.returncode != 0 and "say --context" in asked.stderr
+    found = json.loads(run_cli("fit", spec, "--memory", "1GB", "--context", "4096", "--format",
+                               "json", env=env).stdout)
+    assert found["fits"] and found["kv_cache_bytes"] == 0 and found["max_context"] == 4096
+
+
 def test_second_count_reads_the_cache_without_torch(mamba, tmp_path):
     """The first count builds the model (torch); the second reads the cache: no torch import."""
     import os
