@@ -93,8 +93,8 @@ def _cut_layers(value: list) -> list:
 
 def _dependent_sizes(default: dict, overrides: dict) -> None:
     """Sizes a config requires to agree, kept agreeing: Mamba-2's hidden_size x expand =
-    num_heads x head_dim; Reformer's axial position widths add up to hidden_size; as many
-    key/value heads as query heads."""
+    num_heads x head_dim; Reformer's axial position widths add up to hidden_size; Dory's
+    blocks and sections add up to its layers; as many key/value heads as query heads."""
     keys = ("hidden_size", "expand", "num_heads", "head_dim")
     if all(isinstance(default.get(k), int) for k in keys) and \
             default["hidden_size"] * default["expand"] == default["num_heads"] * default["head_dim"]:
@@ -104,6 +104,16 @@ def _dependent_sizes(default: dict, overrides: dict) -> None:
     if isinstance(default.get("axial_pos_embds_dim"), (list, tuple)):  # (Reformer: its sum)
         hidden = overrides.get("hidden_size", default.get("hidden_size"))
         overrides["axial_pos_embds_dim"] = [hidden // 2, hidden - hidden // 2]
+    types = default.get("layer_types")
+    if isinstance(types, list) and "mlp" in types and "num_hidden_layers" in overrides:
+        # (Dory's released layout: a layer is an attention block then an mlp block, and the
+        # layer counts count blocks)
+        overrides["num_hidden_layers"] = 2 * LAYERS
+        overrides["layer_types"] = types[:2 * LAYERS]
+    if isinstance(default.get("n_recurrent_layers"), int) and "num_hidden_layers" in overrides:
+        # (Dory: input, recurrent and output layers add up to the layers)
+        overrides.update(n_input_layers=0, n_output_layers=0,
+                         n_recurrent_layers=overrides["num_hidden_layers"])
     heads = overrides.get("num_attention_heads")
     if heads and default.get("num_key_value_heads") == default.get("num_attention_heads"):
         overrides["num_key_value_heads"] = heads  # (Dots3 requires as many as queries)
