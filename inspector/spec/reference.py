@@ -170,23 +170,22 @@ def tensor_rows(t: dict, stored: str, shape: tuple, dtype: str, nbytes: int) -> 
     it stacks every expert, one per part where the module's forward cuts it."""
     kind = t.get("kind") or "unmapped"
     role = _role(t.get("role"))
-    expert = t.get("expert")
+    expert, layer, name = t.get("expert"), t.get("layer"), t["name"]
     cut = _cut(t, shape)
     if expert == -1 and len(shape) >= 1 and shape[0] > 0:
         n = shape[0]
-        return [replace(row, canonical=f"{t['name']}[{e}]", expert=e)
-                for e in range(n) for row in _parts(stored, role, t.get("layer"), kind,
-                                                    shape[1:], dtype, nbytes // n, cut, 1)]
+        return [row for e in range(n) for row in _parts(
+            Row(stored, role, layer, kind, shape[1:], canonical=f"{name}[{e}]", dtype=dtype,
+                nbytes=nbytes // n, expert=e), cut, 1)]
+    expert = expert if isinstance(expert, int) else None
     logical = t.get("logical")
     if cut is None and isinstance(logical, list) and list(shape) == list(t["shape"]) and \
             len(logical) == len(shape) and all(isinstance(d, int) for d in logical):
         # stored padded: the parameter's own rows counted, the stored ones said
-        return [Row(stored, role, t.get("layer"), kind, tuple(logical), canonical=t["name"],
-                    dtype=dtype, nbytes=nbytes or 0, stored=prod(shape),
-                    expert=expert if isinstance(expert, int) else None)]
-    rows = _parts(stored, role, t.get("layer"), kind, shape, dtype, nbytes or 0, cut, 0)
-    return [replace(row, canonical=t["name"], expert=expert if isinstance(expert, int) else None)
-            for row in rows]
+        return [Row(stored, role, layer, kind, tuple(logical), canonical=name, dtype=dtype,
+                    nbytes=nbytes or 0, stored=prod(shape), expert=expert)]
+    return _parts(Row(stored, role, layer, kind, shape, canonical=name, dtype=dtype,
+                      nbytes=nbytes or 0, expert=expert), cut, 0)
 
 
 def _cut(t: dict, shape: tuple) -> dict | None:
@@ -202,16 +201,16 @@ def _cut(t: dict, shape: tuple) -> dict | None:
     return cut
 
 
-def _parts(stored: str, role, layer, kind: str, shape: tuple, dtype: str, nbytes: int,
-           cut: dict | None, skipped: int) -> list[Row]:
-    """One row, or one per part of a cut (its axis counted on the stored shape, of which the
-    first `skipped` axes are gone: the experts')."""
+def _parts(whole: Row, cut: dict | None, skipped: int) -> list[Row]:
+    """The row of a whole tensor, or one per part of a cut (its axis counted on the stored
+    shape, of which the first `skipped` axes are gone: the experts')."""
     if cut is None:
-        return [Row(stored, role, layer, kind, shape, dtype=dtype, nbytes=nbytes)]
-    axis, whole = cut["axis"] - skipped, sum(cut["sizes"])
-    return [Row(stored, _role(part) or role, layer, kind,
-                shape[:axis] + (size,) + shape[axis + 1:], dtype=dtype,
-                nbytes=nbytes * size // whole) for part, size in zip(cut["roles"], cut["sizes"])]
+        return [whole]
+    axis, size_of_all, shape = cut["axis"] - skipped, sum(cut["sizes"]), whole.shape
+    return [replace(whole, role=_role(part) or whole.role,
+                    shape=shape[:axis] + (size,) + shape[axis + 1:],
+                    nbytes=whole.nbytes * size // size_of_all)
+            for part, size in zip(cut["roles"], cut["sizes"])]
 
 
 def _role(value) -> Role | None:
