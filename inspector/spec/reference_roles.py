@@ -19,7 +19,8 @@ MIXERS = ("mamba", "mixer", "ssm", "deltanet", "delta_net", "linear_attn", "line
           # what mixes the residual streams (DeepSeek-V4's, HY-V4's hyper-connections, Qwen4's
           # gated residual) and what picks the tokens attention reads (a sparse attention's
           # indexer and compressor): neither attention's projections nor an MLP
-          "hyper", "gatedresidual", "residualscal", "indexer", "compressor", "lstm")
+          "hyper", "gatedresidual", "residualscal", "indexer", "compressor", "lstm",
+          "deltaattention")  # (Kimi-Linear's delta attention: a linear attention)
 MLP = ("mlp", "feed_forward", "feedforward", "ffn", "ff", "moe", "sparse", "intermediate",
        "channel_mix", "block_sparse", "adapter")
 SHARED_EXPERTS = ("shared_expert", "shared_experts", "shared_mlp", "shared")
@@ -35,7 +36,11 @@ WRAPPED = ("linear",)
 # to the model's width (ELECTRA, RemBERT), XLNet's embedding of the mask, a draft model's
 # projection of the target model's states in (Gemma 4's assistant).
 EMBEDDING_EXTRAS = ("embeddings_project", "embedding_hidden_mapping_in", "mask_emb",
-                    "pre_projection")
+                    "pre_projection", "per_layer_model_projection", "map_inputs_layer",
+                    "token_embedding_projection")
+# In a block, outside attention and the MLP: the gate and the projection back of a per-layer
+# input embedding (Gemma 3n, Gemma 4): a gated MLP whose up is the per-layer embedding.
+PER_LAYER_INPUT = {"per_layer_input_gate": Role.GATE, "per_layer_projection": Role.DOWN}
 # Outside the blocks: a draft model's projection back out to the target model (Gemma 4's
 # assistant), a head's own layer; an elementwise affine of the embedding's output (ZAYA).
 HEAD_EXTRAS = ("post_projection",)
@@ -181,6 +186,10 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
     contexts = _contexts(modules, direct=leaf not in ("weight", "bias"))
     if layer is None and (owner in EMBEDDING_EXTRAS or leaf in EMBEDDING_EXTRAS):
         return Role.EMBEDDING
+    if owner in PER_LAYER_INPUT and layer is not None:
+        return PER_LAYER_INPUT[owner]
+    if leaf in ("expert_bias", "e_score_correction_bias"):  # (AFMoE's, a parameter there)
+        return Role.ROUTER
     if layer is None and owner in HEAD_EXTRAS:
         return Role.HEAD
     if layer is None and leaf in NORM_EXTRAS:
@@ -196,6 +205,7 @@ def _role(chain: list[tuple[str, str]], is_unembedding: bool, layer: int | None)
         return Role.OUTPUT if owner in ("out_proj", "o_proj", "output") else Role.MIXER
     if contexts and contexts[0] == "attention":
         found = ATTENTION_LEAVES.get(owner) or ATTENTION_LEAVES.get(leaf) \
+            or ATTENTION_LEAVES.get(leaf.removesuffix("_bias")) \
             or ATTENTION_LEAVES.get(_wrapped(modules))
         return found if found is not None else _mixer_or_none(owner, leaf)
     if contexts and contexts[0] == "mlp":
@@ -226,7 +236,7 @@ def _contexts(modules: list[tuple[str, str]], direct: bool = False) -> list[str]
         found.append("mixer")  # a mixer's own parameters (Mamba's A_log, D, dt_bias)
     for attr, cls in reversed(modules if direct else modules[:-1] or modules):
         if any(m in attr or m in cls for m in MIXERS) and "attention" not in cls.replace(
-                "linearattention", "").replace("linear_attn", ""):
+                "linearattention", "").replace("linear_attn", "").replace("deltaattention", ""):
             found.append("mixer")
         elif any(m in attr or m in cls for m in ATTENTION):
             found.append("attention")
