@@ -58,9 +58,13 @@ def test_transformers_builds_what_no_family_describes(persimmon, tmp_path):
                    env=env).returncode == 0
     rows = json.loads(run_cli("inspect", str(folder), "--by", "tensor", "--format", "json",
                               env=env).stdout)["tensor_rows"]
-    roles = {r["tensor"]: r["role"] for r in rows}
+    parts: dict[str, list[str]] = {}
+    for r in rows:
+        parts.setdefault(r["tensor"], []).append(r["role"])
+    roles = {name: found[0] for name, found in parts.items()}
     layer = "model.layers.1"
-    assert roles[f"{layer}.self_attn.query_key_value.weight"] == "query"  # fused, whole
+    # fused: cut where the forward cuts it, its parts in order
+    assert parts[f"{layer}.self_attn.query_key_value.weight"] == ["query", "key", "value"]
     assert roles[f"{layer}.self_attn.dense.weight"] == "output"
     assert roles[f"{layer}.mlp.dense_h_to_4h.weight"] == "up"
     assert roles[f"{layer}.self_attn.q_layernorm.bias"] == "norm"

@@ -39,7 +39,7 @@ def _kv_how(doc: dict) -> str:
     """Each kind's bytes a token times the tokens it keeps, times the sequences."""
     kinds = doc["kv_cache_kinds"]
     if not kinds:
-        return "an encoder caches no keys or values"
+        return doc.get("no_cache_because", "an encoder caches no keys or values")
     bits = doc["kv_bits"]
     terms = []
     for k in kinds:
@@ -61,7 +61,8 @@ def _total_how(doc: dict) -> str:
 
 def fit_verdict(doc: dict) -> str:
     """One line: fits or not, by how much, and the longest context that fits."""
-    limit = f"(n_ctx {doc['n_ctx']:,})"
+    limit = f"(n_ctx {doc['n_ctx']:,})" if doc["n_ctx"] else "(the --context asked: the" \
+        " config gives no n_ctx)"
     if doc["max_context"] == 0:
         longest = "no context fits: the weights alone do not"
     else:

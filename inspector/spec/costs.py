@@ -69,6 +69,11 @@ def _span(spec: Spec, layer: int) -> int:
     return spec.n_ctx
 
 
+def _attending(spec: Spec) -> list[int]:
+    """The layers with attention (all, but for the transformers path's mixers)."""
+    return [i for i in range(spec.n_layers) if spec.attends(i)]
+
+
 def _head_sharing(spec: Spec) -> str:
     if spec.n_kv_heads == spec.n_heads:
         return "full"
@@ -87,7 +92,8 @@ def cache_kinds(spec: Spec) -> list[dict]:
     if spec.architecture == "encoder":
         return []
     if spec.kv_lora_rank:
-        return [{"kind": "latent", "layers": spec.n_layers, "window": None, "state_values": 0,
+        return [{"kind": "latent", "layers": len(_attending(spec)), "window": None,
+                 "state_values": 0,
                  "values_per_token": spec.kv_lora_rank + spec.qk_rope_head_dim,
                  "uncompressed_values_per_token": spec.n_heads * (
                      spec.qk_nope_head_dim + spec.qk_rope_head_dim + spec.v_head_dim)}]
@@ -99,7 +105,7 @@ def cache_kinds(spec: Spec) -> list[dict]:
     kinds = []
     for sort, window in ((_head_sharing(spec), None), ("sliding window", spec.local_window)):
         local = sort == "sliding window"
-        n = sum((spec.layer_attention(i) == "local") == local for i in range(spec.n_layers))
+        n = sum((spec.layer_attention(i) == "local") == local for i in _attending(spec))
         if n:
             kinds.append(_kind(sort, n, per_layer, window if local else None))
     return kinds
@@ -152,6 +158,8 @@ def _by_kv_dtype(values: int) -> list[dict]:
 def _attention_flops(spec: Spec, layer: int) -> Fraction:
     """Scores plus weighted sum for one token in one layer: 4 x (mean keys attended) x d_attn."""
     n, width = spec.n_ctx, spec.attn_width
+    if not spec.attends(layer) or n <= 0:  # (a state-space layer; a context not said)
+        return Fraction(0)
     if spec.architecture != "decoder":
         if spec.layer_attention(layer) == "local":  # ModernBERT: h = w // 2 keys each side, cut
             h = min(spec.local_window // 2, n - 1)  # at the ends: 2h + 1 - h(h + 1) / n on average
@@ -251,7 +259,8 @@ def _kv_rows(spec: Spec, kv: dict | None) -> list[dict]:
     up-projected figure; a fixed state per sequence where layers hold one."""
     if kv is None:
         return [{"cost": "KV cache", "value": None, "unit": "", "approx": "",
-                 "how": "an encoder caches no keys or values"}]
+                 "how": "an encoder caches no keys or values" if spec.architecture == "encoder"
+                 else "no layer attends: no keys or values are cached"}]
     rows = []
     per_token = _headline(kv["per_token"])
     parts = [_kind_how(spec, k) for k in kv["kinds"]]
@@ -298,8 +307,8 @@ _LATENT_SOURCE = ("; latent attention caches the compressed latent and the one s
 
 
 def _attention_how(spec: Spec) -> str:
-    kaplan = (f"2 x {spec.n_layers} layers x {spec.n_ctx:,} n_ctx x {spec.n_heads} heads x"
-              f" {spec.d_head} d_head")
+    kaplan = (f"2 x {len(_attending(spec))} layers x {spec.n_ctx:,} n_ctx x {spec.n_heads}"
+              f" heads x {spec.d_head} d_head")
     if spec.architecture != "decoder":
         return f"2 x {kaplan}: an encoder token attends to all n_ctx keys (scores + weighted sum)"
     local = sum(spec.layer_attention(i) == "local" for i in range(spec.n_layers))

@@ -62,8 +62,11 @@ def fit(spec: Spec, memory: int, weights_bytes: int, weights_how: str, *,
     `batch` sequences, against `memory` bytes, and the longest context that fits."""
     from inspector.spec.costs import cache_kinds, cached_values, state_values, whole_bytes
 
+    if context is None and not spec.n_ctx:  # (Mamba's config gives none: no position limit)
+        raise UsageError(spec.name, "the config gives no context length (n_ctx): say --context")
     context = spec.n_ctx if context is None else context
-    if not 1 <= context <= spec.n_ctx:
+    limit = spec.n_ctx or context  # the longest context asked about
+    if not 1 <= context <= limit:
         raise UsageError(spec.name, f"--context {context:,} is outside 1 to the model's n_ctx"
                                     f" {spec.n_ctx:,}")
     kinds, bits = cache_kinds(spec), DTYPE_BITS[kv_dtype]
@@ -82,9 +85,11 @@ def fit(spec: Spec, memory: int, weights_bytes: int, weights_how: str, *,
         "kv_cache_bytes": kv, "state_bytes": state, "overhead_bytes": overhead,
         "total_bytes": fixed + kv, "memory_bytes": memory, "fits": fixed + kv <= memory,
         "headroom_bytes": memory - fixed - kv,
-        "max_context": longest(lambda tokens: fixed + kv_bytes(tokens) <= memory, spec.n_ctx),
+        "max_context": longest(lambda tokens: fixed + kv_bytes(tokens) <= memory, limit),
         "leaves_out": LEAVES_OUT,
     }
+    if not kinds and spec.architecture != "encoder":  # (the transformers path's mixers only)
+        doc["no_cache_because"] = "no layer attends: no keys or values are cached"
     if spec.kv_lora_rank:  # an engine that caches keys and values brought up from the latent
         doc["kv_cache_bytes_up_projected"] = kv_bytes(context, uncompressed=True)
     return doc

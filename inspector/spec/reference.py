@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 
 from inspector.errors import SpecError
@@ -23,6 +23,7 @@ from inspector.vocab.rows import Row
 FAMILY = "transformers"  # the family a ReferenceSpec names: transformers' own model
 CACHE_FOLDER = "transformers"  # under INSPECTOR_CACHE
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # a cache entry is input: read within a bound
+FORMAT = 2  # of a cached description: 2 cuts fused tensors (an entry of another is built again)
 
 
 class UnknownToTransformers(SpecError):
@@ -33,6 +34,12 @@ class UnknownToTransformers(SpecError):
 class ReferenceSpec(Spec):
     # The description (see reference_build.build_description); not part of equality or hash.
     description: dict = field(default=None, compare=False, hash=False, repr=False)
+    # The layers whose tensors include attention's keys (None: every layer).
+    attention_layers: frozenset | None = field(default=None, compare=False, hash=False,
+                                               repr=False)
+
+    def attends(self, layer: int) -> bool:
+        return self.attention_layers is None or layer in self.attention_layers
 
 
 def transformers_version() -> str | None:
@@ -71,7 +78,7 @@ def describe(config: dict, origin: str = "config.json") -> dict:
         raise UnknownToTransformers(origin, str(e)) from e
     except ValueError as e:
         raise SpecError(origin, str(e)) from e
-    description.update(transformers=version, key=key)
+    description.update(transformers=version, key=key, format=FORMAT)
     header_cache.write_entry(path, json.dumps(description, separators=(",", ":")).encode())
     return description
 
@@ -85,6 +92,7 @@ def _load(path, version: str, key: str) -> dict | None:
     except (OSError, ValueError, RecursionError):
         return None
     if not (isinstance(entry, dict) and entry.get("transformers") == version
+            and entry.get("format") == FORMAT
             and entry.get("key") == key and isinstance(entry.get("tensors"), list)
             and isinstance(entry.get("tied"), list) and isinstance(entry.get("parameters"), int)):
         return None
@@ -130,7 +138,10 @@ def reference_spec(config: dict, origin: str, name: str | None = None) -> Refere
         d_head=sizes["d_head"] or d_model // n_heads,
         n_experts=experts.get("n_experts") or 0,
         experts_per_token=experts.get("experts_per_token"),
-        tied_embeddings=is_tied(description), path=origin, description=description)
+        tied_embeddings=is_tied(description), path=origin, description=description,
+        attention_layers=frozenset(t["layer"] for t in description["tensors"]
+                                   if t.get("role") == Role.KEY.value or Role.KEY.value in
+                                   ((t.get("cut") or {}).get("roles") or ())))
 
 
 def is_tied(description: dict) -> bool:
@@ -155,16 +166,51 @@ def description_rows(description: dict, buffers: bool = False) -> list[Row]:
 
 
 def tensor_rows(t: dict, stored: str, shape: tuple, dtype: str, nbytes: int) -> list[Row]:
-    """The rows of one described tensor stored as `stored` with `shape`."""
+    """The rows of one described tensor stored as `stored` with `shape`: one per expert where
+    it stacks every expert, one per part where the module's forward cuts it."""
     kind = t.get("kind") or "unmapped"
     role = _role(t.get("role"))
-    expert = t.get("expert")
+    expert, layer, name = t.get("expert"), t.get("layer"), t["name"]
+    cut = _cut(t, shape)
     if expert == -1 and len(shape) >= 1 and shape[0] > 0:
         n = shape[0]
-        return [Row(stored, role, t.get("layer"), kind, shape[1:], canonical=f"{t['name']}[{e}]",
-                    dtype=dtype, nbytes=nbytes // n, expert=e) for e in range(n)]
-    return [Row(stored, role, t.get("layer"), kind, shape, canonical=t["name"], dtype=dtype,
-                nbytes=nbytes or 0, expert=expert if isinstance(expert, int) else None)]
+        return [row for e in range(n) for row in _parts(
+            Row(stored, role, layer, kind, shape[1:], canonical=f"{name}[{e}]", dtype=dtype,
+                nbytes=nbytes // n, expert=e), cut, 1)]
+    expert = expert if isinstance(expert, int) else None
+    logical = t.get("logical")
+    if cut is None and isinstance(logical, list) and list(shape) == list(t["shape"]) and \
+            len(logical) == len(shape) and all(isinstance(d, int) for d in logical):
+        # stored padded: the parameter's own rows counted, the stored ones said
+        return [Row(stored, role, layer, kind, tuple(logical), canonical=name, dtype=dtype,
+                    nbytes=nbytes or 0, stored=prod(shape), expert=expert)]
+    return _parts(Row(stored, role, layer, kind, shape, canonical=name, dtype=dtype,
+                      nbytes=nbytes or 0, expert=expert), cut, 0)
+
+
+def _cut(t: dict, shape: tuple) -> dict | None:
+    """The description's cut of a fused tensor, where the stored shape still adds up to it."""
+    cut = t.get("cut")
+    if not isinstance(cut, dict) or not isinstance(cut.get("axis"), int):
+        return None
+    axis, sizes, roles = cut["axis"], cut.get("sizes"), cut.get("roles")
+    if not (isinstance(sizes, list) and isinstance(roles, list) and len(sizes) == len(roles)
+            and 0 <= axis < len(shape) and all(isinstance(s, int) for s in sizes)
+            and sum(sizes) == shape[axis]):
+        return None
+    return cut
+
+
+def _parts(whole: Row, cut: dict | None, skipped: int) -> list[Row]:
+    """The row of a whole tensor, or one per part of a cut (its axis counted on the stored
+    shape, of which the first `skipped` axes are gone: the experts')."""
+    if cut is None:
+        return [whole]
+    axis, size_of_all, shape = cut["axis"] - skipped, sum(cut["sizes"]), whole.shape
+    return [replace(whole, role=_role(part) or whole.role,
+                    shape=shape[:axis] + (size,) + shape[axis + 1:],
+                    nbytes=whole.nbytes * size // size_of_all)
+            for part, size in zip(cut["roles"], cut["sizes"])]
 
 
 def _role(value) -> Role | None:
@@ -176,7 +222,8 @@ def _role(value) -> Role | None:
 
 def described_total(description: dict) -> int:
     """The parameters the description stores (what num_parameters() says)."""
-    return sum(prod(t["shape"]) for t in description["tensors"] if t.get("kind") != "buffer")
+    return sum(prod(t.get("logical") or t["shape"]) for t in description["tensors"]
+               if t.get("kind") != "buffer")
 
 
 CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")  # class name endings of a causal-LM head

@@ -13,6 +13,7 @@ import logging
 import tempfile
 import warnings
 
+from inspector.spec.reference_fused import fused_cut
 from inspector.spec.reference_roles import owner_chain, role_of
 
 
@@ -26,18 +27,34 @@ def build_description(config: dict) -> dict:
         model = _meta_model(config)
         stored = _stored_tensors(model)
         memory = dict(model.state_dict(keep_vars=True))
-        sources = _stored_sources(model, memory, stored)
+        sources_of = _stored_sources(model, memory, stored)
+        sources = {name: found[0] for name, found in sources_of.items()}
         buffers = {name for name, _ in model.named_buffers()}
         unembedding = _output_embedding_names(model)
+        n_experts = _config_int(model.config, EXPERT_COUNT_KEYS)
         tensors = []
         for name, (shape, dtype) in stored.items():
             source = sources.get(name, name)
             chain = owner_chain(model, source)
+            if source != name and _split_per_expert(name, source):
+                # one expert's slice of a tensor fused in memory (experts.gate_up_proj stored as
+                # experts.0.gate_proj and experts.0.up_proj): the stored name says which part
+                chain = chain[:-1] + [(part, "") for part in name.split(".")[-2:]]
             role, kind, layer, expert = role_of(name, source, chain, source in buffers,
                                                 source in unembedding, shape)
+            if expert == -1 and n_experts and shape[0] != n_experts:
+                expert = None  # not one row per expert (JetMoE's attention experts' own bias)
             tensors.append({"name": name, "shape": list(shape), "dtype": dtype, "role": role,
                             "kind": kind, "layer": layer, "expert": expert})
-        tied, bias_heads = _tied_repeats(model, stored, unembedding, buffers)
+            padded = _padded(memory.get(source), shape)
+            if padded is not None and not _split_per_expert(name, source):
+                tensors[-1]["logical"] = padded
+            cut = fused_cut(model, name, chain, shape, role, expert == -1) or _joined(
+                model, sources_of.get(name, ()), memory, shape, buffers)
+            if cut is not None:
+                tensors[-1]["cut"] = cut
+        stored_as = {source: name for name, source in sources.items()}
+        tied, bias_heads = _tied_repeats(model, stored, unembedding, stored_as)
         for tensor in tensors:
             if tensor["name"] in bias_heads:
                 tensor["role"] = "unembedding"
@@ -85,9 +102,12 @@ def _meta_model(config: dict):
     except ValueError as e:
         raise LookupError(f"transformers {transformers.__version__} has no model_type"
                           f" {model_type!r}") from e
+    # {"__float__": "Infinity"}: how transformers writes a float JSON has not (time_step_limit),
+    # decoded as its from_pretrained decodes it
+    decode = getattr(type(hf_config), "_decode_special_floats", lambda value: value)
     try:
         hf_config = type(hf_config).from_dict(
-            {k: v for k, v in config.items() if k not in ("transformers_version",)})
+            {k: decode(v) for k, v in config.items() if k not in ("transformers_version",)})
     except Exception as e:  # transformers' validators raise their own classes
         raise ValueError(f"transformers {transformers.__version__} cannot read this config:"
                          f" {e}") from e
@@ -127,6 +147,37 @@ def _stored_tensors(model) -> dict[str, tuple[tuple[int, ...], str]]:
     return recorded
 
 
+def _joined(model, sources: list[str], memory: dict, shape, buffers: set[str]) -> dict | None:
+    """The cut of a tensor save_pretrained stores joined from several in-memory tensors
+    (Param2MoE's query_key_value from q_proj, k_proj, v_proj): each part its source's role."""
+    if len(sources) < 2:
+        return None
+    sizes = [tuple(memory[s].shape) for s in sources]
+    if any(len(s) != len(shape) or s[1:] != tuple(shape[1:]) for s in sizes) or \
+            sum(s[0] for s in sizes) != shape[0]:
+        return None
+    roles = [role_of(s, s, owner_chain(model, s), s in buffers, False, size)[0]
+             for s, size in zip(sources, sizes)]
+    return {"axis": 0, "sizes": [s[0] for s in sizes], "roles": roles}
+
+
+def _padded(tensor, shape) -> list[int] | None:
+    """The in-memory shape of a parameter save_pretrained stores padded (Inkling 2's
+    vocabulary, stored vocab_size rows where the model holds unpadded_vocab_size), else None."""
+    if tensor is None or len(tensor.shape) != len(shape):
+        return None
+    held = list(tensor.shape)
+    if held == list(shape) or any(h > s for h, s in zip(held, shape)):
+        return None
+    return held
+
+
+def _split_per_expert(stored: str, source: str) -> bool:
+    """The stored name numbers an expert its in-memory source does not."""
+    numbers = [p for p in stored.split(".") if p.isdigit()]
+    return len(numbers) > len([p for p in source.split(".") if p.isdigit()])
+
+
 def _dtype_name(dtype) -> str:
     """torch's dtype as safetensors names it."""
     from safetensors.torch import _TYPES
@@ -134,21 +185,24 @@ def _dtype_name(dtype) -> str:
     return next((name for name, d in _TYPES.items() if d == dtype), str(dtype))
 
 
-def _stored_sources(model, memory: dict, stored: dict) -> dict[str, str]:
-    """stored name -> the in-memory name it comes from, where save_pretrained renamed or split
-    it (experts fused in memory, stored one per expert): each in-memory tensor reverted alone."""
+def _stored_sources(model, memory: dict, stored: dict) -> dict[str, list[str]]:
+    """stored name -> the in-memory names it comes from, where save_pretrained renamed, split
+    (experts fused in memory, stored one per expert) or fused them (separate q_proj, k_proj,
+    v_proj stored as one query_key_value): each in-memory tensor reverted alone."""
     renamed = [name for name in stored if name not in memory]
     if not renamed:
         return {}
     from transformers.core_model_loading import revert_weight_conversion
 
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for name, tensor in memory.items():
         try:
             reverted = revert_weight_conversion(model, {name: tensor})
         except Exception:  # a many-to-one conversion needs its partners: named by its module
             continue
-        found.update((target, name) for target in reverted if target in stored)
+        for target in reverted:
+            if target in stored:
+                found.setdefault(target, []).append(name)
     return found
 
 
@@ -164,16 +218,19 @@ def _output_embedding_names(model) -> set[str]:
             if module is head for p, _ in module.named_parameters(recurse=False)}
 
 
-def _tied_repeats(model, stored: dict, unembedding: set[str], buffers: set[str]) -> list[dict]:
+def _tied_repeats(model, stored: dict, unembedding: set[str],
+                  stored_as: dict[str, str]) -> tuple[list[dict], set[str]]:
     """The parameters that are another's storage (transformers' ties, as the model holds them):
-    each with its role and the role and stored name of the tensor it repeats."""
+    each with its role and the role and stored name of the tensor it repeats (`stored_as`: the
+    stored name of an in-memory name save_pretrained renames)."""
     names: dict[int, list[str]] = {}
     for name, parameter in model.named_parameters(remove_duplicate=False):
         names.setdefault(id(parameter), []).append(name)
     repeats = []
     bias_heads = set()  # a stored bias the unembedding's bias is (BERT's cls.predictions.bias)
     for group in names.values():
-        first = next((n for n in group if n in stored), group[0])
+        first = next((n for n in group if n in stored or n in stored_as), group[0])
+        source = stored_as.get(first, first)
         first_role = role_of(first, first, owner_chain(model, first), False,
                              first in unembedding, ())[0]
         for name in group:
@@ -183,11 +240,11 @@ def _tied_repeats(model, stored: dict, unembedding: set[str], buffers: set[str])
             role, kind, layer, _ = role_of(name, name, owner_chain(model, name), False,
                                            name in unembedding, tuple(parameter.shape))
             if role == "unembedding" and first_role != "embedding":
-                bias_heads.add(first)
+                bias_heads.add(source)
                 continue
             repeats.append({"name": name, "shape": list(parameter.shape), "role": role,
                             "kind": kind, "layer": layer, "tied_to": first_role,
-                            "source": first})
+                            "source": source})
     return repeats, bias_heads
 
 
@@ -202,12 +259,16 @@ EXPERT_COUNT_KEYS = ("n_routed_experts", "num_local_experts", "num_experts", "mo
 def _experts(config, tensors: list[dict]) -> dict | None:
     """k of E of a mixture of experts: E counted off the stored experts, k from the config
     whatever its key (its text config's, for a multimodal one)."""
-    stored = {(t["layer"], t["expert"]) for t in tensors if t["expert"] is not None}
-    if not stored:
+    stored = {(t["layer"], t["expert"]) for t in tensors if t["expert"] is not None
+              and t["expert"] != -1}
+    stacked = {(t["layer"], t["shape"][0]) for t in tensors if t["expert"] == -1}
+    if not stored and not stacked:
         return None
     per_layer: dict = {}
-    for layer, expert in stored:
+    for layer, _ in stored:
         per_layer[layer] = per_layer.get(layer, 0) + 1
+    for layer, n in stacked:  # every expert in one tensor: as many as its first axis
+        per_layer[layer] = max(per_layer.get(layer, 0), n)
     k = _config_int(config, EXPERTS_PER_TOKEN_KEYS)
     if isinstance(k, int) and k <= 0:
         k = None

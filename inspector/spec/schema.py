@@ -282,6 +282,11 @@ class Spec:
     def layer_attention(self, layer: int) -> str:
         return self.attention_pattern[layer % len(self.attention_pattern)]
 
+    def attends(self, layer: int) -> bool:
+        """Whether the layer has attention (every layer a family describes; the transformers
+        path's state-space and linear-attention layers do not)."""
+        return True
+
     def warnings(self) -> list[str]:
         """Things that are legal but surprising, said aloud rather than hidden."""
         out = []
