@@ -74,6 +74,12 @@ def _attending(spec: Spec) -> list[int]:
     return [i for i in range(spec.n_layers) if spec.attends(i)]
 
 
+def _caching(spec: Spec) -> list[int]:
+    """The attending layers that cache their own keys and values (not another layer's)."""
+    shared = getattr(spec, "kv_shared_layers", frozenset())
+    return [i for i in _attending(spec) if i not in shared]
+
+
 def _head_sharing(spec: Spec) -> str:
     if spec.n_kv_heads == spec.n_heads:
         return "full"
@@ -92,7 +98,9 @@ def cache_kinds(spec: Spec) -> list[dict]:
     An encoder caches nothing."""
     if spec.architecture == "encoder":
         return []
-    return _growing_kinds(spec) + list(getattr(spec, "state_kinds", ()))
+    shared = len(getattr(spec, "kv_shared_layers", ()))  # (Gemma 3n's build no keys of their own)
+    return _growing_kinds(spec) + ([_kind("shared (reads another layer's cache)", shared, 0, None)]
+                                   if shared else []) + list(getattr(spec, "state_kinds", ()))
 
 
 def _growing_kinds(spec: Spec) -> list[dict]:
@@ -100,7 +108,7 @@ def _growing_kinds(spec: Spec) -> list[dict]:
     if not _attending(spec):
         return []
     if spec.kv_lora_rank:
-        return [{"kind": "latent", "layers": len(_attending(spec)), "window": None,
+        return [{"kind": "latent", "layers": len(_caching(spec)), "window": None,
                  "state_values": 0,
                  "values_per_token": spec.kv_lora_rank + spec.qk_rope_head_dim,
                  "uncompressed_values_per_token": spec.n_heads * (
@@ -113,7 +121,7 @@ def _growing_kinds(spec: Spec) -> list[dict]:
     kinds = []
     for sort, window in ((_head_sharing(spec), None), ("sliding window", spec.local_window)):
         local = sort == "sliding window"
-        n = sum((spec.layer_attention(i) == "local") == local for i in _attending(spec))
+        n = sum((spec.layer_attention(i) == "local") == local for i in _caching(spec))
         if n:
             kinds.append(_kind(sort, n, per_layer, window if local else None))
     return kinds
@@ -277,8 +285,10 @@ def _kv_rows(spec: Spec, kv: dict | None) -> list[dict]:
     per_token = _headline(kv["per_token"])
     parts = [_kind_how(spec, k) for k in growing]
     summed = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
+    shared = sum(k["layers"] for k in kv["kinds"] if k["kind"].startswith("shared"))
+    note = f"; {shared} layers read another layer's cache and add none" if shared else ""
     rows.append(_row(f"KV cache per token {HEADLINE_KV}", per_token, "bytes",
-                     f"{summed} x 2 bytes{_LATENT_SOURCE if spec.kv_lora_rank else ''}"))
+                     f"{summed} x 2 bytes{note}{_LATENT_SOURCE if spec.kv_lora_rank else ''}"))
     if "uncompressed_per_token" in kv:
         rows.append(_row(f"KV cache per token up-projected {HEADLINE_KV}",
                          _headline(kv["uncompressed_per_token"]), "bytes",

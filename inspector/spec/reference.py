@@ -17,7 +17,7 @@ from math import prod
 from inspector.errors import SpecError
 from inspector.formats import header_cache
 from inspector.spec.schema import Spec
-from inspector.spec.state import state_kinds, state_layers
+from inspector.spec.state import shared_layers, state_kinds, state_layers
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import Row
 
@@ -40,6 +40,8 @@ class ReferenceSpec(Spec):
                                                repr=False)
     # The fixed state of the layers without keys and values (inspector.spec.state).
     state_kinds: tuple = field(default=(), compare=False, hash=False, repr=False)
+    # The layers that read another layer's keys and values and cache none of their own.
+    kv_shared_layers: frozenset = field(default=frozenset(), compare=False, hash=False, repr=False)
 
     def attends(self, layer: int) -> bool:
         return self.attention_layers is None or layer in self.attention_layers
@@ -146,7 +148,8 @@ def reference_spec(config: dict, origin: str, name: str | None = None) -> Refere
         experts_per_token=experts.get("experts_per_token"),
         tied_embeddings=is_tied(description), path=origin, description=description,
         attention_layers=attending,
-        state_kinds=state_kinds(config, description, attending))
+        state_kinds=state_kinds(config, description, attending),
+        kv_shared_layers=shared_layers(config, sizes["n_layers"] or 0))
 
 
 def is_tied(description: dict) -> bool:

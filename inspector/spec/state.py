@@ -40,6 +40,22 @@ def state_layers(config: dict) -> frozenset:
     return frozenset(i for i, t in enumerate(types) if isinstance(t, str) and t in STATE_LAYER_TYPES)
 
 
+def shared_layers(config: dict, n_layers: int) -> frozenset:
+    """The layers that read another layer's keys and values instead of caching their own, as
+    transformers' kv_sharing_modes says "reuse": the last num_kv_shared_layers (Gemma 3n, Gemma
+    4), or each layer whose kv_source_layers entry names another (Mistral Large 4, Kolibri)."""
+    sources = _list(config, "kv_source_layers")
+    if sources is not None:
+        return frozenset(i for i, source in enumerate(sources) if source != i)
+    shared = _int(config, ("num_kv_shared_layers",)) or 0
+    return frozenset(range(max(n_layers - shared, 0), n_layers))
+
+
+def _list(config: dict, key: str) -> list | None:
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    return next((h[key] for h in (config, text) if isinstance(h.get(key), list)), None)
+
+
 def layer_state(config: dict, tensors: list[dict], layer: int, attends: bool) -> tuple | None:
     """(kind, conv values, recurrent values, how) of one layer's state; None when it holds none."""
     mixer = [t for t in tensors if t.get("role") == MIXER]
