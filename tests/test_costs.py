@@ -226,7 +226,8 @@ CACHE_KINDS = [
 ]
 
 
-def transformers_cache(model_type: str, config_kwargs: dict, tokens: int = CACHE_N):
+def transformers_cache(model_type: str, config_kwargs: dict, tokens: int = CACHE_N,
+                       state: bool = False):
     """The config, transformers' cache after a forward pass of `tokens` tokens, and its bytes."""
     torch = pytest.importorskip("torch")
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -237,6 +238,8 @@ def transformers_cache(model_type: str, config_kwargs: dict, tokens: int = CACHE
     with torch.no_grad():
         out = model(torch.randint(0, 64, (1, tokens)), use_cache=True)
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    if state:  # (layers of a fixed state hold no keys: held_bytes reads both)
+        return config, model, cache, None
     stored = sum(t.nbytes for layer in cache.layers for t in (layer.keys, layer.values))
     return config, model, cache, stored
 
@@ -331,3 +334,64 @@ def test_fixed_state_and_shared_layers():
               "state_values": 1_000}]
     assert cached_values(kinds, 100) == 25_600
     assert state_values(kinds) == 6_000
+
+
+SMALL = {"vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "intermediate_size": 128, "num_key_value_heads": 2}
+STATE_KINDS = [  # (model_type, config, fixed state bytes in fp32, KV bytes a token in fp32)
+    # 2 Mamba layers x (128 conv channels x 4 kernel + 128 d_inner x 8 d_state) x 4 = 12,288
+    ("mamba", {"vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 2, "state_size": 8,
+               "conv_kernel": 4, "expand": 2}, 12_288, 0),
+    # 2 Mamba2 layers x (144 conv channels (128 d_inner + 2 x 1 group x 8 d_state) x 4 +
+    # 8 heads x 16 head_dim x 8 d_state) x 4 = 2 x (576 + 1,024) x 4 = 12,800
+    ("mamba2", {"vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 2, "state_size": 8,
+                "conv_kernel": 4, "expand": 2, "num_heads": 8, "head_dim": 16, "n_groups": 1},
+     12_800, 0),
+    # Jamba, attention every 2nd layer from 1: 2 Mamba layers as above, 12,288; 2 attention
+    # layers x 2 (K, V) x 2 KV heads x 16 d_head x 4 = 512 a token
+    ("jamba", {**SMALL, "attn_layer_period": 2, "attn_layer_offset": 1, "expert_layer_period": 2,
+               "expert_layer_offset": 1, "num_experts": 2, "mamba_d_state": 8, "mamba_d_conv": 4,
+               "mamba_expand": 2}, 12_288, 512),
+    # Qwen3-Next: 3 gated delta nets x (80 conv channels (2 x 2 key heads x 8 + 4 value heads x
+    # 12) x 4 kernel + 4 value heads x 8 key dim x 12 value dim) x 4 = 3 x (320 + 384) x 4 =
+    # 8,448; 1 attention layer x 2 x 2 x 16 x 4 = 256 a token
+    ("qwen3_next", {**SMALL, "head_dim": 16, "linear_num_value_heads": 4,
+                    "linear_num_key_heads": 2, "linear_key_head_dim": 8,
+                    "linear_value_head_dim": 12, "linear_conv_kernel_dim": 4, "num_experts": 2,
+                    "num_experts_per_tok": 1, "moe_intermediate_size": 32,
+                    "shared_expert_intermediate_size": 32,
+                    "layer_types": ["linear_attention"] * 3 + ["full_attention"]}, 8_448, 256),
+    # LFM2: 3 short convolutions x 64 channels x 3 L_cache x 4 = 2,304; 1 attention layer, 256
+    ("lfm2", {**SMALL, "conv_L_cache": 3, "layer_types": ["conv", "full_attention", "conv",
+                                                          "conv"]}, 2_304, 256),
+]
+
+
+def held_bytes(cache) -> tuple[int, int]:
+    """(fixed state, keys and values) bytes of a transformers 5 cache: a LinearAttentionLayer's
+    conv_states and recurrent_states (dicts of tensors), a DynamicLayer's keys and values."""
+    state = kv = 0
+    for layer in cache.layers:
+        for held in (getattr(layer, "conv_states", None), getattr(layer, "recurrent_states", None)):
+            state += sum(t.nbytes for t in (held or {}).values() if t is not None)
+        kv += sum(t.nbytes for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                  if t is not None and hasattr(t, "nbytes"))
+    return state, kv
+
+
+@pytest.mark.parametrize("model_type, config_kwargs, state, kv", STATE_KINDS,
+                         ids=[k[0] for k in STATE_KINDS])
+def test_fixed_state_against_transformers(model_type, config_kwargs, state, kv):
+    """inspector's fixed state (state_values x 4 bytes, fp32) and KV cache a token x N equal the
+    bytes transformers' own cache holds after a forward pass of N tokens (figures above), at
+    N = 5 and N = 12: the state the same at both, the keys and values N times a token's. The
+    conv state is the whole kernel, as transformers keeps it (LinearAttentionLayer pads a
+    shorter prefill to the kernel), not kernel - 1."""
+    from inspector.spec.costs import cache_kinds, cached_values, state_values
+    from inspector.spec.reference import reference_spec
+
+    for tokens in (5, CACHE_N):
+        config, _, cache, _ = transformers_cache(model_type, config_kwargs, tokens, state=True)
+        kinds = cache_kinds(reference_spec(config.to_dict(), model_type))
+        assert held_bytes(cache) == (state, kv * tokens)
+        assert held_bytes(cache) == (4 * state_values(kinds), 4 * cached_values(kinds, tokens))

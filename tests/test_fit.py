@@ -153,3 +153,33 @@ def test_checkpoint_weights_are_its_stored_bytes(tmp_path):
 def test_help_says_exit_status():
     text = " ".join(run_cli("fit", "--help").stdout.split())
     assert "Exit 0 whether it fits or not" in text
+
+
+def test_fixed_state_and_shared_layers_of_transformers_configs():
+    """Jamba (4 layers, attention every 2nd from 1) at 1,000 tokens in bf16: 2 attention layers
+    x 2 (K, V) x 2 KV heads x 16 d_head x 2 bytes = 256 a token, 256,000; 2 Mamba layers x (128
+    conv channels x 4 kernel + 128 d_inner x 8 d_state) x 2 bytes = 6,144 at any context.
+    Gemma 3n's last num_kv_shared_layers (2 of 6) read an earlier layer's keys and values:
+    4 layers x 2 x 2 x 8 x 2 bytes = 256 a token, the 2 shared ones adding none."""
+    pytest.importorskip("transformers")
+    from test_costs import SMALL, STATE_KINDS, transformers_cache  # noqa: F401 (the configs)
+    from transformers import AutoConfig
+
+    from inspector.spec.costs import cache_kinds, cached_values
+    from inspector.spec.fit import fit
+    from inspector.spec.reference import reference_spec
+
+    jamba = AutoConfig.for_model("jamba", **STATE_KINDS[2][1]).to_dict()
+    doc = fit(reference_spec(jamba, "jamba"), 2**30, 0, "", context=1_000)
+    assert (doc["kv_cache_bytes"], doc["state_bytes"]) == (256_000, 6_144)
+    assert [(k["kind"], k["layers"], k["bytes"]) for k in doc["state_kinds"]] == [
+        ("state-space (Mamba)", 2, 6_144)]
+    gemma = AutoConfig.for_model(
+        "gemma3n_text", vocab_size=64, vocab_size_per_layer_input=64, hidden_size=32,
+        hidden_size_per_layer_input=8, intermediate_size=64, num_hidden_layers=6,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_kv_shared_layers=2,
+        layer_types=["sliding_attention", "full_attention"] * 3, laurel_rank=4,
+        altup_num_inputs=2, activation_sparsity_pattern=[0.0] * 6).to_dict()
+    kinds = cache_kinds(reference_spec(gemma, "gemma3n"))
+    assert 2 * cached_values(kinds, 1) == 256
+    assert [k["layers"] for k in kinds if k["kind"].startswith("shared")] == [2]

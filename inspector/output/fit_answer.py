@@ -18,9 +18,8 @@ def fit_rows(doc: dict) -> list[dict]:
                          doc["kv_cache_bytes_up_projected"],
                          "an engine that caches the keys and values brought up from the latent,"
                          " not the latent"))
-    if doc["state_bytes"]:
-        rows.append(_row("fixed state", doc["state_bytes"], "state-space and linear-attention"
-                                                             " layers, per sequence, any context"))
+    for k in doc.get("state_kinds", ()):
+        rows.append(_row(f"fixed state {k['kind']}", k["bytes"], _state_how(doc, k)))
     if doc["overhead_bytes"]:
         rows.append(_row("overhead", doc["overhead_bytes"], "--overhead"))
     rows.append(_row("total", doc["total_bytes"], _total_how(doc)))
@@ -37,7 +36,7 @@ def _row(part: str, value: int, how: str) -> dict:
 
 def _kv_how(doc: dict) -> str:
     """Each kind's bytes a token times the tokens it keeps, times the sequences."""
-    kinds = doc["kv_cache_kinds"]
+    kinds = [k for k in doc["kv_cache_kinds"] if k["values_per_token"]]
     if not kinds:
         return doc.get("no_cache_because", "an encoder caches no keys or values")
     bits = doc["kv_bits"]
@@ -51,6 +50,14 @@ def _kv_how(doc: dict) -> str:
     batch = doc["batch"]
     summed = terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
     return f"{summed} x {batch:,} sequence{'s' if batch != 1 else ''}, {doc['kv_dtype']}"
+
+
+def _state_how(doc: dict, kind: dict) -> str:
+    """A kind's state: its values a layer (the formula), layers, sequences, the dtype's bytes."""
+    batch = doc["batch"]
+    return (f"({kind['how']}) x {kind['layers']} layers x {batch:,}"
+            f" sequence{'s' if batch != 1 else ''} x {doc['kv_bits']} bits, {doc['kv_dtype']}:"
+            " the same at any context")
 
 
 def _total_how(doc: dict) -> str:

@@ -74,6 +74,12 @@ def _attending(spec: Spec) -> list[int]:
     return [i for i in range(spec.n_layers) if spec.attends(i)]
 
 
+def _caching(spec: Spec) -> list[int]:
+    """The attending layers that cache their own keys and values (not another layer's)."""
+    shared = getattr(spec, "kv_shared_layers", frozenset())
+    return [i for i in _attending(spec) if i not in shared]
+
+
 def _head_sharing(spec: Spec) -> str:
     if spec.n_kv_heads == spec.n_heads:
         return "full"
@@ -87,12 +93,22 @@ def cache_kinds(spec: Spec) -> list[dict]:
     of each KV head), sliding window (the same, up to its window), latent (multi-head latent
     attention: the compressed latent and the one shared rotary key, DeepSeek-V2), cross-attention
     (an encoder-decoder's keys and values of the input, per input token). A layer that reads
-    another layer's cache adds 0 values, a state-space or linear-attention layer only
-    state_values; no family in the registry describes either yet. An encoder caches nothing."""
+    another layer's cache adds 0 values, a state-space, linear-attention or short-convolution
+    layer only state_values (inspector.spec.state, for the configs the transformers path reads).
+    An encoder caches nothing."""
     if spec.architecture == "encoder":
         return []
+    shared = len(getattr(spec, "kv_shared_layers", ()))  # (Gemma 3n's build no keys of their own)
+    return _growing_kinds(spec) + ([_kind("shared (reads another layer's cache)", shared, 0, None)]
+                                   if shared else []) + list(getattr(spec, "state_kinds", ()))
+
+
+def _growing_kinds(spec: Spec) -> list[dict]:
+    """The kinds whose cache grows with the context (attention's keys and values)."""
+    if not _attending(spec):
+        return []
     if spec.kv_lora_rank:
-        return [{"kind": "latent", "layers": len(_attending(spec)), "window": None,
+        return [{"kind": "latent", "layers": len(_caching(spec)), "window": None,
                  "state_values": 0,
                  "values_per_token": spec.kv_lora_rank + spec.qk_rope_head_dim,
                  "uncompressed_values_per_token": spec.n_heads * (
@@ -105,7 +121,7 @@ def cache_kinds(spec: Spec) -> list[dict]:
     kinds = []
     for sort, window in ((_head_sharing(spec), None), ("sliding window", spec.local_window)):
         local = sort == "sliding window"
-        n = sum((spec.layer_attention(i) == "local") == local for i in _attending(spec))
+        n = sum((spec.layer_attention(i) == "local") == local for i in _caching(spec))
         if n:
             kinds.append(_kind(sort, n, per_layer, window if local else None))
     return kinds
@@ -261,12 +277,18 @@ def _kv_rows(spec: Spec, kv: dict | None) -> list[dict]:
         return [{"cost": "KV cache", "value": None, "unit": "", "approx": "",
                  "how": "an encoder caches no keys or values" if spec.architecture == "encoder"
                  else "no layer attends: no keys or values are cached"}]
+    growing = [k for k in kv["kinds"] if k["values_per_token"]]
+    if not growing:
+        return [{"cost": "KV cache", "value": None, "unit": "", "approx": "",
+                 "how": "no layer attends: no keys or values are cached"}] + _state_rows(kv)
     rows = []
     per_token = _headline(kv["per_token"])
-    parts = [_kind_how(spec, k) for k in kv["kinds"]]
+    parts = [_kind_how(spec, k) for k in growing]
     summed = parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"
+    shared = sum(k["layers"] for k in kv["kinds"] if k["kind"].startswith("shared"))
+    note = f"; {shared} layers read another layer's cache and add none" if shared else ""
     rows.append(_row(f"KV cache per token {HEADLINE_KV}", per_token, "bytes",
-                     f"{summed} x 2 bytes{_LATENT_SOURCE if spec.kv_lora_rank else ''}"))
+                     f"{summed} x 2 bytes{note}{_LATENT_SOURCE if spec.kv_lora_rank else ''}"))
     if "uncompressed_per_token" in kv:
         rows.append(_row(f"KV cache per token up-projected {HEADLINE_KV}",
                          _headline(kv["uncompressed_per_token"]), "bytes",
@@ -279,10 +301,23 @@ def _kv_rows(spec: Spec, kv: dict | None) -> list[dict]:
               if kv["local_layers"] else f" = {per_token:,} x {kv['n_ctx']:,}")
     rows.append(_row(f"KV cache at n_ctx {kv['n_ctx']:,} {HEADLINE_KV}",
                      _headline(kv["at_n_ctx"]), "bytes", f"one full context{both}{banded}"))
-    state = _headline(kv["state_per_sequence"])
-    if state:
-        rows.append(_row(f"fixed state per sequence {HEADLINE_KV}", state, "bytes",
-                         "state-space / linear-attention layers: the same at any context"))
+    return rows + _state_rows(kv)
+
+
+def _state_rows(kv: dict) -> list[dict]:
+    """One row per kind of layer holding a fixed state, and their sum where there are two."""
+    rows = []
+    bits = dict(KV_DTYPES)[HEADLINE_KV]
+    kinds = [k for k in kv["kinds"] if k["state_values"]]
+    for k in kinds:
+        rows.append(_row(f"fixed state per sequence {k['kind']} {HEADLINE_KV}",
+                         whole_bytes(k["layers"] * k["state_values"], bits), "bytes",
+                         f"({k['how']}) x {k['layers']} layers x {bits // 8} bytes: the same at"
+                         " any context"))
+    if len(kinds) > 1:
+        rows.append(_row(f"fixed state per sequence {HEADLINE_KV}",
+                         _headline(kv["state_per_sequence"]), "bytes",
+                         " + ".join(k["kind"] for k in kinds)))
     return rows
 
 

@@ -82,13 +82,15 @@ def fit(spec: Spec, memory: int, weights_bytes: int, weights_how: str, *,
         "kv_dtype": kv_dtype, "kv_bits": bits, "context": context, "batch": batch, "n_ctx": spec.n_ctx,
         "kv_cache_kinds": kinds,
         "kv_cache_bytes_per_token": whole_bytes(cached_values(kinds, 1), bits),
-        "kv_cache_bytes": kv, "state_bytes": state, "overhead_bytes": overhead,
+        "kv_cache_bytes": kv, "state_bytes": state,
+        "state_kinds": [dict(k, bytes=whole_bytes(batch * k["layers"] * k["state_values"], bits))
+                        for k in kinds if k["state_values"]], "overhead_bytes": overhead,
         "total_bytes": fixed + kv, "memory_bytes": memory, "fits": fixed + kv <= memory,
         "headroom_bytes": memory - fixed - kv,
         "max_context": longest(lambda tokens: fixed + kv_bytes(tokens) <= memory, limit),
         "leaves_out": LEAVES_OUT,
     }
-    if not kinds and spec.architecture != "encoder":  # (the transformers path's mixers only)
+    if not any(k["values_per_token"] for k in kinds) and spec.architecture != "encoder":  # (the transformers path's mixers only)
         doc["no_cache_because"] = "no layer attends: no keys or values are cached"
     if spec.kv_lora_rank:  # an engine that caches keys and values brought up from the latent
         doc["kv_cache_bytes_up_projected"] = kv_bytes(context, uncompressed=True)

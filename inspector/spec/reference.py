@@ -17,6 +17,7 @@ from math import prod
 from inspector.errors import SpecError
 from inspector.formats import header_cache
 from inspector.spec.schema import Spec
+from inspector.spec.state import shared_layers, state_kinds, state_layers
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import Row
 
@@ -37,6 +38,10 @@ class ReferenceSpec(Spec):
     # The layers whose tensors include attention's keys (None: every layer).
     attention_layers: frozenset | None = field(default=None, compare=False, hash=False,
                                                repr=False)
+    # The fixed state of the layers without keys and values (inspector.spec.state).
+    state_kinds: tuple = field(default=(), compare=False, hash=False, repr=False)
+    # The layers that read another layer's keys and values and cache none of their own.
+    kv_shared_layers: frozenset = field(default=frozenset(), compare=False, hash=False, repr=False)
 
     def attends(self, layer: int) -> bool:
         return self.attention_layers is None or layer in self.attention_layers
@@ -127,6 +132,9 @@ def reference_spec(config: dict, origin: str, name: str | None = None) -> Refere
         sizes[key] = found
     experts = description.get("experts") or {}
     d_model, n_heads = sizes["d_model"] or 1, sizes["n_heads"] or 1
+    attending = frozenset(t["layer"] for t in description["tensors"]
+                          if t.get("role") == Role.KEY.value or Role.KEY.value in
+                          ((t.get("cut") or {}).get("roles") or ())) - state_layers(config)
     return ReferenceSpec(
         name=name or config.get("_name_or_path") or str(config.get("model_type")),
         family=FAMILY, source=f"config.json ({origin}), as transformers"
@@ -139,9 +147,9 @@ def reference_spec(config: dict, origin: str, name: str | None = None) -> Refere
         n_experts=experts.get("n_experts") or 0,
         experts_per_token=experts.get("experts_per_token"),
         tied_embeddings=is_tied(description), path=origin, description=description,
-        attention_layers=frozenset(t["layer"] for t in description["tensors"]
-                                   if t.get("role") == Role.KEY.value or Role.KEY.value in
-                                   ((t.get("cut") or {}).get("roles") or ())))
+        attention_layers=attending,
+        state_kinds=state_kinds(config, description, attending),
+        kv_shared_layers=shared_layers(config, sizes["n_layers"] or 0))
 
 
 def is_tied(description: dict) -> bool:
