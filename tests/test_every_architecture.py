@@ -227,14 +227,19 @@ def test_state_space_mixer(mamba, tmp_path, monkeypatch):
 
 def test_costs_of_a_state_space_model(mamba, tmp_path):
     """count --costs of Mamba (no attention layer, no context length): no keys or values
-    cached, no attention term; the weights every parameter once."""
+    cached, no attention term; the weights every parameter once; a fixed state per sequence of
+    2 layers x (128 conv channels x 4 kernel + 128 d_inner x 16 d_state) = 2 x 2,560 values,
+    x 4 bytes in fp32 = 20,480."""
     model, folder = mamba
     env = {"INSPECTOR_CACHE": str(tmp_path / "cache")}
     result = run_cli("count", str(folder / "config.json"), "--costs", "--format", "json",
                      env=env)
     assert result.returncode == 0, result.stderr
     costs = json.loads(result.stdout)["costs"]
-    assert costs["kv_cache"] is None and costs["flops"]["attention"] == 0
+    kv = costs["kv_cache"]
+    assert [p["bytes"] for p in kv["per_token"]] == [0, 0, 0]
+    assert kv["state_per_sequence"][0] == {"dtype": "fp32", "bytes": 20_480}
+    assert costs["flops"]["attention"] == 0
     assert costs["weights"][0]["bytes"] == 4 * model.num_parameters()  # fp32
 
 
