@@ -28,9 +28,9 @@ TITLES = {**MIXER_TITLES,
 OTHER = "other."  # a module no box of a family's has: drawn apart under its stored name
 # Attention outside any mixer (Jamba's attention layers): its input norm is attention's
 ATTENTION_ROLES = (Role.QUERY, Role.KEY)
-_LAYER = re.compile(r"(^|\.)(layers|h|blocks|block|layer)\.\d+\.")
+_LAYER = re.compile(r"(^|\.)(layers|h|blocks|block|layer|blk)\.\d+\.")
 _KNOWN = set(MODULES)
-_MIXER_MODULE = re.compile(r"(.*?(?:^|\.)(?:layers|h|blocks|block|layer)\.\d+\.([^.]+))\.")
+_MIXER_MODULE = re.compile(r"(.*?(?:^|\.)(?:layers|h|blocks|block|layer|blk)\.\d+\.([^.]+))\.")
 _BLOCK = {Role.QUERY: "attn.query", Role.KEY: "attn.key", Role.VALUE: "attn.value",
           Role.OUTPUT: "attn.output", Role.ROUTER: "mlp.router"}
 _OUTSIDE = {Role.EMBEDDING: "embed", Role.POSITION: "pos", Role.TOKEN_TYPE: "token_type",
@@ -47,7 +47,7 @@ def mixer_modules(rows: list[Row]) -> dict[str, str]:
     the block's child that holds the mixer's tensors (`model.layers.0.mamba`)."""
     out = {}
     for row in rows:
-        found = _MIXER_MODULE.match(row.tensor) if row.role == Role.MIXER else None
+        found = _MIXER_MODULE.match(_name(row)) if row.role == Role.MIXER else None
         if found:
             local = found.group(2).lower()
             out[found.group(1)] = next(kind for kind, words in MIXER_KINDS if words.search(local))
@@ -58,12 +58,12 @@ def role_key(row: Row, mixers: dict[str, str], attention: bool) -> str:
     """The box of a row placed by its role (see the module's docstring)."""
     if row.role is None:
         return UNMAPPED
-    name = row.tensor.lower()
+    name = _name(row).lower()
     if row.layer is None:
         if row.role == Role.NORM:
             return "embed_norm" if "emb" in name else "final_norm"
         return _OUTSIDE.get(row.role, OTHER + _strip(row.tensor))
-    mixer = next((m for m in mixers if row.tensor.startswith(m + ".")), None)
+    mixer = next((m for m in mixers if _name(row).startswith(m + ".")), None)
     if mixer is not None:
         kind = mixers[mixer]
         part = {Role.MIXER: "", Role.OUTPUT: ".output", Role.NORM: ".norm"}.get(row.role)
@@ -98,6 +98,12 @@ def _norm(name: str, attention: bool) -> str:
     if re.search(r"pre_(feedforward|ff|mlp)|ffn_norm|ln_2|mlp_norm|post_attention", name):
         return "mlp_norm"
     return "attn_norm" if attention else "mixer_norm"
+
+
+def _name(row: Row) -> str:
+    """The Hugging Face name of a row: the one the transformers path described (a GGUF's
+    tensor renamed by llama.cpp is read under it), else the stored one."""
+    return row.canonical or row.tensor
 
 
 def _strip(tensor: str) -> str:
