@@ -12,13 +12,15 @@ from inspector.vocab.roles import Role
 from inspector.vocab.rows import UNMAPPED, Row
 
 # A mixer's kind, by the words of its module's stored name (the first that matches): Mamba,
-# Jamba, Falcon-H1 and Nemotron-H name theirs `mamba` or `mixer`; Qwen3-Next and Kimi-Linear
-# `linear_attn` or `self_attn` (a delta net); LFM2 a short convolution `conv`.
+# Jamba, Falcon-H1 and Nemotron-H name theirs `mamba` or `mixer`; LFM2 a short convolution
+# `conv`; Qwen3-Next, Kimi-Linear and MiniMax `linear_attn`, RWKV `attention`. Mixer tensors in
+# a module no word names (an indexer or a gate inside attention) are one box of the block's.
 MIXER_KINDS = (("ssm", re.compile(r"mamba|mixer|ssm")),
-               ("short_conv", re.compile(r"(^|\.)conv(\.|$)|short_conv")),
-               ("linear_attn", re.compile(r".")))
+               ("short_conv", re.compile(r"(^|\.|_|s)conv(\.|$)")),
+               ("linear_attn", re.compile(r"linear|delta|lightning|rwkv|^attention$|recurrent"
+                                          r"|temporal|lstm")))
 MIXER_TITLES = {"ssm": "state-space mixer", "linear_attn": "linear attention",
-                "short_conv": "short convolution"}
+                "short_conv": "short convolution", "mixer": "other mixer tensors"}
 # (module key inside a block -> title) for the boxes of a mixer's sublayer
 TITLES = {**MIXER_TITLES,
           **{f"{kind}.output": "output projection" for kind in MIXER_TITLES},
@@ -31,6 +33,7 @@ ATTENTION_ROLES = (Role.QUERY, Role.KEY)
 _LAYER = re.compile(r"(^|\.)(layers|h|blocks|block|layer|blk)\.\d+\.")
 _KNOWN = set(MODULES)
 _MIXER_MODULE = re.compile(r"(.*?(?:^|\.)(?:layers|h|blocks|block|layer|blk)\.\d+\.([^.]+))\.")
+_ATTENTION = (Role.QUERY, Role.KEY, Role.VALUE)
 _BLOCK = {Role.QUERY: "attn.query", Role.KEY: "attn.key", Role.VALUE: "attn.value",
           Role.OUTPUT: "attn.output", Role.ROUTER: "mlp.router"}
 _OUTSIDE = {Role.EMBEDDING: "embed", Role.POSITION: "pos", Role.TOKEN_TYPE: "token_type",
@@ -44,14 +47,24 @@ def is_canonical(key: str) -> bool:
 
 def mixer_modules(rows: list[Row]) -> dict[str, str]:
     """The stored module (with its layer) of each mixer -> its kind (ssm, linear_attn, ...):
-    the block's child that holds the mixer's tensors (`model.layers.0.mamba`)."""
-    out = {}
+    the block's child that holds the mixer's tensors (`model.layers.0.mamba`). A module its
+    name does not say (Kimi-Linear's delta layers' `self_attn`) is linear attention where it
+    holds no query, key or value; else not a mixer module (an indexer or gate inside attention:
+    its mixer tensors are one box of the block's)."""
+    out: dict[str, str | None] = {}
+    attention: set[str] = set()  # modules holding a query, key or value
     for row in rows:
-        found = _MIXER_MODULE.match(_name(row)) if row.role == Role.MIXER else None
-        if found:
+        found = _MIXER_MODULE.match(_name(row))
+        if found is None or row.role not in (Role.MIXER, *_ATTENTION):
+            continue
+        module = found.group(1)
+        if row.role != Role.MIXER:
+            attention.add(module)
+        if row.role == Role.MIXER and module not in out:
             local = found.group(2).lower()
-            out[found.group(1)] = next(kind for kind, words in MIXER_KINDS if words.search(local))
-    return out
+            out[module] = next((kind for kind, words in MIXER_KINDS if words.search(local)), None)
+    return {module: kind or "linear_attn" for module, kind in out.items()
+            if kind is not None or module not in attention}
 
 
 def role_key(row: Row, mixers: dict[str, str], attention: bool) -> str:
@@ -83,6 +96,8 @@ def _in_block(row: Row, name: str, attention: bool) -> str:
         return f"{where}.{role.value}"
     if role == Role.ROUTER and "shared" in name:
         return "mlp.shared_gate"
+    if role == Role.MIXER:  # in a module no word names: the block's own mixer tensors
+        return "mixer"
     return _BLOCK.get(role, OTHER + _strip(row.tensor))
 
 
