@@ -356,13 +356,14 @@ class InspectedAdapter:
         return summary_html(self.source, pairs) + _frame(rows, columns).to_html(index=False)
 
 
-def _spec(spec: str | Spec) -> Spec:
-    return spec if isinstance(spec, Spec) else load_spec(spec)
+def _spec(spec: str | Spec, whole_model: bool = False) -> Spec:
+    return spec if isinstance(spec, Spec) else load_spec(spec, whole_model=whole_model)
 
 
 def count(spec: str | Spec) -> Counted:
-    """A spec's counts: a shipped name (`"gpt3-175b"`), a spec YAML, a config.json, or a Spec."""
-    spec = _spec(spec)
+    """A spec's counts: a shipped name (`"gpt3-175b"`), a spec YAML, a config.json (a
+    multimodal one's whole model, as `inspector count` gives it), or a Spec."""
+    spec = _spec(spec, whole_model=True)
     return Counted(spec.name, spec_rows(spec), spec)
 
 

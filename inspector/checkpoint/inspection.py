@@ -140,6 +140,10 @@ def described_config(checkpoint: Checkpoint) -> tuple[dict | None, str]:
             family = families.gguf_checkpoint_family(checkpoint.metadata, names)
             if family is not None:
                 config["model_type"] = family.config_model_type
+            else:  # no module: read by the transformers path, under its names
+                from inspector.formats.gguf import transformers_config
+
+                config = transformers_config(config, checkpoint.metadata)
             return config, "GGUF metadata"
     return None, "tensor shapes"
 

@@ -31,6 +31,12 @@ def decouple_by_reference(checkpoint: Checkpoint, description: dict) -> Decouple
     generic name patterns. A tied unembedding the file leaves out is a row of the embedding's
     storage; one the file stores anyway is a copy, counted once."""
     described = {t["name"]: t for t in description["tensors"]}
+    if checkpoint.format == "gguf":  # llama.cpp's names, each back to the one it renamed
+        from inspector.families.gguf_names import described_by_gguf_name
+
+        described.update(described_by_gguf_name(
+            checkpoint.metadata.get("general.architecture"), described))
+    stored_as = {t["name"]: name for name, t in described.items()}
     rows: list[Row] = []
     for tensor in checkpoint.tensors:
         found = described.get(tensor.name)
@@ -42,11 +48,11 @@ def decouple_by_reference(checkpoint: Checkpoint, description: dict) -> Decouple
     stored = {t.name for t in checkpoint.tensors}
     tied_copy = False
     for repeat in description["tied"]:
-        source = next((r for r in rows if r.tensor == repeat["source"]), None)
+        source = next((r for r in rows if r.tensor == stored_as.get(repeat["source"])), None)
         role, tied_to = _role(repeat.get("role")), _role(repeat.get("tied_to"))
-        if repeat["name"] in stored:  # a copy of a tied tensor: the repeat, counted once
-            rows = [replace(r, tied_to=tied_to or role) if r.tensor == repeat["name"] else r
-                    for r in rows]
+        if stored_as.get(repeat["name"]) in stored:  # a tied tensor's copy: counted once
+            rows = [replace(r, tied_to=tied_to or role)
+                    if r.tensor == stored_as[repeat["name"]] else r for r in rows]
             tied_copy = tied_copy or role == Role.UNEMBEDDING
         elif source is not None:
             rows.append(replace(source, role=role, tied_to=tied_to or role,

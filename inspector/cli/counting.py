@@ -55,7 +55,7 @@ def count(spec_name: str, by: str, count_tied: bool, weights_only: bool, with_co
     from inspector.spec.describe import spec_row_groups
     from inspector.spec.loading import load_spec
 
-    spec = load_spec(hub_source(spec_name, revision))
+    spec = load_spec(hub_source(spec_name, revision), whole_model=True)
     for w in spec.warnings():
         warn(w)
     rows = spec_row_groups(spec)  # each layer's experts once: the tables take them n times

@@ -71,3 +71,44 @@ def _gguf_rule(family: Family, rule: Rule, stored: str) -> Rule:
     return replace(rule, pattern=stored, transposed=False, split_axis=split_axis,
                    rotary_permuted=permuted, head_interleaved=False, value_offset=offset,
                    experts=rule.experts or "{e}" in rule.pattern)
+
+
+# llama.cpp's architecture name -> transformers' model_type, where they differ other than by
+# "-" for "_" (a GGUF whose architecture no family module has is read by the transformers path).
+GGUF_MODEL_TYPES = {
+    "qwen3next": "qwen3_next", "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe",
+    "gptneox": "gpt_neox", "command-r": "cohere", "deepseek2": "deepseek_v2",
+    "granitehybrid": "granitemoehybrid", "lfm2moe": "lfm2_moe", "ernie4_5-moe": "ernie4_5_moe",
+    "hunyuan-moe": "hunyuan_v1_moe", "hunyuan-dense": "hunyuan_v1_dense", "phimoe": "phimoe",
+}
+
+
+def model_type_of_gguf_arch(arch: str) -> str:
+    """transformers' model_type of llama.cpp's architecture `arch` (its own name as a guess)."""
+    return GGUF_MODEL_TYPES.get(arch, arch.replace("-", "_"))
+
+
+def described_by_gguf_name(arch_name: object, described: dict[str, dict]) -> dict[str, dict]:
+    """llama.cpp's name of each tensor the transformers path describes (by its Hugging Face
+    name) -> its description, through gguf's own name map in reverse. The converter stacks a
+    layer's experts into one tensor [E, out, in] named for the merged Hugging Face name
+    (`experts.gate_proj` -> `ffn_gate_exps`): that tensor is described as every expert's
+    (expert -1, axis 0 the expert), as the transformers path describes a stacked one."""
+    import re
+
+    import gguf
+
+    arch = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch_name), None)
+    if arch is None:
+        return {}
+    layers = [t["layer"] for t in described.values() if isinstance(t.get("layer"), int)]
+    names = gguf.get_tensor_name_map(arch, max(layers, default=0) + 1)
+    out: dict[str, dict] = {}
+    for name, t in described.items():
+        one_expert = isinstance(t.get("expert"), int) and t["expert"] >= 0
+        merged = re.sub(r"\.experts\.\d+\.", ".experts.", name) if one_expert else name
+        found = names.get_name(merged, try_suffixes=(".weight", ".bias"))
+        if found is None or found in out:
+            continue
+        out[found] = {**t, "name": merged, "expert": -1} if one_expert else t
+    return out

@@ -82,6 +82,39 @@ def tensors_of(where: str, header: Header, size: int) -> list[TensorInfo]:
     return out
 
 
+# A state-space model's sizes, under the names of each config that has them (Mamba's,
+# Jamba's); a config ignores the names it does not have.
+SSM_KEYS = {
+    "ssm.state_size": ("state_size", "mamba_d_state"),
+    "ssm.conv_kernel": ("conv_kernel", "mamba_d_conv"),
+    "ssm.time_step_rank": ("time_step_rank", "mamba_dt_rank"),
+}
+
+
+def transformers_config(config: dict, metadata: dict) -> dict:
+    """hf_config's dict for a model no family module reads (the transformers path builds it
+    from this): the model_type transformers names llama.cpp's architecture by, the experts'
+    count under the key most configs read, a state-space model's sizes, and no size the
+    converter writes as 0 for "unused" (Mamba's feed_forward_length)."""
+    from inspector.families.gguf_names import model_type_of_gguf_arch
+
+    arch = config["model_type"]
+    out = {k: v for k, v in config.items() if v != 0 or isinstance(v, bool)}
+    out["model_type"] = model_type_of_gguf_arch(arch)
+    if "num_local_experts" in out:
+        out.setdefault("num_experts", out["num_local_experts"])
+    for gguf_key, hf_keys in SSM_KEYS.items():
+        value = metadata.get(f"{arch}.{gguf_key}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            out.update(dict.fromkeys(hf_keys, value))
+    inner = metadata.get(f"{arch}.ssm.inner_size")
+    if isinstance(inner, int) and out.get("hidden_size"):
+        if out["model_type"] in ("mamba", "mamba2", "falcon_mamba"):
+            out["intermediate_size"] = inner  # their MLP-less blocks' inner width
+        out.update(dict.fromkeys(("expand", "mamba_expand"), inner // out["hidden_size"]))
+    return out
+
+
 def hf_config(metadata: dict, tensor_names: list[str]) -> dict | None:
     """The GGUF's metadata as a Hugging Face config.json dict, or None without an architecture or any size.
 

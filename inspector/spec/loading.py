@@ -15,10 +15,13 @@ from inspector.spec.validation import _suggest, spec_from_dict
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"  # the shipped specs' YAML
 
-def load_spec(source: str) -> Spec:
+def load_spec(source: str, whole_model: bool = False) -> Spec:
     """The one spec loader, for every command and the API: a shipped name (`gpt2-124m`), a YAML
     spec file, a config.json, a folder holding a config.json, or a hub id (`owner/name`,
-    `owner/name@revision`) whose config.json is read from the cache, else from the hub."""
+    `owner/name@revision`) whose config.json is read from the cache, else from the hub.
+    `whole_model` (`count`): a multimodal config.json is the whole model transformers builds,
+    vision tower included, not the language model its family's spec describes (what `check`
+    compares a checkpoint's language model against)."""
     path = Path(source)
     if path.is_dir() and (path / "config.json").is_file():
         path = path / "config.json"
@@ -32,22 +35,30 @@ def load_spec(source: str) -> Spec:
             from inspector.formats.hub import hub_config
 
             return config_spec(hub_config(hub_id.repo_id, hub_id.revision),
-                               origin=f"{source} (config.json)")
+                               origin=f"{source} (config.json)", whole_model=whole_model)
         elif path.suffix in (".yaml", ".yml", ".json") or "/" in source:
             raise SpecError(source, "no such spec file")
         else:
             raise SpecError(source, _not_shipped(source))
     if path.suffix == ".json":
-        return config_spec(read_json(path, SpecError), origin=str(path))
+        return config_spec(read_json(path, SpecError), origin=str(path), whole_model=whole_model)
     return spec_from_dict(_read_yaml(path), origin=str(path))
 
 
-def config_spec(config: object, origin: str) -> Spec:
+def config_spec(config: object, origin: str, whole_model: bool = False) -> Spec:
     """A config.json as a spec: by its family module, else by the model transformers builds
-    from it (inspector.spec.reference), when transformers knows its model_type."""
+    from it (inspector.spec.reference), when transformers knows its model_type; `whole_model`:
+    a multimodal composite's by transformers too (its family module counts the language model
+    alone), where transformers builds it."""
+    from inspector import families
     from inspector.spec.config_json import spec_from_config
     from inspector.spec.reference import UnknownToTransformers, reference_spec, uses_reference
 
+    if whole_model and families.composite_of(config) is not None:
+        try:
+            return reference_spec(config, origin)
+        except SpecError:  # (UnknownToTransformers is one) its family's spec, as before
+            return spec_from_config(config, origin=origin)
     if not uses_reference(config):
         return spec_from_config(config, origin=origin)
     try:

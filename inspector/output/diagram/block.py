@@ -3,6 +3,7 @@ cross-attention, the MLP or mixture of experts) around the residual stream."""
 
 from __future__ import annotations
 
+from inspector.output.diagram.by_role import MIXER_TITLES
 from inspector.output.diagram.canvas import Canvas, grid_row, row_of_boxes
 from inspector.output.diagram.model import ATTENTION, CROSS, Drawing
 from inspector.output.diagram.text import block_kind, scores_text
@@ -26,10 +27,10 @@ def draw_block(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
         c.residual_add(lane, y + 16, "x + attention(norm(x)) + MLP(norm(x))")
         y += 34
     else:
-        for sub, draw in (("attn", draw_attention), ("cross_attn", draw_cross_attention),
-                          ("mlp", draw_mlp)):
+        for sub, draw in (("mixer", draw_mixers), ("attn", draw_attention),
+                          ("cross_attn", draw_cross_attention), ("mlp", draw_mlp)):
             cross = sub == "cross_attn"
-            if cross and not any(key.startswith(CROSS) for key in d.boxes):
+            if not has_sublayer(d, sub):
                 continue
             norm, post = f"layers.{{i}}.{sub}_norm", f"layers.{{i}}.{sub}_post_norm"
             before = m.norm_placement in ("pre", "sandwich")
@@ -49,6 +50,40 @@ def draw_block(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
                 y = sublayer_norms(c, d, [norm], inner, iw, y)
     c.add(f'<path class="arrow" d="M{lane:.0f},{top:.0f} L{lane:.0f},{y:.0f}"/>', y)
     c.text(lane + 4, top + 10, "residual stream")
+    return y
+
+
+def has_sublayer(d: Drawing, sub: str) -> bool:
+    """Whether the blocks have this sublayer: attention unless only mixers are found (Mamba),
+    a mixer or cross-attention where their boxes are."""
+    keys = [key.removeprefix("layers.{i}.") for key in d.boxes if key.startswith("layers.")]
+    mixers = any(key.split(".")[0] in MIXER_TITLES for key in keys)
+    if sub == "mixer":
+        return mixers
+    if sub == "attn":
+        return not mixers or any(key.startswith(("attn.", "attn_")) for key in keys)
+    if sub == "cross_attn":
+        return any(key.startswith(CROSS) for key in d.boxes)
+    return True
+
+
+def draw_mixers(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
+    """A token mixer other than attention (a state-space layer, linear attention, a short
+    convolution): its own tensors in one box, its norms and its output projection beside."""
+    for kind, title in MIXER_TITLES.items():
+        key = f"layers.{{i}}.{kind}"
+        if key not in d.boxes:
+            continue
+        top = y
+        parts = [k for k in d.boxes if k.startswith(key + ".")
+                 and k not in (f"{key}.norm", f"{key}.output")]
+        y = row_of_boxes(c, d, [key, f"{key}.norm", *parts], x + 10, y + 26, w - 20)
+        y = row_of_boxes(c, d, [f"{key}.output"], x + 10, y + 8, w - 20)
+        layers = {layer for layer, _ in d.boxes[key].instances}
+        some = f" (in {len(layers):,} of {d.model.n_layers:,} layers)" \
+            if d.model.n_layers and len(layers) < d.model.n_layers else ""
+        c.frame(x, top, w, y - top + 10, f"{title}{some}")
+        y += 20
     return y
 
 

@@ -28,6 +28,7 @@ class Canvas:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.bottom = 0
+        self.drawn: set[str] = set()  # the boxes drawn so far, by module key
 
     def add(self, svg: str, bottom: float) -> None:
         self.parts.append(svg)
@@ -45,6 +46,7 @@ class Canvas:
         """A box with weights, its numbers as text (and as data attributes, for tests and
         scripts), at least h high; returns its bottom."""
         lines = box_lines(box, total_params, model, wrong)
+        self.drawn.add(box.key)
         h = max(h, box_height(lines))
         classes = " ".join(["box", box.role, *(["tied"] if box.tied_to else []),
                             *(["mismatch"] if box.role in wrong else [])])

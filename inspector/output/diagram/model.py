@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from inspector.output.diagram import by_role
 from inspector.spec.schema import Spec
 from inspector.vocab import tables
 from inspector.vocab.rows import BIAS, UNMAPPED, Row
@@ -52,6 +53,7 @@ COMPONENT = "component:"
 TITLES.update({f"{COMPONENT}{name}": title for name, title in (
     ("vision", "vision tower"), ("projector", "projector"), ("audio", "speech encoder"),
     ("mtp", "multi-token prediction module (stored as the layer after the last)"))})
+TITLES.update(by_role.TITLES)
 INPUTS = ("embed", "cls", "pos", "token_type")
 OUTPUTS = ("encoder_norm", "final_norm", "pooler", "mlm_transform", "mlm_norm", "unembed", "nsp")
 ATTENTION = ("attn.query", "attn.key", "attn.value")
@@ -79,7 +81,7 @@ class Box:
 
     @property
     def title(self) -> str:
-        return TITLES.get(self.local, self.local)
+        return TITLES.get(self.local, self.local.removeprefix(by_role.OTHER))
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,15 @@ def module_key(row: Row) -> str:
 def boxes_of(rows: list[Row]) -> dict[str, Box]:
     """The parameter rows grouped into boxes, in the order a token meets them."""
     boxes: dict[str, Box] = {}
+    mixers = by_role.mixer_modules(rows)
+    attention = any(row.role in by_role.ATTENTION_ROLES for row in rows)
     for row in rows:
         if not row.is_parameter:
             continue
         apart = not row.in_language_model  # another component: one box of its own
         key = f"{COMPONENT}{row.component}" if apart else module_key(row)
+        if not apart and not by_role.is_canonical(key):  # a stored name (transformers path)
+            key = by_role.role_key(row, mixers, attention)
         box = boxes.setdefault(key, Box(key, row.component if apart else role_name(row)))
         if not apart:  # (a multi-token-prediction layer is not one of the blocks)
             box.instances.add((row.layer, row.expert))

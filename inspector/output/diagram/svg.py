@@ -150,6 +150,11 @@ def draw_apart(c: Canvas, d: Drawing, x: float, w: float, y: float) -> float:
                           " above):", "title")
         y = row_of_boxes(c, d, apart, x, y + 26, w) + 10
     y = row_of_boxes(c, d, [UNMAPPED], x, y, w) if UNMAPPED in d.boxes else y
+    others = [key for key in d.boxes if key not in c.drawn and key != UNMAPPED]
+    if others:  # modules the flow has no place for (a stored name no family gives): still
+        c.text(x, y + 18, "other modules:", "title")  # drawn, so the boxes add up to the total
+        for start in range(0, len(others), 4):
+            y = row_of_boxes(c, d, others[start:start + 4], x, y + 26, w) + 4
     if not d.buffers:
         return y
     c.text(x, y + 18, "buffers (stored, not parameters):", "title")
