@@ -552,7 +552,7 @@ def test_main_turns_stray_errors_into_one_line(monkeypatch, capsys, error, line)
     import inspector.spec.loading
     from inspector.cli.main import main
 
-    def fail(name):
+    def fail(*args, **kwargs):  # load_spec(name) and load_spec(name, whole_model=True)
         raise error
 
     monkeypatch.setattr(inspector.spec.loading, "load_spec", fail)

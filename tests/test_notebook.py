@@ -28,8 +28,9 @@ def test_the_notebook_runs(tmp_path):
     test_api). The notebook's GPT-2 (vocab 1000, n_ctx 64, d 64, 2 layers, d_ff 256):
     outside the blocks 1000 x 64 + 64 x 64 + (64 + 64) = 68,224; a block (64 + 64) x 2
     + (64 x 192 + 192) + (64 x 64 + 64) + (64 x 256 + 256) + (256 x 64 + 64) = 49,984;
-    68,224 + 2 x 49,984 = 168,192; 197 problems against GPT-2 124M (the
-    shape of every one of its tensors but none it lacks). Its diagram page is written into the
+    68,224 + 2 x 49,984 = 168,192; 204 problems against GPT-2 124M: first the 7 sizes that
+    differ (n_layers, d_model, vocab_size, d_ff, n_heads, n_kv_heads, d_head), then 197 tensors
+    (the shape of every one of its tensors but none it lacks). Its diagram page is written into the
     working folder."""
     import nbformat
     from nbclient import NotebookClient
@@ -44,7 +45,7 @@ def test_the_notebook_runs(tmp_path):
     assert "46,702,792,704 parameters, 12,879,925,248 active a token\n" in shown
     assert "174,604,259,328\n" in shown
     assert any(s.startswith("(168192, 4, True, [])") for s in shown)
-    assert "(False, 197)" in shown
+    assert "(False, 204)" in shown
     assert any("verdict: match" in s for s in shown)
     page = (work / "tiny-gpt2.html").read_text(encoding="utf-8")
     assert "168,192 parameters" in page
