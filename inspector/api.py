@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inspector.checkpoint.inspection import Inspection, Shape, inspect_source
 from inspector.output import diagram as drawing_of
-from inspector.spec.describe import spec_rows
 from inspector.output.answers import (
     check_notes,
     check_summary,
@@ -34,14 +34,13 @@ from inspector.output.answers import (
     inspect_summary,
     unmapped_note,
 )
-from inspector.checkpoint.inspection import Inspection, Shape, inspect_source
-from inspector.output.notebook import Diagram
+from inspector.output.notebook import Diagram, notes_html, summary_html, summary_text
 from inspector.output.notebook import frame as _frame
-from inspector.output.notebook import notes_html, summary_html, summary_text
 from inspector.output.rendering import table
-from inspector.vocab.rows import Row
+from inspector.spec.describe import spec_rows
 from inspector.spec.loading import load_spec
 from inspector.spec.schema import Spec
+from inspector.vocab.rows import Row
 from inspector.vocab.tables import head_table, layer_table, tensor_table
 
 if TYPE_CHECKING:  # the annotations only: importing them costs a second

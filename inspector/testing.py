@@ -10,8 +10,8 @@ from __future__ import annotations
 from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import inspect_source
 from inspector.output.rendering import table
-from inspector.spec.schema import Spec
 from inspector.spec.loading import load_spec
+from inspector.spec.schema import Spec
 
 PROBLEMS_SHOWN = 20
 

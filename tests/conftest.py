@@ -42,7 +42,7 @@ def hermetic_caches():
     shutil.rmtree(CACHES, ignore_errors=True)
 
 
-from inspector.building.hole_files import write_hole_safetensors  # noqa: E402, F401  (tests import it from here)
+from inspector.building.hole_files import write_hole_safetensors  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -138,10 +138,10 @@ def save_hole_checkpoint(model_type: str, folder):
         warnings.simplefilter("ignore")
         try:
             model = _small_model(model_type, False)
-        except Exception as first:  # the first layers alone may not build: a layer of each kind
+        except Exception as first:  # noqa: BLE001  (the first layers alone may not build)
             try:
                 model = _small_model(model_type, True)
-            except Exception:
+            except Exception:  # noqa: BLE001  (a layer of each kind failed too: the first error)
                 raise first from None
         writer, modeling.safe_save_file = modeling.safe_save_file, write
         try:

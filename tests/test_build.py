@@ -10,16 +10,16 @@ import pytest
 import torch
 from conftest import tiny_spec_yaml
 
-from inspector.spec.describe import spec_rows
-from inspector.vocab.canonical import parse
+from inspector.building.transformer import Transformer, build_model
+from inspector.building.weights import from_stored, permute_rotary, to_stored, unpermute_rotary
 from inspector.errors import UsageError
 from inspector.families import all_layouts
-from inspector.building.transformer import Transformer, build_model
-from inspector.vocab.roles import Role
-from inspector.spec.validation import spec_from_dict
+from inspector.spec.describe import spec_rows
 from inspector.spec.loading import load_spec, shipped_names
+from inspector.spec.validation import spec_from_dict
+from inspector.vocab.canonical import parse
+from inspector.vocab.roles import Role
 from inspector.vocab.tables import role_table
-from inspector.building.weights import from_stored, permute_rotary, to_stored, unpermute_rotary
 
 
 def by_role(model) -> dict[str, int]:

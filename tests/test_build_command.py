@@ -33,8 +33,8 @@ def test_build_is_seeded_and_writes_the_dtype_asked(tmp_path):
     """write_checkpoint is what `build` runs (the CLI only prints its result)."""
     from safetensors import safe_open
 
-    from inspector.spec.loading import load_spec
     from inspector.building.checkpoint_writer import write_checkpoint
+    from inspector.spec.loading import load_spec
 
     spec = load_spec(str(tiny_spec_yaml(tmp_path / "tiny.yaml")))
     for name, seed, dtype in (("a", 1, "bfloat16"), ("b", 1, "bfloat16"), ("c", 2, "float16")):
@@ -76,8 +76,8 @@ def test_build_refuses_in_one_line_and_leaves_nothing(tmp_path):
 
 
 def _refusal(spec, out) -> str:
-    from inspector.errors import UsageError
     from inspector.building.checkpoint_writer import write_checkpoint
+    from inspector.errors import UsageError
 
     with pytest.raises(UsageError) as caught:
         write_checkpoint(spec, out)

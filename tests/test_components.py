@@ -276,11 +276,11 @@ def test_a_family_can_declare_its_extra_layers_a_component(tmp_path, monkeypatch
     shared_head.head 128 x 32 = 4,096 = 15,520. The language model: embedding 4,096 + 2 x 9,280 +
     norm 32 + lm_head 4,096 = 26,784."""
     from inspector import families
-    from inspector.spec.config_json import spec_from_config
+    from inspector.building.hole_files import stored_shapes, write_hole_safetensors
     from inspector.checkpoint.inspection import inspect_source
+    from inspector.spec.config_json import spec_from_config
     from inspector.vocab.rows import MTP
     from inspector.vocab.tables import component_table, total
-    from inspector.building.hole_files import stored_shapes, write_hole_safetensors
 
     spec = spec_from_config({"model_type": "llama", **TEXT, "num_hidden_layers": 3})
     shapes = stored_shapes(spec)

@@ -7,8 +7,8 @@ import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 
 from inspector.spec.costs import costs, kv_cache
-from inspector.spec.validation import spec_from_dict
 from inspector.spec.loading import load_spec
+from inspector.spec.validation import spec_from_dict
 
 # Llama-2-70B as its config.json gives it (issue 3 ships it as llama2-70b; written out here so this
 # test stands on its own): 80 layers, 64 query heads sharing 8 key-value heads, d_head 128.

@@ -170,8 +170,8 @@ def test_markdown_html_escapes_what_files_say():
 def test_a_role_the_checkpoint_lacks_is_listed(tmp_path):
     """SmolLM2-135M (rotary: no position table) checked against gpt2-124m, whose learned
     positions are 1,024 x 768 = 786,432: the role table lists position as absent, found 0."""
-    from inspector.spec.loading import load_spec
     from inspector.building.hole_files import write_hole_checkpoint
+    from inspector.spec.loading import load_spec
 
     folder = write_hole_checkpoint(tmp_path / "smol", load_spec("smollm2-135m"), "BF16")
     page = draw(tmp_path, str(folder), "--spec", "gpt2-124m", name="smol.html").read_text()

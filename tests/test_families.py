@@ -178,8 +178,8 @@ def model_inputs(case: FamilyCase, spec) -> torch.Tensor:
 def test_forward_equivalence(saved):
     """The model inspector builds from config.json, filled from the folder, gives transformers'
     outputs (decoders: logits; encoders: the last hidden state) in fp32."""
-    from inspector.spec.config_json import spec_from_config
     from inspector.building.weights import load_model
+    from inspector.spec.config_json import spec_from_config
 
     case, model, folder = saved
     if not case.forward:

@@ -110,8 +110,8 @@ def test_a_stale_index_is_not_used(monkeypatch):
 def test_export_imports_only_the_family_it_reads(tmp_path):
     """A --spec's family and its layout are found through the index: `export` of a GPT-3
     checkpoint imports the module of gpt2 and gpt3, none of the 26 others."""
-    from inspector.spec.loading import load_spec
     from inspector.building.hole_files import write_hole_checkpoint
+    from inspector.spec.loading import load_spec
 
     folder = write_hole_checkpoint(tmp_path / "gpt3", load_spec("gpt3-175b"), "F16", 2)
     code = ("import sys; from inspector.cli.main import main\n"

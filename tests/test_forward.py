@@ -23,9 +23,9 @@ from reference_models import (
     tiny_llama_config,
 )
 
+from inspector.building.weights import load_model
 from inspector.spec.config_json import spec_from_config
 from inspector.spec.loading import load_spec
-from inspector.building.weights import load_model
 
 
 def tokens(vocab: int, shape=(2, 16), seed: int = 0) -> torch.Tensor:
@@ -239,8 +239,8 @@ def test_written_names_carry_every_value(family, tmp_path):
     """A model whose every parameter is random (biases, gains: nothing at its init value),
     written in hub layout: transformers' outputs equal this model's, so each value went to the
     right name, split and orientation."""
-    from inspector.building.transformer import build_model
     from inspector.building.checkpoint_writer import write_model
+    from inspector.building.transformer import build_model
 
     spec = SPECS[family](tmp_path)
     ours = scramble(build_model(spec, device="cpu"), seed=6)

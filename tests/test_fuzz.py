@@ -28,9 +28,9 @@ from malformed_files import write_tiny_gguf
 
 from inspector.errors import InspectorError, SpecError
 from inspector.formats.safetensors import DTYPE_BYTES, read_header
+from inspector.spec.loading import load_spec
 from inspector.spec.schema import FIELDS
 from inspector.spec.validation import spec_from_dict
-from inspector.spec.loading import load_spec
 
 FUZZ_EXAMPLES = 300
 settings.register_profile("ci", max_examples=FUZZ_EXAMPLES, deadline=timedelta(seconds=3),

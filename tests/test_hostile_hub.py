@@ -333,7 +333,7 @@ def test_a_damaged_head_entry_is_dropped_with_one_warning_and_healed(hub, tmp_pa
 
 @pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse-3gb", "files-a-string"])
 def test_a_damaged_info_entry_is_dropped_with_one_warning(hub, tmp_path, kind):
-    server, root, env = hub
+    server, _root, env = hub
     commit = server.repos["acme/ok"].commit
     parameters_of(tmp_path, env, "acme/ok")
     entry = Path(env["INSPECTOR_CACHE"]) / "info" / "acme--ok" / f"{commit}.json"

@@ -17,8 +17,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from inspector.spec.loading import load_spec
 from inspector.building.hole_files import write_hole_checkpoint
+from inspector.spec.loading import load_spec
 
 HEAVY = ("torch", "pandas", "transformers", "matplotlib", "scipy")
 HEADER_ONLY_FORBIDS = (*HEAVY, "numpy", "numba", "tqdm")

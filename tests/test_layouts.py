@@ -366,8 +366,8 @@ def test_flan_t5_saved_again_by_transformers_5(tmp_path):
     import torch
     from transformers import T5ForConditionalGeneration
 
-    from inspector.spec.config_json import spec_from_config
     from inspector.building.weights import load_model
+    from inspector.spec.config_json import spec_from_config
 
     write_hub_flan_t5(tmp_path / "hub")
     with warnings.catch_warnings():

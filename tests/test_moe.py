@@ -242,9 +242,9 @@ def test_gpt_oss_experts_read_as_transformers_computes_them():
     """GptOssExperts: gate_up = x @ gate_up_proj[e] + bias, gate = gate_up[..., ::2], up =
     gate_up[..., 1::2]; down = h @ down_proj[e]. Read through the layout, expert e's canonical
     gate, up and down (out, in) give the same numbers, and written back are the stored tensors."""
+    from inspector.building.weights import from_stored, to_stored
     from inspector.families import get
     from inspector.spec.config_json import spec_from_config
-    from inspector.building.weights import from_stored, to_stored
 
     case = LATENT_AND_SINKS["gpt_oss"]
     model, config = reference(case)

@@ -92,7 +92,7 @@ def test_svg_and_page_are_well_formed_whatever_the_config_says(hostile_config, t
     title = ET.parse(svg).getroot().find(f"{SVG}title").text
     assert title.startswith(f"{shown}: ")
     html = page.read_text()
-    ET.fromstring(re.search("<svg.*</svg>", html, re.S).group())
+    ET.fromstring(re.search("<svg.*</svg>", html, re.DOTALL).group())
     assert "m\\x01dir" in html and "\x01" not in html and "\ufffe" not in html
 
 
@@ -186,8 +186,8 @@ def test_what_the_output_encoding_cannot_hold_is_escaped(tmp_path):
     stdout, stderr = done.stdout.decode("latin-1"), done.stderr.decode("latin-1")
     assert done.returncode == 0, stderr
     assert stderr.splitlines() == [
-        f"inspector: warning: {path}: 2 tensors (2 values) match no generic name pattern:"
-        " '\\u4e2d\\u6587.weight', 'é'; counted as 'unmapped'"]
+        (f"inspector: warning: {path}: 2 tensors (2 values) match no generic name pattern:"
+        " '\\u4e2d\\u6587.weight', 'é'; counted as 'unmapped'")]
     lines = stdout.splitlines()
     rows = lines[lines.index(next(l for l in lines if l.startswith("tensor "))) + 2:][:2]
     assert rows[0].startswith("\\u4e2d\\u6587.weight ") and rows[1].startswith("é ")

@@ -8,8 +8,8 @@ import pytest
 from conftest import MINILM_DIR, needs_minilm, run_cli
 
 from inspector.output.plots import ROLE_COLORS, default_share_specs, norm_data, share_data
-from inspector.vocab.roles import Role
 from inspector.spec.loading import load_spec, shipped_names
+from inspector.vocab.roles import Role
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

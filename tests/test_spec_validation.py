@@ -3,8 +3,8 @@
 import pytest
 
 from inspector.errors import SpecError
-from inspector.spec.validation import spec_from_dict
 from inspector.spec.loading import load_spec
+from inspector.spec.validation import spec_from_dict
 
 BASE = {"name": "t", "family": "gpt2", "source": "test", "vocab_size": 10, "n_ctx": 8,
         "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": 32}

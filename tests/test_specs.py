@@ -480,9 +480,9 @@ def test_longrope_counts_but_does_not_build(tmp_path):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from inspector.building.transformer import build_model
     from inspector.errors import UsageError
     from inspector.spec.config_json import spec_from_config
-    from inspector.building.transformer import build_model
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "phi3", **PHI3_128K}))
     with torch.device("meta"):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import SMOLLM2_GGUF, needs_smollm2, run_cli
 
-from inspector.values.engine import progress
-from inspector.values import blocks as V
 from inspector.checkpoint.inspection import inspect_source
+from inspector.values import blocks as V
+from inspector.values.engine import progress
 from inspector.values.stats import weight_stats
 
 STATS = ("mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf", "values")

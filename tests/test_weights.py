@@ -8,10 +8,10 @@ import torch
 from conftest import tiny_gpt2_config, tiny_spec_yaml
 from reference_models import save_state
 
-from inspector.errors import CheckpointError
 from inspector.building.transformer import build_model
-from inspector.spec.loading import load_spec
 from inspector.building.weights import load_into, stored_values
+from inspector.errors import CheckpointError
+from inspector.spec.loading import load_spec
 
 
 def tiny(tmp_path, **overrides):
@@ -89,8 +89,8 @@ def test_gemma2_gguf_norms_are_stored_as_their_gain(tmp_path):
     from family_cases.gemma import SLIDING, SMALL
     from reference_models import scramble
 
-    from inspector.spec.config_json import spec_from_config
     from inspector.building.weights import load_model
+    from inspector.spec.config_json import spec_from_config
 
     config = transformers.AutoConfig.for_model("gemma2", **SMALL, **SLIDING)
     torch.manual_seed(0)

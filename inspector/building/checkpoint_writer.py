@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from inspector import families
-from inspector.spec.describe import parameter_shapes
-from inspector.files.atomic import make_folder, write_atomically
-from inspector.formats.dtypes import DTYPES as ALL_DTYPES, WRITTEN
 from inspector.errors import SpecError, UsageError
+from inspector.files.atomic import make_folder, write_atomically
+from inspector.formats.dtypes import DTYPES as ALL_DTYPES
+from inspector.formats.dtypes import WRITTEN
 from inspector.spec.config_json import config_from_spec, spec_from_config
+from inspector.spec.describe import parameter_shapes
 from inspector.spec.schema import BIAS_KINDS, FIELDS, Spec
 
 DTYPES = WRITTEN  # by torch name: float32, float16, bfloat16
@@ -208,8 +209,8 @@ def write_model(model, out_dir: str | Path, dtype: str = "float32",
 def _prepare(out_dir: Path, spec: Spec, dtype: str, copies: int) -> None:
     """The folder exists, nothing in it would be read before our model.safetensors, and there
     is room: refuse now rather than fail after minutes of work."""
-    from inspector.spec.describe import spec_rows
     from inspector.formats.local import FOLDER_WEIGHTS
+    from inspector.spec.describe import spec_rows
     from inspector.vocab.tables import total
 
     nbytes = total(spec_rows(spec)) * DTYPE_BYTES[dtype]

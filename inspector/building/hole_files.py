@@ -13,8 +13,8 @@ import json
 import struct
 from pathlib import Path
 
-from inspector.spec.describe import parameter_shapes
 from inspector.formats.safetensors import DTYPE_BYTES
+from inspector.spec.describe import parameter_shapes
 from inspector.spec.schema import Spec
 
 

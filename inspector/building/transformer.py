@@ -20,10 +20,19 @@ import math
 import torch
 from torch import nn
 
-from inspector.building.layers import (ACTIVATION_FUNCTIONS, CONTAINERS, TransformerBlock,
-                                       make_module)
-from inspector.building.positions import (alibi_bias, allowed_keys, relative_buckets,
-                                          rotary_tables, sinusoid_table)
+from inspector.building.layers import (
+    ACTIVATION_FUNCTIONS,
+    CONTAINERS,
+    TransformerBlock,
+    make_module,
+)
+from inspector.building.positions import (
+    alibi_bias,
+    allowed_keys,
+    relative_buckets,
+    rotary_tables,
+    sinusoid_table,
+)
 from inspector.errors import UsageError
 from inspector.spec.describe import last_norm, module_entries
 from inspector.spec.schema import Spec

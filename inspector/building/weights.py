@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from inspector.vocab.canonical import parse
 from inspector.errors import CheckpointError, UsageError
 from inspector.formats.base import Checkpoint
+from inspector.spec.schema import Spec
+from inspector.vocab.canonical import parse
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.roles import Role
-from inspector.spec.schema import Spec
 
 MAX_PROBLEMS_SHOWN = 5
 
@@ -195,10 +195,10 @@ def load_into(model, source: str | Path | Checkpoint, layout: Layout | None = No
     headers, before any value is read); a tied unembedding is filled through the embedding. A
     model on the meta device is given CPU storage first.
     """
+    from inspector.building.transformer import materialize
     from inspector.checkpoint.check import check
     from inspector.checkpoint.tensor_rows import decouple
     from inspector.families import tie_from_files
-    from inspector.building.transformer import materialize
 
     spec: Spec = model.spec
     checkpoint = open_source(source)
@@ -253,9 +253,9 @@ def _fail(checkpoint: Checkpoint, spec: Spec, problems: list[str]) -> None:
 def load_model(source: str | Path, spec: Spec, dtype: torch.dtype = torch.float32):
     """Build `spec` and fill it from `source`, in eval mode (tied as the files are, where the
     family leaves the tie to them)."""
+    from inspector.building.transformer import build_model
     from inspector.checkpoint.tensor_rows import decouple
     from inspector.families import tie_from_files, tied_as_stored
-    from inspector.building.transformer import build_model
 
     checkpoint = open_source(source)
     if tie_from_files(spec):

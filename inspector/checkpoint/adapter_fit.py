@@ -48,8 +48,8 @@ def load_base(name: str) -> Base:
     """A base model: a folder (its checkpoint's headers, and config.json when it has one), or
     a shipped spec, a spec file or a config.json (inspector.spec.loading.load_spec)."""
     if Path(name).is_dir():
-        from inspector.families import family_of_layout
         from inspector.checkpoint.inspection import inspect_source
+        from inspector.families import family_of_layout
 
         found = inspect_source(name)
         layout = found.decoupled.layout

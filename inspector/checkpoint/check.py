@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from inspector.checkpoint.architecture import CHECK_SIDES, against_spec
-from inspector.spec.describe import spec_rows
 from inspector.checkpoint.tensor_rows import Decoupled
-from inspector.vocab.roles import Role
+from inspector.spec.describe import spec_rows
 from inspector.spec.schema import Spec
+from inspector.vocab.roles import Role
 from inspector.vocab.tables import (
     active_total,
     buffers,

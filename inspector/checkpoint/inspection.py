@@ -13,9 +13,9 @@ from inspector.checkpoint.tensor_rows import Decoupled, decouple
 from inspector.errors import SpecError
 from inspector.formats import open_checkpoint
 from inspector.formats.base import Checkpoint
-from inspector.vocab.rows import BUFFER, Row
 from inspector.spec.compare import size_differences
 from inspector.spec.schema import Spec
+from inspector.vocab.rows import BUFFER, Row
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inspector.checkpoint.tensor_rows import Decoupled, _rows
-from inspector.checkpoint.tensor_rows import INFERRED
+from inspector.checkpoint.tensor_rows import INFERRED, Decoupled, _rows
 from inspector.formats.base import Checkpoint
 from inspector.spec.reference import ReferenceSpec, is_tied, tensor_rows
 from inspector.vocab.layout import Layout

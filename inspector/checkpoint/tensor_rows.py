@@ -10,10 +10,6 @@ from dataclasses import dataclass, replace
 from functools import cache, partial
 from math import prod
 
-from inspector.vocab.canonical import parse
-from inspector.errors import CheckpointError
-from inspector.formats.base import Checkpoint, TensorInfo
-from inspector.vocab.layout import Layout, Rule
 from inspector.checkpoint.quantization import (
     Quantization,
     QuantizationError,
@@ -21,9 +17,13 @@ from inspector.checkpoint.quantization import (
     read_quantization,
     stored_view,
 )
+from inspector.errors import CheckpointError
+from inspector.formats.base import Checkpoint, TensorInfo
+from inspector.spec.schema import Spec
+from inspector.vocab.canonical import parse
+from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import BOOKKEEPING, BUFFER, LANGUAGE_MODEL, UNMAPPED, WEIGHT, Row
-from inspector.spec.schema import Spec
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from inspector.cli.options import SPEC_HELP, REVISION, hub_source, optional_spec, say, warn
+from inspector.cli.options import REVISION, SPEC_HELP, hub_source, optional_spec, say, warn
 
 OUT_PNG = click.option("--out", required=True, help="The .png to write.")
 

@@ -24,8 +24,8 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from inspector.vocab.canonical import MODULES, parse
 from inspector.families.base import Composite, Family
+from inspector.vocab.canonical import MODULES, parse
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.roles import Role
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inspector.vocab.canonical import parse
 from inspector.families.base import Family
+from inspector.vocab.canonical import parse
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.roles import Role
 

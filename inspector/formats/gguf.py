@@ -17,9 +17,9 @@ import os
 from pathlib import Path
 
 from inspector.errors import CheckpointError
+from inspector.files.guard import note_read
 from inspector.formats.base import TensorInfo
 from inspector.formats.gguf_bounds import Header, read_header, tensor_size, type_name
-from inspector.files.guard import note_read
 
 MAGIC = b"GGUF"
 

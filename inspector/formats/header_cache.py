@@ -34,10 +34,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from inspector.errors import CheckpointError
 from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
 from inspector.files.regular import BadFile, read_regular
 from inspector.formats.hub_info import BadRecord, checked
-from inspector.errors import CheckpointError
 from inspector.terminal import escape
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -162,7 +162,6 @@ def _drop(path: Path, where: str, why: str) -> None:
         print(f"inspector: warning: inspector's cache ({escape(str(root()))}) held a damaged"
               f" entry for {escape(where)} ({entry}: {escape(why)}): dropped, {then}",
               file=sys.stderr)
-    return None
 
 
 def _write(path: Path, data: bytes) -> None:

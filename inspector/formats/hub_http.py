@@ -203,7 +203,7 @@ def _fetch(answer: Answer, spend: Budget, label: str, url: str, headers: dict, k
                 if len(answer.body) >= keep:
                     return  # enough: the rest is left unread
             answer.ended = True
-    except BaseException as e:  # handed to the waiting thread, which names it
+    except BaseException as e:  # noqa: BLE001  (handed to the waiting thread, which names it)
         answer.error = e
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inspector.errors import CheckpointError
+from inspector.files.bounded_json import read_json
 from inspector.formats.base import TensorInfo
 from inspector.formats.safetensors import MAX_TENSORS
-from inspector.files.bounded_json import read_json
 
 
 def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tuple[list[TensorInfo], list[str]]:

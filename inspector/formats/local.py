@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from inspector.errors import CheckpointError
+from inspector.files.bounded_json import read_json
+from inspector.files.guard import note_read
+from inspector.files.regular import BadFile, require_regular
 from inspector.formats.base import Checkpoint, TensorInfo, first_bytes
 from inspector.formats.index import read_index
 from inspector.formats.safetensors import read_header
-from inspector.files.guard import note_read
-from inspector.files.bounded_json import read_json
-from inspector.files.regular import BadFile, require_regular
 
 PYTORCH_SUFFIXES = (".bin", ".pt", ".pth")
 

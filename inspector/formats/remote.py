@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from inspector.errors import CheckpointError
 from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
 from inspector.formats import header_cache
+from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.hub_env import hub_constants
 from inspector.formats.hub_http import get, hub_headers, raise_for_status, shown
 from inspector.formats.hub_info import fetch_info
-from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.index import check_shard, shard_names
 from inspector.formats.safetensors import MAX_HEADER_BYTES, header_length, parse_header
 

@@ -15,10 +15,10 @@ from math import prod
 from pathlib import Path
 
 from inspector.errors import CheckpointError
+from inspector.files.bounded_json import parse_json
+from inspector.files.guard import note_read
 from inspector.formats.base import TensorInfo
 from inspector.formats.dtypes import DTYPES
-from inspector.files.guard import note_read
-from inspector.files.bounded_json import parse_json
 
 # Same cap as the safetensors library: a larger header is refused before it is read.
 MAX_HEADER_BYTES = 100_000_000

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from inspector.checkpoint.inspection import Inspection
 from inspector.errors import one_line
-from inspector.vocab.rows import Row, expand
 from inspector.spec.schema import Spec
+from inspector.terminal import quoted, summarised
+from inspector.vocab.rows import Row, expand
 from inspector.vocab.tables import (
     active_parameters,
     bookkeeping,
@@ -27,7 +28,6 @@ from inspector.vocab.tables import (
     total,
     unmapped,
 )
-from inspector.terminal import quoted, summarised
 
 # `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
 INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
@@ -291,8 +291,8 @@ def scan_notes(document: dict) -> list[str]:
     if document.get("note"):
         return [f"\n{document['note']}"]
     if any(r["active"] is None and r["parameters"] for r in document["revisions"]):
-        return ["\nactive '-': a mixture of experts whose family inspector does not read per"
-                " expert."]
+        return [("\nactive '-': a mixture of experts whose family inspector does not read per"
+                " expert.")]
     return []
 
 

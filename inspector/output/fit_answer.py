@@ -85,8 +85,8 @@ def fit_text(doc: dict, fmt: str) -> str:
     if fmt in ("json", "csv"):
         return render(fit_rows(doc), fmt, COLUMNS, document=doc)
     head = summary([("model", doc["model"]),
-                    ("context", f"{doc['context']:,} tokens x batch {doc['batch']:,},"
-                                f" KV cache in {doc['kv_dtype']}"),
+                    ("context", (f"{doc['context']:,} tokens x batch {doc['batch']:,},"
+                                f" KV cache in {doc['kv_dtype']}")),
                     ("fits", doc["fits"])], fmt)
     return "\n".join([head, render(fit_rows(doc), fmt, COLUMNS), "",
                       fit_verdict(doc), doc["leaves_out"]])

@@ -13,12 +13,12 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from inspector.spec.describe import spec_rows
-from inspector.files.atomic import make_folder, write_atomically
 from inspector.errors import UsageError
-from inspector.vocab.roles import role_sort_key
-from inspector.spec.schema import Spec
+from inspector.files.atomic import make_folder, write_atomically
+from inspector.spec.describe import spec_rows
 from inspector.spec.loading import shipped_names
+from inspector.spec.schema import Spec
+from inspector.vocab.roles import role_sort_key
 from inspector.vocab.tables import UNMAPPED_ROLE, role_table, total
 
 ROLE_COLORS = {

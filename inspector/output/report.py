@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction
 
-from inspector.vocab import tables
 from inspector.checkpoint.check import check
 from inspector.checkpoint.inspection import Inspection, inspect_source
 from inspector.formats.dtypes import BY_NAME
 from inspector.output.answers import format_words, unmapped_note
 from inspector.output.markup import code_span, markdown_quoted, markdown_text
 from inspector.output.rendering import markdown
+from inspector.spec.schema import Spec
+from inspector.vocab import tables
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import LANGUAGE_MODEL
-from inspector.spec.schema import Spec
 from inspector.vocab.tables import buffers, name_pattern, role_table, total
 
 PROBLEMS_SHOWN = 20

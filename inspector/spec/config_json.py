@@ -6,9 +6,10 @@ from __future__ import annotations
 from inspector import families
 from inspector.errors import SpecError
 from inspector.families.base import Family
-from inspector.vocab.words import ACTIVATIONS, HF_ACTIVATIONS
 from inspector.spec.schema import BIAS_KINDS, Spec
 from inspector.spec.validation import spec_from_dict
+from inspector.vocab.words import ACTIVATIONS, HF_ACTIVATIONS
+
 
 def first_key(config_keys: str | tuple[str, ...]) -> str:
     return config_keys[0] if isinstance(config_keys, tuple) else config_keys

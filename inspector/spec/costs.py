@@ -40,8 +40,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from inspector.spec.describe import spec_rows
-from inspector.vocab.roles import Role
 from inspector.spec.schema import Spec
+from inspector.vocab.roles import Role
 from inspector.vocab.tables import active_total, total
 
 # (name, bits per value). fp16 and bf16 share a width, so one row serves both.

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from math import prod
 
+from inspector.spec.schema import Spec
 from inspector.vocab.canonical import expert_of, parse
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import Grouped, Repeated, Row, expand
-from inspector.spec.schema import Spec
 
 EMBEDDING, LINEAR, NORM = "embedding", "linear", "norm"
 # An image model's embedding is a convolution over patches (weight [d, channels, p, p]); its

@@ -11,7 +11,6 @@ number is right for them; --overhead adds what the user knows of their setup.
 from __future__ import annotations
 
 import re
-
 from typing import TYPE_CHECKING
 
 from inspector.errors import UsageError

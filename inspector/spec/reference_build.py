@@ -198,7 +198,9 @@ def _stored_sources(model, memory: dict, stored: dict) -> dict[str, list[str]]:
     for name, tensor in memory.items():
         try:
             reverted = revert_weight_conversion(model, {name: tensor})
-        except Exception:  # a many-to-one conversion needs its partners: named by its module
+        # transformers' conversions raise what they like when a many-to-one conversion lacks its
+        # partners: such a tensor is named by its module instead
+        except Exception:  # noqa: BLE001, S112
             continue
         for target in reverted:
             if target in stored:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-
 REQUIRED = object()
 
 # Which layers carry an additive bias. Missing keys mean "no bias".

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from inspector.checkpoint.tensor_rows import Decoupled
 from inspector.errors import UsageError
-from inspector.values import blocks as V
 from inspector.formats.base import TensorInfo
+from inspector.values import blocks as V
 from inspector.vocab.roles import Role
 from inspector.vocab.rows import Row
 

@@ -21,17 +21,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from inspector.values import engine
-
-from inspector.values import kernels
+from inspector.checkpoint.quantization import refuse_values
 from inspector.checkpoint.tensor_rows import Decoupled
 from inspector.errors import UsageError
 from inspector.values import blocks as V
+from inspector.values import engine, kernels
 from inspector.values.read_plan import Job, Target, plan
-from inspector.checkpoint.quantization import refuse_values
 from inspector.vocab.roles import role_sort_key
-from inspector.vocab.tables import (HEADS_UNKNOWN, TABLE_KEYS, head_order, layer_sort_key,
-                                    role_name, select)
+from inspector.vocab.tables import (
+    HEADS_UNKNOWN,
+    TABLE_KEYS,
+    head_order,
+    layer_sort_key,
+    role_name,
+    select,
+)
 
 STAT_COLUMNS = ("values", "mean", "std", "min", "max", "absmax", "l2", "zeros", "nan", "inf")
 

@@ -16,7 +16,13 @@ picture; sources: from a spec or a checkpoint, to a file.
 
 from inspector.output.diagram.model import Drawing, drawing, model_of_spec
 from inspector.output.diagram.sources import (
-    checkpoint_summary, figure, of_inspection, save, spec_summary, write)
+    checkpoint_summary,
+    figure,
+    of_inspection,
+    save,
+    spec_summary,
+    write,
+)
 from inspector.output.diagram.svg import svg
 
 __all__ = ["Drawing", "checkpoint_summary", "drawing", "figure", "model_of_spec",

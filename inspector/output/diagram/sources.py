@@ -6,13 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 from inspector.output.diagram.model import (
-    Drawing, boxes_of, drawing, model_of_shape, model_of_spec, shape_sizes)
+    Drawing,
+    boxes_of,
+    drawing,
+    model_of_shape,
+    model_of_spec,
+    shape_sizes,
+)
 from inspector.output.diagram.svg import svg
 from inspector.output.diagram.text import share
 from inspector.output.markup import xml_text
 from inspector.spec.schema import Spec
 from inspector.vocab.rows import LANGUAGE_MODEL, Row
 from inspector.vocab.tables import role_table
+
 
 def role_rows(rows: list[Row], whole: int, wrong: dict[str, list[str]]) -> str:
     """The role table under the picture: each role's parameters, share, and what is wrong. A
@@ -166,8 +173,8 @@ def save(d: Drawing, rows: list[Row], summary: list[tuple[str, str]], target) ->
     """Write a drawing whole or not at all: the picture alone (.svg) or the page (.html)."""
     from pathlib import Path
 
-    from inspector.files.atomic import make_folder, write_atomically
     from inspector.errors import UsageError
+    from inspector.files.atomic import make_folder, write_atomically
 
     target = Path(target)
     if target.suffix.lower() not in (".html", ".htm", ".svg"):

@@ -48,10 +48,15 @@ from inspector.checkpoint.quantization import refuse_values
 from inspector.errors import UsageError
 from inspector.spec.schema import Spec
 from inspector.values import engine
-from inspector.values.diff.document import (COLUMNS, METRICS, build_document,
-                                            structural_lines, summary_pairs, unrelated)
-from inspector.values.diff.pairing import (CHANGED, DTYPE, SAME, Entry, merge_pairs,
-                                           pair_up)
+from inspector.values.diff.document import (
+    COLUMNS,
+    METRICS,
+    build_document,
+    structural_lines,
+    summary_pairs,
+    unrelated,
+)
+from inspector.values.diff.pairing import CHANGED, DTYPE, SAME, Entry, merge_pairs, pair_up
 from inspector.values.diff.reading import Change, compare, compute
 from inspector.vocab.tables import TABLE_KEYS
 

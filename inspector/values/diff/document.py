@@ -9,7 +9,18 @@ import re
 from inspector.formats.base import TensorInfo
 from inspector.spec.compare import Difference
 from inspector.values.diff.pairing import (
-    CHANGED, COMPARED, DTYPE, ONLY_A, ONLY_B, SAME, SHAPE, TIED, TIED_A, TIED_B, Entry)
+    CHANGED,
+    COMPARED,
+    DTYPE,
+    ONLY_A,
+    ONLY_B,
+    SAME,
+    SHAPE,
+    TIED,
+    TIED_A,
+    TIED_B,
+    Entry,
+)
 from inspector.values.diff.reading import Change
 from inspector.vocab.roles import role_sort_key
 from inspector.vocab.rows import BUFFER, Row
@@ -272,8 +283,8 @@ def summary_pairs(doc: dict) -> list[tuple[str, object]]:
         if doc["in_both"]:
             other = [f"{len(doc[key]):,} of another {what}" for key, what in
                      (("shape_changes", "shape"), ("dtype_changes", "dtype")) if doc[key]]
-            pairs.append(("in both", "; ".join([f"{_count(doc['in_both'], 'stored tensor')} of"
-                                                " the same name (values not compared)", *other])))
+            pairs.append(("in both", "; ".join([(f"{_count(doc['in_both'], 'stored tensor')} of"
+                                                " the same name (values not compared)"), *other])))
         return pairs
     read = (f"{doc['tensors_compared']:,} stored tensors read from each side"
             f" ({doc['bytes_read']:,} bytes in all)")

@@ -9,7 +9,16 @@ import math
 import numpy as np
 
 from inspector.values.kernels.primitives import (
-    FAST, JIT, decode, fmax64, kernel_key, njit, one_run, sixteen_lanes, wide_vectors)
+    FAST,
+    JIT,
+    decode,
+    fmax64,
+    kernel_key,
+    njit,
+    one_run,
+    sixteen_lanes,
+    wide_vectors,
+)
 
 
 @njit(fastmath=FAST, inline="always", **JIT)

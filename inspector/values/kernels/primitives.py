@@ -63,6 +63,7 @@ def _without_scipy():
 with _without_scipy():
     from llvmlite import binding as llvm
     from llvmlite import ir
+
     # njit for stats.py and diff.py: numba is imported here only, after the cache folder is set
     from numba import njit, types  # noqa: F401
     from numba.core.registry import cpu_target

@@ -9,8 +9,22 @@ import math
 import numpy as np
 
 from inspector.values.kernels.primitives import (
-    FAST, JIT, decode, float_of_bits, fmax32, fmin32, kernel_key, njit, one_run, overload,
-    pair_bits, sixteen_lanes, types, value32, wide_vectors)
+    FAST,
+    JIT,
+    decode,
+    float_of_bits,
+    fmax32,
+    fmin32,
+    kernel_key,
+    njit,
+    one_run,
+    overload,
+    pair_bits,
+    sixteen_lanes,
+    types,
+    value32,
+    wide_vectors,
+)
 
 
 @njit(fastmath=FAST, inline="always", **JIT)
