@@ -84,3 +84,85 @@ def llama_matrices(root: Path, dtype: str = "float32") -> Path:
             tensors[f"model.layers.{i}.mlp.{name}.weight"] = x.to(getattr(torch, dtype))
     save_file(tensors, str(path))
     return path
+
+
+# config.json of moonshotai/Kimi-K2-Instruct: the keys transformers and inspector read (its
+# model_type is kimi_k2, for its remote code: transformers reads it as deepseek_v3), and its
+# FP8 quantization_config (128 x 128 blocks, a float32 `weight_scale_inv` per block).
+KIMI_K2_CONFIG = {
+    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
+    "vocab_size": 163840, "hidden_size": 7168, "intermediate_size": 18432,
+    "moe_intermediate_size": 2048, "num_hidden_layers": 61, "num_nextn_predict_layers": 0,
+    "num_attention_heads": 64, "num_key_value_heads": 64, "n_shared_experts": 1,
+    "n_routed_experts": 384, "routed_scaling_factor": 2.827, "kv_lora_rank": 512,
+    "q_lora_rank": 1536, "qk_rope_head_dim": 64, "v_head_dim": 128, "qk_nope_head_dim": 128,
+    "n_group": 1, "topk_group": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 1,
+    "norm_topk_prob": True, "hidden_act": "silu", "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-6, "rope_theta": 50000.0, "tie_word_embeddings": False,
+    "attention_bias": False, "torch_dtype": "bfloat16",
+    "rope_scaling": {"beta_fast": 1.0, "beta_slow": 1.0, "factor": 32.0, "mscale": 1.0,
+                     "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096,
+                     "type": "yarn"},
+    "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3",
+                            "quant_method": "fp8", "weight_block_size": [128, 128]},
+}
+
+
+def kimi_k2_tensors() -> dict[str, tuple[str, list[int]]]:
+    """Kimi-K2-Instruct's tensors as its 64 hub shards name and store them: every linear layer's
+    weight in F8_E4M3 with a float32 `weight_scale_inv` of one value per 128 x 128 block; the
+    embedding, the unembedding, the norms and the router in BF16, the router's score
+    correction bias in F32. 3 + 20 (the dense layer 0) + 60 x 2,326 = 139,583 tensors."""
+    c = KIMI_K2_CONFIG
+    d, heads, vocab = c["hidden_size"], c["num_attention_heads"], c["vocab_size"]
+    qk = c["qk_nope_head_dim"] + c["qk_rope_head_dim"]
+    out: dict[str, tuple[str, list[int]]] = {}
+
+    def fp8(name: str, rows: int, cols: int) -> None:
+        out[f"{name}.weight"] = ("F8_E4M3", [rows, cols])
+        out[f"{name}.weight_scale_inv"] = ("F32", [-(-rows // 128), -(-cols // 128)])
+
+    def mlp(prefix: str, width: int) -> None:
+        fp8(f"{prefix}.gate_proj", width, d)
+        fp8(f"{prefix}.up_proj", width, d)
+        fp8(f"{prefix}.down_proj", d, width)
+
+    out["model.embed_tokens.weight"] = ("BF16", [vocab, d])
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        out[f"{p}.input_layernorm.weight"] = ("BF16", [d])
+        fp8(f"{p}.self_attn.q_a_proj", c["q_lora_rank"], d)
+        out[f"{p}.self_attn.q_a_layernorm.weight"] = ("BF16", [c["q_lora_rank"]])
+        fp8(f"{p}.self_attn.q_b_proj", heads * qk, c["q_lora_rank"])
+        fp8(f"{p}.self_attn.kv_a_proj_with_mqa", c["kv_lora_rank"] + c["qk_rope_head_dim"], d)
+        out[f"{p}.self_attn.kv_a_layernorm.weight"] = ("BF16", [c["kv_lora_rank"]])
+        fp8(f"{p}.self_attn.kv_b_proj",
+            heads * (c["qk_nope_head_dim"] + c["v_head_dim"]), c["kv_lora_rank"])
+        fp8(f"{p}.self_attn.o_proj", d, heads * c["v_head_dim"])
+        out[f"{p}.post_attention_layernorm.weight"] = ("BF16", [d])
+        if i < c["first_k_dense_replace"]:
+            mlp(f"{p}.mlp", c["intermediate_size"])
+            continue
+        out[f"{p}.mlp.gate.weight"] = ("BF16", [c["n_routed_experts"], d])
+        out[f"{p}.mlp.gate.e_score_correction_bias"] = ("F32", [c["n_routed_experts"]])
+        for e in range(c["n_routed_experts"]):
+            mlp(f"{p}.mlp.experts.{e}", c["moe_intermediate_size"])
+        mlp(f"{p}.mlp.shared_experts", c["moe_intermediate_size"] * c["n_shared_experts"])
+    out["model.norm.weight"] = ("BF16", [d])
+    out["lm_head.weight"] = ("BF16", [vocab, d])
+    return out
+
+
+def kimi_k2_fp8(root: Path, shards: int = 64) -> Path:
+    """Kimi-K2-Instruct's hub layout as a hole checkpoint: 64 shards cut by size, the index,
+    and its config.json (issue 20's measure of the header path at 140,000 tensors)."""
+    import json
+
+    from inspector.building.hole_files import write_hole_shards
+
+    folder = root / "kimi-k2-fp8"
+    if (folder / "model.safetensors.index.json").is_file():
+        return folder
+    write_hole_shards(folder, kimi_k2_tensors(), shards)
+    (folder / "config.json").write_text(json.dumps(KIMI_K2_CONFIG, indent=2))
+    return folder

@@ -81,20 +81,27 @@ def write_hole_checkpoint(folder: Path, spec: Spec, dtype: str = "BF16", shards:
                           layout_name: str | None = None) -> Path:
     """A hole checkpoint of `spec` in `folder`: model.safetensors, or `shards` files of about
     equal size plus model.safetensors.index.json, named as transformers names them."""
+    shapes = stored_shapes(spec, layout_name)
+    return write_hole_shards(folder, {name: (dtype, shape) for name, shape in shapes.items()},
+                             shards)
+
+
+def write_hole_shards(folder: Path, tensors: dict[str, tuple[str, list[int]]],
+                      shards: int = 1) -> Path:
+    """`tensors` (name -> (dtype, shape)) as model.safetensors, or as `shards` files of about
+    equal size plus model.safetensors.index.json, named as transformers names them."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    shapes = stored_shapes(spec, layout_name)
     if shards == 1:
-        write_hole_safetensors(folder / "model.safetensors",
-                               {name: (dtype, shape) for name, shape in shapes.items()})
+        write_hole_safetensors(folder / "model.safetensors", tensors)
         return folder
-    sizes = {name: _nbytes(dtype, shape) for name, shape in shapes.items()}
+    sizes = {name: _nbytes(dtype, shape) for name, (dtype, shape) in tensors.items()}
     total = sum(sizes.values())
     groups: list[dict[str, tuple[str, list[int]]]] = [{} for _ in range(shards)]
     done = 0
-    for name, shape in shapes.items():
+    for name, entry in tensors.items():
         # Cut in tensor order where the running total crosses each 1/shards of the whole.
-        groups[min(shards - 1, done * shards // total)][name] = (dtype, shape)
+        groups[min(shards - 1, done * shards // total)][name] = entry
         done += sizes[name]
     groups = [g for g in groups if g]  # more shards asked than tensors to fill them
     weight_map = {}
