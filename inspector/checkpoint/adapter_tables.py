@@ -65,12 +65,10 @@ def _tensor_rows(t: AdapterTensor, layout: Layout | None, spec: Spec | None,
     if found is None or found[0].is_buffer:
         return [AdapterRow(t.info.name, t.part, *_inferred(t.module), t.info.numel)]
     if t.part in COPIES:  # the base tensor itself: cut as the base's own would be
-        from dataclasses import replace
-
         from inspector.checkpoint.tensor_rows import _rows  # the base's own reading of that tensor
 
         return [AdapterRow(t.info.name, t.part, r.role, r.layer, r.numel, r.canonical)
-                for r in _rows(replace(t.info, name=t.module), layout, spec)]
+                for r in _rows(t.info._replace(name=t.module), layout, spec)]
     rule, layer = found
     targets, sizes = _cut(rule, layer, outputs, spec)
     if t.part == LORA_A:  # every part reads all of A

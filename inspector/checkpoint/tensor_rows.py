@@ -131,7 +131,7 @@ def _logical(tensor: TensorInfo, view: Stored) -> TensorInfo:
     """The tensor as the unquantized model names and shapes it (what layouts match)."""
     if view.name == tensor.name and view.shape == tuple(tensor.shape):
         return tensor
-    return replace(tensor, name=view.name, shape=view.shape)
+    return tensor._replace(name=view.name, shape=view.shape)
 
 
 def _packed_rows(tensor: TensorInfo, view: Stored, layout: Layout, spec: Spec | None,
@@ -140,7 +140,7 @@ def _packed_rows(tensor: TensorInfo, view: Stored, layout: Layout, spec: Spec | 
     elements and bytes shared among the parts by their logical sizes."""
     logical = _logical(tensor, view)
     if len(view.shape) == 1 and described:  # bitsandbytes 4-bit: flat in the file
-        logical = replace(logical, shape=_described_shape(view, layout, described) or view.shape)
+        logical = logical._replace(shape=_described_shape(view, layout, described) or view.shape)
     rows = _rows(logical, layout, spec, offset)
     whole = prod(logical.shape) or 1
     return [replace(r, tensor=tensor.name, stored=tensor.numel * r.numel // whole) for r in rows]
@@ -239,10 +239,10 @@ def _component_rows(composite, tensor: TensorInfo, layout: Layout,
         return _rows(tensor, INFERRED, spec)
     rest = tensor.name[len(part.prefix):]
     if part.text_as is not None:
-        rows = _rows(replace(tensor, name=part.text_as + rest), layout, spec, offset)
+        rows = _rows(tensor._replace(name=part.text_as + rest), layout, spec, offset)
     elif part.layout is not None and part.layout.match(rest) is not None:
         rows = [replace(r, canonical=f"{part.component}.{r.canonical}")
-                for r in _rows(replace(tensor, name=rest), part.layout, None)]
+                for r in _rows(tensor._replace(name=rest), part.layout, None)]
     else:
         rows = _rows(tensor, INFERRED, None)
     return [replace(r, tensor=tensor.name, component=part.component) for r in rows]
@@ -298,7 +298,7 @@ def _parts(tensor: TensorInfo, rule: Rule, layer: int | None, spec: Spec | None)
         if not n:  # no axis of experts to read it by: the tensor whole, under no rule
             return [Row(tensor.name, None, layer, UNMAPPED, tensor.shape, dtype=tensor.dtype,
                         nbytes=tensor.nbytes)]
-        each = replace(tensor, shape=tuple(tensor.shape[1:]), nbytes=tensor.nbytes // (n or 1))
+        each = tensor._replace(shape=tuple(tensor.shape[1:]), nbytes=tensor.nbytes // (n or 1))
         return [replace(row, tensor=tensor.name)
                 for e in range(n) for row in _parts_of_one(each, one, layer, spec, e)]
     return _parts_of_one(tensor, rule, layer, spec, rule.expert_in(tensor.name))

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
+from typing import NamedTuple
 
 from inspector.errors import CheckpointError
 from inspector.files.guard import note_read
 
 
-@dataclass(frozen=True)
-class TensorInfo:
+class TensorInfo(NamedTuple):
+    """One stored tensor's header. A named tuple, not a dataclass: a header may hold 150,000 of
+    them and a tuple is made 5x as fast (its `_replace` is dataclasses.replace)."""
     name: str
     dtype: str  # safetensors' names (F32, F16, BF16, I64, ...) or GGUF's (Q4_1, Q8_0, ...)
     shape: tuple[int, ...]  # PyTorch order (GGUF's reversed dims are turned around by its reader)

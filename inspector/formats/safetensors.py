@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import reprlib
 import struct
-from math import prod
+from operator import itemgetter
 from pathlib import Path
 
 from inspector.errors import CheckpointError
@@ -83,32 +83,55 @@ def parse_header(path: str, raw: bytes, size: int) -> tuple[list[TensorInfo], di
         raise CheckpointError(path, f"header holds {len(header):,} tensors, more than the"
                                     f" {MAX_TENSORS:,} read")
     data_start = 8 + len(raw)
-    tensors = [_tensor(path, name, entry, data_start) for name, entry in header.items()]
+    tensors = _tensors(path, header, data_start)
     _check_offsets(path, tensors, size - data_start, data_start)
     return tensors, metadata
 
 
-def _tensor(path: str, name: str, entry: object, data_start: int) -> TensorInfo:
-    # The checks below run once per tensor of a header that may hold MAX_TENSORS: types are
-    # compared with `type(...) is` and sets of types (C loops), and the slow path that words the
-    # message runs only for an entry that fails them.
+def _tensors(path: str, header: dict, data_start: int) -> list[TensorInfo]:
+    """Each entry checked and made a TensorInfo, in one loop with no call per tensor (a header
+    may hold MAX_TENSORS): types compared with `is`, every count of every entry checked at once
+    at the end (a C loop), and the slow path that words the message run only for an entry that
+    fails them."""
+    tensors: list[TensorInfo] = []
+    append, counts = tensors.append, []
+    extend = counts.extend
+    new, width_of = tuple.__new__, DTYPE_BYTES.get
     try:
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        width = DTYPE_BYTES[dtype]
-        begin, end = offsets
-        well_formed = (type(shape) is list and type(offsets) is list and _is_text(name)
-                       and _counts(shape + offsets) and begin <= end)
+        for name, entry in header.items():
+            dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+            width = width_of(dtype)
+            if (width is None or type(shape) is not list or type(offsets) is not list
+                    or len(offsets) != 2):
+                _refuse_entry(path, name, entry)
+            extend(shape)
+            extend(offsets)
+            begin, end = offsets
+            expected = width
+            for d in shape:
+                expected *= d
+            if end - begin != expected:
+                _refuse_size(path, name, entry, dtype, shape, begin, end, expected)
+            append(new(TensorInfo, (name, dtype, tuple(shape), expected, path, data_start + begin,
+                                    None)))
     except (TypeError, KeyError, ValueError):
-        well_formed = False
-    if not well_formed:
         _refuse_entry(path, name, entry)
-    expected = prod(shape) * width
-    if end - begin != expected:
-        raise CheckpointError(path, f"tensor '{name}': {dtype} {reprlib.repr(shape)} needs"
-                                    f" {_count(expected)} bytes but data_offsets span"
-                                    f" {_count(end - begin)}")
-    return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), nbytes=expected, file=path,
-                      offset=data_start + begin)
+    if not _counts(counts) or not _is_text("".join(header)):
+        for name, entry in header.items():  # find the first entry at fault, and say why
+            if not (_is_text(name) and _counts(entry["shape"] + entry["data_offsets"])):
+                _refuse_entry(path, name, entry)
+    return tensors
+
+
+def _refuse_size(path: str, name: str, entry: dict, dtype: str, shape: list, begin: int,
+                 end: int, expected: int) -> None:
+    """A tensor whose data_offsets do not span its dtype and shape (after its counts are checked:
+    a negative or non-integer count is said as such first)."""
+    if not (_is_text(name) and _counts(shape + entry["data_offsets"])) or begin > end:
+        _refuse_entry(path, name, entry)
+    raise CheckpointError(path, f"tensor '{name}': {dtype} {reprlib.repr(shape)} needs"
+                                f" {_count(expected)} bytes but data_offsets span"
+                                f" {_count(end - begin)}")
 
 
 def _counts(values: list) -> bool:
@@ -156,9 +179,12 @@ def _is_count(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < MAX_COUNT
 
 
+_BY_OFFSET = itemgetter(5, 3)  # TensorInfo's (offset, nbytes), compared in C
+
+
 def _check_offsets(path: str, tensors: list[TensorInfo], data_len: int, data_start: int) -> None:
     position = 0
-    for t in sorted(tensors, key=lambda t: (t.offset, t.nbytes)):
+    for t in sorted(tensors, key=_BY_OFFSET):
         begin = t.offset - data_start
         if begin < position:
             raise CheckpointError(path, f"tensor '{t.name}': data_offsets overlap the tensor"
