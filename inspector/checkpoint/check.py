@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from inspector.checkpoint.architecture import CHECK_SIDES, against_spec
 from inspector.checkpoint.tensor_rows import Decoupled
-from inspector.spec.describe import spec_rows
+from inspector.spec.describe import spec_row_groups
 from inspector.spec.schema import Spec
 from inspector.vocab.roles import Role
+from inspector.vocab.rows import Grouped, Repeated, Row, expand
 from inspector.vocab.tables import (
     active_total,
     buffers,
@@ -32,27 +33,13 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
     spec = tied_as_stored(spec, decoupled.tied)  # where the family leaves the tie to the files
     # A spec describes a language model: a multimodal checkpoint's other components (vision
     # tower, projector, a multi-token-prediction layer) are listed, not checked.
-    expected_rows = spec_rows(spec)
-    actual_rows = [r for r in decoupled.rows if r.in_language_model]
-    problems: list[str] = []
-    bad_roles: set[str] = set()
-
-    expected = {r.canonical: r for r in expected_rows}
-    actual = {r.canonical: r for r in actual_rows if r.canonical}
-    for name, want in expected.items():
-        got = actual.get(name)
-        if got is None:
-            problems.append(f"{name} ({want.role.value}): missing, expected {_shape(want.shape)}")
-            bad_roles.add(want.role.value)
-        elif got.shape != want.shape:
-            problems.append(f"{name} ({want.role.value}): expected {_shape(want.shape)}, found"
-                            f" {_shape(got.shape)} in '{got.tensor}'")
-            bad_roles.add(want.role.value)
-    for name, got in actual.items():
-        if name not in expected:
-            problems.append(f"{name} ({got.role.value}): '{got.tensor}' {_shape(got.shape)}"
-                            " is not in the spec")
-            bad_roles.add(got.role.value)
+    # (a layer's routed experts held once on both sides, inspector.vocab.rows.Repeated: every
+    # sum below takes them with their multiplicity)
+    expected_rows = spec_row_groups(spec)
+    actual_rows = language_model(decoupled.held)
+    problems = tensor_problems(expected_rows, actual_rows)
+    bad_roles = {role for role, _ in problems}
+    problems = [line for _, line in problems]
     for name in unmapped(actual_rows):
         problems.append(f"'{name}': no layout rule recognises this tensor")
     # The cause first: what differs in the architecture, then the tensors it changes.
@@ -73,7 +60,7 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
                       "actual": got["parameters"] if got else 0,
                       "tied_to": (want or got)["tied_to"],
                       "ok": same})
-    unchecked = [r for r in decoupled.rows if not r.in_language_model]
+    unchecked = Grouped(r for r in decoupled.held if not _in_language_model(r))
     expected_total, actual_total = total(expected_rows), total(actual_rows)
     ok = not problems and all(r["ok"] for r in roles) and expected_total == actual_total
     return {
@@ -89,3 +76,53 @@ def check(spec: Spec, decoupled: Decoupled) -> dict:
         "problems": problems,
         **({"unchecked": component_table(unchecked)} if unchecked else {}),
     }
+
+
+def _in_language_model(held: Row | Repeated) -> bool:
+    return (held.rows[0] if isinstance(held, Repeated) else held).in_language_model
+
+
+def language_model(held: list) -> Grouped:
+    """The rows (a Repeated whole: its rows are one tensor's, of one component) of the language
+    model: what a spec describes."""
+    return Grouped(r for r in held if _in_language_model(r))
+
+
+def tensor_problems(expected_rows: Grouped, actual_rows: Grouped) -> list[tuple[str, str]]:
+    """(role, line) for each canonical tensor missing, of another shape, or not in the spec.
+    Where both sides hold the same experts alike (the same names and shapes of a first expert,
+    the same numbers) there is nothing to say of them, and the rest is compared name by name;
+    else every row of both is."""
+    if _held_alike(expected_rows, actual_rows):
+        expected_rows = [r for r in expected_rows if not isinstance(r, Repeated)]
+        actual_rows = [r for r in actual_rows if not isinstance(r, Repeated)]
+    else:
+        expected_rows, actual_rows = expand(expected_rows), expand(actual_rows)
+    problems: list[tuple[str, str]] = []
+    expected = {r.canonical: r for r in expected_rows}
+    actual = {r.canonical: r for r in actual_rows if r.canonical}
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got is None:
+            line = f"{name} ({want.role.value}): missing, expected {_shape(want.shape)}"
+        elif got.shape != want.shape:
+            line = (f"{name} ({want.role.value}): expected {_shape(want.shape)}, found"
+                    f" {_shape(got.shape)} in '{got.tensor}'")
+        else:
+            continue
+        problems.append((want.role.value, line))
+    for name, got in actual.items():
+        if name not in expected:
+            line = f"{name} ({got.role.value}): '{got.tensor}' {_shape(got.shape)} is not in the spec"
+            problems.append((got.role.value, line))
+    return problems
+
+
+def _held_alike(expected_rows: Grouped, actual_rows: Grouped) -> bool:
+    """Whether the experts held once on each side expand to the same canonical names and shapes
+    (a spec holds a layer's experts in one Repeated, a checkpoint one per stored template)."""
+    def experts(rows) -> dict[str, tuple]:
+        return {r.canonical: (r.shape, held.first, held.count) for held in rows
+                if isinstance(held, Repeated) for r in held.rows if r.canonical}
+
+    return experts(expected_rows) == experts(actual_rows)

@@ -22,14 +22,14 @@ PACKED = ("packed quantized weights: the hub counts their stored elements, inspe
           " they hold (the unquantized model's parameters)")
 
 
-def reconcile(checkpoint: Checkpoint, rows: list[Row], parameters: int) -> dict | None:
+def reconcile(checkpoint: Checkpoint, decoupled, parameters: int) -> dict | None:
     """{"total", "dtypes", "parameters", "difference", "causes": [...], "unexplained"} or None
-    when the checkpoint carries no hub count."""
+    when the checkpoint carries no hub count. `decoupled`: its rows (read only when it does)."""
     hub = (checkpoint.origin or {}).get("safetensors")
     if not hub or not isinstance(hub.get("total"), int):
         return None
     by_tensor: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
+    for row in decoupled.rows:
         by_tensor[row.tensor].append(row)
     causes: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for tensor in checkpoint.tensors:

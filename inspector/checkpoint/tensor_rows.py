@@ -7,9 +7,19 @@ that repeats the embedding's storage and is marked so that totals add it once.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from math import prod
 
+from inspector.checkpoint.expert_groups import (
+    LogicalTensors,
+    Placed,
+    each_block,
+    expert_groups,
+    held_once,
+    held_rows,
+    in_order,
+    singles_in_order,
+)
 from inspector.checkpoint.quantization import (
     Quantization,
     QuantizationError,
@@ -23,22 +33,38 @@ from inspector.spec.schema import Spec
 from inspector.vocab.canonical import parse
 from inspector.vocab.layout import Layout, Rule
 from inspector.vocab.roles import Role
-from inspector.vocab.rows import BOOKKEEPING, BUFFER, LANGUAGE_MODEL, UNMAPPED, WEIGHT, Row
+from inspector.vocab.rows import (
+    BOOKKEEPING,
+    BUFFER,
+    LANGUAGE_MODEL,
+    UNMAPPED,
+    WEIGHT,
+    Repeated,
+    Row,
+)
 
 
 @dataclass
 class Decoupled:
     checkpoint: Checkpoint
     layout: Layout  # INFERRED when no family's layout recognises it
-    rows: list[Row]
+    # The rows; a Grouped list (inspector.vocab.rows) where a layer's experts are held once
+    # (inspector.checkpoint.expert_groups): what sums read. `rows` has every row.
+    held: list
     tied: bool  # the unembedding is the embedding's storage
     tied_copy: bool = False  # the file also stores the tied unembedding: a copy, counted once
     quantization: Quantization | None = None  # how its weights are packed, if they are
+    placed: list[Placed] | None = None  # where `held` came from, to expand it in tensor order
 
     @property
     def inferred(self) -> bool:
         """Roles come from generic name patterns, not from a family's layout."""
         return self.layout is INFERRED
+
+    @cached_property
+    def rows(self) -> list[Row]:
+        """Every row, in the order of the tensors (a table by tensor, values, reports)."""
+        return self.held if self.placed is None else in_order(self.placed)
 
 
 # The layout of a checkpoint no family's layout recognises: it has no rules, and its tensors'
@@ -48,38 +74,46 @@ INFERRED = Layout(name="inferred", rules=())
 
 def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
              tied_default: bool = True, spec: Spec | None = None,
-             config_ties: bool = False) -> Decoupled:
+             config_ties: bool = False, grouped: bool = True) -> Decoupled:
     """`tied_default`: whether a decoder with no unembedding tensor ties it to the embedding
     (true for GPT-2 and for whatever config.json says `tie_word_embeddings`). `spec` (config.json
     read as one, or a --spec) gives the sizes of a fused tensor's unequal parts (a grouped-query
     qkv). `config_ties`: the checkpoint's own config.json ties the embeddings, so a stored
     unembedding is a copy that transformers ties on loading: counted once, as transformers
-    counts it."""
+    counts it. `grouped`: a layer's alike experts read once (expert_groups); False reads every
+    tensor (what the grouped reading is tested against)."""
     from inspector.families import checkpoint_layout, composite_of
     from inspector.families import get as family
 
+    tensors = checkpoint.tensors
     quantization = _quantization(checkpoint)
     composite = composite_of(checkpoint.config)
     if composite is not None and layout is None:  # its language model is read by its family
         layout = family(composite.text_family).hub_layout
-    views = {t.name: stored_view(t, quantization) for t in checkpoint.tensors} \
-        if quantization else {}
+    groups = expert_groups(tensors) if grouped else []
+    # Read one by one: every tensor but the third and later experts of a group.
+    later = {i for g in groups for i in g.members[2:]}
+    read = [i for i in range(len(tensors)) if i not in later] if later else range(len(tensors))
+    views = {i: stored_view(tensors[i], quantization) for i in read} if quantization else {}
     # The spec's shapes, for bitsandbytes' 4-bit weights, stored flat.
-    described = _described_shapes(spec) if quantization and spec is not None else {}
-    logical = [_logical(t, views[t.name]) for t in checkpoint.tensors
-               if not views[t.name].bookkeeping] if quantization else None
+    # (made when the first such weight is met: the rows of every module of the spec)
+    described = cache(partial(_described_shapes, spec)) if quantization and spec is not None \
+        else None
+    logical = LogicalTensors(tensors, views, groups, quantization, _logical) \
+        if quantization else None
     layout = layout or checkpoint_layout(checkpoint, spec.family if spec else None,
                                          tensors=logical) or INFERRED
     offset = _decoder_offset(checkpoint, layout, spec)
-    read = _rows if composite is None else partial(_component_rows, composite)
-    rows: list[Row] = []
+    rows_of = _rows if composite is None else partial(_component_rows, composite)
+    placed: list[Placed] = []
+    read_rows: dict[int, list[Row]] = {}
     first_role_of_storage: dict[object, Role] = {}
     served: dict[str, list[Row]] = {}  # a quantized weight's name -> its rows (its bookkeeping's)
-    for tensor in checkpoint.tensors:
-        view = views.get(tensor.name)
+    for i in read:
+        tensor, view = tensors[i], views.get(i)
         if view is not None and view.bookkeeping:
             continue  # after the weights: listed under the roles of the weight it serves
-        parts = read(tensor, layout, spec, offset) if view is None or not view.packed \
+        parts = rows_of(tensor, layout, spec, offset) if view is None or not view.packed \
             else _packed_rows(tensor, view, layout, spec, described, offset)
         if quantization:  # (a header of 150,000 unquantized tensors keeps no such map)
             served[parts[0].canonical or tensor.name] = parts
@@ -87,31 +121,43 @@ def decouple(checkpoint: Checkpoint, layout: Layout | None = None,
         if tensor.storage is not None and parts[0].role is not None:
             tied_to = first_role_of_storage.setdefault(tensor.storage, parts[0].role)
             tied_to = tied_to if tied_to != parts[0].role else None
-        rows.extend(replace(p, tied_to=tied_to) if tied_to else p for p in parts)
+        read_rows[i] = [replace(p, tied_to=tied_to) for p in parts] if tied_to else parts
     if quantization:
-        rows += [row for tensor in checkpoint.tensors if views[tensor.name].bookkeeping
-                 for row in _bookkeeping_rows(tensor, views[tensor.name].name, layout, served)]
-    rows = _extra_layers(rows, checkpoint.config, spec)
+        for i in read:
+            if views[i].bookkeeping:
+                read_rows[i] = _bookkeeping_rows(tensors[i], views[i].name, layout, served)
+    kind_of = (lambda i: int(views[i].bookkeeping)) if quantization else (lambda i: 0)  # (the
+    # first and second of a group are read: views has them)
+    for group in groups:
+        first, second = group.members[:2]
+        held = held_once(group, read_rows.pop(first), read_rows.pop(second))
+        if held is None:  # its reading depends on the expert number: read one by one
+            return decouple(checkpoint, layout, tied_default, spec, config_ties, grouped=False)
+        placed.append(Placed((kind_of(first), first), held, group.members))
+    placed += [Placed((kind_of(i), i), rows) for i, rows in read_rows.items()]
+    placed = _extra_layers(placed, checkpoint.config, spec)
     tied_copy = False
     if config_ties:
-        rows, tied_copy = _tie_copies(rows)
-    tied = any(r.role == Role.UNEMBEDDING and r.tied_to == Role.EMBEDDING for r in rows)
+        placed, tied_copy = _tie_copies(placed)
+    singles = singles_in_order(placed)
+    tied = any(r.role == Role.UNEMBEDDING and r.tied_to == Role.EMBEDDING for r in singles)
     # (an encoder's spec says a layout that can hold an lm_head holds none: T5's encoder alone)
     has_unembedding = (layout.has_lm_head and (spec is None or spec.has_unembedding)) or (
         spec is not None and spec.mlm_head)
-    stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in rows)  # (its bias
+    stored = any(r.role == Role.UNEMBEDDING and r.kind == WEIGHT for r in singles)  # (its bias
     # may be stored alone: BERT's MLM decoder)
     if has_unembedding and tied_default and not stored:
-        embedding = next((r for r in rows if r.role == Role.EMBEDDING and r.in_language_model),
+        embedding = next((r for r in singles if r.role == Role.EMBEDDING and r.in_language_model),
                          None)
         if embedding is not None:
-            rows.append(Row(embedding.tensor, Role.UNEMBEDDING, None, embedding.kind,
-                            embedding.shape,
-                            canonical="" if layout is INFERRED else "unembed.weight",
-                            dtype=embedding.dtype, nbytes=embedding.nbytes,
-                            tied_to=Role.EMBEDDING, component=embedding.component))
+            placed.append(Placed((2, 0), [Row(
+                embedding.tensor, Role.UNEMBEDDING, None, embedding.kind, embedding.shape,
+                canonical="" if layout is INFERRED else "unembed.weight", dtype=embedding.dtype,
+                nbytes=embedding.nbytes, tied_to=Role.EMBEDDING, component=embedding.component)]))
             tied = True
-    return Decoupled(checkpoint, layout, rows, tied, tied_copy, quantization)
+    if not groups:
+        return Decoupled(checkpoint, layout, in_order(placed), tied, tied_copy, quantization)
+    return Decoupled(checkpoint, layout, held_rows(placed), tied, tied_copy, quantization, placed)
 
 
 def _described_shapes(spec: Spec) -> dict:
@@ -135,12 +181,14 @@ def _logical(tensor: TensorInfo, view: Stored) -> TensorInfo:
 
 
 def _packed_rows(tensor: TensorInfo, view: Stored, layout: Layout, spec: Spec | None,
-                 described: dict, offset: int = 0) -> list[Row]:
+                 described, offset: int = 0) -> list[Row]:
     """The rows of a packed weight: its logical shape (cut where it is fused), its stored
-    elements and bytes shared among the parts by their logical sizes."""
+    elements and bytes shared among the parts by their logical sizes. `described()`: the
+    spec's shapes by canonical name (None: no spec)."""
     logical = _logical(tensor, view)
-    if len(view.shape) == 1 and described:  # bitsandbytes 4-bit: flat in the file
-        logical = logical._replace(shape=_described_shape(view, layout, described) or view.shape)
+    shapes = described() if len(view.shape) == 1 and described is not None else None
+    if shapes:  # bitsandbytes 4-bit: flat in the file
+        logical = logical._replace(shape=_described_shape(view, layout, shapes) or view.shape)
     rows = _rows(logical, layout, spec, offset)
     whole = prod(logical.shape) or 1
     return [replace(r, tensor=tensor.name, stored=tensor.numel * r.numel // whole) for r in rows]
@@ -167,7 +215,10 @@ def _bookkeeping_rows(tensor: TensorInfo, serves: str, layout: Layout,
     found = layout.match(serves) if layout.rules else None
     canonical = ""
     if found is not None and not found[0].is_buffer:
-        canonical = found[0].targets[0].replace("{i}", str(found[1]))
+        rule = found[0]
+        canonical = rule.targets[0].replace("{i}", str(found[1]))
+        if "{e}" in canonical:  # one expert's weight, or (a layer's experts in one tensor) all
+            canonical = canonical.replace("{e}", str(0 if rule.experts else rule.expert_in(serves)))
     weight_rows = served.get(canonical) or served.get(serves) or []
     whole = sum(r.numel for r in weight_rows)
     if not whole:
@@ -176,9 +227,9 @@ def _bookkeeping_rows(tensor: TensorInfo, serves: str, layout: Layout,
     if len(weight_rows) == 1:
         r = weight_rows[0]
         return [Row(tensor.name, r.role, r.layer, BOOKKEEPING, tensor.shape, dtype=tensor.dtype,
-                    nbytes=tensor.nbytes)]
+                    nbytes=tensor.nbytes, expert=r.expert)]
     return [Row(tensor.name, r.role, r.layer, BOOKKEEPING, (tensor.numel * r.numel // whole,),
-                dtype=tensor.dtype, nbytes=tensor.nbytes * r.numel // whole)
+                dtype=tensor.dtype, nbytes=tensor.nbytes * r.numel // whole, expert=r.expert)
             for r in weight_rows]
 
 
@@ -195,18 +246,21 @@ def _decoder_offset(checkpoint: Checkpoint, layout: Layout, spec: Spec | None) -
     return max(encoder) + 1 if encoder else 0
 
 
-def _tie_copies(rows: list[Row]) -> tuple[list[Row], bool]:
+def _tie_copies(placed: list[Placed]) -> tuple[list[Placed], bool]:
     """A stored unembedding weight of the embedding's shape, in a model whose config ties them,
     marked as the embedding seen again."""
-    embedding = next((r for r in rows if r.role == Role.EMBEDDING and r.kind == "weight"
-                      and r.in_language_model), None)
-    out, copied = [], False
-    for row in rows:
+    embedding = next((r for r in singles_in_order(placed) if r.role == Role.EMBEDDING
+                      and r.kind == "weight" and r.in_language_model), None)
+    copied = False
+
+    def marked(row: Row) -> Row:
+        nonlocal copied
         if (embedding is not None and row.role == Role.UNEMBEDDING and row.kind == "weight"
                 and row.tied_to is None and row.shape == embedding.shape):
             row, copied = replace(row, tied_to=Role.EMBEDDING), True
-        out.append(row)
-    return out, copied
+        return row
+
+    return each_block(placed, marked), copied
 
 
 def _rows(tensor: TensorInfo, layout: Layout, spec: Spec | None, offset: int = 0) -> list[Row]:
@@ -248,7 +302,8 @@ def _component_rows(composite, tensor: TensorInfo, layout: Layout,
     return [replace(r, tensor=tensor.name, component=part.component) for r in rows]
 
 
-def _extra_layers(rows: list[Row], config: dict | None, spec: Spec | None) -> list[Row]:
+def _extra_layers(placed: list[Placed], config: dict | None, spec: Spec | None
+                  ) -> list[Placed]:
     """Where the family stores layers past the config's n_layers as a component of their own
     (a multi-token-prediction layer), every row under its component: those layers', and the
     language model's."""
@@ -256,12 +311,15 @@ def _extra_layers(rows: list[Row], config: dict | None, spec: Spec | None) -> li
 
     family = by_model_type((config or {}).get("model_type"))
     if family is None or family.extra_layers is None or spec is None:
-        return rows
-    extra = {r.tensor for r in rows if _past_layers(r.tensor, spec.n_layers)}
+        return placed
+    # (a Repeated's rows are its first expert's: the layer, its first number, is every expert's)
+    extra = {r.tensor for p in placed for r in (p.rows.rows if isinstance(p.rows, Repeated)
+                                                 else p.rows)
+             if _past_layers(r.tensor, spec.n_layers)}
     if not extra:
-        return rows
-    return [replace(r, component=family.extra_layers if r.tensor in extra else LANGUAGE_MODEL)
-            for r in rows]
+        return placed
+    return each_block(placed, lambda r: replace(
+        r, component=family.extra_layers if r.tensor in extra else LANGUAGE_MODEL))
 
 
 def _past_layers(name: str, n_layers: int) -> bool:

@@ -49,7 +49,7 @@ def inspect(source: str, by: str, spec_name: str | None, revision: str | None, f
     document = inspect_document(source, inspection)
     hub_count = document.get("hub")
     shown = inspect_table(by, inspection, document)
-    unmapped = unmapped_note(document["layout"], inspection.rows)
+    unmapped = unmapped_note(document["layout"], inspection.decoupled.held)
     if unmapped:
         warn(f"{source}: {unmapped}")
     if fmt in TABLE_FORMATS:

@@ -298,6 +298,8 @@ def checkpoint_layout(checkpoint, claimed_family: str | None = None,
     without scoring every family's layout against them. `tensors`: the checkpoint's tensors as
     the unquantized model names them, where they are quantized."""
     tensors = checkpoint.tensors if tensors is None else tensors
+    if checkpoint.format != "gguf":  # only a sample is matched (choose_layout): only it is read
+        tensors = tensors[:: max(1, len(tensors) // LAYOUT_SAMPLE)]
     names = [t.name for t in tensors]
     if checkpoint.format == "gguf":
         arch = checkpoint.metadata.get("general.architecture")

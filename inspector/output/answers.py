@@ -8,14 +8,14 @@ torch.
 
 from __future__ import annotations
 
+from inspector.checkpoint.expert_groups import bookkeeping_of
 from inspector.checkpoint.inspection import Inspection
 from inspector.errors import one_line
 from inspector.spec.schema import Spec
 from inspector.terminal import quoted, summarised
-from inspector.vocab.rows import Row, expand
+from inspector.vocab.rows import Row, each_row, expand
 from inspector.vocab.tables import (
     active_parameters,
-    bookkeeping,
     buffers,
     component_table,
     expert_table,
@@ -39,7 +39,8 @@ def inspect_document(source: str, inspection: Inspection) -> dict:
     from inspector.checkpoint.hub_count import reconcile
 
     quantization = inspection.decoupled.quantization
-    rows, checkpoint = inspection.rows, inspection.decoupled.checkpoint
+    # (the rows with a layer's alike experts held once: every sum below is the same)
+    rows, checkpoint = inspection.decoupled.held, inspection.decoupled.checkpoint
     dtypes: dict[str, int] = {}
     for t in checkpoint.tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
@@ -53,7 +54,7 @@ def inspect_document(source: str, inspection: Inspection) -> dict:
         "parameters": total(rows),
         "buffers": buffers(rows),
         "quantization": quantization.as_dict() if quantization else None,
-        "bookkeeping": bookkeeping(rows),
+        "bookkeeping": bookkeeping_of(inspection.decoupled),
         "bytes": checkpoint.nbytes,
         "dtypes": dtypes,
         **active_parameters(rows, inspection.spec),
@@ -62,7 +63,7 @@ def inspect_document(source: str, inspection: Inspection) -> dict:
         "roles_inferred": inspection.decoupled.inferred,
         "roles": quantized_roles(rows, roles) if quantization else roles,
     }
-    hub_count = reconcile(checkpoint, rows, document["parameters"])
+    hub_count = reconcile(checkpoint, inspection.decoupled, document["parameters"])
     if hub_count is not None:
         document["hub"] = hub_count
     return document
@@ -70,14 +71,16 @@ def inspect_document(source: str, inspection: Inspection) -> dict:
 
 def inspect_table(by: str, inspection: Inspection, document: dict) -> list[dict]:
     """The table `inspect --by` shows, also put in the document under INSPECT_TABLES[by]."""
-    rows = inspection.rows
+    rows = inspection.decoupled.held  # (sums: a layer's alike experts held once)
     if by == "role":
         return document["roles"]
     if by == "head":
         table = head_table(rows, inspection.shape.n_heads, inspection.shape.n_kv_heads,
                            document["source"])
+    elif by == "tensor":
+        table = tensor_table(inspection.rows)
     else:
-        table = {"layer": layer_table, "tensor": tensor_table, "expert": expert_table,
+        table = {"layer": layer_table, "expert": expert_table,
                  "component": component_table}[by](rows)
     document[INSPECT_TABLES[by]] = table
     return table
@@ -229,10 +232,11 @@ def unmapped_note(layout: str, rows: list[Row], quote=quoted) -> str | None:
     names = unmapped(rows)
     if not names:
         return None
-    values = sum(r.numel for r in rows if r.kind == "unmapped")
+    values = sum(r.numel for r in each_row(rows) if r.kind == "unmapped")
     shown = summarised(names, UNMAPPED_NAMES_SHOWN, quote)
     which = "no generic name pattern" if layout == "inferred" else f"no rule of the {layout} layout"
-    components = sorted({r.component for r in rows if r.kind == "unmapped" and r.component})
+    components = sorted({r.component for r in each_row(rows)
+                         if r.kind == "unmapped" and r.component})
     if components:  # a multimodal model's: its vision tower's, its projector's
         which += f" nor a generic name pattern (components: {', '.join(components)})"
     return (f"{len(names):,} tensors ({values:,} values) match {which}: {shown};"

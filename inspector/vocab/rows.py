@@ -85,15 +85,22 @@ class Repeated:
 
     def expand(self):
         """Every expert's rows, expert by expert (the order spec_rows lists them in)."""
-        marker = f".experts.{self.first}."
         for e in range(self.first, self.first + self.count):
-            named = f".experts.{e}."
-            for r in self.rows:
-                yield Row(tensor=r.tensor.replace(marker, named, 1), role=r.role, layer=r.layer,
-                          kind=r.kind, shape=r.shape,
-                          canonical=r.canonical.replace(marker, named, 1), dtype=r.dtype,
-                          nbytes=r.nbytes, tied_to=r.tied_to, stored=r.stored, expert=e,
-                          component=r.component)
+            yield from self.expert_rows(e)
+
+    def expert_rows(self, e: int) -> list[Row]:
+        """Expert e's rows: the first expert's, its number in their names made e."""
+        marker, named = f".experts.{self.first}.", f".experts.{e}."
+        return [Row(tensor=r.tensor.replace(marker, named, 1), role=r.role, layer=r.layer,
+                    kind=r.kind, shape=r.shape, canonical=r.canonical.replace(marker, named, 1),
+                    dtype=r.dtype, nbytes=r.nbytes, tied_to=r.tied_to, stored=r.stored,
+                    expert=e, component=r.component)
+                for r in self.rows]
+
+    def tensor_names(self, e: int) -> list[str]:
+        """Expert e's stored tensor names (a row's, as expert_rows would name them)."""
+        marker, named = f".experts.{self.first}.", f".experts.{e}."
+        return [r.tensor.replace(marker, named, 1) for r in self.rows]
 
 
 class Grouped(list):
@@ -115,6 +122,16 @@ def _weighted(rows):
                 yield each, r.count
         else:
             yield r, 1
+
+
+def each_row(rows):
+    """Every row of a list, a Repeated's as its first expert's (not expanded): for what the
+    experts' numbers do not change (a set of layers, a lookup of a named module)."""
+    for r in rows:
+        if isinstance(r, Repeated):
+            yield from r.rows
+        else:
+            yield r
 
 
 def expand(rows) -> list[Row]:

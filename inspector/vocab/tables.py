@@ -23,6 +23,7 @@ from inspector.vocab.rows import (
     UNMAPPED,
     VISION,
     Row,
+    each_row,
     weighted,
 )
 
@@ -163,13 +164,13 @@ def component_table(rows: list[Row], count_tied: bool = False,
     """One row per component (a plain language model: one, `language_model`): weights, biases,
     parameters, and how many of them no rule gave a role (`unmapped`, counted all the same)."""
     cells: dict[str, dict] = {}
-    for row in select(rows, count_tied, weights_only):
+    for row, n in select_weighted(rows, count_tied, weights_only):
         name = row.component or LANGUAGE_MODEL
         cell = cells.setdefault(name, {"component": name, "weights": 0, "biases": 0,
                                        "parameters": 0, "unmapped": 0})
-        cell["biases" if row.kind == BIAS else "weights"] += row.numel
-        cell["parameters"] += row.numel
-        cell["unmapped"] += row.numel if row.kind == UNMAPPED else 0
+        cell["biases" if row.kind == BIAS else "weights"] += row.numel * n
+        cell["parameters"] += row.numel * n
+        cell["unmapped"] += row.numel * n if row.kind == UNMAPPED else 0
     return sorted(cells.values(), key=lambda c: component_sort_key(c["component"]))
 
 
@@ -212,7 +213,7 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
         raise UsageError(source, HEADS_UNKNOWN)
     kv = n_kv_heads or n_heads
     cells: dict[tuple, list[int]] = {}  # (layer, cross, role, heads) -> [weights, biases] of a head
-    for row in select(rows):
+    for row, n in select_weighted(rows):
         if not row.cut_by_head:
             continue
         heads = kv if row.role in (Role.KEY, Role.VALUE) else n_heads
@@ -228,7 +229,7 @@ def head_table(rows: list[Row], n_heads: int | None, n_kv_heads: int | None,
                                          " checkpoint")
         cross = ".cross_attn." in row.canonical  # an encoder-decoder's second attention
         cell = cells.setdefault((row.layer, cross, row.role, heads), [0, 0])
-        cell[row.kind == BIAS] += row.numel // heads
+        cell[row.kind == BIAS] += row.numel // heads * n
     any_cross = any(cross for _, cross, _, _ in cells)
     out = []
     append = out.append
@@ -264,7 +265,9 @@ def tensor_table(rows: list[Row]) -> list[dict]:
 
 
 def buffers(rows: list[Row]) -> list[dict]:
-    return [{"name": r.tensor, "numel": r.numel} for r in rows if r.kind == BUFFER]
+    """(No Repeated holds a buffer: its rows are one routed expert's, inspector.checkpoint.
+    expert_groups.)"""
+    return [{"name": r.tensor, "numel": r.numel} for r in each_row(rows) if r.kind == BUFFER]
 
 
 def name_pattern(name: str) -> str:
@@ -297,15 +300,15 @@ def quantized_roles(rows: list[Row], roles: list[dict]) -> list[dict]:
     elements and bytes its weights are stored in, its bookkeeping's bytes, and the bits a
     parameter takes with them."""
     stored: dict[str, list[int]] = {}  # role -> [stored elements, bytes, bookkeeping bytes]
-    for r in rows:
+    for r, n in weighted(rows):
         if r.role is None and r.kind != UNMAPPED or r.tied_to is not None:
             continue
         cell = stored.setdefault(role_name(r), [0, 0, 0])
         if r.kind == BOOKKEEPING:
-            cell[2] += r.nbytes
+            cell[2] += r.nbytes * n
         else:
-            cell[0] += r.numel if r.stored is None else r.stored
-            cell[1] += r.nbytes
+            cell[0] += (r.numel if r.stored is None else r.stored) * n
+            cell[1] += r.nbytes * n
     out = []
     for entry in roles:
         elements, nbytes, extra = stored.get(entry["role"], [0, 0, 0])
@@ -316,4 +319,5 @@ def quantized_roles(rows: list[Row], roles: list[dict]) -> list[dict]:
 
 
 def unmapped(rows: list[Row]) -> list[str]:
-    return [r.tensor for r in rows if r.kind == UNMAPPED]
+    """(No Repeated holds an unmapped row: a rule gave its rows their expert.)"""
+    return [r.tensor for r in each_row(rows) if r.kind == UNMAPPED]
