@@ -108,61 +108,16 @@ KIMI_K2_CONFIG = {
 }
 
 
-def kimi_k2_tensors() -> dict[str, tuple[str, list[int]]]:
-    """Kimi-K2-Instruct's tensors as its 64 hub shards name and store them: every linear layer's
-    weight in F8_E4M3 with a float32 `weight_scale_inv` of one value per 128 x 128 block; the
-    embedding, the unembedding, the norms and the router in BF16, the router's score
-    correction bias in F32. 3 + 20 (the dense layer 0) + 60 x 2,326 = 139,583 tensors."""
-    c = KIMI_K2_CONFIG
-    d, heads, vocab = c["hidden_size"], c["num_attention_heads"], c["vocab_size"]
-    qk = c["qk_nope_head_dim"] + c["qk_rope_head_dim"]
-    out: dict[str, tuple[str, list[int]]] = {}
-
-    def fp8(name: str, rows: int, cols: int) -> None:
-        out[f"{name}.weight"] = ("F8_E4M3", [rows, cols])
-        out[f"{name}.weight_scale_inv"] = ("F32", [-(-rows // 128), -(-cols // 128)])
-
-    def mlp(prefix: str, width: int) -> None:
-        fp8(f"{prefix}.gate_proj", width, d)
-        fp8(f"{prefix}.up_proj", width, d)
-        fp8(f"{prefix}.down_proj", d, width)
-
-    out["model.embed_tokens.weight"] = ("BF16", [vocab, d])
-    for i in range(c["num_hidden_layers"]):
-        p = f"model.layers.{i}"
-        out[f"{p}.input_layernorm.weight"] = ("BF16", [d])
-        fp8(f"{p}.self_attn.q_a_proj", c["q_lora_rank"], d)
-        out[f"{p}.self_attn.q_a_layernorm.weight"] = ("BF16", [c["q_lora_rank"]])
-        fp8(f"{p}.self_attn.q_b_proj", heads * qk, c["q_lora_rank"])
-        fp8(f"{p}.self_attn.kv_a_proj_with_mqa", c["kv_lora_rank"] + c["qk_rope_head_dim"], d)
-        out[f"{p}.self_attn.kv_a_layernorm.weight"] = ("BF16", [c["kv_lora_rank"]])
-        fp8(f"{p}.self_attn.kv_b_proj",
-            heads * (c["qk_nope_head_dim"] + c["v_head_dim"]), c["kv_lora_rank"])
-        fp8(f"{p}.self_attn.o_proj", d, heads * c["v_head_dim"])
-        out[f"{p}.post_attention_layernorm.weight"] = ("BF16", [d])
-        if i < c["first_k_dense_replace"]:
-            mlp(f"{p}.mlp", c["intermediate_size"])
-            continue
-        out[f"{p}.mlp.gate.weight"] = ("BF16", [c["n_routed_experts"], d])
-        out[f"{p}.mlp.gate.e_score_correction_bias"] = ("F32", [c["n_routed_experts"]])
-        for e in range(c["n_routed_experts"]):
-            mlp(f"{p}.mlp.experts.{e}", c["moe_intermediate_size"])
-        mlp(f"{p}.mlp.shared_experts", c["moe_intermediate_size"] * c["n_shared_experts"])
-    out["model.norm.weight"] = ("BF16", [d])
-    out["lm_head.weight"] = ("BF16", [vocab, d])
-    return out
-
-
 def kimi_k2_fp8(root: Path, shards: int = 64) -> Path:
     """Kimi-K2-Instruct's hub layout as a hole checkpoint: 64 shards cut by size, the index,
     and its config.json (issue 20's measure of the header path at 140,000 tensors)."""
     import json
 
-    from inspector.building.hole_files import write_hole_shards
+    from inspector.building.hole_files import deepseek_fp8_tensors, write_hole_shards
 
     folder = root / "kimi-k2-fp8"
     if (folder / "model.safetensors.index.json").is_file():
         return folder
-    write_hole_shards(folder, kimi_k2_tensors(), shards)
+    write_hole_shards(folder, deepseek_fp8_tensors(KIMI_K2_CONFIG), shards)
     (folder / "config.json").write_text(json.dumps(KIMI_K2_CONFIG, indent=2))
     return folder

@@ -20,14 +20,14 @@ def checkpoint_tables(source: str, inspection: Inspection) -> tuple[dict[str, li
                                                                    list[str]]:
     """The tables `export` writes of SOURCE, and a note for each it leaves out (heads, when
     nothing gives the head count), after the warnings of the inspection itself."""
-    rows, shape = inspection.rows, inspection.shape
+    rows, shape = inspection.decoupled.held, inspection.shape  # (sums: experts held once)
     notes = list(inspection.warnings)
     tables = {"roles": role_table(rows), "layers": layer_table(rows)}
     if shape.n_heads:
         tables["heads"] = head_table(rows, shape.n_heads, shape.n_kv_heads, source)
     else:
         notes.append(f"{source}: heads table not written: {HEADS_UNKNOWN}")
-    tables["tensors"] = tensor_table(rows)
+    tables["tensors"] = tensor_table(inspection.rows)
     return tables, notes
 
 

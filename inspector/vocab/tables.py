@@ -278,7 +278,7 @@ def name_pattern(name: str) -> str:
 def buffer_groups(rows: list[Row]) -> dict[str, list[Row]]:
     """Buffers by name pattern: one entry per kind (every layer's causal mask together)."""
     groups: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
+    for r in each_row(rows):  # (no Repeated holds a buffer)
         if r.kind == BUFFER:
             groups[name_pattern(r.tensor)].append(r)
     return groups

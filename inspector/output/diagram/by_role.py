@@ -9,7 +9,7 @@ import re
 
 from inspector.vocab.canonical import MODULES
 from inspector.vocab.roles import Role
-from inspector.vocab.rows import UNMAPPED, Row
+from inspector.vocab.rows import UNMAPPED, Row, each_row
 
 # A mixer's kind, by the words of its module's stored name (the first that matches): Mamba,
 # Jamba, Falcon-H1 and Nemotron-H name theirs `mamba` or `mixer`; LFM2 a short convolution
@@ -53,7 +53,7 @@ def mixer_modules(rows: list[Row]) -> dict[str, str]:
     its mixer tensors are one box of the block's)."""
     out: dict[str, str | None] = {}
     attention: set[str] = set()  # modules holding a query, key or value
-    for row in rows:
+    for row in each_row(rows):
         found = _MIXER_MODULE.match(_name(row))
         if found is None or row.role not in (Role.MIXER, *_ATTENTION):
             continue

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from inspector.output.diagram import by_role
 from inspector.spec.schema import Spec
 from inspector.vocab import tables
-from inspector.vocab.rows import BIAS, UNMAPPED, Row
+from inspector.vocab.rows import BIAS, UNMAPPED, Repeated, Row, each_row
 from inspector.vocab.tables import role_name, total
 
 if TYPE_CHECKING:
@@ -72,7 +72,14 @@ class Box:
     bias: bool = False
     tied_to: str | None = None
     tensors: set = field(default_factory=set)  # the stored tensors its rows come from
+    # a layer's experts held once (inspector.vocab.rows.Repeated): the first expert's tensor ->
+    # how many experts store one like it
+    held_tensors: dict = field(default_factory=dict)
     by_layer: dict = field(default_factory=dict)  # layer -> counted (an encoder's, a decoder's)
+
+    @property
+    def n_tensors(self) -> int:
+        return len(self.tensors) + sum(self.held_tensors.values())
 
     @property
     def local(self) -> str:
@@ -163,31 +170,47 @@ def module_key(row: Row) -> str:
 
 
 def boxes_of(rows: list[Row]) -> dict[str, Box]:
-    """The parameter rows grouped into boxes, in the order a token meets them."""
+    """The parameter rows grouped into boxes, in the order a token meets them. A Repeated (a
+    layer's experts held once) adds its first expert's rows as many times as it has experts."""
     boxes: dict[str, Box] = {}
     mixers = by_role.mixer_modules(rows)
-    attention = any(row.role in by_role.ATTENTION_ROLES for row in rows)
-    for row in rows:
-        if not row.is_parameter:
-            continue
-        apart = not row.in_language_model  # another component: one box of its own
-        key = f"{COMPONENT}{row.component}" if apart else module_key(row)
-        if not apart and not by_role.is_canonical(key):  # a stored name (transformers path)
-            key = by_role.role_key(row, mixers, attention)
-        box = boxes.setdefault(key, Box(key, row.component if apart else role_name(row)))
-        if not apart:  # (a multi-token-prediction layer is not one of the blocks)
-            box.instances.add((row.layer, row.expert))
-        box.tensors.add(row.tensor)
-        box.params += row.numel
-        box.counted += row.numel if row.counted else 0
-        if row.layer is not None and row.counted:
-            box.by_layer[row.layer] = box.by_layer.get(row.layer, 0) + row.numel
-        box.bias |= row.kind == BIAS
-        if row.kind != BIAS and row.shape not in box.shapes:
-            box.shapes.append(row.shape)
-        if row.tied_to is not None:
-            box.tied_to = row.tied_to.value
+    attention = any(row.role in by_role.ATTENTION_ROLES for row in each_row(rows))
+    for held in rows:
+        if isinstance(held, Repeated):
+            for row in held.rows:
+                _add(boxes, row, mixers, attention, held.count)
+        else:
+            _add(boxes, held, mixers, attention, 1)
     return boxes
+
+
+def _add(boxes: dict[str, Box], row: Row, mixers: dict, attention: bool, n: int) -> None:
+    """A row in its box; `n` experts' rows like it (expert row.expert and the next n - 1)."""
+    if not row.is_parameter:
+        return
+    apart = not row.in_language_model  # another component: one box of its own
+    key = f"{COMPONENT}{row.component}" if apart else module_key(row)
+    if not apart and not by_role.is_canonical(key):  # a stored name (transformers path)
+        key = by_role.role_key(row, mixers, attention)
+    box = boxes.setdefault(key, Box(key, row.component if apart else role_name(row)))
+    if not apart:  # (a multi-token-prediction layer is not one of the blocks)
+        if n == 1:
+            box.instances.add((row.layer, row.expert))
+        else:
+            box.instances.update((row.layer, e) for e in range(row.expert, row.expert + n))
+    if n == 1:
+        box.tensors.add(row.tensor)
+    else:
+        box.held_tensors[row.tensor] = n
+    box.params += row.numel * n
+    box.counted += row.numel * n if row.counted else 0
+    if row.layer is not None and row.counted:
+        box.by_layer[row.layer] = box.by_layer.get(row.layer, 0) + row.numel * n
+    box.bias |= row.kind == BIAS
+    if row.kind != BIAS and row.shape not in box.shapes:
+        box.shapes.append(row.shape)
+    if row.tied_to is not None:
+        box.tied_to = row.tied_to.value
 
 
 def buffer_groups(rows: list[Row]) -> list[tuple[str, int, int]]:

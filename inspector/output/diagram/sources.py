@@ -93,7 +93,7 @@ def spec_summary(d: Drawing, spec: Spec, rows: list[Row]) -> list[tuple[str, str
 def checkpoint_summary(d: Drawing, source: str, inspection) -> list[tuple[str, str]]:
     """The lines above a checkpoint's picture on its page (a check's line apart)."""
     return [("source", source), ("layout", inspection.decoupled.layout.name),
-            *totals(d, inspection.spec, inspection.rows)]
+            *totals(d, inspection.spec, inspection.decoupled.held)]
 
 
 def from_checkpoint(source: str, spec: Spec | None):
@@ -110,13 +110,13 @@ def from_checkpoint(source: str, spec: Spec | None):
                         + ("match" if verdict["ok"] else
                            f"MISMATCH in {len(d.wrong)} roles, {len(verdict['problems'])}"
                            " problems (marked red)")))
-    return d, inspection.rows, summary, inspection.warnings
+    return d, inspection.decoupled.held, summary, inspection.warnings
 
 
 def of_inspection(source: str, inspection, verdict: dict | None) -> Drawing:
     """A checkpoint's drawing: its spec (config.json's, else --spec) where known, else what
     its shape and boxes say; a check's verdict marks the roles it failed."""
-    rows = inspection.rows
+    rows = inspection.decoupled.held  # (sums: a layer's alike experts held once)
     known, shape = inspection.spec, inspection.shape
     if known is None:
         return drawing(rows, model_of_shape(source, shape, boxes_of(rows)), verdict)

@@ -15,7 +15,7 @@ def share(part: int, whole: int) -> str:
 
 def shape_text(box: Box) -> str:
     if box.key.startswith(COMPONENT):  # a whole model part: its shapes say nothing in one line
-        return f"{len(box.tensors):,} tensors"
+        return f"{box.n_tensors:,} tensors"
     if len(box.shapes) != 1:
         return f"{len(box.shapes)} shapes" if box.shapes else "bias only"
     text = " × ".join(f"{d:,}" for d in box.shapes[0])
