@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import reprlib
 import struct
+from math import prod
 from operator import itemgetter
 from pathlib import Path
 
@@ -96,10 +97,10 @@ def _tensors(path: str, header: dict, data_start: int) -> list[TensorInfo]:
     tensors: list[TensorInfo] = []
     append, counts = tensors.append, []
     extend = counts.extend
-    new, width_of = tuple.__new__, DTYPE_BYTES.get
+    new, width_of, fields = tuple.__new__, DTYPE_BYTES.get, _FIELDS
     try:
         for name, entry in header.items():
-            dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+            dtype, shape, offsets = fields(entry)
             width = width_of(dtype)
             if (width is None or type(shape) is not list or type(offsets) is not list
                     or len(offsets) != 2):
@@ -107,9 +108,10 @@ def _tensors(path: str, header: dict, data_start: int) -> list[TensorInfo]:
             extend(shape)
             extend(offsets)
             begin, end = offsets
-            expected = width
-            for d in shape:
-                expected *= d
+            # sum() first: it refuses a str or list among the dims (TypeError), which prod()
+            # would repeat (["a", 10**9]: a GB string); other non-counts fail the check below
+            sum(shape)
+            expected = prod(shape) * width
             if end - begin != expected:
                 _refuse_size(path, name, entry, dtype, shape, begin, end, expected)
             append(new(TensorInfo, (name, dtype, tuple(shape), expected, path, data_start + begin,
@@ -179,6 +181,7 @@ def _is_count(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < MAX_COUNT
 
 
+_FIELDS = itemgetter("dtype", "shape", "data_offsets")  # an entry's, in one call
 _BY_OFFSET = itemgetter(5, 3)  # TensorInfo's (offset, nbytes), compared in C
 
 
