@@ -13,11 +13,16 @@ _NONE = type(None)
 SCALARS = frozenset({str, int, float, bool, _NONE})  # exact types: json writes each as C does
 # A NUL between items: json writes one inside a string as \u0000, so it can only be a separator.
 CUT = json.JSONEncoder(check_circular=False, separators=("\0", ": "))
+_string_text = json.encoder.encode_basestring_ascii  # json's, in C
 
 
 def json_cells(values: Sequence) -> list[str]:
-    """Each value's text; a list of scalars in one call, cut at its separators (see CUT)."""
-    if values and set(map(type, values)) <= SCALARS:
+    """Each value's text: strings one by one in C; other scalars in one call, cut at the
+    separators (see CUT)."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(_string_text, values))
+    if values and kinds <= SCALARS:
         return CUT.encode(values)[1:-1].split("\0")
     return list(map(JSON.encode, values))  # a list inside a row of json_rows; or raises
 
@@ -43,7 +48,6 @@ class _NotPlain(Exception):
 
 _LISTS = frozenset({list, tuple})
 _DEEPEST = 200  # deeper is a cycle (json.dumps says so) or beyond what anyone writes
-_key_text = json.encoder.encode_basestring_ascii
 
 
 def _indent(level: int) -> str:
@@ -73,7 +77,7 @@ def _write_dict(value: dict, level: int, out: list[str]) -> None:
     for key, item in value.items():
         if type(key) is not str:  # json writes 1, 1.5, True and None keys as strings
             raise _NotPlain
-        out.append(opening + _indent(level + 1) + _key_text(key) + ": ")
+        out.append(opening + _indent(level + 1) + _string_text(key) + ": ")
         _write(item, level + 1, out)
         opening = ","
     out.append(_indent(level) + "}")
@@ -146,7 +150,7 @@ def _flat_columns(rows: list[dict], keys: tuple, level: int, after: str,
         return [["{}" + after] * len(rows)], ""
     if not all(type(key) is str for key in keys):
         raise _NotPlain
-    fixed = [("," if i else "{") + _indent(level + 1) + _key_text(key) + ": "
+    fixed = [("," if i else "{") + _indent(level + 1) + _string_text(key) + ": "
              for i, key in enumerate(keys)] + [_indent(level) + "}" + after]
     opening = fixed[0] if rotated else ""
     fixed[0], fixed[-1] = fixed[0][len(opening):], fixed[-1] + opening
