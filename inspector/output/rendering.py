@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
 
+from inspector.output.json_document import JSON as _JSON
+from inspector.output.json_document import json_cells as _json_cells
+from inspector.output.json_document import json_text
 from inspector.output.markup import markdown_text
 from inspector.terminal import escape
 
@@ -180,13 +182,6 @@ def _csv_cells(values: Iterable) -> list[str]:
     return [line[:-2] for line in lines]
 
 
-_JSON = json.JSONEncoder(check_circular=False)  # flat rows: no cycles
-
-
-def _json_cells(values: list) -> list[str]:
-    return list(map(_JSON.encode, values))
-
-
 _AS_IS = {str, int, float, _NONE}
 
 
@@ -196,10 +191,6 @@ def _machine_cell(value: object) -> object:
     if type(value) in _AS_IS:
         return value
     return cell(value, for_humans=False)
-
-
-def json_text(document: object) -> str:
-    return json.dumps(document, indent=2)
 
 
 def render(rows: list[dict], fmt: str, columns: list[str] | None = None,
