@@ -10,13 +10,11 @@ Part of benchmarks/run.py's table (its own section), runnable alone.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import inputs  # noqa: E402
-from benchmarks.run import ENV, baseline, inspector, secs  # noqa: E402
+from benchmarks.run import ENV, baseline, inspector, secs, section_main  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -152,19 +150,7 @@ def section(root: Path, reps: int) -> tuple[str, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--workdir", type=Path)
-    args = parser.parse_args()
-    root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        text, _ = section(root, args.reps)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(root, ignore_errors=True)
-    print(f"load average {Path('/proc/loadavg').read_text().split()[:3]}\n")
-    print(text)
+    section_main(section, __doc__, reps=5)
 
 
 if __name__ == "__main__":

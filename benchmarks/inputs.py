@@ -121,3 +121,98 @@ def kimi_k2_fp8(root: Path, shards: int = 64) -> Path:
     write_hole_shards(folder, deepseek_fp8_tensors(KIMI_K2_CONFIG), shards)
     (folder / "config.json").write_text(json.dumps(KIMI_K2_CONFIG, indent=2))
     return folder
+
+
+# A Qwen3-MoE-shaped model of 512 experts, quantized with GPTQ: no such checkpoint is published
+# (the largest GPTQ MoE repos hold ~150,000 to ~370,000 tensors), so this one takes Qwen3-235B-A22B's
+# block (hidden 4096, 64 query heads and 4 key-value heads of 128, experts 1536 wide), Qwen3-Next's
+# 512 experts, and as many layers as bring it past a million tensors: 163. Its quantization_config
+# is the one AutoGPTQ and GPTQModel write for 4 bits in groups of 128.
+GPTQ_MOE_CONFIG = {
+    "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe",
+    "vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 12288,
+    "moe_intermediate_size": 1536, "num_hidden_layers": 163, "num_attention_heads": 64,
+    "num_key_value_heads": 4, "head_dim": 128, "num_experts": 512, "num_experts_per_tok": 10,
+    "decoder_sparse_step": 1, "mlp_only_layers": [], "norm_topk_prob": True,
+    "hidden_act": "silu", "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0, "tie_word_embeddings": False, "attention_bias": False,
+    "torch_dtype": "float16",
+    "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128,
+                            "desc_act": False, "sym": True, "checkpoint_format": "gptq",
+                            "damp_percent": 0.01, "static_groups": False,
+                            "true_sequential": True, "lm_head": False},
+}
+GPTQ_SHARD_BYTES = 5_000_000_000  # save_pretrained's and GPTQModel's default max_shard_size
+GPTQ_MOE_PARAMETERS = 1_588_389_548_800  # the arithmetic is gptq_moe_tensors' docstring
+GPTQ_MOE_TENSORS = 1_004_898
+
+
+def gptq_moe_tensors() -> dict[str, tuple[str, list[int]]]:
+    """GPTQ_MOE_CONFIG's tensors as AutoGPTQ's QuantLinear stores them (bits 4, so 8 values an
+    int32; group 128): each linear layer of the blocks, `in` inputs to `out` outputs, is
+    qweight I32 [in / 8, out], qzeros I32 [in / 128, out / 8], scales F16 [in / 128, out] and
+    g_idx I32 [in] (no bias: Qwen3 has none). The router (`mlp.gate`, 512 outputs) is left
+    unquantized, as GPTQModel leaves it; the embedding, the norms (q_norm and k_norm of 128 too)
+    and lm_head are F16, as the model was cast to quantize it.
+
+    Tensors: a layer holds 4 attention projections + 512 experts x 3 projections, 4 each
+    (6,160), the router and 4 norms: 6,165; 163 layers are 1,004,895, with the embedding, the
+    final norm and lm_head 1,004,898.
+    Parameters (as the unquantized model holds them): a layer's attention 2 x 4096 x 8192 +
+    2 x 4096 x 512 = 71,303,168, experts 512 x 3 x 4096 x 1536 = 9,663,676,416, router
+    512 x 4096 = 2,097,152, norms 2 x 4096 + 2 x 128 = 8,448: 9,737,085,184 a layer, x 163 =
+    1,587,144,884,992; with the embedding and lm_head (2 x 151,936 x 4,096 = 1,244,659,712) and
+    the final norm (4,096): GPTQ_MOE_PARAMETERS. Stored: 830,829,602,304 bytes."""
+    c = GPTQ_MOE_CONFIG
+    d, width, head = c["hidden_size"], c["moe_intermediate_size"], c["head_dim"]
+    q_out, kv_out = c["num_attention_heads"] * head, c["num_key_value_heads"] * head
+    group = c["quantization_config"]["group_size"]
+    pack = 32 // c["quantization_config"]["bits"]
+    out: dict[str, tuple[str, list[int]]] = {}
+
+    def gptq(name: str, inputs: int, outputs: int) -> None:
+        out[f"{name}.qweight"] = ("I32", [inputs // pack, outputs])
+        out[f"{name}.qzeros"] = ("I32", [inputs // group, outputs // pack])
+        out[f"{name}.scales"] = ("F16", [inputs // group, outputs])
+        out[f"{name}.g_idx"] = ("I32", [inputs])
+
+    out["model.embed_tokens.weight"] = ("F16", [c["vocab_size"], d])
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        out[f"{p}.input_layernorm.weight"] = ("F16", [d])
+        gptq(f"{p}.self_attn.q_proj", d, q_out)
+        gptq(f"{p}.self_attn.k_proj", d, kv_out)
+        gptq(f"{p}.self_attn.v_proj", d, kv_out)
+        gptq(f"{p}.self_attn.o_proj", q_out, d)
+        out[f"{p}.self_attn.q_norm.weight"] = ("F16", [head])
+        out[f"{p}.self_attn.k_norm.weight"] = ("F16", [head])
+        out[f"{p}.post_attention_layernorm.weight"] = ("F16", [d])
+        out[f"{p}.mlp.gate.weight"] = ("F16", [c["num_experts"], d])
+        for e in range(c["num_experts"]):
+            gptq(f"{p}.mlp.experts.{e}.gate_proj", d, width)
+            gptq(f"{p}.mlp.experts.{e}.up_proj", d, width)
+            gptq(f"{p}.mlp.experts.{e}.down_proj", width, d)
+    out["model.norm.weight"] = ("F16", [d])
+    out["lm_head.weight"] = ("F16", [c["vocab_size"], d])
+    return out
+
+
+def gptq_moe_1m(root: Path) -> Path:
+    """GPTQ_MOE_CONFIG as a hole checkpoint: 167 shards of about 5 GB (830.8 GB / 5 GB; a
+    layer is 5.0 GB, so a shard holds about one layer's 6,165 tensors), cut by size as
+    save_pretrained cuts, the index and config.json. Reused when present."""
+    import json
+    from math import prod
+
+    from inspector.building.hole_files import write_hole_shards
+    from inspector.formats.safetensors import DTYPE_BYTES
+
+    folder = root / "gptq-moe-1m"
+    if (folder / "model.safetensors.index.json").is_file():
+        return folder
+    tensors = gptq_moe_tensors()
+    total = sum(DTYPE_BYTES[dtype] * prod(shape) for dtype, shape in tensors.values())
+    write_hole_shards(folder, tensors, -(-total // GPTQ_SHARD_BYTES))
+    (folder / "config.json").write_text(json.dumps(GPTQ_MOE_CONFIG, indent=2))
+    return folder
+

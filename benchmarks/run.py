@@ -7,7 +7,9 @@ processes, alternating, and takes the median wall time of `--reps` runs; peak me
 process's own maximum resident set (os.wait4). Prints the table and writes it to
 benchmarks/results/latest.md and latest.json. Nothing here is asserted: a missed target is
 reported with its margin, not raised. The remote section (hub repos read over HTTP from a local
-hub, and the GGUF header figure) is benchmarks/remote.py, also runnable alone.
+hub, and the GGUF header figure) is benchmarks/remote.py, issue 20's fixed costs
+benchmarks/fixed_costs.py and its header path at scale (Kimi-K2 and a million-tensor GPTQ MoE)
+benchmarks/header_scale.py, each also runnable alone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,11 +30,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a clean clone without installing
 
 from benchmarks import inputs
+from benchmarks.launcher import ENV, PY, launch  # noqa: F401 (ENV, PY: used by the sections)
 
-PY = sys.executable
-# This checkout's inspector, whatever is installed and wherever the suite is run from.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
-    p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)}
 MB = 1024 * 1024
 
 
@@ -88,33 +86,12 @@ def compare(ours: list[str], baseline: list[str], reps: int) -> tuple[Run, Run]:
                      _parse(runs[k][-1][2])) for k in ("ours", "base"))
 
 
-# A small launcher between us and each measured process. A child's peak RSS (ru_maxrss) starts
-# from the RSS of the process it was forked from, so forking straight from this script (which
-# holds numpy and more) would put a floor of our own size under every figure; `python -S` is
-# smaller than any process measured here. It also times fork-to-exit, without its own start-up.
-LAUNCH = """
-import os, sys, time
-out, cmd = sys.argv[1], sys.argv[2:]
-start = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    os.execv(cmd[0], cmd)
-_, status, usage = os.wait4(pid, 0)
-wall = time.perf_counter() - start
-with open(out, "w") as f:
-    f.write(f"{wall} {usage.ru_maxrss * 1024} {os.waitstatus_to_exitcode(status)}")
-"""
-
-
 def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
     """Wall time, peak RSS (bytes) and stdout of one process (`env` added to its environment)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage:
-        proc = subprocess.run([PY, "-S", "-c", LAUNCH, usage.name, *cmd], capture_output=True,
-                              check=False, env={**ENV, **(env or {})})
-        wall, rss, code = usage.read().split()
-    if int(code) not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} exited {code}: {proc.stderr.decode()[-2000:]}")
-    return float(wall), int(rss), proc.stdout.decode()
+    run = launch(cmd, env)
+    if run.code not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} exited {run.code}: {run.stderr[-2000:]}")
+    return run.wall, run.rss, run.stdout
 
 
 def _parse(out: str) -> dict | str:
@@ -394,6 +371,25 @@ def _load() -> str:
         return "unknown"
 
 
+def section_main(section, doc: str, reps: int) -> None:
+    """A section run alone (fixed_costs.py, header_scale.py): `--reps`, `--workdir` (kept, its
+    inputs reused next time; else a temporary folder), then the load average and the table.
+    `section(root, reps)` returns the markdown and its data."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=reps)
+    parser.add_argument("--workdir", type=Path, help="Keep the inputs here (reused next time).")
+    args = parser.parse_args()
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        text, _ = section(root, args.reps)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"load average {_load()}\n")
+    print(text)
+
+
 def compile_bytecode() -> None:
     """The package's bytecode written before anything is timed, as `pip install` does: where
     PYTHONDONTWRITEBYTECODE is set (this machine sets it) every measured process would otherwise
@@ -447,19 +443,25 @@ def main() -> None:
         from benchmarks import fixed_costs
 
         fixed_text, fixed_data = fixed_costs.section(root, args.reps)
+        print("header path at scale ...", file=sys.stderr)  # issue 20: benchmarks/header_scale.py
+        from benchmarks import header_scale
+
+        scale_text, scale_data = header_scale.section(root, args.reps)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     meta["seconds"] = round(time.perf_counter() - started, 1)
     meta["load_after"] = _load()
-    text = render(results, scale_rows, rates, meta) + "\n" + remote_text + "\n" + fixed_text
+    text = (render(results, scale_rows, rates, meta) + "\n" + remote_text + "\n" + fixed_text
+            + "\n" + scale_text)
     print(text)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.md").write_text(text)
     (out / "latest.json").write_text(json.dumps(
         {"meta": meta, "results": [asdict(r) for r in results], "scale": scale_rows,
-         "stats_bytes_per_second": rates, **remote_data, **fixed_data}, indent=2) + "\n")
+         "stats_bytes_per_second": rates, **remote_data, **fixed_data, **scale_data},
+        indent=2) + "\n")
     if args.docs:
         update_readme(HERE.parent / "docs" / "benchmarks.md", text)
 
