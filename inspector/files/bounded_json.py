@@ -20,8 +20,8 @@ from inspector.errors import InspectorError
 from inspector.files.guard import note_read
 from inspector.files.regular import not_regular
 
-# A config.json is a few kilobytes, and the index of a 1T-parameter model (Kimi K2: 140,000
-# tensors) about 15 MB.
+# A config.json is a few kilobytes (a compressed-tensors one with long ignore lists a few MB).
+# A safetensors index has a bound of its own (inspector.formats.index.MAX_INDEX_BYTES).
 MAX_JSON_BYTES = 64 * 1024 * 1024
 # JSON values (objects, arrays and their items) one text may hold. A safetensors header spends about
 # 7 on each tensor of one dim (`{`, two `[`, three commas, one between tensors) and 10 on one of
@@ -30,9 +30,11 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_JSON_VALUES = 4_000_000
 
 
-def read_json(path: Path, error: type[InspectorError], what: str = "JSON file") -> object:
+def read_json(path: Path, error: type[InspectorError], what: str = "JSON file",
+              max_bytes: int = MAX_JSON_BYTES, max_values: int = MAX_JSON_VALUES) -> object:
     """The value in `path`; on failure `error(path, "not a readable <what>: <why>")`, so a spec
-    reader raises SpecError and a checkpoint reader CheckpointError."""
+    reader raises SpecError and a checkpoint reader CheckpointError. The bounds are the file
+    kind's (an index has its own)."""
     note_read(path)
     try:
         # O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
@@ -41,28 +43,27 @@ def read_json(path: Path, error: type[InspectorError], what: str = "JSON file") 
             if not stat.S_ISREG(st.st_mode):
                 raise error(path, f"not a readable {what}: {not_regular(st.st_mode)}")
             size = st.st_size
-            if size > MAX_JSON_BYTES:
+            if size > max_bytes:
                 raise error(path, f"not a readable {what}: {size:,} bytes, over the"
-                                  f" {MAX_JSON_BYTES:,}-byte limit for a JSON file")
-            raw = f.read(MAX_JSON_BYTES + 1)  # a file growing as we read stays bounded too
+                                  f" {max_bytes:,}-byte limit for a {what}")
+            raw = f.read(max_bytes + 1)  # a file growing as we read stays bounded too
     except OSError as e:
         raise error(path, f"not a readable {what}: {e.strerror or e}") from e
-    if len(raw) > MAX_JSON_BYTES:
-        raise error(path, f"not a readable {what}: over the {MAX_JSON_BYTES:,}-byte limit for a"
-                          " JSON file")
-    return parse_json(raw, path, error, f"not a readable {what}", f"the {what}")
+    if len(raw) > max_bytes:
+        raise error(path, f"not a readable {what}: over the {max_bytes:,}-byte limit for a {what}")
+    return parse_json(raw, path, error, f"not a readable {what}", f"the {what}", max_values)
 
 
 def parse_json(raw: bytes, path: object, error: type[InspectorError], prefix: str,
-               what: str) -> object:
+               what: str, max_values: int = MAX_JSON_VALUES) -> object:
     """`raw` (UTF-8 JSON) parsed, or `error(path, "<prefix>: <why>")`, or, past the bound,
     `error(path, "<what> holds about N JSON values ...")`. NaN and Infinity are
     refused: they are not JSON (RFC 8259), and Rust's serde_json, which the safetensors library
     and transformers' tokenizers parse with, refuses them."""
     values = raw.count(b"{") + raw.count(b"[") + raw.count(b",")
-    if values > MAX_JSON_VALUES:
+    if values > max_values:
         raise error(path, f"{what} holds about {values:,} JSON values, more than the"
-                          f" {MAX_JSON_VALUES:,} read")
+                          f" {max_values:,} read")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as e:

@@ -43,8 +43,9 @@ from inspector.terminal import escape
 SAFE = re.compile(r"[^A-Za-z0-9._-]")
 MAGIC = b"inspector-head-1\n"
 DIGEST = 32
-# The largest head kept: a safetensors header (100 MB), a GGUF header or a small file (64 MiB).
-MAX_HEAD_BYTES = 128 << 20
+# The largest head kept: an index (256 MiB, inspector.formats.index.MAX_INDEX_BYTES), a
+# safetensors header (100 MB), a GGUF header or a small file (64 MiB).
+MAX_HEAD_BYTES = 256 << 20
 MAX_ENTRY_BYTES = MAX_HEAD_BYTES + 4096
 
 _warned = False  # one warning per command, for the first damaged entry

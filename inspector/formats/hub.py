@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from inspector.errors import CheckpointError, UsageError
-from inspector.files.bounded_json import read_json
 from inspector.files.regular import BadFile, require_small
 from inspector.formats.hub_env import hub_constants
+from inspector.formats.index import read_index_json
 from inspector.formats.local import FOLDER_WEIGHTS
 
 # owner/name, optionally a GGUF file in it, optionally @revision (a branch, tag or commit).
@@ -101,7 +101,7 @@ def cached_snapshot(hub_id: HubId) -> Path | None:
         folder = Path(found).parent
         if not name.endswith(".index.json"):
             return folder
-        index = read_json(Path(found), CheckpointError, "index file")  # a cache entry, bounded
+        index = read_index_json(Path(found))  # a cache entry, bounded
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(weight_map, dict):
             return None  # a broken index: let the remote reader say what is wrong

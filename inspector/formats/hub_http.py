@@ -28,7 +28,9 @@ from inspector.formats.hub_env import hub_constants
 from inspector.terminal import escape
 
 MAX_REQUESTS = 4_096  # per command: a 2,000-shard index read in two requests a shard, and more
-MAX_TOTAL_BYTES = 256 << 20  # per command: Kimi K2's index and 140,000 tensor headers are ~30 MB
+# per command: Kimi K2's index and 140,000 tensor headers are ~30 MB, a 1M-tensor GPTQ MoE's
+# ~215 MB; an index at its cap (256 MB) and its headers fit
+MAX_TOTAL_BYTES = 1 << 30
 ERROR_BODY_BYTES = 64 << 10  # of an error's body, for hf_raise_for_status to quote
 DEFAULT_COMMAND_DEADLINE = 60.0
 SHOWN_BYTES = 40  # of a server's answer quoted in a message

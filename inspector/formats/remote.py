@@ -22,13 +22,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from inspector.errors import CheckpointError
-from inspector.files.bounded_json import MAX_JSON_BYTES, parse_json
+from inspector.files.bounded_json import MAX_JSON_BYTES, MAX_JSON_VALUES, parse_json
 from inspector.formats import header_cache
 from inspector.formats.base import Checkpoint, TensorInfo
 from inspector.formats.hub_env import hub_constants
 from inspector.formats.hub_http import get, hub_headers, raise_for_status, shown
 from inspector.formats.hub_info import fetch_info
-from inspector.formats.index import check_shard, shard_names
+from inspector.formats.index import (
+    MAX_INDEX_BYTES,
+    MAX_INDEX_ENTRIES,
+    check_shard,
+    shard_names,
+)
 from inspector.formats.safetensors import MAX_HEADER_BYTES, header_length, parse_header
 
 # The JSON of one header entry beyond its quoted name, `:{"dtype":"BF16","shape":[16384,16384],
@@ -38,7 +43,7 @@ ENTRY_BYTES = 96
 SPARE_BYTES = 64  # __metadata__ ({"format":"pt"}) and the padding to 8 bytes
 SINGLE_FILE_WINDOW = 100_001  # no index names the tensors: huggingface_hub's own first read
 GGUF_WINDOW = 1 << 20  # a GGUF's first read; a tokenizer of 49,152 entries takes ~2 MB
-SMALL_FILE_LIMIT = MAX_JSON_BYTES  # config.json and the index; anything larger is not one of them
+SMALL_FILE_LIMIT = MAX_JSON_BYTES  # config.json; anything larger is not one
 # A GGUF's header: Gemma 3's 262,144-token tokenizer takes ~6 MB, Llama 3's vocabulary and
 # 280,000 merges ~12 MB.
 MAX_GGUF_HEAD_BYTES = 32 << 20
@@ -170,8 +175,9 @@ class Client:
 
     def json(self, name: str) -> object:
         """A small file's JSON, read as a local one is: bounded values and depth."""
+        bound = 2 * MAX_INDEX_ENTRIES if name.endswith(".index.json") else MAX_JSON_VALUES
         return parse_json(self.whole(name), self.rev.where(name), CheckpointError, "not JSON",
-                          name)
+                          name, bound)
 
     def whole(self, name: str) -> bytes:
         if name not in self.fetched:
@@ -180,16 +186,17 @@ class Client:
 
     def _whole(self, name: str) -> bytes:
         where, etag, promised = self.about(name)
-        if promised is not None and promised > SMALL_FILE_LIMIT:
+        limit = MAX_INDEX_BYTES if name.endswith(".index.json") else SMALL_FILE_LIMIT
+        if promised is not None and promised > limit:
             raise CheckpointError(where, f"{promised:,} bytes: too large for a {name} (over"
-                                         f" {SMALL_FILE_LIMIT:,})")
+                                         f" {limit:,})")
         cached = header_cache.load_head(etag, promised, where)
         if cached is not None and len(cached[1]) == cached[0]:
             return cached[1]
-        data, total = self.read(name, 0, promised if promised is not None else SMALL_FILE_LIMIT)
-        if total > SMALL_FILE_LIMIT:
+        data, total = self.read(name, 0, promised if promised is not None else limit)
+        if total > limit:
             raise CheckpointError(where, f"{total:,} bytes: too large for a {name} (over"
-                                         f" {SMALL_FILE_LIMIT:,})")
+                                         f" {limit:,})")
         if len(data) < total:
             raise CheckpointError(where, f"the hub sent {len(data):,} of its {total:,} bytes")
         header_cache.save_head(etag, total, data)

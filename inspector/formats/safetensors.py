@@ -23,11 +23,13 @@ from inspector.formats.dtypes import DTYPES
 
 # Same cap as the safetensors library: a larger header is refused before it is read.
 MAX_HEADER_BYTES = 100_000_000
-# Tensors one header (or one sharded checkpoint) may hold. The most in a published checkpoint is
-# about 140,000 (Kimi K2: 384 experts x 60 MoE layers x 3 matrices, FP8 weights with their
-# scales); each costs `inspect` and `export` tens of microseconds, so the cap keeps them within
-# 1 GB and about 10 s. JSON bounds (inspector.files.bounded_json) keep the parse itself within that before
-# the count is known.
+# Tensors one header (one file) may hold. Published checkpoints are cut into shards of ~5 GB,
+# which hold hundreds to a few thousand tensors (DeepSeek-V3's ~560, Kimi-K2's ~2,200, a
+# 512-expert GPTQ MoE's ~6,000); the most in one published checkpoint is ~300,000, in its
+# shards. 150,000 in one file keeps `inspect` and `export` of it within 1 GB and seconds. A
+# sharded checkpoint's total is bounded by its index (inspector.formats.index.MAX_INDEX_ENTRIES).
+# JSON bounds (inspector.files.bounded_json) keep the parse within that before the count is
+# known.
 MAX_TENSORS = 150_000
 # The safetensors library reads shapes and offsets as Rust usize (64 bits) and refuses larger;
 # torch and numpy hold sizes in int64, so a dim of 2^63 or more cannot be loaded (nor exported to
