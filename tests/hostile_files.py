@@ -287,6 +287,15 @@ def _shape(dims: list[int]) -> dict:
     return {"wte.weight": {"dtype": "F32", "shape": dims, "data_offsets": [0, 0]}}
 
 
+def _shape_of_a_string_and_a_billion(inp: Path):
+    """["a", 10**9]: a product of the dims would repeat the string a billion times (4 GB for
+    F32); refused as a shape before any product is taken."""
+    raw_safetensors(inp / "model.safetensors", {"w": {"dtype": "F32", "shape": ["a", 10**9],
+                                                      "data_offsets": [0, 16]}})
+    return (["inspect", inp / "model.safetensors"], "model.safetensors",
+            ["shape ['a', 1000000000] is not a list of non-negative integers below 2^63"])
+
+
 def _shape_2_70_to_parquet(inp: Path):
     raw_safetensors(inp / "model.safetensors", _shape([0, 2**70]))
     return (["export", inp / "model.safetensors", "--out", "{out}", "--format", "parquet"],
@@ -363,6 +372,7 @@ HOSTILE = {
     "pickle-nested-tensor": _nested_tensor_pickle,
     "pickle-state-dict-3000-deep": _state_dict_3000_deep,
     "shape-0-2^70-to-parquet": _shape_2_70_to_parquet,
+    "shape-a-string-times-a-billion": _shape_of_a_string_and_a_billion,
     "shape-0-2^63-to-parquet": _shape_2_63_to_parquet,
     "hub-id-dot-dot": _hub_id("a/b..c", "Cannot have -- or .. in repo_id"),
     "hub-id-dash-dash": _hub_id("a/--b", "The name cannot start or end with '-' or '.'"),
