@@ -158,16 +158,12 @@ def test_llama2_70b_grouped_query(tmp_path):
 # Peak RSS of `inspect` on the million-tensor checkpoint, at most. The floor is what the headers
 # are as Python objects: a bare parse (benchmarks/baselines.py header: json.loads of the 92 MB
 # index and of 167 headers of ~6,000 tensors, all held at once) peaks at ~355 MB. 1.5 GB is 4x
-# that, ~1.5 KB a tensor: room for the weight_map held whole and rows per template, none for a
-# per-tensor cost that grows as today's does (Kimi-K2's 139,583 tensors take 218 MB, ~1.3 KB a
-# tensor over a ~40 MB start, which at a million would be ~1.3 GB before any output).
+# that, ~1.5 KB a tensor: room for the weight_map held whole and rows per template (a layer's
+# experts held once: inspector.checkpoint.expert_groups), none for rows made per tensor.
 MILLION_TENSOR_PEAK = 1_500_000_000
 
 
 @pytest.mark.slow  # writing the checkpoint takes ~12 s, reading it (once it is read) more
-@pytest.mark.xfail(strict=False, reason="until the per-template header path lands: today the"
-                   " 92 MB index is over MAX_JSON_BYTES (64 MB) and its 1,004,898 tensors over"
-                   " MAX_TENSORS (150,000), exit 2")
 def test_a_million_tensor_gptq_moe_reads_in_bounded_memory(tmp_path):
     """A Qwen3-MoE-shaped model of 512 experts and 163 layers, every linear layer of the blocks in
     AutoGPTQ's 4-bit layout (qweight I32 [in / 8, out], qzeros, scales, g_idx): 1,004,898
