@@ -3,7 +3,7 @@ header speed. Each command and its baseline run as fresh processes, alternating,
 medians of the wall time and of the CPU time (user + sys, from os.wait4), which a busy shared
 machine inflates far less than the wall time.
 
-    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR]
+    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR] [--only values|specs]
 
 Part of benchmarks/run.py's table (its own section), runnable alone.
 """
@@ -138,9 +138,21 @@ def _warm(path: Path) -> None:
             pass
 
 
-def section(root: Path, reps: int) -> tuple[str, dict]:
-    """The section's markdown and its data."""
-    rows = values_rows(root, reps) + specs_rows(reps)
+def compiled() -> None:
+    """The package's bytecode written, as an install writes it: a working copy run under
+    PYTHONDONTWRITEBYTECODE (as these sessions run) never gets it, and each process then
+    compiles every module it imports again (0.1-0.2 s of CPU a `stats` here), a cost no user
+    pays. numpy's own bytecode is installed already."""
+    import compileall
+
+    compileall.compile_dir(HERE.parent / "inspector", quiet=1)
+
+
+def section(root: Path, reps: int, only: str | None = None) -> tuple[str, dict]:
+    """The section's markdown and its data: both parts, or the one `only` names."""
+    compiled()
+    rows = (values_rows(root, reps) if only != "specs" else []) \
+        + (specs_rows(reps) if only != "values" else [])
     lines = ["## Fixed costs (issue 20): values without numba's start-up, specs at header speed",
              "", "Wall and CPU (user + sys) medians, each against its baseline in the same run.",
              "", "| measure | ours | baseline | value (wall) | value (CPU) | target | result |",
@@ -155,11 +167,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--only", choices=("values", "specs"), help="run one part alone")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        text, _ = section(root, args.reps)
+        text, _ = section(root, args.reps, args.only)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
