@@ -152,14 +152,11 @@ def moments(raw: np.ndarray, how, first: int, rows: int, cols: int, stride: int)
     s = q = 0.0
     lo, hi = math.inf, -math.inf
     for piece in _pieces(matrix):
-        bf16 = isinstance(how, int)  # its extremes from its bits, before they are widened
-        x = None if bf16 else _float32(piece, how)
-        found = _bf16_extremes(piece) if bf16 else _extremes(x)
+        found, x = _extremes_and_values(piece, how)
         if found is None:
             return None  # a NaN or an Inf
         lo, hi, zeros = min(lo, found[0]), max(hi, found[1]), zeros + found[2]
-        x = _float32(piece, how) if bf16 else x
-        if shift is None:
+        if shift is None:  # the first piece: around 0 when it straddles 0 and is centred
             shift = 0.0 if found[0] < 0.0 < found[1] else first_value
             piece_s, piece_q = _sums(x, shift)
             if shift == 0.0 and not _centred(piece_s, piece_q, x.size, first_value):
@@ -175,6 +172,16 @@ def moments(raw: np.ndarray, how, first: int, rows: int, cols: int, stride: int)
     return 0, 0, zeros, first_value, s, q, lo, hi
 
 
+def _extremes_and_values(piece: np.ndarray, how) -> tuple:
+    """((min, max, zeros) or None for a NaN or an Inf, float32 values) of a piece: BF16's
+    extremes from its bits, before they are widened; the others' from their float32 values."""
+    if isinstance(how, int):
+        found = _bf16_extremes(piece)
+        return found, (_float32(piece, how) if found is not None else None)
+    x = _float32(piece, how)
+    return _extremes(x), x
+
+
 def _sums(x: np.ndarray, shift: float) -> tuple[float, float]:
     """(sum(x - shift), sum((x - shift)^2)) of float32 values, in float64 (exact terms)."""
     d = _widened(x, "d", shift)
@@ -186,7 +193,7 @@ CENTRED = 100.0
 
 def _centred(s: float, q: float, n: int, first_value: float) -> bool:
     """Whether a window's sums may run around 0, sparing the subtraction of the shift (a
-    pass over the float64 values, a fifth of the arithmetic): when its first piece (an eighth
+    pass over the float64 values, a fifth of the arithmetic): when its first piece (a sixteenth
     of a block or more) has mean^2 + first_value^2 <= CENTRED x its variance, as the weights of
     a matrix (mean near 0). Then M2 = q - s mean, and the move to sums around the first value,
     lose at most about CENTRED x 1e-16 relative to rounding, far below the 6 digits shown;
