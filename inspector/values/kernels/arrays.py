@@ -4,7 +4,7 @@ Why numpy here and numba only behind it: numba's import costs about half a secon
 process (0.52 s here, before any kernel runs), more than the arithmetic of a few GB of weights.
 A window is widened chunk by chunk (CHUNK values, a few hundred KB, in the core's cache) into a
 float64 buffer of this thread's, and each sum is one numpy call on it: min and max on the
-float32 values (BF16: on its 16-bit patterns, _bf16_extremes), zeros by a comparison,
+float32 values (BF16 and F16: on their 16-bit patterns, _half_extremes), zeros by a comparison,
 sum(x - shift) by np.add.reduce and the sums of squares and products by BLAS dots of 8,192
 values (_dot). Every value and product is exact in float64, as in the numba kernels; only the
 order of the float64 additions differs, so the sums agree with theirs to the last bits (1e-15
@@ -95,28 +95,38 @@ def _bf16_value(pattern: int) -> float:
     return struct.unpack("<f", struct.pack("<I", pattern << 16))[0]
 
 
-def _bf16_extremes(bits: np.ndarray) -> tuple[float, float, int] | None:
-    """(min, max, zeros) of a piece of BF16 values, read on their 16-bit patterns: as signed
-    integers the largest is the largest non-negative value, as unsigned ones the largest is the
-    most negative value, so two integer reductions over 2 bytes a value (numpy's fastest loops,
-    several times faster than float32 ones) find both, and whether a NaN or an Inf (the
-    patterns from 0x7F80 and from 0xFF80) is there: None then. Zeros are the patterns 0 and
-    0x8000 (-0.0, the smallest int16)."""
-    top = int(np.maximum.reduce(bits, axis=None))
-    unsigned = bits.view(np.uint16)
+def _f16_value(pattern: int) -> float:
+    """The float an F16 bit pattern (0 to 0xFFFF) holds."""
+    return struct.unpack("<e", struct.pack("<H", pattern))[0]
+
+
+# 16-bit floats: (first NaN or Inf pattern of the positive half, the value of a pattern)
+HALVES = {True: (0x7F80, _bf16_value), False: (0x7C00, _f16_value)}  # BF16 or not (F16)
+
+
+def _half_extremes(bits: np.ndarray, bf16: bool) -> tuple[float, float, int] | None:
+    """(min, max, zeros) of a piece of BF16 or F16 values, read on their 16-bit patterns (sign
+    and magnitude): as signed integers the largest is the largest non-negative value, as
+    unsigned ones the largest is the most negative value, so two integer reductions over 2
+    bytes a value (numpy's fastest loops, several times faster than float32 ones) find both, and
+    whether a NaN or an Inf (the patterns from `inf` of each sign) is there: None then. Zeros
+    are the patterns 0 and 0x8000 (-0.0, the smallest int16)."""
+    inf, value = HALVES[bf16]
+    signed, unsigned = bits.view(np.int16), bits.view(np.uint16)
+    top = int(np.maximum.reduce(signed, axis=None))
     bottom = int(np.maximum.reduce(unsigned, axis=None))
-    if top >= 0x7F80 or bottom >= 0xFF80:
+    if top >= inf or bottom >= 0x8000 | inf:
         return None
     one_sided = top < 0 or bottom < 0x8000  # all negative, or none: the nearest to +0 is needed
     nearest = int(np.minimum.reduce(unsigned, axis=None)) if one_sided else 0
-    hi = _bf16_value(top if top >= 0 else nearest)
-    lo = _bf16_value(bottom if bottom >= 0x8000 else nearest)
+    hi = value(top if top >= 0 else nearest)
+    lo = value(bottom if bottom >= 0x8000 else nearest)
     zeros = 0
     if lo <= 0.0 <= hi:
-        zeros = bits.size - int(np.count_nonzero(bits))
-        if int(np.minimum.reduce(bits, axis=None)) == -0x8000:  # a -0.0 (rare): counted apart
+        zeros = bits.size - int(np.count_nonzero(signed))
+        if int(np.minimum.reduce(signed, axis=None)) == -0x8000:  # a -0.0 (rare): counted apart
             is_negative_zero = _scratch("zero", np.bool_, CHUNK)[:bits.size].reshape(bits.shape)
-            zeros += int(np.count_nonzero(np.equal(bits, -0x8000, out=is_negative_zero)))
+            zeros += int(np.count_nonzero(np.equal(signed, -0x8000, out=is_negative_zero)))
     return lo, hi, zeros
 
 
@@ -173,13 +183,12 @@ def moments(raw: np.ndarray, how, first: int, rows: int, cols: int, stride: int)
 
 
 def _extremes_and_values(piece: np.ndarray, how) -> tuple:
-    """((min, max, zeros) or None for a NaN or an Inf, float32 values) of a piece: BF16's
-    extremes from its bits, before they are widened; the others' from their float32 values."""
-    if isinstance(how, int):
-        found = _bf16_extremes(piece)
-        return found, (_float32(piece, how) if found is not None else None)
-    x = _float32(piece, how)
-    return _extremes(x), x
+    """((min, max, zeros) or None for a NaN or an Inf, float32 values) of a piece: 16-bit
+    floats' extremes from their bits, before they are widened; float32's from its values."""
+    if how is None:
+        return _extremes(piece), piece
+    found = _half_extremes(piece, isinstance(how, int))
+    return found, (_float32(piece, how) if found is not None else None)
 
 
 def _sums(x: np.ndarray, shift: float) -> tuple[float, float]:
