@@ -3,7 +3,7 @@ header speed. Each command and its baseline run as fresh processes, alternating,
 medians of the wall time and of the CPU time (user + sys, from os.wait4), which a busy shared
 machine inflates far less than the wall time.
 
-    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR]
+    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR] [--only values|specs]
 
 Part of benchmarks/run.py's table (its own section), runnable alone.
 """
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import inputs  # noqa: E402
-from benchmarks.run import ENV, baseline, inspector, secs, section_main  # noqa: E402
+from benchmarks.run import ENV, baseline, compile_bytecode, inspector, secs, section_main  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -136,9 +136,11 @@ def _warm(path: Path) -> None:
             pass
 
 
-def section(root: Path, reps: int) -> tuple[str, dict]:
-    """The section's markdown and its data."""
-    rows = values_rows(root, reps) + specs_rows(reps)
+def section(root: Path, reps: int, only: str | None = None) -> tuple[str, dict]:
+    """The section's markdown and its data: both parts, or the one `only` names."""
+    compile_bytecode()
+    rows = (values_rows(root, reps) if only != "specs" else []) \
+        + (specs_rows(reps) if only != "values" else [])
     lines = ["## Fixed costs (issue 20): values without numba's start-up, specs at header speed",
              "", "Wall and CPU (user + sys) medians, each against its baseline in the same run.",
              "", "| measure | ours | baseline | value (wall) | value (CPU) | target | result |",
@@ -150,7 +152,7 @@ def section(root: Path, reps: int) -> tuple[str, dict]:
 
 
 def main() -> None:
-    section_main(section, __doc__, reps=5)
+    section_main(section, __doc__, reps=5, only=("values", "specs"))
 
 
 if __name__ == "__main__":

@@ -371,18 +371,21 @@ def _load() -> str:
         return "unknown"
 
 
-def section_main(section, doc: str, reps: int) -> None:
+def section_main(section, doc: str, reps: int, only: tuple[str, ...] = ()) -> None:
     """A section run alone (fixed_costs.py, header_scale.py): `--reps`, `--workdir` (kept, its
-    inputs reused next time; else a temporary folder), then the load average and the table.
-    `section(root, reps)` returns the markdown and its data."""
+    inputs reused next time; else a temporary folder), `--only PART` where the section has
+    parts, then the load average and the table. `section(root, reps)` (`only=` too, where it
+    has parts) returns the markdown and its data."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=reps)
     parser.add_argument("--workdir", type=Path, help="Keep the inputs here (reused next time).")
+    if only:
+        parser.add_argument("--only", choices=only, help="Run one part alone.")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        text, _ = section(root, args.reps)
+        text, _ = section(root, args.reps, **({"only": args.only} if only else {}))
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)

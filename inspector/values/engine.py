@@ -29,14 +29,28 @@ __all__ = ["BLOCK_VALUES", "Files", "default_workers", "part_window", "progress"
 
 
 def default_workers() -> int:
-    """One thread per idle core (by the 1-minute load average), at least one: a thread on a
-    busy core waits for that core, and then for the merge, while adding nothing."""
+    """One thread per idle core, at least one: a thread on a busy core waits for that core, and
+    then for the merge, while adding nothing. Busy is the lesser of the 1-minute load average
+    and the tasks runnable this moment besides this one (/proc/loadavg): the average alone
+    still counts, for a minute, the processes that have just ended (a script running commands
+    one after the other kept every one of them on one core)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    return max(1, min(cores, round(cores - _busy_cores())))
+
+
+def _busy_cores() -> float:
     try:
-        busy = os.getloadavg()[0]
+        with open("/proc/loadavg") as f:
+            fields = f.read().split()
+        average, runnable = float(fields[0]), int(fields[3].split("/")[0])
+        return min(average, max(runnable - 1, 0))  # (runnable counts this thread)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0]
     except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(cores or 1, round((cores or 1) - busy)))
+        return 0.0
 
 
 def progress(total_bytes: int, what: str, stream=None, after: float = 1.0):

@@ -47,9 +47,10 @@ from inspector.values.kernels import arrays
 __all__ = ["compare", "compare_many", "moments", "moments_many", "numpy_for"]
 
 # Runs reading fewer bytes than this go through numpy (see inspector.values.kernels.arrays for
-# its speed): here numpy took 0.45-0.6 s of CPU a GB of float32 and numba's kernels 0.1 s after
-# its 0.5 s start-up, so numpy costs less CPU up to about 1.4 GB and less time on two cores up to
-# about 2.5 GB. The choice depends on the bytes alone, so a run's figures never depend on timing.
+# its speed): here numpy takes 0.3 s of CPU a GB of float32 (0.45-0.6 s before its passes were
+# cut) and numba's kernels 0.1 s after its 0.5 s start-up, so numpy costs less CPU up to about
+# 2.5 GB and less time on two cores up to more; the bound stays where it was set, so a checkpoint
+# keeps its path. The choice depends on the bytes alone, so a run's figures never depend on timing.
 NUMPY_BELOW = 2_000_000_000
 
 
