@@ -8,9 +8,9 @@ torch.
 
 from __future__ import annotations
 
-from inspector.checkpoint.inspection import Inspection
+from typing import TYPE_CHECKING
+
 from inspector.errors import one_line
-from inspector.spec.schema import Spec
 from inspector.terminal import quoted, summarised
 from inspector.vocab.rows import Row, expand
 from inspector.vocab.tables import (
@@ -28,6 +28,10 @@ from inspector.vocab.tables import (
     total,
     unmapped,
 )
+
+if TYPE_CHECKING:  # annotations only: `count` imports nothing of the checkpoint side
+    from inspector.checkpoint.inspection import Inspection
+    from inspector.spec.schema import Spec
 
 # `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
 INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
