@@ -221,6 +221,26 @@ def test_sums_per_expert_template_equal_the_sums_per_row(name):
                 == active_total(rows, spec.experts_per_token, embeddings))
 
 
+@pytest.mark.parametrize("name", shipped_names())
+def test_the_rows_renumbered_are_the_rows_of_every_block_described(name):
+    """spec_row_groups describes one block of each kind and renumbers its rows for the others:
+    the rows equal those of the whole description (parameter_shapes: every block, every expert
+    described), each name parsed on its own."""
+    from inspector.spec.describe import parameter_shapes
+    from inspector.vocab.canonical import expert_of, parse
+    from inspector.vocab.roles import Role
+    from inspector.vocab.rows import Row
+
+    spec = load_spec(name)
+    expected = []
+    for tensor, shape in parameter_shapes(spec):
+        role, layer, kind = parse(tensor)
+        tied = Role.EMBEDDING if tensor == "unembed.weight" and spec.tied_embeddings else None
+        expected.append(Row(tensor=tensor, role=role, layer=layer, kind=kind, shape=shape,
+                            canonical=tensor, tied_to=tied, expert=expert_of(tensor)))
+    assert spec_rows(spec) == expected
+
+
 def test_gpt3_175b_weights_only_reproduces_the_seed_table():
     """The seed note counts matrices only and the unembedding again (d = 12288, L = 96, V = 50257):
     embedding = unembedding = 50257 x 12288 = 617,558,016
