@@ -3,7 +3,7 @@ header speed. Each command and its baseline run as fresh processes, alternating,
 medians of the wall time and of the CPU time (user + sys, from os.wait4), which a busy shared
 machine inflates far less than the wall time.
 
-    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR]
+    python benchmarks/fixed_costs.py [--reps 5] [--workdir DIR] [--only values|specs]
 
 Part of benchmarks/run.py's table (its own section), runnable alone.
 """
@@ -138,9 +138,14 @@ def _warm(path: Path) -> None:
             pass
 
 
-def section(root: Path, reps: int) -> tuple[str, dict]:
-    """The section's markdown and its data."""
-    rows = values_rows(root, reps) + specs_rows(reps)
+PARTS = {"values": lambda root, reps: values_rows(root, reps),
+         "specs": lambda root, reps: specs_rows(reps)}
+
+
+def section(root: Path, reps: int, only: str | None = None) -> tuple[str, dict]:
+    """The section's markdown and its data (`only`: one part of it, "values" or "specs")."""
+    rows = [row for name, part in PARTS.items() if only in (None, name)
+            for row in part(root, reps)]
     lines = ["## Fixed costs (issue 20): values without numba's start-up, specs at header speed",
              "", "Wall and CPU (user + sys) medians, each against its baseline in the same run.",
              "", "| measure | ours | baseline | value (wall) | value (CPU) | target | result |",
@@ -155,11 +160,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--only", choices=list(PARTS), help="Run one part: values or specs.")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        text, _ = section(root, args.reps)
+        text, _ = section(root, args.reps, args.only)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -117,7 +117,7 @@ def last_norm(spec: Spec) -> str:
         return "final_norm"
     from inspector import families
 
-    return families.get(spec.family).encoder_only_norm
+    return families.spec_facts(spec.family)["encoder_only_norm"]
 
 
 def block(spec: Spec, layer: str, first: bool = False, cross: bool = False,

@@ -190,11 +190,13 @@ def shipped_names() -> list[str]:
 def _read_spec_file(path: Path) -> object:
     """A spec file's mapping: a shipped spec's from the index while the index was written from
     this very file, any other through the bounded YAML reader."""
-    if path.resolve().parent == SPEC_DIR and (entry := _spec_index().get(path.stem)) is not None:
+    shipped = path.parent == SPEC_DIR or path.resolve().parent == SPEC_DIR  # by name, or a path
+    if shipped and (entry := _spec_index().get(path.stem)) is not None:
         note_read(path)
         try:
-            data = path.read_bytes()
-        except OSError:
+            with open(path, "rb") as f:
+                data = f.read(MAX_YAML_BYTES + 1)  # more is no spec: the YAML reader says so
+        except OSError:  # the YAML reader says why
             data = None
         if data is not None and _checksum(data) == entry["crc32"]:
             return _copied(entry["spec"])

@@ -309,5 +309,5 @@ def _family_says_d_head(name: str) -> bool:
     (GPT-2, GPT-3), a width apart from d_model / n_heads is a spec's own reading, worth a word."""
     from inspector import families
 
-    family = families.get(name)
-    return family is not None and "d_head" in family.config_keys
+    facts = families.spec_facts(name)
+    return facts is not None and facts["config_gives_d_head"]
