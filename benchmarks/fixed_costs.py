@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import inputs  # noqa: E402
-from benchmarks.run import ENV, baseline, inspector, secs  # noqa: E402
+from benchmarks.run import ENV, baseline, compile_bytecode, inspector, secs  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--only", choices=list(PARTS), help="Run one part: values or specs.")
     args = parser.parse_args()
+    compile_bytecode()  # as run.py does: each process would otherwise compile the package
     root = args.workdir or Path(tempfile.mkdtemp(prefix="inspector-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -53,6 +53,9 @@ class LazyCommands(MutableMapping):
         self._loaded.pop(name, None)
         self._modules.pop(name, None)
 
+    def __contains__(self, name: object) -> bool:  # without importing the command's module
+        return name in self._modules or name in self._loaded
+
     def __iter__(self):
         return iter(dict.fromkeys([*self._modules, *self._loaded]))
 

@@ -266,7 +266,7 @@ def spec_row_groups(spec: Spec) -> Grouped:
     sums of the tables (inspector.vocab.tables) take them with their multiplicity, so `count`
     and `specs` do the work of one expert a layer, not of every one (DeepSeek-V3: 1,148 rows
     made instead of 45,398). A block of a kind met before (block_kind) is that block's rows
-    renumbered: its names are described and parsed once (Llama-3.1-405B: 1 block of 126)."""
+    renumbered: its names are described and parsed once (Llama-3.1-405B: 2 blocks of 126)."""
     description = getattr(spec, "description", None)
     if description is not None:  # a ReferenceSpec: what transformers builds (spec/reference.py)
         from inspector.spec.reference import description_rows
