@@ -163,6 +163,9 @@ POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_decoder_layers", "n
 
 @dataclass(frozen=True)
 class Spec:
+    """One transformer's architecture: FIELDS checked and defaulted by
+    inspector.spec.validation. (A docstring of its own also spares dataclass writing one from
+    the signature of 80 fields at every start.)"""
     name: str
     family: str
     source: str
