@@ -136,3 +136,19 @@ def test_csv_keeps_every_digit_of_a_float():
     rows = [{"x": -0.50732421875, "cos": 0.99999998}]
     assert csv_text(rows) == "x,cos\n-0.50732421875,0.99999998"
     assert "-0.507324" in table(rows)
+
+
+def test_the_command_table_names_every_command_of_its_module():
+    """`inspector` imports a command's module when the command runs: its table of command ->
+    module holds every command each module defines, under the module that defines it."""
+    import importlib
+
+    from inspector.cli.main import COMMAND_MODULES, cli
+
+    defined = {}
+    for module in set(COMMAND_MODULES.values()):
+        commands = importlib.import_module(f"inspector.cli.{module}").COMMANDS
+        defined.update((command.name, module) for command in commands)
+    assert defined == COMMAND_MODULES
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+    assert all(cli.commands[name].name == name for name in COMMAND_MODULES)

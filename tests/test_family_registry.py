@@ -94,6 +94,26 @@ def test_each_lookup_by_the_index_answers_as_the_full_registry():
                 f for f in everyone.values() if f.gguf_arch == family.gguf_arch)
 
 
+def test_a_specs_facts_from_the_index_are_its_familys(monkeypatch):
+    """spec_facts (what `count` asks of a spec's family: whether its config.json gives d_head,
+    an encoder's last norm) answers from the index as the family module does, and alike with
+    no index."""
+    for name, family in families.families().items():
+        assert families.spec_facts(name) == family.spec_facts
+    assert families.spec_facts("no-such-family") is None
+    assert families.spec_facts("t5")["encoder_only_norm"] == "encoder_norm"
+    assert families.spec_facts("qwen3")["config_gives_d_head"]
+    assert not families.spec_facts("gpt2")["config_gives_d_head"]
+    monkeypatch.setattr(families, "_sources_checksum", lambda: "edited")
+    families._index.cache_clear()
+    try:
+        assert families.spec_facts("t5") == families.families()["t5"].spec_facts
+        assert families.spec_facts("no-such-family") is None
+    finally:
+        monkeypatch.undo()
+        families._index.cache_clear()
+
+
 def test_a_stale_index_is_not_used(monkeypatch):
     """After an edit to a family module the checksum differs: every module is imported, as
     with no index at all."""

@@ -179,8 +179,9 @@ def test_a_million_tensor_gptq_moe_reads_in_bounded_memory(tmp_path):
     from benchmarks.launcher import launch
 
     # Written in a process of its own: the million-entry table (~770 MB) stays out of pytest's.
-    write = launch([sys.executable, "-c", "import sys, pathlib; from benchmarks import inputs;"
-                    " inputs.gptq_moe_1m(pathlib.Path(sys.argv[1]))", str(tmp_path)])
+    script = ("import sys, pathlib; from benchmarks import inputs;"
+              " inputs.gptq_moe_1m(pathlib.Path(sys.argv[1]))")
+    write = launch([sys.executable, "-c", script, str(tmp_path)])
     assert write.code == 0, write.stderr[-2000:]
     folder = tmp_path / "gptq-moe-1m"
     run = launch([sys.executable, "-m", "inspector", "inspect", str(folder), "--format", "json"])

@@ -153,6 +153,55 @@ def test_every_shipped_spec_is_counted_here():
     assert sorted(shipped_names()) == sorted([n for n, *_ in GPT3] + [n for n, _ in OTHERS])
 
 
+def test_the_spec_index_is_the_yaml_parsed():
+    """index.json holds each shipped spec as its YAML file parses (compared by repr: types too,
+    1 is not 1.0 and a key 0 is not "0"), with the file's checksum. If this fails after a spec
+    was edited or added:
+    python -c 'from inspector.spec.loading import write_spec_index; write_spec_index()'"""
+    from inspector.spec import loading
+
+    written = json.loads(loading.SPEC_INDEX.read_text(encoding="utf-8"))
+    parsed = loading.spec_index_data()
+    assert list(written) == list(parsed) == shipped_names()
+    for name in parsed:
+        assert repr(written[name]) == repr(parsed[name]), name
+
+
+def test_a_shipped_spec_from_the_index_is_its_yaml_spec():
+    """A shipped spec is read from the index, without PyYAML; the Spec equals the YAML's."""
+    from inspector.spec import loading
+    from inspector.spec.validation import spec_from_dict
+
+    for name in shipped_names():
+        path = loading.SPEC_DIR / f"{name}.yaml"
+        assert load_spec(name) == spec_from_dict(loading._read_yaml(path), origin=str(path))
+
+
+def test_an_edited_shipped_spec_is_read_as_yaml(tmp_path, monkeypatch):
+    """The index answers only for the file it was written from: an edited spec (its checksum
+    changed) and a spec the index does not hold are read from their YAML."""
+    from inspector.spec import loading
+
+    for name in ("gpt2-124m", "llama2-7b"):
+        (tmp_path / f"{name}.yaml").write_bytes((loading.SPEC_DIR / f"{name}.yaml").read_bytes())
+    (tmp_path / "index.json").write_bytes(loading.SPEC_INDEX.read_bytes())
+    edited = tmp_path / "gpt2-124m.yaml"
+    edited.write_text(edited.read_text().replace("n_layers: 12", "n_layers: 2"))
+    (tmp_path / "new-spec.yaml").write_text(edited.read_text().replace("gpt2-124m", "new-spec"))
+    monkeypatch.setattr(loading, "SPEC_DIR", tmp_path)
+    monkeypatch.setattr(loading, "SPEC_INDEX", tmp_path / "index.json")
+    loading._spec_index.cache_clear()
+    try:
+        assert load_spec("gpt2-124m").n_layers == 2
+        assert load_spec("new-spec").n_layers == 2
+        assert load_spec("llama2-7b").n_layers == 32  # unchanged: from the index
+        (tmp_path / "index.json").unlink()
+        loading._spec_index.cache_clear()
+        assert load_spec("llama2-7b").n_layers == 32  # no index: from its YAML
+    finally:
+        loading._spec_index.cache_clear()
+
+
 @pytest.mark.parametrize("name", shipped_names())
 def test_sums_per_expert_template_equal_the_sums_per_row(name):
     """`count` and `specs` sum each layer's routed experts once, times their number
@@ -170,6 +219,26 @@ def test_sums_per_expert_template_equal_the_sums_per_row(name):
     for embeddings in (True, False):
         assert (active_total(groups, spec.experts_per_token, embeddings)
                 == active_total(rows, spec.experts_per_token, embeddings))
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_the_rows_renumbered_are_the_rows_of_every_block_described(name):
+    """spec_row_groups describes one block of each kind and renumbers its rows for the others:
+    the rows equal those of the whole description (parameter_shapes: every block, every expert
+    described), each name parsed on its own."""
+    from inspector.spec.describe import parameter_shapes
+    from inspector.vocab.canonical import expert_of, parse
+    from inspector.vocab.roles import Role
+    from inspector.vocab.rows import Row
+
+    spec = load_spec(name)
+    expected = []
+    for tensor, shape in parameter_shapes(spec):
+        role, layer, kind = parse(tensor)
+        tied = Role.EMBEDDING if tensor == "unembed.weight" and spec.tied_embeddings else None
+        expected.append(Row(tensor=tensor, role=role, layer=layer, kind=kind, shape=shape,
+                            canonical=tensor, tied_to=tied, expert=expert_of(tensor)))
+    assert spec_rows(spec) == expected
 
 
 def test_gpt3_175b_weights_only_reproduces_the_seed_table():

@@ -8,27 +8,66 @@ Exit status: 0 done (check: every role matches), 1 check or diff found a differe
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import MutableMapping
 
 import click
 
-from inspector.cli import building, checkpoints, counting, fit, pictures, values
 from inspector.errors import InspectorError, OutputError, one_line
 
+# Each command by the module of this package that defines it (in its COMMANDS). A module is
+# imported when one of its commands runs, or when --help lists them all: `count` loads nothing
+# that `inspect` or `build` needs. A new command is registered by adding it here
+# (tests/test_cli_contract.py checks this table against every module's COMMANDS).
+COMMAND_MODULES = {"specs": "counting", "count": "counting",
+                   "inspect": "checkpoints", "check": "checkpoints", "export": "checkpoints",
+                   "report": "checkpoints", "scan": "checkpoints",
+                   "stats": "values", "diff": "values",
+                   "build": "building", "demo": "building",
+                   "diagram": "pictures", "plot": "pictures",
+                   "fit": "fit"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyCommands(MutableMapping):
+    """The group's commands by name (click reads them as a mapping): every name known at once,
+    each command object made by importing its module on first use."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = dict(modules)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module = importlib.import_module(f"{__package__}.{self._modules[name]}")
+            self._loaded.update((command.name, command) for command in module.COMMANDS)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._loaded and name not in self._modules:
+            raise KeyError(name)
+        self._loaded.pop(name, None)
+        self._modules.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:  # without importing the command's module
+        return name in self._modules or name in self._loaded
+
+    def __iter__(self):
+        return iter(dict.fromkeys([*self._modules, *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(self._modules.keys() | self._loaded.keys())
+
+
+@click.group(commands=LazyCommands(COMMAND_MODULES),
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="inspector")
 def cli() -> None:
     """Define transformer architectures and inspect their weights, exactly."""
-
-
-# The command modules, each listing its commands in COMMANDS: a new one is registered by adding
-# its name here (and to the import above).
-COMMAND_MODULES = (counting, checkpoints, values, building, pictures, fit)
-for _module in COMMAND_MODULES:
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
 
 
 def main() -> None:

@@ -5,12 +5,11 @@ adding a family is adding its module (and its specs and tests), nothing else. Mo
 listing the package, so this file names none of them.
 
 A lookup by one name (a spec's family, a config.json's model_type, a layout's name) imports only
-the module that answers it, through `index.json`: which module holds each name, written from the
-modules themselves by `write_index()`. The index is used only while the package's sources are the
-ones it was written from (a checksum of them); after any edit every module is imported, as with
-no index, until it is written again (tests/test_family_registry.py says so). Importing all 27
-modules took 27 ms compiled from source, 10 ms from bytecode caches: an eighth of what
-`inspector export` of GPT-3 175B took (about 220 ms).
+the module that answers it, and what a spec's lines ask (spec_facts) none, through `index.json`
+written from the modules themselves by `write_index()`. The index is used only while the
+package's sources are the ones it was written from (a checksum of them); after any edit every
+module is imported, as with no index, until it is written again (tests/test_family_registry.py).
+Importing all 27 modules took 10 ms from bytecode caches (27 ms compiled from source).
 """
 
 from __future__ import annotations
@@ -18,26 +17,26 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import pkgutil
 import zlib
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inspector.families.base import Composite, Family
-from inspector.vocab.canonical import MODULES, parse
-from inspector.vocab.layout import Layout, Rule
+from inspector.vocab.canonical import parse
 from inspector.vocab.roles import Role
 
-# The model `build` makes, saved with torch: canonical names as they are.
-CANONICAL = Layout(
-    name="canonical",
-    rules=tuple(
-        Rule(f"{module}.{kind}", (f"{module}.{kind}",))
-        for module in MODULES
-        for kind in ("weight", "bias")
-    ),
-)
+if TYPE_CHECKING:  # a lookup by the index imports the one module that answers, and it these
+    from inspector.families.base import Composite, Family
+    from inspector.vocab.layout import Layout
+
+
+def __getattr__(name: str):  # CANONICAL, made when first asked for: `count` needs no layout
+    if name == "CANONICAL":
+        from inspector.vocab.layout import canonical_layout
+
+        return canonical_layout()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Every layer repeats the same names, so a spread-out sample of a few hundred decides as well as
 # all of them (a 1T checkpoint has tens of thousands) at a fraction of the matching.
@@ -46,6 +45,8 @@ LAYOUT_SAMPLE = 256
 
 def _modules() -> list[tuple[str, object]]:
     """(name, module) of every module of the package but `base`, by name."""
+    import pkgutil
+
     return [(info.name, importlib.import_module(f"{__name__}.{info.name}"))
             for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
             if info.name != "base"]
@@ -106,6 +107,7 @@ def index_data() -> dict:
         "model_types": {model_type: family.name for model_type, family in _by_model_type().items()},
         "layouts": _layout_family(),
         "gguf_archs": gguf_archs,
+        "spec_facts": {name: family.spec_facts for name, family in families().items()},
     }
 
 
@@ -149,6 +151,15 @@ def get(name: str) -> Family | None:
         return families().get(name)
     module = index["families"].get(name) if isinstance(name, str) else None
     return next((f for f in _in_module(module, "FAMILIES") if f.name == name), None)
+
+
+def spec_facts(name: str) -> dict | None:
+    """What a spec's own lines ask of its family (whether its config.json gives d_head, an
+    encoder's last norm), from the index without importing the family's module; None: none."""
+    index = _index()
+    if index is None:
+        return family.spec_facts if (family := families().get(name)) is not None else None
+    return index["spec_facts"].get(name) if isinstance(name, str) else None
 
 
 def tie_from_files(spec) -> bool:
@@ -198,7 +209,9 @@ def hub_layouts() -> dict[str, Layout]:
     for family in families().values():
         for layout in family.layouts:
             out.setdefault(layout.name, layout)
-    out[CANONICAL.name] = CANONICAL
+    from inspector.vocab.layout import CANONICAL_NAME, canonical_layout
+
+    out[CANONICAL_NAME] = canonical_layout()
     return out
 
 
@@ -214,8 +227,10 @@ def _layout_family() -> dict[str, str]:
 
 def hub_layout(name: str) -> Layout | None:
     """hub_layouts()[name], importing only the module of the family that stores it."""
+    from inspector.vocab.layout import CANONICAL_NAME
+
     index = _index()
-    if index is None or name == CANONICAL.name:
+    if index is None or name == CANONICAL_NAME:
         return hub_layouts().get(name)
     family = get(index["layouts"].get(name))
     return next((layout for layout in family.layouts if layout.name == name), None) \

@@ -83,6 +83,12 @@ class Family:
         of every expert): what tells Mixtral's GGUF from Llama's, both llama.cpp's "llama"."""
         return any(rule.experts or "{e}" in rule.pattern for rule in self.hub_layout.rules)
 
+    @property
+    def spec_facts(self) -> dict:
+        """What a spec's own lines ask of its family, held in the registry's index (JSON)."""
+        return {"config_gives_d_head": "d_head" in self.config_keys,
+                "encoder_only_norm": self.encoder_only_norm}
+
     def write_layout(self, spec) -> Layout:
         """The layout `build --out` writes `spec` in."""
         return self.writes(spec) if self.writes is not None else self.hub_layout

@@ -8,10 +8,9 @@ torch.
 
 from __future__ import annotations
 
-from inspector.checkpoint.expert_groups import bookkeeping_of
-from inspector.checkpoint.inspection import Inspection
+from typing import TYPE_CHECKING
+
 from inspector.errors import one_line
-from inspector.spec.schema import Spec
 from inspector.terminal import quoted, summarised
 from inspector.vocab.rows import Row, each_row, expand
 from inspector.vocab.tables import (
@@ -29,6 +28,10 @@ from inspector.vocab.tables import (
     unmapped,
 )
 
+if TYPE_CHECKING:  # annotations only: `count` imports nothing of the checkpoint side
+    from inspector.checkpoint.inspection import Inspection
+    from inspector.spec.schema import Spec
+
 # `inspect --by X`: the JSON key its table goes under (role's is the document's own "roles")
 INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor": "tensor_rows",
                   "expert": "experts", "component": "components"}
@@ -36,6 +39,7 @@ INSPECT_TABLES = {"role": "roles", "layer": "layers", "head": "heads", "tensor":
 
 def inspect_document(source: str, inspection: Inspection) -> dict:
     """`inspector inspect`'s document: shape, counts, buffers, quantization, ties, the roles."""
+    from inspector.checkpoint.expert_groups import bookkeeping_of
     from inspector.checkpoint.hub_count import reconcile
 
     quantization = inspection.decoupled.quantization

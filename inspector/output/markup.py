@@ -13,7 +13,6 @@ it is read (GitHub links no @mention and no URL inside one, either).
 from __future__ import annotations
 
 import re
-from html import escape as html_escape
 
 from inspector.terminal import escape
 
@@ -30,6 +29,8 @@ _BACKTICKS = re.compile("`+")
 def xml_text(text: str) -> str:
     """`text` for an element's content or a quoted attribute in SVG or HTML: escaped as for the
     terminal (so nothing XML forbids is left), then `<`, `>`, `&` and quotes as entities."""
+    from html import escape as html_escape  # only for a page or a picture: html.entities is big
+
     return html_escape(escape(text))
 
 

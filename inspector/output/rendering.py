@@ -6,7 +6,6 @@ rows once and the user's --format picks the text.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
@@ -154,6 +153,8 @@ def _joined(texts: list[Iterable[str]]) -> str:
 
 def _csv_rows(rows: list[dict], columns: list[str]) -> str:
     """CSV by the csv writer, row by row."""
+    import csv  # only for CSV: the table and JSON formats start without it
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
@@ -177,6 +178,8 @@ def _csv_cells(values: Iterable) -> list[str]:
     """Each value as the csv writer writes it in a cell (quoted where it must be, None empty, a
     float by repr; shapes and bools as _machine_cell makes them). Each is written as the first
     of two cells (a lone empty cell is quoted), then the comma and line end are cut off."""
+    import csv
+
     lines = _Lines()
     csv.writer(lines, lineterminator="\n").writerows(zip(map(_machine_cell, values), repeat("")))
     return [line[:-2] for line in lines]

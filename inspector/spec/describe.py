@@ -47,23 +47,46 @@ def module_entries(spec: Spec, every_expert: bool = True, blocks: bool = True) -
     all the blocks, where the built model, one list of blocks, registers it). `every_expert`
     False: of a mixture's routed experts, the first only (spec_row_groups); `blocks` False:
     the modules outside the blocks only (spec_total)."""
-    d, v = spec.d_model, spec.vocab_size
+    parts = embedding_entries(spec)
+    for layer, first, cross in block_places(spec) if blocks else ():
+        parts.extend(block(spec, layer, first=first, cross=cross, every_expert=every_expert))
+    return parts + head_entries(spec)
+
+
+def embedding_entries(spec: Spec) -> list[ModuleEntry]:
+    """The modules before the first block: the tables a token's id and position look up (an
+    image model's patches) and the norm after them."""
+    d = spec.d_model
     if spec.patch_size:
         parts = image_embeddings(spec)
     else:
-        parts = [ModuleEntry("embed", EMBEDDING, (v, d))]
+        parts = [ModuleEntry("embed", EMBEDDING, (spec.vocab_size, d))]
         if spec.position == "learned":
             parts.append(ModuleEntry("pos", EMBEDDING, (spec.n_ctx, d)))
     if spec.type_vocab_size:
         parts.append(ModuleEntry("token_type", EMBEDDING, (spec.type_vocab_size, d)))
     if spec.embedding_norm:
         parts.append(_norm(spec, "embed_norm", d))
-    for i in range(spec.n_layers if blocks else 0):
-        parts.extend(block(spec, f"layers.{i}", first=i == 0, every_expert=every_expert))
-    if spec.architecture == "encoder-decoder":  # the decoder's blocks, numbered after the
-        for i in range(spec.n_decoder_layers if blocks else 0):  # encoder's, then the
-            # encoder's last norm (the model keeps all blocks in one list)
-            parts.extend(block(spec, f"layers.{spec.n_layers + i}", first=i == 0, cross=True))
+    return parts
+
+
+def block_places(spec: Spec) -> list[tuple[str, bool, bool]]:
+    """(module name, first of its stack, cross-attending) of every block in order: the blocks,
+    then an encoder-decoder's decoder blocks, numbered after the encoder's (the model keeps all
+    blocks in one list)."""
+    places = [(f"layers.{i}", i == 0, False) for i in range(spec.n_layers)]
+    if spec.architecture == "encoder-decoder":
+        places += [(f"layers.{spec.n_layers + i}", i == 0, True)
+                   for i in range(spec.n_decoder_layers)]
+    return places
+
+
+def head_entries(spec: Spec) -> list[ModuleEntry]:
+    """The modules after the last block: an encoder-decoder's encoder norm, the final norm,
+    the pooler and the heads."""
+    d, v = spec.d_model, spec.vocab_size
+    parts = []
+    if spec.architecture == "encoder-decoder":
         parts.append(_norm(spec, "encoder_norm", d))
     if spec.final_norm:
         parts.append(_norm(spec, last_norm(spec), d))
@@ -94,14 +117,15 @@ def last_norm(spec: Spec) -> str:
         return "final_norm"
     from inspector import families
 
-    return families.get(spec.family).encoder_only_norm
+    return families.spec_facts(spec.family)["encoder_only_norm"]
 
 
 def block(spec: Spec, layer: str, first: bool = False, cross: bool = False,
           every_expert: bool = True) -> list[ModuleEntry]:
     """One block: its norms where the spec places them, attention, cross-attention to the
     encoder's output (`cross`: a decoder block of an encoder-decoder), the MLP. Relative
-    position biases live in the `first` block of each stack."""
+    position biases live in the `first` block of each stack. Of its place, a block reads no more
+    than block_kind() says: blocks of one kind differ in their names' layer number only."""
     d = spec.d_model
     sandwiched = spec.norm_placement in ("sandwich", "output")  # a norm on each sublayer's output
     parts = []
@@ -140,6 +164,12 @@ def block(spec: Spec, layer: str, first: bool = False, cross: bool = False,
     if sandwiched:
         parts.append(_norm(spec, f"{layer}.mlp_post_norm", d))
     return parts
+
+
+def block_kind(spec: Spec, layer: int, first: bool, cross: bool) -> tuple:
+    """What block() reads of the place of block `layer`: first of its stack (relative position
+    biases; layer 0 may have no attention norm), its MLP a mixture or not, cross-attending."""
+    return first, spec.is_moe_layer(layer), cross
 
 
 def latent_attention(spec: Spec, attn: str) -> list[ModuleEntry]:
@@ -205,11 +235,10 @@ def parameter_shapes(spec: Spec, every_expert: bool = True) -> list[tuple[str, t
 
 
 def spec_total(spec: Spec) -> int:
-    """total(spec_rows(spec)) by arithmetic on one block of each kind, for `specs` (which
-    totals every shipped spec): a block's parameters depend on whether it is the first of its
-    stack, whether its MLP is a mixture, and whether it is a decoder's; its routed experts are
-    alike. Every spec parameter is counted but a tied unembedding (tests/test_specs.py holds
-    the two equal for every shipped spec)."""
+    """total(spec_rows(spec)) by arithmetic on one block of each kind (block_kind), for `specs`
+    (which totals every shipped spec): its routed experts are alike. Every spec parameter is
+    counted but a tied unembedding (tests/test_specs.py holds the two equal for every shipped
+    spec)."""
     def numel(parts: list[ModuleEntry]) -> int:
         n = 0
         for part in parts:
@@ -220,16 +249,11 @@ def spec_total(spec: Spec) -> int:
 
     sizes: dict[tuple, int] = {}
     n = numel(module_entries(spec, blocks=False))
-    stacks = [(spec.n_layers, 0, False)]
-    if spec.architecture == "encoder-decoder":
-        stacks.append((spec.n_decoder_layers, spec.n_layers, True))
-    for layers, start, cross in stacks:
-        for i in range(layers):
-            key = (i == 0, spec.is_moe_layer(start + i), cross)
-            if key not in sizes:
-                sizes[key] = numel(block(spec, f"layers.{start + i}", first=i == 0, cross=cross,
-                                         every_expert=False))
-            n += sizes[key]
+    for layer, first, cross in block_places(spec):
+        kind = block_kind(spec, _number(layer), first, cross)
+        if kind not in sizes:
+            sizes[kind] = numel(block(spec, layer, first=first, cross=cross, every_expert=False))
+        n += sizes[kind]
     return n
 
 
@@ -241,30 +265,70 @@ def spec_row_groups(spec: Spec) -> Grouped:
     """spec_rows, each layer's routed experts held once (inspector.vocab.rows.Repeated): the
     sums of the tables (inspector.vocab.tables) take them with their multiplicity, so `count`
     and `specs` do the work of one expert a layer, not of every one (DeepSeek-V3: 1,148 rows
-    made instead of 45,398)."""
+    made instead of 45,398). A block of a kind met before (block_kind) is that block's rows
+    renumbered: its names are described and parsed once (Llama-3.1-405B: 2 blocks of 126)."""
     description = getattr(spec, "description", None)
     if description is not None:  # a ReferenceSpec: what transformers builds (spec/reference.py)
         from inspector.spec.reference import description_rows
 
         return Grouped(description_rows(description))
-    out = Grouped()
-    block: list[Row] = []  # the first expert's rows of the layer being read
     named = _Names()
-    for name, shape in parameter_shapes(spec, every_expert=False):
-        role, layer, kind, expert = named.parse(name)
-        tied = Role.EMBEDDING if name == "unembed.weight" and spec.tied_embeddings else None
-        row = Row(tensor=name, role=role, layer=layer, kind=kind, shape=shape, canonical=name,
-                  tied_to=tied, expert=expert)
-        if expert is not None:
-            block.append(row)
+    out = Grouped(_grouped_rows(spec, embedding_entries(spec), named))
+    kinds: dict[tuple, tuple[int, list]] = {}  # kind -> (its first block's number, its rows)
+    for layer, first, cross in block_places(spec):
+        number = _number(layer)
+        kind = block_kind(spec, number, first, cross)
+        if kind in kinds:
+            out.extend(_renumbered(*kinds[kind], number))
             continue
-        if block:
-            out.append(Repeated(tuple(block), 0, spec.n_experts))
-            block = []
-        out.append(row)
+        rows = _grouped_rows(spec, block(spec, layer, first=first, cross=cross,
+                                         every_expert=False), named)
+        kinds[kind] = (number, rows)
+        out.extend(rows)
+    out.extend(_grouped_rows(spec, head_entries(spec), named))
+    return out
+
+
+def _number(layer: str) -> int:
+    """The number of a block's module name: "layers.12" -> 12."""
+    return int(layer[len("layers."):])
+
+
+def _grouped_rows(spec: Spec, parts: list[ModuleEntry], named: _Names) -> list:
+    """The rows of `parts`, a mixture's routed experts (the first only, every_expert False) held
+    as one Repeated of n_experts."""
+    out: list = []
+    block: list[Row] = []  # the first expert's rows of the layer being read
+    for part in parts:
+        for name, shape in part.parameters():
+            role, layer, kind, expert = named.parse(name)
+            tied = Role.EMBEDDING if name == "unembed.weight" and spec.tied_embeddings else None
+            row = Row(tensor=name, role=role, layer=layer, kind=kind, shape=shape,
+                      canonical=name, tied_to=tied, expert=expert)
+            if expert is not None:
+                block.append(row)
+                continue
+            if block:
+                out.append(Repeated(tuple(block), 0, spec.n_experts))
+                block = []
+            out.append(row)
     if block:
         out.append(Repeated(tuple(block), 0, spec.n_experts))
     return out
+
+
+def _renumbered(number: int, rows: list, new: int) -> list:
+    """Block `number`'s rows (and Repeated) as block `new`'s: the same rows, named and
+    numbered for layer `new`."""
+    old, named = f"layers.{number}.", f"layers.{new}."
+
+    def row(r: Row) -> Row:
+        name = named + r.tensor[len(old):]
+        return Row(tensor=name, role=r.role, layer=new, kind=r.kind, shape=r.shape,
+                   canonical=name, tied_to=r.tied_to, expert=r.expert)
+
+    return [Repeated(tuple(map(row, r.rows)), r.first, r.count) if isinstance(r, Repeated)
+            else row(r) for r in rows]
 
 
 class _Names:

@@ -5,6 +5,8 @@ and the Python API load specs here and nowhere else."""
 from __future__ import annotations
 
 import os
+import zlib
+from functools import cache
 from pathlib import Path
 
 from inspector.errors import SpecError
@@ -14,6 +16,11 @@ from inspector.spec.schema import Spec
 from inspector.spec.validation import _suggest, spec_from_dict
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"  # the shipped specs' YAML
+# The shipped specs' YAML as data, each with a checksum of the file it was parsed from: a shipped
+# spec is read from here, without importing PyYAML (a sixth of `count`'s whole time), while its
+# file is the one the entry was written from; an edited or a new file is read as YAML until
+# write_spec_index() runs again (tests/test_specs.py checks that the index is written anew).
+SPEC_INDEX = SPEC_DIR / "index.json"
 
 def load_spec(source: str, whole_model: bool = False) -> Spec:
     """The one spec loader, for every command and the API: a shipped name (`gpt2-124m`), a YAML
@@ -42,7 +49,7 @@ def load_spec(source: str, whole_model: bool = False) -> Spec:
             raise SpecError(source, _not_shipped(source))
     if path.suffix == ".json":
         return config_spec(read_json(path, SpecError), origin=str(path), whole_model=whole_model)
-    return spec_from_dict(_read_yaml(path), origin=str(path))
+    return spec_from_dict(_read_spec_file(path), origin=str(path))
 
 
 def config_spec(config: object, origin: str, whole_model: bool = False) -> Spec:
@@ -178,6 +185,68 @@ def _expanded_nodes(root) -> int:
 
 def shipped_names() -> list[str]:
     return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+
+
+def _read_spec_file(path: Path) -> object:
+    """A spec file's mapping: a shipped spec's from the index while the index was written from
+    this very file, any other through the bounded YAML reader."""
+    shipped = path.parent == SPEC_DIR or path.resolve().parent == SPEC_DIR  # by name, or a path
+    if shipped and (entry := _spec_index().get(path.stem)) is not None:
+        note_read(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_YAML_BYTES + 1)  # more is no spec: the YAML reader says so
+        except OSError:  # the YAML reader says why
+            data = None
+        if data is not None and _checksum(data) == entry["crc32"]:
+            return _copied(entry["spec"])
+    return _read_yaml(path)
+
+
+def _checksum(data: bytes) -> str:
+    """CRC-32 of a spec file's bytes: a change detector, not a signature."""
+    return f"{zlib.crc32(data):08x}"
+
+
+def _copied(value: object) -> object:
+    """A fresh copy of the index's JSON values: each load returns objects of its own, as YAML's
+    does (a Spec keeps the mapping's dicts and lists)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
+@cache
+def _spec_index() -> dict:
+    """name -> {"crc32", "spec"} of index.json; empty where there is none readable."""
+    import json
+
+    try:
+        index = json.loads(SPEC_INDEX.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no index: every shipped spec is read as YAML
+        return {}
+    return index if isinstance(index, dict) else {}
+
+
+def spec_index_data() -> dict:
+    """What index.json holds: every shipped spec's file parsed as YAML, with its checksum."""
+    out = {}
+    for name in shipped_names():
+        path = SPEC_DIR / f"{name}.yaml"
+        out[name] = {"crc32": _checksum(path.read_bytes()), "spec": _read_yaml(path)}
+    return out
+
+
+def write_spec_index() -> None:
+    """Write index.json anew, after a shipped spec changed or was added:
+    python -c 'from inspector.spec.loading import write_spec_index; write_spec_index()'"""
+    import json
+
+    text = json.dumps(spec_index_data(), indent=1, ensure_ascii=False, allow_nan=False)
+    SPEC_INDEX.write_text(text + "\n", encoding="utf-8")
+    _spec_index.cache_clear()
 
 
 def shipped_specs() -> list[Spec]:

@@ -163,6 +163,9 @@ POSITIVE = ("vocab_size", "n_ctx", "d_model", "n_layers", "n_decoder_layers", "n
 
 @dataclass(frozen=True)
 class Spec:
+    """One transformer's architecture: FIELDS checked and defaulted by
+    inspector.spec.validation. (A docstring of its own also spares dataclass writing one from
+    the signature of 80 fields at every start.)"""
     name: str
     family: str
     source: str
@@ -309,5 +312,5 @@ def _family_says_d_head(name: str) -> bool:
     (GPT-2, GPT-3), a width apart from d_model / n_heads is a spec's own reading, worth a word."""
     from inspector import families
 
-    family = families.get(name)
-    return family is not None and "d_head" in family.config_keys
+    facts = families.spec_facts(name)
+    return facts is not None and facts["config_gives_d_head"]

@@ -7,6 +7,7 @@ buffer kept on purpose (a causal mask, rotary frequencies, position ids), never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,18 @@ class Layout:
                 if rule is not None:
                     return rule, int(rest.split(".")[numbers[0]])
         return None
+
+
+CANONICAL_NAME = "canonical"
+
+
+@cache
+def canonical_layout() -> Layout:
+    """The layout of the model `build` makes, saved with torch: canonical names as they are."""
+    from inspector.vocab.canonical import MODULES
+
+    return Layout(name=CANONICAL_NAME, rules=tuple(
+        Rule(f"{module}.{kind}", (f"{module}.{kind}",))
+        for module in MODULES
+        for kind in ("weight", "bias")
+    ))

@@ -27,6 +27,7 @@ AUDIO, MTP = "audio", "mtp"  # a speech encoder; a multi-token-prediction layer
 
 @dataclass(frozen=True)
 class Row:
+    """One tensor, or one part of a fused tensor, with its role, layer and shape."""
     tensor: str  # the stored name (checkpoint) or the canonical name (spec)
     role: Role | None  # None for buffers and for tensors no layout recognises
     layer: int | None

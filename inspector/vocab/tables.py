@@ -87,7 +87,8 @@ def active_total(rows: list[Row], experts_per_token: int | None,
     alike). None when the rows hold routed experts and k is not known. `embeddings=False`
     leaves out the embedding tables and the unembedding (the model cards' convention)."""
     routed: dict[int | None, int] = defaultdict(int)
-    experts: dict[int | None, set] = defaultdict(set)
+    numbers: dict[int | None, set[int]] = defaultdict(set)  # a layer's experts, one a row
+    runs: dict[int | None, set[tuple]] = defaultdict(set)  # (first, count): a Repeated's rows
     fixed = 0
     for row, n in select_weighted(rows):
         if not embeddings and row.role in EMBEDDING_TABLES:
@@ -96,11 +97,28 @@ def active_total(rows: list[Row], experts_per_token: int | None,
             fixed += row.numel * n
         else:
             routed[row.layer] += row.numel * n
-            experts[row.layer].update(range(row.expert, row.expert + n))
+            if n == 1:
+                numbers[row.layer].add(row.expert)
+            else:
+                runs[row.layer].add((row.expert, n))
     if routed and not experts_per_token:
         return None
-    return fixed + sum(n * experts_per_token // len(experts[layer])
+    return fixed + sum(n * experts_per_token // _how_many(numbers[layer], runs[layer])
                        for layer, n in routed.items())
+
+
+def _how_many(numbers: set[int], runs: set[tuple]) -> int:
+    """Distinct expert numbers among `numbers` and the runs (first, count), without listing a
+    run's numbers (each layer of a spec holds its experts as one run: Kimi-K2's 384)."""
+    spans: list[list[int]] = []  # [start, end) of the runs, overlapping ones joined
+    for first, count in sorted(runs):
+        if spans and first <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], first + count)
+        else:
+            spans.append([first, first + count])
+    outside = len(numbers) if not spans else sum(
+        1 for e in numbers if not any(start <= e < end for start, end in spans))
+    return sum(end - start for start, end in spans) + outside
 
 
 def active_parameters(rows: list[Row], spec) -> dict:
