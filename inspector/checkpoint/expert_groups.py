@@ -15,6 +15,7 @@ tensor by tensor, as before.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from inspector.checkpoint.quantization import stored_view
@@ -32,19 +33,25 @@ class ExpertGroup:
 
 
 def expert_groups(tensors) -> list[ExpertGroup]:
-    """The templates of at least two experts numbered first .. first + n - 1, each once."""
+    """The templates of at least two experts numbered first .. first + n - 1, each once.
+
+    The names are templated all at once, one regular expression over them joined (C, not a
+    Python step a tensor: 2.5x as fast at 140,000). Grouping is only a shortcut, so a header
+    whose names defeat it (a line break in a name, two expert numbers in one) is simply read
+    tensor by tensor: no groups."""
+    names = [t[0] for t in tensors]
+    joined = "\n".join(names)
+    templates = _NUMBERED.sub(_TEMPLATE, joined).split("\n")
+    numbers = _NUMBERED.findall(joined)
+    numbered = [i for i, (template, name) in enumerate(zip(templates, names)) if template != name]
+    if len(templates) != len(names) or len(numbers) != len(numbered):
+        return []
     by_template: dict[tuple, list[tuple[int, int]]] = {}
-    for i, (name, dtype, shape, _, _, _, storage) in enumerate(tensors):  # (unpacked: no
-        # attribute lookups on 140,000 named tuples)
-        head, mark, tail = name.partition(MARK)
-        if not mark or storage is not None:
+    for i, number in zip(numbered, numbers):
+        _, dtype, shape, _, _, _, storage = tensors[i]
+        if storage is not None:  # (a .bin's tied storages are read one by one)
             continue
-        number, dot, rest = tail.partition(".")
-        # (a number spelled one way only: `07` would not be renamed back from 7)
-        if not dot or not number.isdigit() or not number.isascii() or (
-                number[0] == "0" and number != "0"):
-            continue
-        key = (head, rest, dtype, shape)
+        key = (templates[i], dtype, shape)
         found = by_template.get(key)
         if found is None:
             by_template[key] = [(int(number), i)]
@@ -61,6 +68,11 @@ def expert_groups(tensors) -> list[ExpertGroup]:
             continue  # a gap or a repeat: read one by one
         groups.append(ExpertGroup(first, [i for _, i in members]))
     return groups
+
+
+# An expert's number in a name, spelled one way only (`07` would not be renamed back from 7).
+_NUMBERED = re.compile(r"\.experts\.(0|[1-9][0-9]*)(?=\.)")
+_TEMPLATE = ".experts.{e}"
 
 
 def held_once(group: ExpertGroup, first_rows: list[Row], second_rows: list[Row]
@@ -187,6 +199,35 @@ def bookkeeping_of(decoupled) -> list[dict]:
                              "numel": numel, "bytes": nbytes}]
     # (each position one tensor, its rows already merged into one entry by bookkeeping())
     return [e for entries in at if entries for e in entries]
+
+
+def tensor_table_of(decoupled) -> list[dict]:
+    """inspector.vocab.tables.tensor_table of every row, in the order of the tensors, without
+    making each expert's Row: each expert's entries are its first's with the names renumbered
+    (the only cells that differ)."""
+    from inspector.vocab.tables import tensor_table
+
+    if decoupled.placed is None:
+        return tensor_table(decoupled.rows)
+    blocks: list[tuple[tuple, list[dict]]] = []
+    for p in decoupled.placed:
+        if not isinstance(p.rows, Repeated):
+            blocks.append((p.key, tensor_table(p.rows)))
+            continue
+        held = p.rows
+        first = tensor_table(list(held.rows))
+        marker = f"{MARK}{held.first}."
+        for k, position in enumerate(p.positions):
+            named = f"{MARK}{held.first + k}."
+            entries = []
+            for entry in first:
+                entry = entry.copy()
+                entry["tensor"] = entry["tensor"].replace(marker, named, 1)
+                entry["canonical"] = entry["canonical"].replace(marker, named, 1)
+                entries.append(entry)
+            blocks.append(((p.key[0], position), entries))
+    blocks.sort(key=_first)
+    return [entry for _, entries in blocks for entry in entries]
 
 
 def _first(block: tuple) -> tuple:

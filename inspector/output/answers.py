@@ -82,7 +82,9 @@ def inspect_table(by: str, inspection: Inspection, document: dict) -> list[dict]
         table = head_table(rows, inspection.shape.n_heads, inspection.shape.n_kv_heads,
                            document["source"])
     elif by == "tensor":
-        table = tensor_table(inspection.rows)
+        from inspector.checkpoint.expert_groups import tensor_table_of
+
+        table = tensor_table_of(inspection.decoupled)
     else:
         table = {"layer": layer_table, "expert": expert_table,
                  "component": component_table}[by](rows)

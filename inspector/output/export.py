@@ -6,10 +6,11 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from inspector.checkpoint.expert_groups import tensor_table_of
 from inspector.checkpoint.inspection import Inspection
 from inspector.files.atomic import make_folder, write_atomically
 from inspector.output.rendering import csv_text, json_rows
-from inspector.vocab.tables import HEADS_UNKNOWN, head_table, layer_table, role_table, tensor_table
+from inspector.vocab.tables import HEADS_UNKNOWN, head_table, layer_table, role_table
 
 # The tables of one export. One that a run cannot write (heads, with no head count) is removed
 # if an earlier run left it, so that the folder never holds a set made of two runs.
@@ -27,7 +28,7 @@ def checkpoint_tables(source: str, inspection: Inspection) -> tuple[dict[str, li
         tables["heads"] = head_table(rows, shape.n_heads, shape.n_kv_heads, source)
     else:
         notes.append(f"{source}: heads table not written: {HEADS_UNKNOWN}")
-    tables["tensors"] = tensor_table(inspection.rows)
+    tables["tensors"] = tensor_table_of(inspection.decoupled)
     return tables, notes
 
 
