@@ -106,3 +106,28 @@ def test_answers_are_those_of_reading_one_by_one(tmp_path, args, monkeypatch):
                         lambda *a, **k: plain(*a, **{**k, "grouped": False}))
     one_by_one = CliRunner().invoke(cli, [command, str(folder), *rest])
     assert grouped.output == one_by_one.output
+
+
+@pytest.mark.parametrize("args", [("diagram", "--out", "d.svg"), ("export", "--out", "tables")])
+def test_files_written_are_those_of_reading_one_by_one(tmp_path, args, monkeypatch):
+    """The diagram (its boxes count each expert held once as many times as it has experts) and
+    the exported tables are byte for byte those of the one-by-one reading."""
+    from click.testing import CliRunner
+
+    from inspector.checkpoint import inspection
+    from inspector.cli.main import cli
+
+    folder = _write(tmp_path / "ckpt")
+    command, flag, out = args
+    plain = inspection.decouple
+
+    def written(where, grouped):
+        monkeypatch.setattr(inspection, "decouple",
+                            lambda *a, **k: plain(*a, **{**k, "grouped": grouped}))
+        result = CliRunner().invoke(cli, [command, str(folder), flag, str(where / out)])
+        assert result.exit_code == 0, result.output
+        target = where / out
+        files = sorted(target.iterdir()) if target.is_dir() else [target]
+        return [(f.name, f.read_bytes()) for f in files]
+
+    assert written(tmp_path / "a", True) == written(tmp_path / "b", False)
