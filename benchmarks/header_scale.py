@@ -25,7 +25,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import inputs  # noqa: E402
 from benchmarks.launcher import launch  # noqa: E402
-from benchmarks.run import MB, baseline, inspector, secs, section_main  # noqa: E402
+from benchmarks.run import (  # noqa: E402
+    MB,
+    baseline,
+    compile_bytecode,
+    inspector,
+    secs,
+    section_main,
+)
 
 # label -> (the function that writes it under a root folder, its tensors)
 INPUTS = {
@@ -145,6 +152,7 @@ def render(table: list[dict], tensors: dict[str, int]) -> str:
 
 def section(root: Path, reps: int) -> tuple[str, dict]:
     """The section's markdown and its data; the inputs are written under `root` (reused)."""
+    compile_bytecode()
     results = {}
     for label, (write, _) in INPUTS.items():
         folder = write(root)
