@@ -143,6 +143,13 @@ def _column_text(values: list, prefix: str, suffix: str, cells) -> Iterable[str]
         distinct = list(set(values))
         text = {v: f"{prefix}{t}{suffix}" for v, t in zip(distinct, cells(distinct))}
         return map(text.__getitem__, values)
+    if kinds == {list}:  # shapes: a few distinct ones among 140,000 rows. Keyed by their repr,
+        # which tells 1, 1.0 and True apart (equal reprs are written alike)
+        keys = list(map(repr, values))
+        one_of_each = dict(zip(keys, values))
+        text = {k: f"{prefix}{t}{suffix}"
+                for k, t in zip(one_of_each, cells(list(one_of_each.values())))}
+        return map(text.__getitem__, keys)
     return [f"{prefix}{t}{suffix}" for t in cells(values)]
 
 
