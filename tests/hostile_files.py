@@ -147,7 +147,7 @@ def _sparse_config_json(inp: Path):
 def _sparse_index_json(inp: Path):
     _sparse(inp / "model.safetensors.index.json", 1_500_000_000, b'{"weight_map": {')
     return (["inspect", inp], "model.safetensors.index.json",
-            ["1,500,000,000 bytes, over the 67,108,864-byte limit"])
+            ["1,500,000,000 bytes, over the 268,435,456-byte limit for an index file"])
 
 
 def _sparse_spec_yaml(inp: Path):

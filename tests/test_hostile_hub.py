@@ -381,7 +381,8 @@ def test_a_damaged_index_in_the_hub_cache_is_refused_or_passed_over(hub, tmp_pat
     env = {k: v for k, v in env.items() if k != "HF_HOME"}
     if kind == "sparse-3gb":
         refused_within_bounds(tmp_path, env, "model.safetensors.index.json",
-                              ["not a readable index file", "over the 67,108,864-byte limit"],
+                              ["not a readable index file",
+                               "over the 268,435,456-byte limit for an index file"],
                               "inspect", "acme/ok")
     else:
         assert parameters_of(tmp_path, env, "acme/ok") == (TINY_PARAMETERS, "")

@@ -317,7 +317,7 @@ def test_gguf_quantized_tensors_are_dequantized_by_the_gguf_package():
     checkpoint = replace(decoupled.checkpoint,
                          tensors=[t for t in decoupled.checkpoint.tensors if t.name in wanted])
     decoupled = replace(decoupled, checkpoint=checkpoint,
-                        rows=[r for r in decoupled.rows if r.tensor in wanted])
+                        held=[r for r in decoupled.rows if r.tensor in wanted])
     doc = weight_stats(decoupled, "tensor", progress=False)
     rows = {r["tensor"]: r for r in doc["tensors"]}
     for t in reader.tensors:

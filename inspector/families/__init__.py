@@ -309,9 +309,8 @@ def checkpoint_layout(checkpoint, claimed_family: str | None = None,
                       tensors: list | None = None) -> Layout | None:
     """The layout of an opened checkpoint: a GGUF by its architecture and llama.cpp's names,
     anything else by its config.json and its names. `claimed_family` (a --spec's family) stands
-    in for a config.json the checkpoint does not have: its layout is taken when the names fit it,
-    without scoring every family's layout against them. `tensors`: the checkpoint's tensors as
-    the unquantized model names them, where they are quantized."""
+    in for a missing config.json: its layout is taken, unscored, when the names fit it.
+    `tensors`: the tensors as the unquantized model names them, where they are quantized."""
     tensors = checkpoint.tensors if tensors is None else tensors
     if checkpoint.format != "gguf":  # only a sample is matched (choose_layout): only it is read
         tensors = tensors[:: max(1, len(tensors) // LAYOUT_SAMPLE)]

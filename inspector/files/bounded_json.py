@@ -31,10 +31,11 @@ MAX_JSON_VALUES = 4_000_000
 
 
 def read_json(path: Path, error: type[InspectorError], what: str = "JSON file",
-              max_bytes: int = MAX_JSON_BYTES, max_values: int = MAX_JSON_VALUES) -> object:
+              max_bytes: int = MAX_JSON_BYTES, max_values: int = MAX_JSON_VALUES,
+              kind: str = "a JSON file") -> object:
     """The value in `path`; on failure `error(path, "not a readable <what>: <why>")`, so a spec
-    reader raises SpecError and a checkpoint reader CheckpointError. The bounds are the file
-    kind's (an index has its own)."""
+    reader raises SpecError and a checkpoint reader CheckpointError. The bounds are those of
+    `kind` (an index has its own)."""
     note_read(path)
     try:
         # O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
@@ -45,12 +46,12 @@ def read_json(path: Path, error: type[InspectorError], what: str = "JSON file",
             size = st.st_size
             if size > max_bytes:
                 raise error(path, f"not a readable {what}: {size:,} bytes, over the"
-                                  f" {max_bytes:,}-byte limit for a {what}")
+                                  f" {max_bytes:,}-byte limit for {kind}")
             raw = f.read(max_bytes + 1)  # a file growing as we read stays bounded too
     except OSError as e:
         raise error(path, f"not a readable {what}: {e.strerror or e}") from e
     if len(raw) > max_bytes:
-        raise error(path, f"not a readable {what}: over the {max_bytes:,}-byte limit for a {what}")
+        raise error(path, f"not a readable {what}: over the {max_bytes:,}-byte limit for {kind}")
     return parse_json(raw, path, error, f"not a readable {what}", f"the {what}", max_values)
 
 

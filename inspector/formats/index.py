@@ -33,7 +33,8 @@ def read_index(path: Path, read_shard: Callable[[Path], list[TensorInfo]]) -> tu
 
 def read_index_json(path: Path) -> object:
     """An index file's JSON, within the bounds of an index (about one JSON value an entry)."""
-    return read_json(path, CheckpointError, "index file", MAX_INDEX_BYTES, 2 * MAX_INDEX_ENTRIES)
+    return read_json(path, CheckpointError, "index file", MAX_INDEX_BYTES, 2 * MAX_INDEX_ENTRIES,
+                     "an index file")
 
 
 def shard_names(where: object, index: object) -> dict[str, set[str]]:
