@@ -125,14 +125,19 @@ def test_control_characters_in_names_are_shown_not_obeyed(tmp_path):
 
 
 def test_interrupt_is_one_line_and_exit_130(tmp_path, header_at_the_cap):
-    """Ctrl-C while a command works: `inspector: interrupted`, nothing before it, exit 130."""
-    code = ("import sys\nfrom inspector.cli.main import main\nprint('ready', flush=True)\n"
+    """Ctrl-C while a command works: `inspector: interrupted`, nothing before it, exit 130. The
+    header's parse is held until the signal comes (reading 150,000 tensors now takes less than
+    any sleep here could be sure of), so the signal always lands inside main()'s work."""
+    code = ("import sys, time\nimport inspector.formats.safetensors as reader\n"
+            "parse = reader.parse_header\n"
+            "def held(*args):\n    print('reading', flush=True)\n    time.sleep(60)\n"
+            "    return parse(*args)\n"
+            "reader.parse_header = held\nfrom inspector.cli.main import main\n"
             f"sys.argv = ['inspector', 'inspect', {str(header_at_the_cap)!r}]\nmain()\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env, text=True)
-    assert child.stdout.readline() == "ready\n"
-    time.sleep(0.5)  # inside main(), reading 150,000 tensors
+    assert child.stdout.readline() == "reading\n"  # inside main(), reading the header
     child.send_signal(signal.SIGINT)
     _, stderr = child.communicate(timeout=60)
     assert child.returncode == 130
