@@ -128,7 +128,10 @@ def test_interrupt_is_one_line_and_exit_130(tmp_path, header_at_the_cap):
     """Ctrl-C while a command works: `inspector: interrupted`, nothing before it, exit 130. The
     header's parse is held until the signal comes (reading 150,000 tensors now takes less than
     any sleep here could be sure of), so the signal always lands inside main()'s work."""
-    code = ("import sys, time\nimport inspector.formats.safetensors as reader\n"
+    # (Ctrl-C's handler set in the child: a suite started in the background, `pytest &`,
+    # passes SIGINT down ignored, as a shell does for background jobs)
+    code = ("import signal, sys, time\nimport inspector.formats.safetensors as reader\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "parse = reader.parse_header\n"
             "def held(*args):\n    print('reading', flush=True)\n    time.sleep(60)\n"
             "    return parse(*args)\n"
