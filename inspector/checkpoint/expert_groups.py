@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 
 from inspector.checkpoint.quantization import stored_view
-from inspector.vocab.rows import Repeated, Row
+from inspector.vocab.rows import Grouped, Repeated, Row
 
 MARK = ".experts."
 
@@ -145,8 +145,6 @@ def in_order(placed: list[Placed]) -> list[Row]:
 
 def held_rows(placed: list[Placed]) -> list:
     """The rows with each Repeated held once, at its first member's place (a Grouped list)."""
-    from inspector.vocab.rows import Grouped
-
     out = Grouped()
     for p in sorted(placed, key=_key):
         if isinstance(p.rows, Repeated):

@@ -98,10 +98,6 @@ class Repeated:
                     expert=e, component=r.component)
                 for r in self.rows]
 
-    def tensor_names(self, e: int) -> list[str]:
-        """Expert e's stored tensor names (a row's, as expert_rows would name them)."""
-        marker, named = f".experts.{self.first}.", f".experts.{e}."
-        return [r.tensor.replace(marker, named, 1) for r in self.rows]
 
 
 class Grouped(list):
